@@ -1,0 +1,54 @@
+# sihub — one target each for run, test, lint, bench.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+SIHUB := $(VENV)/bin/sihub
+export HF_HUB_DISABLE_TELEMETRY := 1
+export GRADIO_ANALYTICS_ENABLED := False
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: install install-dev system-ocr system-browser run test lint bench clean
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q torch==2.13.0          # the CPU build; must come before sentence-transformers
+	$(PIP) install -q -e .
+	touch $@
+
+install: $(VENV)/.installed   ## create .venv and install sihub
+
+$(VENV)/.installed-dev: $(VENV)/.installed
+	$(PIP) install -q -e '.[dev]'
+	touch $@
+
+install-dev: $(VENV)/.installed-dev
+
+# System packages (Debian): Tesseract for scanned PDFs, Chromium for browser tests.
+# Installed with apt-get when missing and running as root; otherwise a hint is printed.
+system-ocr:
+	@command -v tesseract >/dev/null || { [ "$$(id -u)" = 0 ] && { apt-get update -qq && apt-get install -y -qq tesseract-ocr tesseract-ocr-swe tesseract-ocr-lav tesseract-ocr-fra tesseract-ocr-spa tesseract-ocr-eng >/dev/null; } || echo "note: install tesseract-ocr (+ -swe -lav -fra -spa -eng) to read scanned PDFs"; }
+
+system-browser:
+	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; } || echo "note: install chromium to run the browser tests"; }
+
+run: install system-ocr   ## ingest corpus/ (incrementally) and serve the web chat
+	$(SIHUB) ingest corpus/
+	$(SIHUB) serve
+
+test: install-dev system-ocr system-browser   ## the whole test suite
+	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(PY) -m pytest -q
+
+lint: install-dev
+	$(VENV)/bin/ruff check sihub ingest index assistant tests bench
+	$(VENV)/bin/ruff format --check sihub ingest index assistant tests bench
+
+bench: install-dev   ## quality, ingest, latency and serve benchmarks (figures to bench/RESULTS.md)
+	$(PY) bench/quality.py
+	$(PY) bench/ingest.py
+	$(PY) bench/latency.py
+	$(PY) bench/serve.py
+
+clean:
+	rm -rf .sihub $(VENV)

@@ -1,0 +1,5 @@
+"""Assistant layer: retrieval, ranking and cited answers, behind one facade (`Assistant`)."""
+
+from .service import Assistant
+
+__all__ = ["Assistant"]

@@ -1,0 +1,108 @@
+"""The facade the edges (CLI, web, API) use: ingest, search, ask, list and remove documents.
+
+It builds the embedder and opens the index lazily, from settings, on first use.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from index.embedder import Embedder, embedder_id, make_embedder
+from index.store import Index
+from index.sync import Progress, sync
+from ingest import ChunkerConfig
+from ingest.lang import detect
+from sihub.settings import Settings
+from sihub.types import Answer, Chunk, Document, Hit, IngestReport
+
+from . import answer as answering
+from .retrieve import Query, search
+
+
+class Assistant:
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings or Settings.from_env()
+        self._embedder: Embedder | None = None
+        self._index: Index | None = None
+        self._lock = threading.RLock()
+
+    # ---- parts, built lazily ---------------------------------------------------------------
+
+    @property
+    def embedder(self) -> Embedder:
+        with self._lock:
+            if self._embedder is None:
+                self._embedder = make_embedder(self.settings.embedder, self.settings.threads)
+            return self._embedder
+
+    @property
+    def chunker(self) -> ChunkerConfig:
+        s = self.settings
+        return ChunkerConfig(target_words=s.chunk_words, max_tokens=s.chunk_max_tokens, overlap=s.chunk_overlap)
+
+    @property
+    def index(self) -> Index:
+        """The index, opened read-only (raises IndexMissingError if none was built)."""
+        with self._lock:
+            if self._index is None:
+                self._index = Index.open(self.settings.index, embedder_id(self.settings.embedder))
+            return self._index
+
+    def close(self) -> None:
+        with self._lock:
+            if self._index is not None:
+                self._index.close()
+                self._index = None
+
+    # ---- writing ---------------------------------------------------------------------------
+
+    def ingest(
+        self,
+        paths: list[Path],
+        rebuild: bool = False,
+        progress: Progress | None = None,
+        remove_missing: bool = True,
+    ) -> IngestReport:
+        s = self.settings
+        emb = self.embedder
+        if rebuild:
+            self.close()
+            Index.destroy(s.index)
+        with Index.open(
+            s.index, emb.id, emb.dim, self.chunker.as_dict(), writable=True, create=True
+        ) as index:
+            report = sync(
+                index, paths, emb, self.chunker,
+                max_bytes=int(s.max_file_mb * 1024 * 1024), batch_size=s.batch_size,
+                file_timeout=s.file_timeout, remove_missing=remove_missing, progress=progress,
+            )
+        return report
+
+    def remove(self, paths: list[str]) -> list[str]:
+        """Remove documents by their indexed path; returns the ones that were there."""
+        emb_id = embedder_id(self.settings.embedder)
+        gone = []
+        with Index.open(self.settings.index, emb_id, writable=True) as index:
+            for p in paths:
+                if index.remove_document(p):
+                    gone.append(p)
+            index.prune_embeddings()
+        return gone
+
+    # ---- reading ---------------------------------------------------------------------------
+
+    def documents(self) -> list[Document]:
+        return self.index.documents()
+
+    def chunks(self, path: str) -> list[Chunk]:
+        return self.index.chunks_of(path)
+
+    def search(self, query: str, k: int | None = None, mode: str | None = None) -> list[Hit]:
+        q = Query(query, detect(query, fallback="und", min_letters=12))
+        return search(self.index, self.embedder, q, k or self.settings.search_k, mode or "dense")
+
+    def ask(self, question: str, k: int | None = None) -> Answer:
+        lang = detect(question, fallback="en", min_letters=12)
+        hits = self.search(question, k or self.settings.ask_k)
+        return answering.compose(question, lang, hits)

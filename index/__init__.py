@@ -1,0 +1,1 @@
+"""Index layer: embedders, the on-disk index (FAISS + SQLite), and folder sync."""

