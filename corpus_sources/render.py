@@ -47,7 +47,7 @@ TYPES = ("report", "case-study", "blueprint", "conference", "guide", "note", "we
 COUNTRIES = ("ES", "FR", "LV", "SE", "EU")
 TAGS = ("crosslingual", "exact")
 # Fixed timestamp for every piece of metadata, so output is reproducible.
-FIXED_DATE = dt.datetime(2023, 5, 31, 12, 0, 0, tzinfo=dt.timezone.utc)
+FIXED_DATE = dt.datetime(2023, 5, 31, 12, 0, 0, tzinfo=dt.UTC)
 ZIP_DATE = (2023, 5, 31, 12, 0, 0)
 
 PAGE_MARKER = re.compile(r"^\s*<!--\s*page\s*-->\s*$", re.M)
@@ -247,15 +247,17 @@ def _add_fonts(pdf) -> None:
 def table_widths(pdf, rows: list[list[str]], width: float, pad: float = 3.4) -> list[float]:
     """Column widths (mm): never narrower than the longest word, otherwise by content."""
     ncols = len(rows[0])
-    minw = [max(pdf.get_string_width(w) for r in rows for w in (plain(r[c]).split() or [""])) + pad for c in range(ncols)]
+    minw = [
+        max(pdf.get_string_width(w) for r in rows for w in (plain(r[c]).split() or [""])) + pad for c in range(ncols)
+    ]
     natw = [max(pdf.get_string_width(plain(r[c])) for r in rows) + pad for c in range(ncols)]
     if sum(natw) <= width:
         return [w * width / sum(natw) for w in natw]
     if sum(minw) > width:
         raise RenderError(f"table too wide: a row of words needs {sum(minw):.0f} mm")
     extra = width - sum(minw)
-    want = [n - m for n, m in zip(natw, minw)]
-    return [m + extra * w / sum(want) for m, w in zip(minw, want)]
+    want = [n - m for n, m in zip(natw, minw, strict=True)]
+    return [m + extra * w / sum(want) for m, w in zip(minw, want, strict=True)]
 
 
 def render_pdf(src: Source, dest: Path) -> None:
@@ -281,7 +283,9 @@ def render_pdf(src: Source, dest: Path) -> None:
     outline = bool(src.meta.get("outline", True))
     width = pdf.w - pdf.l_margin - pdf.r_margin
 
-    def write_text(text: str, size: float, style: str = "", h: float = 5.2, indent: float = 0.0, bullet: str = "") -> None:
+    def write_text(
+        text: str, size: float, style: str = "", h: float = 5.2, indent: float = 0.0, bullet: str = ""
+    ) -> None:
         pdf.set_font("DejaVu", style, size)
         x0 = pdf.l_margin + indent
         if bullet:
@@ -290,9 +294,7 @@ def render_pdf(src: Source, dest: Path) -> None:
             x0 += 5
         pdf.set_x(x0)
         md = "**" in text
-        pdf.multi_cell(
-            pdf.w - pdf.r_margin - x0, h, text, markdown=md, new_x=XPos.LMARGIN, new_y=YPos.NEXT
-        )
+        pdf.multi_cell(pdf.w - pdf.r_margin - x0, h, text, markdown=md, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
 
     for number, blocks in enumerate(src.pages, start=1):
         pdf.add_page()
@@ -367,7 +369,7 @@ def render_scanned_pdf(src: Source, dest: Path) -> None:
         draw = ImageDraw.Draw(img)
         y = margin
 
-        def wrap(text: str, font, maxw: int) -> list[str]:
+        def wrap(text: str, font, maxw: int, draw=draw) -> list[str]:
             out, cur = [], ""
             for word in text.split():
                 trial = f"{cur} {word}".strip()
@@ -380,7 +382,7 @@ def render_scanned_pdf(src: Source, dest: Path) -> None:
                 out.append(cur)
             return out
 
-        def lines(text: str, font, x: int, gap: float = 1.45) -> None:
+        def lines(text: str, font, x: int, gap: float = 1.45, draw=draw) -> None:
             nonlocal y
             for ln in wrap(text, font, wpx - margin - x):
                 draw.text((x, y), ln, font=font, fill=0)
@@ -410,8 +412,8 @@ def render_scanned_pdf(src: Source, dest: Path) -> None:
                 total = sum(lengths)
                 avail = wpx - 2 * margin
                 xs = [margin]
-                for l in lengths:
-                    xs.append(xs[-1] + int(avail * l / total))
+                for length in lengths:
+                    xs.append(xs[-1] + int(avail * length / total))
                 for ri, row in enumerate(b.rows):
                     font = fonts["bold"] if ri == 0 else fonts["body"]
                     top = y
@@ -567,7 +569,13 @@ CHROME = {
             "Horario de verano de la oficina",
         ],
         "newsletter": "Suscríbase al boletín mensual",
-        "legal": ["Política de privacidad", "Configuración de cookies", "Declaración de accesibilidad", "Aviso legal", "Mapa del sitio"],
+        "legal": [
+            "Política de privacidad",
+            "Configuración de cookies",
+            "Declaración de accesibilidad",
+            "Aviso legal",
+            "Mapa del sitio",
+        ],
         "rights": "Todos los derechos reservados.",
         "crumb": "Está usted en",
     },
@@ -585,7 +593,13 @@ CHROME = {
             "Fermeture exceptionnelle des bureaux le vendredi",
         ],
         "newsletter": "Abonnez-vous à la lettre d'information",
-        "legal": ["Politique de confidentialité", "Gestion des cookies", "Accessibilité : partiellement conforme", "Mentions légales", "Plan du site"],
+        "legal": [
+            "Politique de confidentialité",
+            "Gestion des cookies",
+            "Accessibilité : partiellement conforme",
+            "Mentions légales",
+            "Plan du site",
+        ],
         "rights": "Tous droits réservés.",
         "crumb": "Vous êtes ici",
     },
@@ -603,7 +617,13 @@ CHROME = {
             "Kontoret har sommarstängt vecka 29–31",
         ],
         "newsletter": "Prenumerera på vårt nyhetsbrev",
-        "legal": ["Integritetspolicy", "Kakinställningar", "Tillgänglighetsredogörelse", "Juridisk information", "Webbkarta"],
+        "legal": [
+            "Integritetspolicy",
+            "Kakinställningar",
+            "Tillgänglighetsredogörelse",
+            "Juridisk information",
+            "Webbkarta",
+        ],
         "rights": "Alla rättigheter förbehållna.",
         "crumb": "Du är här",
     },
@@ -621,7 +641,13 @@ CHROME = {
             "Biroja darba laiks svētku dienās",
         ],
         "newsletter": "Pierakstieties ikmēneša jaunumiem",
-        "legal": ["Privātuma politika", "Sīkdatņu iestatījumi", "Piekļūstamības paziņojums", "Juridiskā informācija", "Vietnes karte"],
+        "legal": [
+            "Privātuma politika",
+            "Sīkdatņu iestatījumi",
+            "Piekļūstamības paziņojums",
+            "Juridiskā informācija",
+            "Vietnes karte",
+        ],
         "rights": "Visas tiesības aizsargātas.",
         "crumb": "Jūs atrodaties šeit",
     },
@@ -645,7 +671,9 @@ def blocks_to_html(blocks: list[Block], indent: str = "      ") -> list[str]:
             out.append(f"{indent}</{b.kind}>")
         elif b.kind == "table":
             out.append(f"{indent}<table>")
-            out.append(f"{indent}  <thead><tr>" + "".join(f"<th>{_inline_html(c)}</th>" for c in b.rows[0]) + "</tr></thead>")
+            out.append(
+                f"{indent}  <thead><tr>" + "".join(f"<th>{_inline_html(c)}</th>" for c in b.rows[0]) + "</tr></thead>"
+            )
             out.append(f"{indent}  <tbody>")
             for row in b.rows[1:]:
                 out.append(f"{indent}    <tr>" + "".join(f"<td>{_inline_html(c)}</td>" for c in row) + "</tr>")
@@ -684,12 +712,16 @@ def render_html(src: Source, dest: Path) -> None:
         '    <nav class="main-menu" aria-label="menu">',
         "      <ul>",
     ]
-    parts += [f'        <li><a href="/{src.lang}/{s}.html">{html.escape(m)}</a></li>' for s, m in zip(slugs, c["menu"])]
+    parts += [
+        f'        <li><a href="/{src.lang}/{s}.html">{html.escape(m)}</a></li>'
+        for s, m in zip(slugs, c["menu"], strict=True)
+    ]
     parts += [
         "      </ul>",
         "    </nav>",
         "  </header>",
-        '  <div class="breadcrumbs">' + f"{html.escape(c['crumb'])}: "
+        '  <div class="breadcrumbs">'
+        + f"{html.escape(c['crumb'])}: "
         + f'<a href="/{src.lang}/index.html">{html.escape(c["menu"][0])}</a> › '
         + f'<a href="/{src.lang}/resources.html">{html.escape(c["menu"][2])}</a> › {title}</div>',
         '  <main id="content">',
@@ -703,7 +735,9 @@ def render_html(src: Source, dest: Path) -> None:
         f"    <h2>{html.escape(c['aside_title'])}</h2>",
         "    <ul>",
     ]
-    parts += [f'      <li><a href="/{src.lang}/news/{i + 1}.html">{html.escape(n)}</a></li>' for i, n in enumerate(c["news"])]
+    parts += [
+        f'      <li><a href="/{src.lang}/news/{i + 1}.html">{html.escape(n)}</a></li>' for i, n in enumerate(c["news"])
+    ]
     parts += [
         "    </ul>",
         f'    <p><a href="/{src.lang}/newsletter.html">{html.escape(c["newsletter"])}</a></p>',
@@ -711,7 +745,10 @@ def render_html(src: Source, dest: Path) -> None:
         '  <footer class="site-footer">',
         "    <ul>",
     ]
-    parts += [f'      <li><a href="/{src.lang}/legal/{i + 1}.html">{html.escape(l)}</a></li>' for i, l in enumerate(c["legal"])]
+    parts += [
+        f'      <li><a href="/{src.lang}/legal/{i + 1}.html">{html.escape(item)}</a></li>'
+        for i, item in enumerate(c["legal"])
+    ]
     parts += [
         "    </ul>",
         f"    <p>© {src.meta['year']} {html.escape(c['site'])}. {html.escape(c['rights'])}</p>",
@@ -873,7 +910,9 @@ def merge_gold(sources: list[Source], catalog: dict, check_facts: bool) -> list[
             except json.JSONDecodeError as e:
                 problems.append(f"{where}: invalid JSON ({e})")
                 continue
-            missing = [k for k in ("id", "question", "lang", "file", "page", "facts", "tags", "answerable") if k not in q]
+            missing = [
+                k for k in ("id", "question", "lang", "file", "page", "facts", "tags", "answerable") if k not in q
+            ]
             if missing:
                 problems.append(f"{where}: missing fields {missing}")
                 continue
@@ -910,8 +949,10 @@ def merge_gold(sources: list[Source], catalog: dict, check_facts: bool) -> list[
                             f"'crosslingual' tag {'missing' if cross else 'wrong'}"
                         )
                 facts = q["facts"]
-                if not isinstance(facts, list) or not 1 <= len(facts) <= 3 or not all(
-                    isinstance(x, str) and x.strip() for x in facts
+                if (
+                    not isinstance(facts, list)
+                    or not 1 <= len(facts) <= 3
+                    or not all(isinstance(x, str) and x.strip() for x in facts)
                 ):
                     problems.append(f"{where}: facts must be 1-3 non-empty strings")
                 elif check_facts and src is not None and f in catalog:
@@ -919,10 +960,17 @@ def merge_gold(sources: list[Source], catalog: dict, check_facts: bool) -> list[
                         texts_cache[f] = quick_page_texts(CORPUS / f, src.meta["format"])
                     texts = texts_cache[f]
                     if texts is not None:
-                        page_text = texts[q["page"] - 1] if src.meta["format"] == "pdf" and isinstance(q["page"], int) and q["page"] <= len(texts) else " ".join(texts)
+                        page_text = (
+                            texts[q["page"] - 1]
+                            if src.meta["format"] == "pdf" and isinstance(q["page"], int) and q["page"] <= len(texts)
+                            else " ".join(texts)
+                        )
                         for fact in facts:
                             if norm(fact) not in norm(page_text):
-                                problems.append(f"{where}: fact {fact!r} not found in {f}" + (f" page {q['page']}" if src.meta['format'] == 'pdf' else ""))
+                                problems.append(
+                                    f"{where}: fact {fact!r} not found in {f}"
+                                    + (f" page {q['page']}" if src.meta["format"] == "pdf" else "")
+                                )
             elif q["answerable"] is False:
                 if q["file"] is not None or q["page"] is not None or q["facts"] != [] or tags:
                     problems.append(f"{where}: unanswerable needs file null, page null, facts [], tags []")
@@ -933,7 +981,10 @@ def merge_gold(sources: list[Source], catalog: dict, check_facts: bool) -> list[
     QUESTIONS.parent.mkdir(parents=True, exist_ok=True)
     keys = ("id", "question", "lang", "file", "page", "facts", "tags", "answerable")
     text = "".join(
-        json.dumps({k: q[k] for k in keys if k in q} | {k: v for k, v in q.items() if k not in keys}, ensure_ascii=False) + "\n"
+        json.dumps(
+            {k: q[k] for k in keys if k in q} | {k: v for k, v in q.items() if k not in keys}, ensure_ascii=False
+        )
+        + "\n"
         for q in questions
     )
     write_if_changed(QUESTIONS, text.encode("utf-8"))
