@@ -87,15 +87,26 @@ class Source:
 
     @property
     def lang(self) -> str:
+        """Language of the body (the chrome and footer speak it)."""
         return main_lang(self.meta["lang"])
+
+    @property
+    def langs(self) -> list[str]:
+        """Every language of the document ("en+lv": English summary, Latvian body)."""
+        return doc_langs(self.meta["lang"])
 
     @property
     def out(self) -> str:
         return self.meta["out"]
 
 
+def doc_langs(lang: str) -> list[str]:
+    return [p.strip() for p in str(lang).split("+")]
+
+
 def main_lang(lang: str) -> str:
-    return str(lang).split("+")[0].strip()
+    """Body language: "en+lv" is an English summary before a Latvian text, so "lv"."""
+    return doc_langs(lang)[-1]
 
 
 def split_front_matter(text: str, path: Path) -> tuple[dict, str]:
@@ -942,10 +953,11 @@ def merge_gold(sources: list[Source], catalog: dict, check_facts: bool) -> list[
                             problems.append(f"{where}: page {q['page']!r} not in 1..{npages}")
                     elif q["page"] is not None:
                         problems.append(f"{where}: page must be null for {fmt}")
-                    cross = q["lang"] != src.lang
+                    # Cross-lingual: the question's language is none of the document's languages.
+                    cross = q["lang"] not in src.langs
                     if cross != ("crosslingual" in tags):
                         problems.append(
-                            f"{where}: question lang {q['lang']} vs document lang {src.lang}: "
+                            f"{where}: question lang {q['lang']} vs document lang {'+'.join(src.langs)}: "
                             f"'crosslingual' tag {'missing' if cross else 'wrong'}"
                         )
                 facts = q["facts"]
