@@ -20,7 +20,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-import faiss
 import numpy as np
 
 from sihub import __version__
@@ -29,6 +28,7 @@ from sihub.types import Chunk, Document, Hit
 
 from . import lexical
 from .schema import SCHEMA_VERSION, migrate
+from .vectors import FLAT, VectorIndex, VectorSpec, choose
 
 MANIFEST = "manifest.json"
 DB = "sihub.db"
@@ -79,7 +79,8 @@ class Index:
             self._acquire_write_lock()
         self._db = self._connect()
         migrate(self._db)
-        self._vectors = faiss.IndexIDMap2(faiss.IndexFlatIP(self.dim))
+        self._vectors = VectorIndex(self.dim)
+        self._retyped = False
         self._generation = -1
         self._data_version = None
         self._load_vectors()
@@ -239,13 +240,13 @@ class Index:
             gen = self._db_generation(self._db)
             if files:
                 fgen, fpath = files[-1]
-                try:
-                    loaded = faiss.read_index(str(fpath))
-                    if loaded.d == self.dim:
-                        self._vectors = loaded
-                        self._generation = fgen
-                except RuntimeError:
-                    self._generation = -1
+                loaded = VectorIndex.read(str(fpath), self.dim)
+                if loaded is not None:
+                    recorded = VectorSpec.from_json(self.manifest.get("vectors"))
+                    if recorded.type == loaded.spec.type and recorded.type != FLAT:
+                        loaded.spec = recorded  # keeps trained_on, nprobe as chosen
+                    self._vectors = loaded
+                    self._generation = fgen
             if self._generation != gen:
                 self._reconcile()
             self._data_version = self._db.execute("PRAGMA data_version").fetchone()[0]
@@ -257,25 +258,59 @@ class Index:
             try:
                 gen = self._db_generation(self._db)
                 db_ids = np.array([r[0] for r in self._db.execute("SELECT id FROM chunks")], dtype=np.int64)
-                have = faiss.vector_to_array(self._vectors.id_map).astype(np.int64)
+                have = self._vectors.ids()
                 extra = np.setdiff1d(have, db_ids, assume_unique=True)
                 missing = np.setdiff1d(db_ids, have, assume_unique=True)
-                if len(extra):
-                    self._vectors.remove_ids(faiss.IDSelectorBatch(extra))
-                for start in range(0, len(missing), 10_000):
-                    part = missing[start : start + 10_000].tolist()
-                    rows = self._db.execute(
-                        f"SELECT c.id, e.vec FROM chunks c JOIN embeddings e ON e.hash = c.hash "
-                        f"WHERE c.id IN ({','.join('?' * len(part))})",
-                        part,
-                    ).fetchall()
-                    if rows:
-                        ids = np.array([r[0] for r in rows], dtype=np.int64)
-                        vecs = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), -1)
-                        self._vectors.add_with_ids(vecs, ids)
+                if len(have) == 0 and len(missing):
+                    # Nothing loaded (first open, or the FAISS file lost): build the type the
+                    # size calls for, straight from the stored vectors.
+                    spec = choose(len(missing), VectorSpec.from_json(self.manifest.get("vectors")))
+                    self._vectors = VectorIndex.build(self.dim, spec, missing, self._stored_batches)
+                    self._retyped = True
+                else:
+                    self._vectors.remove(extra)
+                    for part_ids, vecs in self._stored_batches(missing):
+                        self._vectors.add(part_ids, vecs)
                 self._generation = gen
             finally:
                 self._db.execute("COMMIT")
+
+    def _stored_batches(self, ids: np.ndarray, size: int = 10_000) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """(chunk ids, float32 vectors) from the embedding table, `size` ids at a time."""
+        for start in range(0, len(ids), size):
+            found, vecs = self._stored_vectors(np.asarray(ids[start : start + size]).tolist())
+            if len(found):
+                yield found, vecs
+
+    def _stored_vectors(self, ids: list[int]) -> tuple[np.ndarray, np.ndarray]:
+        """The stored float32 vectors of these chunk ids (those that exist), for exact scoring.
+
+        Called with `self._lock` held (it uses the shared connection).
+        """
+        conn = self._db
+        rows = []
+        for start in range(0, len(ids), 30_000):
+            part = ids[start : start + 30_000]
+            rows += conn.execute(
+                f"SELECT c.id, e.vec FROM chunks c JOIN embeddings e ON e.hash = c.hash "
+                f"WHERE c.id IN ({','.join('?' * len(part))})",
+                part,
+            ).fetchall()
+        if not rows:
+            return np.zeros(0, dtype=np.int64), np.zeros((0, self.dim), dtype=np.float32)
+        found = np.array([r[0] for r in rows], dtype=np.int64)
+        return found, np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), -1)
+
+    def _fit_vectors(self) -> None:
+        """Switch the FAISS index type when the size calls for another one (writer only)."""
+        spec = choose(self._vectors.ntotal, self._vectors.spec)
+        if spec == self._vectors.spec and not self._retyped:
+            return
+        if spec != self._vectors.spec:
+            ids = self._vectors.ids()
+            self._vectors = VectorIndex.build(self.dim, spec, np.sort(ids), self._stored_batches)
+        self.manifest["vectors"] = self._vectors.spec.to_json()
+        write_atomic(self.path / MANIFEST, json.dumps(self.manifest, indent=2).encode())
 
     def refresh(self) -> bool:
         """Pick up commits made by another process (e.g. an ingest while serving). True if changed."""
@@ -298,13 +333,17 @@ class Index:
         with self._lock:
             gen = self._db_generation(self._db)
             target = self.path / f"vectors-{gen}.faiss"
-            if not target.exists():
+            retyped = self._retyped or choose(self._vectors.ntotal, self._vectors.spec) != self._vectors.spec
+            if retyped:
+                self._fit_vectors()
+            if retyped or not target.exists():
                 tmp = self.path / f".vectors-{gen}.{os.getpid()}.tmp"
-                faiss.write_index(self._vectors, str(tmp))
+                self._vectors.write(str(tmp))
                 with open(tmp, "rb") as fh:
                     os.fsync(fh.fileno())
                 os.replace(tmp, target)
                 _fsync_dir(self.path)
+                self._retyped = False
             for g, p in self._vector_files():
                 if g != gen:
                     p.unlink(missing_ok=True)
@@ -363,10 +402,10 @@ class Index:
                 db.execute("ROLLBACK")
                 raise
             if old_ids:
-                self._vectors.remove_ids(faiss.IDSelectorBatch(np.array(old_ids, dtype=np.int64)))
+                self._vectors.remove(np.array(old_ids, dtype=np.int64))
             if chunks:
                 mat = np.stack([vectors[c.hash] for c in chunks]).astype(np.float32)
-                self._vectors.add_with_ids(mat, np.array(new_ids, dtype=np.int64))
+                self._vectors.add(np.array(new_ids, dtype=np.int64), mat)
             self._generation = self._db_generation(db)
             doc.id, doc.chunks = doc_id, len(chunks)
             return doc
@@ -402,7 +441,7 @@ class Index:
                 db.execute("ROLLBACK")
                 raise
             if ids:
-                self._vectors.remove_ids(faiss.IDSelectorBatch(np.array(ids, dtype=np.int64)))
+                self._vectors.remove(np.array(ids, dtype=np.int64))
             self._generation = self._db_generation(db)
             return bool(exists)
 
@@ -493,17 +532,8 @@ class Index:
     def search_dense(self, query: np.ndarray, k: int, ids: np.ndarray | None = None) -> list[tuple[int, float]]:
         """Top-k (chunk id, cosine) by inner product; `ids` restricts the search to those chunks."""
         self.refresh()
-        if self._vectors.ntotal == 0 or k <= 0:
-            return []
-        q = np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32)
-        params = None
-        if ids is not None:
-            if len(ids) == 0:
-                return []
-            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(np.asarray(ids, dtype=np.int64)))
         with self._lock:
-            scores, found = self._vectors.search(q, min(k, self._vectors.ntotal), params=params)
-        return [(int(i), float(s)) for i, s in zip(found[0], scores[0]) if i >= 0]
+            return self._vectors.search(query, k, ids, exact=self._stored_vectors)
 
     def search_lexical(self, text: str, k: int, lang: str = "und", ids: np.ndarray | None = None) -> list[tuple[int, float]]:
         """Top-k (chunk id, BM25 score, higher is better) from the FTS5 index."""
@@ -554,7 +584,7 @@ class Index:
             no_vec = conn.execute(
                 "SELECT COUNT(*) FROM chunks WHERE hash NOT IN (SELECT hash FROM embeddings)"
             ).fetchone()[0]
-        have = set(faiss.vector_to_array(self._vectors.id_map).tolist())
+        have = set(self._vectors.ids().tolist())
         if db_ids != have:
             problems.append(f"{len(db_ids - have)} chunks without a vector, {len(have - db_ids)} stray vectors")
         if db_ids != fts_ids:
