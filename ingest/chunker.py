@@ -7,9 +7,10 @@ sentence alone exceeds the budget), and its text is exactly `page.text[start:end
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sihub.types import Chunk
 
@@ -80,42 +81,87 @@ def chunk_document(
 
     for page in doc.pages:
         text = page.text
-        # Units: (start, end, heading path) of every sentence of every non-heading block.
-        units: list[tuple[int, int, str]] = []
+        sections: list[_Section] = []
         offset = 0
         for block in page.blocks:
             if block.kind == "heading":
                 level = max(1, block.level or 1)
                 stack = [h for h in stack if h[0] < level] + [(level, block.text.strip())]
+                sections.append(_Section([h for _, h in stack], (offset, offset + len(block.text))))
             else:
-                path = " > ".join(h for _, h in stack)
-                for s, e in split_sentences(block.text, offset):
-                    units.append((s, e, path))
+                if not sections:
+                    sections.append(_Section([h for _, h in stack], None))
+                sections[-1].units.extend(split_sentences(block.text, offset))
             offset += len(block.text) + len(BLOCK_SEP)
-        for group in _group_by_heading(units):
-            for s, e in _pack(group, text, cfg, count):
-                heading = group[0][2]
+        for group in _merge_small(sections, text, cfg, count):
+            heading = " > ".join(_common_path(group))
+            units = [u for i, sec in enumerate(group) for u in ([sec.head] if i and sec.head else []) + sec.units]
+            for s, e in _pack(units, text, cfg, count):
                 chunks.append(_make_chunk(doc.path, text[s:e], s, e, page.number, heading, page.ocr, doc_lang))
     for i, c in enumerate(chunks):
         c.ord = i
     return chunks
 
 
-def _group_by_heading(units: list[tuple[int, int, str]]) -> list[list[tuple[int, int, str]]]:
-    groups: list[list[tuple[int, int, str]]] = []
-    for u in units:
-        if groups and groups[-1][-1][2] == u[2]:
-            groups[-1].append(u)
-        else:
-            groups.append([u])
+@dataclass
+class _Section:
+    path: list[str]
+    head: tuple[int, int] | None
+    """Span of the heading block that opens the section on this page, if any."""
+    units: list[tuple[int, int]] = field(default_factory=list)
+    """Sentence spans of the section's text."""
+
+    def words(self, text: str) -> int:
+        return sum(word_count(text[s:e]) for s, e in self.units)
+
+
+def _merge_small(
+    sections: list[_Section], text: str, cfg: ChunkerConfig, count: Callable[[str], int]
+) -> list[list[_Section]]:
+    """Group consecutive sections so that a tiny one (a heading with a line or two under it)
+    joins its neighbour in one chunk, when both fit in one chunk. Sections without text go."""
+    small = max(1, cfg.target_words // 3)
+    groups: list[list[_Section]] = []
+    words: list[int] = []
+    for sec in (s for s in sections if s.units):
+        w = sec.words(text)
+        if groups:
+            last = groups[-1]
+            both = words[-1] + w
+            if (
+                (words[-1] < small or w < small)
+                and both <= cfg.target_words
+                and count(text[last[0].units[0][0] : sec.units[-1][1]]) <= cfg.max_tokens
+            ):
+                last.append(sec)
+                words[-1] = both
+                continue
+        groups.append([sec])
+        words.append(w)
     return groups
 
 
+def _common_path(group: list[_Section]) -> list[str]:
+    path = group[0].path
+    for sec in group[1:]:
+        n = 0
+        while n < min(len(path), len(sec.path)) and path[n] == sec.path[n]:
+            n += 1
+        path = path[:n]
+    return path or group[0].path
+
+
 def _pack(
-    units: list[tuple[int, int, str]], text: str, cfg: ChunkerConfig, count: Callable[[str], int]
+    units: list[tuple[int, int]], text: str, cfg: ChunkerConfig, count: Callable[[str], int]
 ) -> list[tuple[int, int]]:
-    """Greedy packing of sentence spans into chunks of about `target_words`, with overlap."""
-    spans = _split_long([(s, e) for s, e, _ in units], text, cfg, count)
+    """Pack sentence spans into chunks of balanced length (about `target_words`, never a tiny
+    tail), within `max_tokens`, each chunk repeating the last `overlap` sentences of the one before."""
+    spans = _split_long(units, text, cfg, count)
+    if not spans:
+        return []
+    sizes = [word_count(text[s:e]) for s, e in spans]
+    total = sum(sizes)
+    target = total / max(1, math.ceil(total / max(1, cfg.target_words)))
     out: list[tuple[int, int]] = []
     i = 0
     n = len(spans)
@@ -123,8 +169,8 @@ def _pack(
         j = i
         words = 0
         while j < n:
-            w = word_count(text[spans[j][0] : spans[j][1]])
-            if j > i and words + w > cfg.target_words:
+            w = sizes[j]
+            if j > i and words + w / 2 > target:
                 break
             if j > i and count(text[spans[i][0] : spans[j][1]]) > cfg.max_tokens:
                 break
@@ -135,7 +181,6 @@ def _pack(
             break
         # Next chunk starts `overlap` sentences back, but always moves forward.
         i = max(i + 1, j - cfg.overlap)
-    # A short tail chunk that is fully covered by the overlap of the previous one adds nothing.
     return out
 
 
@@ -145,7 +190,7 @@ def _split_long(
     """Cut any single sentence that alone exceeds the token budget at word boundaries."""
     out: list[tuple[int, int]] = []
     for s, e in spans:
-        if count(text[s:e]) <= cfg.max_tokens:
+        if word_count(text[s:e]) * 3 < cfg.max_tokens or count(text[s:e]) <= cfg.max_tokens:
             out.append((s, e))
             continue
         words = [(m.start() + s, m.end() + s) for m in re.finditer(r"\S+", text[s:e])]

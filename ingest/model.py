@@ -44,3 +44,16 @@ class ParsedDocument:
     @property
     def paged(self) -> bool:
         return any(p.number is not None for p in self.pages)
+
+
+@dataclass(frozen=True)
+class ReadOptions:
+    """How readers behave; the defaults are what `sihub ingest` uses with default settings."""
+
+    ocr: bool = True
+    """Run Tesseract on PDF pages without a text layer (when it is installed)."""
+    ocr_langs: str = "swe+lav+fra+spa+eng"
+    ocr_timeout: float = 120.0
+    """Seconds Tesseract may spend on one page image."""
+    max_unzipped_mb: float = 500.0
+    """DOCX: refuse archives that declare more uncompressed bytes than this (zip bombs)."""

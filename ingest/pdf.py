@@ -1,45 +1,434 @@
-"""PDF reader (pypdf): text page by page, page numbers kept."""
+"""PDF reader (pypdf): text page by page, page numbers kept, layout hints used.
+
+pypdf gives text fragments with their position, font and size. From them we rebuild lines,
+drop running headers and footers, join hyphenated line breaks, group lines into paragraphs
+(vertical gaps, indents, short last lines), spot headings (bigger or bold type, outline entries)
+and table rows (cells far apart on one line). Pages without a text layer go through OCR.
+"""
 
 from __future__ import annotations
 
 import io
+import math
 import re
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from sihub.errors import BadInputError
 
-from .model import Block, Page, ParsedDocument
+from .model import Block, Page, ParsedDocument, ReadOptions
+from .ocr import INSTALL_HINT, ocr_image, page_image, tesseract_path
+from .textutil import join_lines, lines_to_blocks, mark_headings
+
+_BOLD = re.compile(r"bold|black|heavy|semibold|demi|cmbx|,b$|-b$", re.I)
+_BULLET = re.compile(r"^(?:[•◦▪▫‣∙·●○■□–—*-]|\(?\d{1,2}[.)]|\(?[a-z][.)])\s+\S")
+# "Page 3 of 8", "Lapa 3 no 8", "Sida 3 av 8", "Página 3 de 8", "Page 3 sur 8", "3 / 8", "- 3 -", "3".
+_COUNTER = re.compile(
+    r"^[-–—\s]*(?:(?:page|p\.|lapa|lpp\.?|sida|s\.|página|pág\.?|pagina|seite)[\s.:]*)?\d{1,4}"
+    r"(?:[\s.,]*(?:/|of|no|av|de|sur|von|från|iš)[\s.,]*\d{1,4})?[-–—\s.]*$",
+    re.I,
+)
 
 
-def read_pdf(path: Path, data: bytes) -> ParsedDocument:
+@dataclass
+class _Line:
+    text: str
+    x: float = 0.0
+    y: float = 0.0
+    size: float = 0.0
+    bold: bool = False
+    cells: list[str] = field(default_factory=list)
+    """Text of each cell when the line looks like a table row (2+ far-apart pieces)."""
+
+
+def read_pdf(path: Path, data: bytes, opts: ReadOptions | None = None) -> ParsedDocument:
     from pypdf import PdfReader
     from pypdf.errors import PdfReadError
 
+    opts = opts or ReadOptions()
+    if not data.lstrip()[:1024].startswith(b"%PDF") and b"%PDF" not in data[:1024]:
+        raise BadInputError("not a PDF (no %PDF header)")
     try:
         reader = PdfReader(io.BytesIO(data), strict=False)
         if reader.is_encrypted:
             try:
                 ok = reader.decrypt("")
-            except Exception:  # noqa: BLE001
+            except Exception:  # noqa: BLE001 - unsupported crypto counts as "needs a password"
                 ok = 0
             if not ok:
                 raise BadInputError("encrypted PDF (needs a password)")
-        pages_raw = [p.extract_text() or "" for p in reader.pages]
+        raw_pages = list(reader.pages)
+        lines = [_page_lines(p) for p in raw_pages]
     except BadInputError:
         raise
-    except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, IndexError, OSError) as exc:
+    except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, IndexError, OSError, RecursionError) as exc:
         raise BadInputError(f"unreadable PDF ({type(exc).__name__}: {str(exc)[:120]})") from exc
-    title = ""
+    if not raw_pages:
+        raise BadInputError("unreadable PDF (no pages)")
+
+    title = _metadata_title(reader)
+    outline = _outline(reader)
+    _drop_running_lines(lines)
+    body = _body_size(lines)
+    size_levels = _heading_sizes(lines, body)
+    max_outline = max((lvl for entries in outline.values() for lvl, _ in entries), default=0)
+
+    pages: list[Page] = []
+    warnings: list[str] = []
+    need_ocr: list[int] = []
+    for i, page_lines in enumerate(lines, start=1):
+        page = Page(i, headings=[(lvl, t) for lvl, t in outline.get(i, [])])
+        if sum(ch.isalnum() for ln in page_lines for ch in ln.text) < 3:
+            need_ocr.append(i)
+        else:
+            page.blocks = _blocks(page_lines, body, size_levels, page.headings, max_outline)
+        pages.append(page)
+
+    ocr_missing: list[int] = []
+    for i in need_ocr:
+        image = page_image(raw_pages[i - 1])
+        if image is None:
+            if lines[i - 1]:  # a page with a word or two and no picture: keep what is there
+                pages[i - 1].blocks = _blocks(lines[i - 1], body, size_levels, [], max_outline)
+            continue
+        if not opts.ocr or not tesseract_path():
+            ocr_missing.append(i)
+            continue
+        try:
+            text = ocr_image(image, opts.ocr_langs, opts.ocr_timeout)
+        except Exception as exc:  # noqa: BLE001 - one page failing OCR must not lose the others
+            warnings.append(f"page {i}: OCR failed ({type(exc).__name__}: {str(exc)[:80]})")
+            continue
+        blocks = mark_headings(lines_to_blocks(text))
+        if blocks:
+            pages[i - 1].blocks = blocks
+            pages[i - 1].ocr = True
+        else:
+            warnings.append(f"page {i}: scanned page, OCR found no text")
+    _drop_running_blocks([p for p in pages if p.ocr])
+    if ocr_missing:
+        which = _page_list(ocr_missing)
+        if not opts.ocr:
+            warnings.append(f"{which} scanned (no text layer), skipped: OCR is turned off (SIHUB_OCR)")
+        else:
+            warnings.append(f"{which} scanned (no text layer), skipped: {INSTALL_HINT}")
+
+    doc = ParsedDocument(str(path), title=title, pages=pages, warnings=warnings)
+    if not any(p.blocks for p in pages):
+        if ocr_missing:
+            reason = "OCR is turned off" if not opts.ocr else "OCR is not available: " + INSTALL_HINT
+            raise BadInputError(f"no text layer in this PDF (scanned?) and {reason}")
+        raise BadInputError("no text found in this PDF" + (" (OCR read nothing)" if need_ocr else ""))
+    if not doc.title:
+        doc.title = next((b.text for p in pages for b in p.blocks if b.kind == "heading" and b.level == 1), "")
+    return doc
+
+
+def _page_list(numbers: list[int]) -> str:
+    if len(numbers) == 1:
+        return f"page {numbers[0]}"
+    if len(numbers) > 6:
+        return f"{len(numbers)} pages ({', '.join(map(str, numbers[:5]))}, …)"
+    return "pages " + ", ".join(map(str, numbers))
+
+
+# ---------------------------------------------------------------------------- lines
+
+
+def _page_lines(page: Any) -> list[_Line]:
+    """Lines of a page in content order, each with the position and type of its first piece."""
+    frags: list[tuple[str, float, float, float, bool]] = []
+
+    def visit(text: str, cm: Any, tm: Any, font: Any, size: float) -> None:
+        if not text:
+            return
+        x = tm[4] * cm[0] + tm[5] * cm[2] + cm[4]
+        y = tm[4] * cm[1] + tm[5] * cm[3] + cm[5]
+        scale = math.hypot(tm[2], tm[3]) * math.hypot(cm[2], cm[3]) or 1.0
+        name = ""
+        try:
+            name = str(font.get("/BaseFont", "")) if font else ""
+        except Exception:  # noqa: BLE001
+            name = ""
+        frags.append((text, x, y, abs(size * scale), bool(_BOLD.search(name))))
+
+    page.extract_text(visitor_text=visit)
+    lines: list[_Line] = []
+    cur: _Line | None = None
+    pieces: list[tuple[str, float, float, float]] = []  # (text, x, est. end x, size) of the line
+
+    def close() -> None:
+        nonlocal cur, pieces
+        if cur is not None:
+            cur.text = re.sub(r"[ \t\u00a0]+", " ", cur.text).strip()
+            if cur.text:
+                cur.cells = _cells(pieces)
+                lines.append(cur)
+        cur, pieces = None, []
+
+    for text, x, y, size, bold in frags:
+        for k, part in enumerate(text.split("\n")):
+            if k > 0:
+                close()
+            if not part:
+                continue
+            if cur is None:
+                cur = _Line("")
+            if part.strip():
+                if not cur.text.strip():
+                    cur.x, cur.y, cur.size, cur.bold = x, y - k * size * 1.2, size, bold
+                    if k > 0:
+                        cur.x = x
+                pieces.append((part.strip(), x, x + 0.45 * size * len(part.strip()), size))
+            cur.text += part
+    close()
+    return lines
+
+
+def _cells(pieces: list[tuple[str, float, float, float]]) -> list[str]:
+    """Split a line into table cells where a piece starts far right of where the last one ended."""
+    if len(pieces) < 2:
+        return []
+    cells = [pieces[0][0]]
+    end = pieces[0][2]
+    for text, x, est_end, size in pieces[1:]:
+        if x > end + 2.5 * max(size, 1.0):
+            cells.append(text)
+        else:
+            cells[-1] += ("" if cells[-1].endswith("-") else " ") + text
+        end = max(end, est_end)
+    return [re.sub(r"\s+", " ", c).strip() for c in cells] if len(cells) >= 2 else []
+
+
+def _norm(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip().casefold()
+
+
+def _norm_heading(text: str) -> str:
+    """Outline titles often lack the printed section number: "Foo" for "1.2 Foo"."""
+    return re.sub(r"^(?:\d+(?:\.\d+)*\.?|[ivxlc]+\.|[a-z]\))\s+", "", _norm(text))
+
+
+def _drop_running_lines(pages: list[list[_Line]]) -> None:
+    """Remove page counters and lines repeated at the top or bottom of most pages."""
+    edge = 3
+
+    def edges(lines: list[_Line]) -> list[_Line]:
+        by_y = sorted(lines, key=lambda ln: -ln.y)
+        return by_y[:edge] + by_y[-edge:]
+
+    shape = lambda t: re.sub(r"\d+", "#", _norm(t))  # noqa: E731 - "Report 2023, p. 4" ~ "Report 2023, p. 5"
+    counts: Counter[str] = Counter()
+    for lines in pages:
+        counts.update({shape(ln.text) for ln in edges(lines)})
+    n = len(pages)
+    need = max(2, math.ceil(0.5 * n)) if n >= 2 else 10**9
+    for lines in pages:
+        drop = set()
+        for ln in edges(lines):
+            if _COUNTER.match(ln.text) or (counts[shape(ln.text)] >= need and len(ln.text) < 200):
+                drop.add(id(ln))
+        lines[:] = [ln for ln in lines if id(ln) not in drop]
+
+
+def _drop_running_blocks(pages: list[Page]) -> None:
+    """For OCR pages: the same test on the first and last two paragraphs of each page."""
+    shape = lambda t: re.sub(r"\d+", "#", _norm(t))  # noqa: E731
+    counts: Counter[str] = Counter()
+    for page in pages:
+        counts.update({shape(b.text) for b in page.blocks[:2] + page.blocks[-2:]})
+    need = max(2, math.ceil(0.5 * len(pages)))
+    for page in pages:
+        edge = {id(b) for b in page.blocks[:2] + page.blocks[-2:]}
+        page.blocks = [
+            b
+            for b in page.blocks
+            if id(b) not in edge or not (len(b.text) < 160 and (_COUNTER.match(b.text) or counts[shape(b.text)] >= need))
+        ]
+
+
+def _body_size(pages: list[list[_Line]]) -> float:
+    sizes: Counter[float] = Counter()
+    for lines in pages:
+        for ln in lines:
+            sizes[round(ln.size * 2) / 2] += len(ln.text)
+    return sizes.most_common(1)[0][0] if sizes else 10.0
+
+
+def _heading_sizes(pages: list[list[_Line]], body: float) -> list[float]:
+    """Type sizes clearly above the body size that only short lines use: level 1 = largest."""
+    chars: Counter[float] = Counter()
+    total = 0
+    for lines in pages:
+        for ln in lines:
+            total += len(ln.text)
+            if ln.size >= body * 1.12 and len(ln.text) < 160:
+                chars[round(ln.size * 2) / 2] += len(ln.text)
+    # A size carrying a third of all text is body text of a second kind, not headings.
+    return sorted((s for s, c in chars.items() if c < total / 3), reverse=True)
+
+
+# ---------------------------------------------------------------------------- outline
+
+
+def _metadata_title(reader: Any) -> str:
     try:
         meta = reader.metadata
-        title = (meta.title or "").strip() if meta else ""
+        title = str(meta.title or "") if meta else ""
     except Exception:  # noqa: BLE001 - broken metadata is not fatal
-        title = ""
-    pages = []
-    for i, raw in enumerate(pages_raw, start=1):
-        paras = [re.sub(r"\s*\n\s*", " ", p).strip() for p in re.split(r"\n\s*\n", raw)]
-        pages.append(Page(i, [Block(p) for p in paras if p]))
-    doc = ParsedDocument(str(path), title=title, pages=pages)
-    if not any(p.blocks for p in pages):
-        raise BadInputError("no text layer in this PDF (scanned?) and OCR is not available")
-    return doc
+        return ""
+    title = title.replace("\x00", "").strip()
+    # Generators often put the file name or "untitled" there: not a title.
+    if not title or re.fullmatch(r"(?i)(untitled|microsoft word - .*|.*\.(docx?|pdf|tex|odt))", title):
+        return ""
+    return title
+
+
+def _outline(reader: Any) -> dict[int, list[tuple[int, str]]]:
+    """Outline entries by 1-based page: (level, title)."""
+    out: dict[int, list[tuple[int, str]]] = {}
+
+    def walk(items: Any, level: int) -> None:
+        for item in items:
+            if isinstance(item, list):
+                walk(item, level + 1)
+                continue
+            try:
+                number = reader.get_destination_page_number(item) + 1
+                title = str(item.title or "").strip()
+            except Exception:  # noqa: BLE001 - a broken bookmark is skipped
+                continue
+            if title and number >= 1:
+                out.setdefault(number, []).append((level, title))
+
+    try:
+        walk(reader.outline, 1)
+    except Exception:  # noqa: BLE001
+        return {}
+    return out
+
+
+# ---------------------------------------------------------------------------- blocks
+
+
+def _blocks(
+    lines: list[_Line], body: float, size_levels: list[float], outline: list[tuple[int, str]], max_outline: int
+) -> list[Block]:
+    heading_of = _match_outline(lines, outline)
+    font_level = {s: i + 1 for i, s in enumerate(size_levels)}
+    gaps = [a.y - b.y for a, b in zip(lines, lines[1:]) if 0 < a.y - b.y < 3 * max(a.size, 1)]
+    spacing = _median(gaps) or body * 1.2
+    lengths = sorted(len(ln.text) for ln in lines if abs(ln.size - body) < 0.6)
+    full = lengths[int(len(lengths) * 0.8)] if lengths else 80
+    left = min((ln.x for ln in lines if abs(ln.size - body) < 0.6), default=0.0)
+
+    # Decide each line's role.
+    roles: list[tuple[str, int]] = []
+    for i, ln in enumerate(lines):
+        if i in heading_of:
+            roles.append(("heading", heading_of[i]))
+            continue
+        size_key = round(ln.size * 2) / 2
+        gap_before = lines[i - 1].y - ln.y if i else spacing * 3
+        short = len(ln.text) < 150 and not re.search(r"[.,;]$", ln.text) and any(c.isalpha() for c in ln.text)
+        if size_key in font_level and short and not ln.cells:
+            roles.append(("heading", font_level[size_key] + max_outline))
+        elif (
+            ln.bold
+            and short
+            and not ln.cells
+            and len(ln.text) < 0.8 * full
+            and (gap_before > spacing * 1.3 or gap_before < 0)
+            and not _BULLET.match(ln.text)
+        ):
+            roles.append(("heading", len(size_levels) + 1 + max_outline))
+        elif ln.cells:
+            roles.append(("table", 0))
+        elif _BULLET.match(ln.text):
+            roles.append(("item", 0))
+        else:
+            roles.append(("para", 0))
+
+    # A row whose cells did not separate, between two table rows, is a table row too.
+    for i in range(1, len(roles) - 1):
+        if roles[i][0] == "para" and roles[i - 1][0] == roles[i + 1][0] == "table":
+            if _close(lines[i - 1], lines[i], spacing * 3) and _close(lines[i], lines[i + 1], spacing * 3):
+                roles[i] = ("table", 0)
+
+    blocks: list[Block] = []
+    buf: list[str] = []
+    kind, level = "para", 0
+
+    def flush() -> None:
+        nonlocal buf
+        if buf:
+            text = "\n".join(buf) if kind == "table" else join_lines(buf)
+            if text.strip():
+                blocks.append(Block(text.strip(), kind, level))
+        buf = []
+
+    prev: _Line | None = None
+    for i, (ln, (role, lvl)) in enumerate(zip(lines, roles)):
+        text = " | ".join(ln.cells) if role == "table" else ln.text
+        if prev is None:
+            new = True
+        elif role != kind or role == "item" or (role == "heading" and lvl != level):
+            # A wrapped bullet item continues on indented lines without a bullet.
+            new = not (kind == "item" and role == "para" and ln.x > left + 0.5 * body and _close(prev, ln, spacing))
+            if not new:
+                role, lvl = "item", 0
+        elif role == "heading":
+            new = not _close(prev, ln, spacing * 1.6) or abs(prev.size - ln.size) > 0.6
+        elif role == "table":
+            new = not _close(prev, ln, spacing * 3)
+        else:
+            gap = prev.y - ln.y
+            indent = ln.x > prev.x + 0.8 * ln.size and abs(prev.x - left) < 2
+            ended = re.search(r"[.!?:…»”\"]$", prev.text) and len(prev.text) < 0.75 * full
+            new = (
+                gap > spacing * 1.4
+                or gap < -spacing * 0.5
+                or abs(prev.size - ln.size) > 0.6
+                or bool(indent)
+                or bool(ended)
+            )
+        if new:
+            flush()
+            kind, level = role, lvl
+        buf.append(text)
+        prev = ln
+    flush()
+    return blocks
+
+
+def _close(a: _Line, b: _Line, limit: float) -> bool:
+    return 0 <= a.y - b.y <= limit + 0.5
+
+
+def _median(values: list[float]) -> float:
+    if not values:
+        return 0.0
+    values = sorted(values)
+    return values[len(values) // 2]
+
+
+def _match_outline(lines: list[_Line], outline: list[tuple[int, str]]) -> dict[int, int]:
+    """Line index -> outline level for lines (or runs of wrapped lines) that print an outline title."""
+    found: dict[int, int] = {}
+    for level, title in outline:
+        want = _norm_heading(title)
+        for i, ln in enumerate(lines):
+            if i in found:
+                continue
+            got = _norm_heading(ln.text)
+            j = i
+            while got != want and want.startswith(got) and len(got) >= 3 and j + 1 < len(lines) and j - i < 4:
+                j += 1
+                got = _norm_heading(ln.text + " " + " ".join(x.text for x in lines[i + 1 : j + 1]))
+            if got == want:
+                for k in range(i, j + 1):
+                    found[k] = level
+                break
+    return found

@@ -2,22 +2,30 @@
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Callable
 from pathlib import Path
 
 from sihub.errors import BadInputError, UnsupportedFormatError
 
-from .model import ParsedDocument
+from .docx import read_docx
+from .html import read_html
+from .model import ParsedDocument, ReadOptions
 from .pdf import read_pdf
 from .text import read_markdown, read_text
 
-Reader = Callable[[Path, bytes], ParsedDocument]
+Reader = Callable[[Path, bytes, ReadOptions], ParsedDocument]
 
 READERS: dict[str, Reader] = {
     ".pdf": read_pdf,
+    ".docx": read_docx,
+    ".html": read_html,
+    ".htm": read_html,
+    ".xhtml": read_html,
     ".md": read_markdown,
     ".markdown": read_markdown,
     ".txt": read_text,
+    ".text": read_text,
 }
 
 
@@ -25,7 +33,9 @@ def supported(path: Path) -> bool:
     return path.suffix.lower() in READERS
 
 
-def read_document(path: str | Path, max_bytes: int | None = None) -> ParsedDocument:
+def read_document(
+    path: str | Path, max_bytes: int | None = None, options: ReadOptions | None = None
+) -> ParsedDocument:
     """Parse one file into pages of blocks; raises BadInputError with a one-line reason."""
     path = Path(path)
     reader = READERS.get(path.suffix.lower())
@@ -37,16 +47,20 @@ def read_document(path: str | Path, max_bytes: int | None = None) -> ParsedDocum
             raise BadInputError(f"file too large ({size / 1e6:.1f} MB > {max_bytes / 1e6:.0f} MB limit)")
         data = path.read_bytes()
     except FileNotFoundError as exc:
+        if path.is_symlink():
+            raise BadInputError("broken symlink (its target does not exist)") from exc
         raise BadInputError("file vanished before it could be read") from exc
     except IsADirectoryError as exc:
         raise BadInputError("is a directory") from exc
     except PermissionError as exc:
         raise BadInputError("permission denied") from exc
     except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise BadInputError("symlink loop") from exc
         raise BadInputError(f"cannot read file ({exc.strerror or exc})") from exc
     if not data:
         raise BadInputError("empty file (0 bytes)")
-    doc = reader(path, data)
+    doc = reader(path, data, options or ReadOptions())
     if not doc.title:
         doc.title = path.stem.replace("_", " ").replace("-", " ").strip() or path.name
     return doc
