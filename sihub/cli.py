@@ -234,9 +234,16 @@ def remove(obj: _Ctx, files: tuple[str, ...]) -> None:
 @main.command()
 @click.option("--host", default=None, help="Address to listen on [127.0.0.1].")
 @click.option("--port", default=None, type=int, help="Port [7860].")
+@click.option(
+    "--library", default=None, type=click.Path(path_type=Path),
+    help="Folder where web uploads are saved [env SIHUB_LIBRARY; corpus].",
+)
 @click.pass_obj
-def serve(obj: _Ctx, host: str | None, port: int | None) -> None:
-    """Serve the web chat (and the HTTP API) on http://HOST:PORT.
+def serve(obj: _Ctx, host: str | None, port: int | None, library: Path | None) -> None:
+    """Serve the web chat (and the HTTP API under /api) on http://HOST:PORT.
+
+    Reading is open; uploads and deletions need SIHUB_ADMIN_PASSWORD (disabled when unset).
+    The API is described at /api/docs (OpenAPI: /api/openapi.json).
 
     \b
     Example:
@@ -245,8 +252,34 @@ def serve(obj: _Ctx, host: str | None, port: int | None) -> None:
     """
     from .web import serve as run_server
 
-    settings = obj.settings.replace(host=host, port=port)
+    settings = obj.settings.replace(host=host, port=port, library=library)
     run_server(settings)
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+def feedback(obj: _Ctx, as_json: bool) -> None:
+    """Export the thumbs up/down given to answers in the web chat.
+
+    \b
+    Example:
+      sihub feedback
+      sihub feedback --json > feedback.json
+    """
+    from .feedback import FeedbackStore, feedback_path
+
+    votes = FeedbackStore(feedback_path(obj.settings.index)).all()
+    if as_json:
+        _emit({"feedback": votes})
+        return
+    if not votes:
+        click.echo("No feedback yet.")
+    for v in votes:
+        mark = "+" if v["rating"] == "up" else "-"
+        click.echo(f"{v['created_at']}  {mark}  {_short(v['question'], 80)}  ({len(v['citations'])} citations)")
+    up = sum(1 for v in votes if v["rating"] == "up")
+    click.echo(f"{len(votes)} votes: {up} up, {len(votes) - up} down")
 
 
 def _short(text: str, n: int) -> str:

@@ -1,0 +1,262 @@
+"""What the web page and the HTTP API do, in one place: both are thin layers over `Hub`.
+
+`Hub` wraps the `Assistant` (which holds the index open read-only) and adds what only the web
+edge needs: documents by id, the original files, uploads into the library folder, deletions,
+filter values from the catalogue, and the feedback store.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+import re
+import threading
+import time
+import unicodedata
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from sihub.errors import BadInputError, IndexMissingError, SihubError
+from sihub.feedback import FeedbackStore, feedback_path
+from sihub.settings import Settings
+from sihub.types import Answer, Document, Hit, IngestReport
+
+FILTER_FIELDS = ("lang", "country", "partner", "type", "year")
+UPLOAD_DIR = "uploads"
+_NAME_OK = re.compile(r"[^\w.\- ()]+", re.UNICODE)
+
+
+def safe_name(name: str) -> str:
+    """A file name that is only a base name: no folders, no `..`, no control characters.
+
+    Raises BadInputError when nothing usable is left (e.g. `../..`).
+    """
+    name = unicodedata.normalize("NFC", str(name or ""))
+    name = name.replace("\x00", "").replace("\\", "/").split("/")[-1]
+    name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C")
+    name = _NAME_OK.sub("_", name).strip(" .")
+    name = re.sub(r"\s+", " ", name)
+    if len(name) > 150:
+        stem, dot, ext = name.rpartition(".")
+        name = (stem[: 150 - len(ext) - 1] + "." + ext) if dot and len(ext) <= 10 else name[:150]
+    if not name or name.startswith(".") or set(name) <= {"."}:
+        raise BadInputError("no usable file name")
+    return name
+
+
+class Hub:
+    def __init__(self, settings: Settings, assistant: Any = None) -> None:
+        from assistant import Assistant
+
+        self.settings = settings
+        self.assistant = assistant or Assistant(settings)
+        self.feedback = FeedbackStore(feedback_path(settings.index))
+        self._write = threading.Lock()
+
+    # ---- reading --------------------------------------------------------------------------
+
+    def refresh(self) -> None:
+        """Let the read-only index pick up what another process (or an upload) committed."""
+        self.assistant.index.refresh()
+
+    def warm(self) -> str | None:
+        """Open the index and load the embedder so the first question is fast.
+
+        Returns a remark when there is nothing to warm (no index yet), None otherwise.
+        """
+        try:
+            _ = self.assistant.index
+        except IndexMissingError as exc:
+            return str(exc)
+        self.assistant.embedder.embed_queries(["warm up"])
+        return None
+
+    def health(self) -> dict[str, Any]:
+        from sihub import __version__
+
+        self.refresh()
+        return {"status": "ok", "version": __version__, **self.assistant.index.stats()}
+
+    def documents(self) -> list[Document]:
+        self.refresh()
+        return self.assistant.documents()
+
+    def document(self, doc_id: int) -> Document | None:
+        return next((d for d in self.documents() if d.id == doc_id), None)
+
+    def doc_ids(self) -> dict[str, int]:
+        return {d.path: d.id for d in self.documents() if d.id is not None}
+
+    def file_of(self, doc: Document) -> Path | None:
+        """The original file of an indexed document, if it is still there."""
+        p = Path(doc.path)
+        if not p.is_absolute():
+            p = Path.cwd() / p
+        return p if p.is_file() else None
+
+    def filter_choices(self) -> dict[str, list[str]]:
+        """The values each filter can take, from the documents that are indexed."""
+        values: dict[str, set[str]] = {f: set() for f in FILTER_FIELDS}
+        for d in self.documents():
+            values["lang"].update(x for x in (d.langs or [d.lang]) if x and x != "und")
+            for f in FILTER_FIELDS[1:]:
+                v = d.meta.get(f)
+                if v not in (None, ""):
+                    values[f].add(str(v))
+        return {f: sorted(v) for f, v in values.items()}
+
+    def search(self, query: str, k: int | None = None, filters: dict[str, Any] | None = None) -> list[Hit]:
+        kwargs = _supported(self.assistant.search, filters=filters or None)
+        return self.assistant.search(query, k, **kwargs)
+
+    def ask(
+        self,
+        question: str,
+        k: int | None = None,
+        history: list[dict[str, str]] | None = None,
+        filters: dict[str, Any] | None = None,
+    ) -> Answer:
+        kwargs = _supported(self.assistant.ask, history=history or None, filters=filters or None)
+        answer = self.assistant.ask(question, k, **kwargs)
+        if filters and "filters" not in kwargs:
+            answer.note = _join(answer.note, "filters are not applied by this version of the search")
+        return answer
+
+    def ask_stream(
+        self,
+        question: str,
+        k: int | None = None,
+        history: list[dict[str, str]] | None = None,
+        filters: dict[str, Any] | None = None,
+    ) -> Iterator[str | Answer]:
+        """Yield the answer text as it grows, then the final Answer.
+
+        Uses `Assistant.ask_stream` when there is one (a language model writes the answer
+        piece by piece). A long piece that arrives at once (an extractive answer is ready as a
+        whole) is revealed in a few steps, so the reader sees it come in rather than jump.
+        """
+        stream = getattr(self.assistant, "ask_stream", None)
+        if stream is None:
+            answer = self.ask(question, k, history, filters)
+            yield from _reveal("", answer.answer)
+            yield answer
+            return
+        kwargs = _supported(stream, history=history or None, filters=filters or None)
+        text = ""
+        for item in stream(question, k, **kwargs):
+            if isinstance(item, Answer):
+                if filters and "filters" not in kwargs:
+                    item.note = _join(item.note, "filters are not applied by this version of the search")
+                yield item
+                return
+            if isinstance(item, str) and item:
+                yield from _reveal(text, item)
+                text += item
+
+    # ---- writing (coordinators) -----------------------------------------------------------
+
+    @property
+    def upload_dir(self) -> Path:
+        return Path(self.settings.library) / UPLOAD_DIR
+
+    def save_upload(self, name: str, data: bytes | Callable[[Path], None]) -> Path:
+        """Save one uploaded file under the library folder with a safe base name.
+
+        `data` is the content, or a function that writes it to the path it is given.
+        Raises BadInputError for unusable names and unsupported types.
+        """
+        from ingest import supported
+
+        base = safe_name(name)
+        folder = self.upload_dir
+        target = folder / base
+        if not supported(target):
+            raise BadInputError(f"{base}: unsupported file type {target.suffix or '(none)'}")
+        folder.mkdir(parents=True, exist_ok=True)
+        if target.resolve().parent != folder.resolve():
+            raise BadInputError(f"{base}: not a plain file name")
+        tmp = folder / f".{base}.part"
+        try:
+            if callable(data):
+                data(tmp)
+            else:
+                tmp.write_bytes(data)
+            os.replace(tmp, target)
+        finally:
+            tmp.unlink(missing_ok=True)
+        return target
+
+    def ingest(self, paths: list[Path], progress: Any = None) -> IngestReport:
+        """Index these files only (nothing else is removed), then let the reader see them."""
+        with self._write:
+            report = self.assistant.ingest(paths, progress=progress, remove_missing=False)
+        self._refresh_quietly()
+        return report
+
+    def delete(self, doc: Document) -> dict[str, Any]:
+        """Remove a document from the index; a file that was uploaded through the web goes too."""
+        with self._write:
+            gone = self.assistant.remove([doc.path])
+        self._refresh_quietly()
+        out: dict[str, Any] = {"id": doc.id, "file": doc.path, "removed": bool(gone), "file_deleted": False}
+        path = self.file_of(doc)
+        if gone and path is not None and _inside(path, self.upload_dir):
+            path.unlink(missing_ok=True)
+            out["file_deleted"] = True
+        elif gone:
+            out["note"] = "the file itself was kept: it returns at the next ingest of its folder unless removed"
+        return out
+
+    def _refresh_quietly(self) -> None:
+        try:
+            self.refresh()
+        except SihubError:
+            pass
+
+
+def _supported(fn: Callable, **kwargs: Any) -> dict[str, Any]:
+    """The keyword arguments `fn` accepts, among those given and not None."""
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return {}
+    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+    return {k: v for k, v in kwargs.items() if v is not None and (takes_any or k in params)}
+
+
+def _reveal(before: str, piece: str, pause: float = 0.025) -> Iterator[str]:
+    """`before + piece`, in steps when the piece is long."""
+    cuts = _steps(piece)
+    for i, cut in enumerate(cuts):
+        if i:
+            time.sleep(pause)
+        yield before + piece[:cut]
+
+
+def _steps(text: str, parts: int = 12) -> list[int]:
+    """Cut points (at spaces) for revealing `text` progressively."""
+    if len(text) < 40:
+        return [len(text)]
+    size = max(20, len(text) // parts)
+    cuts = []
+    at = size
+    while at < len(text):
+        space = text.find(" ", at)
+        if space < 0:
+            break
+        cuts.append(space)
+        at = space + size
+    return [*cuts, len(text)]
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    try:
+        path.resolve().relative_to(folder.resolve())
+        return True
+    except ValueError:
+        return False
+
+
+def _join(a: str | None, b: str) -> str:
+    return f"{a} · {b}" if a else b

@@ -1,0 +1,215 @@
+"""HTML for the web page: answers with linked `[n]` markers, source cards, the documents table.
+
+Everything that comes from a document or a user (text, titles, file names, headings) goes
+through `html.escape` here, so it is always shown as text and never interpreted as HTML.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from sihub.types import Answer, Citation, Document, IngestReport
+
+LANGUAGES = {
+    "sv": "Svenska",
+    "lv": "Latviešu",
+    "fr": "Français",
+    "es": "Español",
+    "en": "English",
+    "de": "Deutsch",
+    "und": "unknown language",
+}
+
+_MARKER = re.compile(r"\[(\d{1,3})\]")
+
+
+def esc(value: Any) -> str:
+    return html.escape("" if value is None else str(value), quote=True)
+
+
+def lang_label(code: str) -> str:
+    name = LANGUAGES.get(code or "und")
+    return f"{(code or 'und').upper()} · {name}" if name else (code or "und").upper()
+
+
+def anchor(turn: int, n: int) -> str:
+    """The element id of citation `n` of answer number `turn` (unique within the page)."""
+    return f"src-{turn}-{n}"
+
+
+def file_url(doc_id: int | None, page: int | None, file: str) -> str | None:
+    """Where the original document opens; PDFs open at the cited page."""
+    if doc_id is None:
+        return None
+    url = f"/files/{int(doc_id)}"
+    if page and file.lower().endswith(".pdf"):
+        url += f"#page={int(page)}"
+    return url
+
+
+def answer_markdown(answer: Answer, turn: int, upto: int | None = None) -> str:
+    """The answer as chat Markdown: the text escaped, each valid `[n]` a link to its source card.
+
+    `upto` cuts the text (for progressive display) before markers are linked, so a marker is
+    never split in half.
+    """
+    text = answer.answer if upto is None else answer.answer[:upto]
+    valid = {c.n for c in answer.citations}
+    out = []
+    last = 0
+    for m in _MARKER.finditer(text):
+        out.append(esc(text[last : m.start()]))
+        n = int(m.group(1))
+        if n in valid:
+            out.append(f'<a href="#{anchor(turn, n)}" class="cite-link" data-cite="{anchor(turn, n)}">[{n}]</a>')
+        else:
+            out.append(esc(m.group(0)))
+        last = m.end()
+    out.append(esc(text[last:]))
+    body = "".join(out)
+    if upto is None and answer.note:
+        body += f"\n\n*{esc(answer.note)}*"
+    return body
+
+
+def highlighted(text: str, quote: str) -> str:
+    """The chunk, escaped, with the quoted sentence(s) wrapped in <mark>."""
+    at = text.find(quote) if quote else -1
+    if at < 0:
+        return esc(text)
+    return esc(text[:at]) + "<mark>" + esc(quote) + "</mark>" + esc(text[at + len(quote) :])
+
+
+def citation_card(c: Citation, turn: int, doc_id: int | None) -> str:
+    where = esc(c.file) + (f" · p. {int(c.page)}" if c.page else "")
+    url = file_url(doc_id, c.page, c.file)
+    link = (
+        f'<a class="open-doc" href="{esc(url)}" target="_blank" rel="noopener">open document'
+        + (f" at page {int(c.page)}" if c.page and c.file.lower().endswith(".pdf") else "")
+        + "</a>"
+        if url
+        else ""
+    )
+    heading = f'<div class="src-heading">{esc(c.heading)}</div>' if c.heading else ""
+    meta = " · ".join(esc(c.meta[k]) for k in ("partner", "country", "year", "type") if c.meta.get(k))
+    return (
+        f'<article class="src-card" id="{anchor(turn, c.n)}">'
+        f'<header><span class="src-n">[{c.n}]</span> <span class="src-title">{esc(c.title or c.file)}</span></header>'
+        f'<div class="src-where"><span class="src-file">{where}</span> '
+        f'<span class="src-lang" title="language of the passage">{esc(lang_label(c.lang))}</span>'
+        + (f' <span class="src-meta">{meta}</span>' if meta else "")
+        + "</div>"
+        + heading
+        + f'<p class="src-text">{highlighted(c.text, c.quote)}</p>'
+        + link
+        + "</article>"
+    )
+
+
+def sources_html(answer: Answer | None, turn: int, doc_ids: dict[str, int]) -> str:
+    if answer is None:
+        return '<div class="src-empty">Sources of the latest answer appear here.</div>'
+    if not answer.citations:
+        related = "".join(
+            f"<li>{esc(r.get('title') or r.get('file'))} <small>{esc(r.get('file'))}</small></li>"
+            for r in answer.related
+        )
+        return (
+            '<div class="src-empty">No passage supports an answer.'
+            + (f"<br>Maybe related:<ul>{related}</ul>" if related else "")
+            + "</div>"
+        )
+    cards = "".join(citation_card(c, turn, doc_ids.get(c.file)) for c in answer.citations)
+    return f'<div class="src-list">{cards}</div>'
+
+
+def documents_html(docs: Iterable[Document], query: str = "") -> str:
+    q = query.strip().lower()
+    rows = []
+    count = 0
+    for d in docs:
+        fields = [d.title, d.path, " ".join(d.langs), *(str(v) for v in d.meta.values())]
+        if q and not any(q in (f or "").lower() for f in fields):
+            continue
+        count += 1
+        rows.append(
+            "<tr>"
+            f"<td>{esc(d.id)}</td><td>{esc(d.title)}</td><td class='doc-file'>{esc(d.path)}</td>"
+            f"<td>{esc(', '.join(d.langs) or d.lang)}</td><td>{esc(d.pages or '–')}</td><td>{esc(d.chunks)}</td>"
+            f"<td>{esc(d.meta.get('partner', ''))}</td><td>{esc(d.meta.get('country', ''))}</td>"
+            f"<td>{esc((d.ingested_at or '')[:19].replace('T', ' '))}</td>"
+            "</tr>"
+        )
+    head = (
+        "<tr><th>id</th><th>Title</th><th>File</th><th>Languages</th><th>Pages</th><th>Chunks</th>"
+        "<th>Partner</th><th>Country</th><th>Ingested</th></tr>"
+    )
+    caption = f"{count} document{'s' if count != 1 else ''}" + (f" matching “{esc(query.strip())}”" if q else "")
+    return f'<div class="doc-table"><p>{caption}</p><table><thead>{head}</thead><tbody>{"".join(rows)}</tbody></table></div>'
+
+
+def report_lines(report: IngestReport) -> list[str]:
+    """What the CLI prints after an ingest: one line per problem, then the summary."""
+    lines = []
+    for r in report.results:
+        if r.status in ("failed", "skipped"):
+            lines.append(f"{r.path}: {r.reason}" + (" (skipped)" if r.status == "skipped" else ""))
+        elif r.status in ("added", "updated", "unchanged", "renamed"):
+            lines.append(f"{r.path}: {r.status}" + (f" ({r.chunks} chunks)" if r.chunks else ""))
+        for w in r.warnings:
+            lines.append(f"{r.path}: {w}")
+    lines.append(report.summary())
+    return lines
+
+
+def pre(lines: Iterable[str]) -> str:
+    return '<pre class="report">' + esc("\n".join(lines)) + "</pre>"
+
+
+CSS = """
+.src-list { display: flex; flex-direction: column; gap: 10px; max-height: 72vh; overflow-y: auto; }
+.src-card { border: 1px solid var(--border-color-primary); border-radius: 8px; padding: 10px 12px;
+  background: var(--background-fill-primary); scroll-margin-top: 12px; }
+.src-card.flash { outline: 3px solid #f59e0b; }
+.src-card header { font-weight: 600; }
+.src-n { color: var(--color-accent); }
+.src-where, .src-heading { font-size: 0.85em; opacity: 0.8; margin-top: 2px; }
+.src-lang { display: inline-block; padding: 0 6px; border-radius: 10px; background: var(--background-fill-secondary);
+  border: 1px solid var(--border-color-primary); }
+.src-text { white-space: pre-wrap; font-size: 0.92em; margin: 6px 0; overflow-wrap: anywhere; }
+.src-text mark { background: #fde68a; color: inherit; padding: 0 1px; }
+.src-empty { opacity: 0.7; padding: 8px; }
+.doc-table { overflow-x: auto; }
+.doc-table table { width: 100%; border-collapse: collapse; font-size: 0.9em; }
+.doc-table th, .doc-table td { text-align: left; padding: 4px 6px; border-bottom: 1px solid var(--border-color-primary);
+  vertical-align: top; }
+.doc-file { overflow-wrap: anywhere; }
+pre.report { white-space: pre-wrap; overflow-wrap: anywhere; }
+a.cite-link { text-decoration: none; font-weight: 600; }
+@media (max-width: 820px) {
+  .src-list { max-height: none; }
+  .doc-table th:nth-child(1), .doc-table td:nth-child(1),
+  .doc-table th:nth-child(9), .doc-table td:nth-child(9) { display: none; }
+}
+"""
+
+# Clicking `[n]` in an answer scrolls the sources panel to that card (and briefly outlines it).
+HEAD = """
+<script>
+document.addEventListener("click", function (ev) {
+  var a = ev.target && ev.target.closest ? ev.target.closest("a.cite-link, a[href^='#src-']") : null;
+  if (!a) return;
+  var id = a.getAttribute("data-cite") || (a.getAttribute("href") || "").slice(1);
+  var card = document.getElementById(id);
+  ev.preventDefault();
+  ev.stopPropagation();
+  if (!card) return;
+  card.scrollIntoView({behavior: "smooth", block: "center"});
+  card.classList.add("flash");
+  setTimeout(function () { card.classList.remove("flash"); }, 1600);
+}, true);
+</script>
+"""

@@ -1,0 +1,318 @@
+"""The web page (Gradio Blocks): chat with sources, documents, and adding documents.
+
+The handlers only call `Hub` and the HTML helpers in `render`; no model is loaded here.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+from index.sync import Progress
+from sihub.errors import BadInputError, SihubError
+from sihub.settings import Settings
+from sihub.types import Answer, FileResult
+
+from .auth import Denied, Guard
+from .hub import FILTER_FIELDS, Hub
+from .render import CSS, HEAD, answer_markdown, documents_html, esc, pre, report_lines, sources_html
+
+EXAMPLES = [
+    "Vilka verktyg finns för att mäta social påverkan?",
+    "Kad stājās spēkā Sociālā uzņēmuma likums Latvijā?",
+    "Comment les incubateurs accompagnent-ils les entreprises sociales ?",
+    "¿Cómo se incluyen cláusulas sociales en la contratación pública?",
+    "Which best practices of support to social innovation did the partners collect?",
+]
+
+FILTER_LABELS = {
+    "lang": "Language",
+    "country": "Country",
+    "partner": "Partner",
+    "type": "Document type",
+    "year": "Year",
+}
+ANY = "any"
+
+
+def ui_assets() -> tuple[Any, str, str]:
+    """Theme (system fonts: the page needs no outside network), CSS and the head script."""
+    import gradio as gr
+
+    theme = gr.themes.Soft(
+        font=["system-ui", "Segoe UI", "Roboto", "DejaVu Sans", "sans-serif"],
+        font_mono=["ui-monospace", "DejaVu Sans Mono", "monospace"],
+    )
+    return theme, CSS, HEAD
+
+
+class _BarProgress(Progress):
+    """Feeds sync's progress callbacks to the Gradio progress bar."""
+
+    def __init__(self, bar: Any) -> None:
+        self.bar = bar
+        self.total = 0
+        self.done = 0
+
+    def start(self, files: int) -> None:
+        self.total = max(files, 1)
+        self.bar((0, self.total), desc="ingesting", unit="files")
+
+    def file_done(self, result: FileResult) -> None:
+        if result.status in ("removed", "skipped"):
+            return
+        self.done += 1
+        self.bar(
+            (min(self.done, self.total), self.total), desc=f"{Path(result.path).name}: {result.status}", unit="files"
+        )
+
+
+def _client(request: Any) -> str:
+    return getattr(getattr(request, "client", None), "host", None) or "unknown"
+
+
+def build_ui(hub: Hub, settings: Settings, guard: Guard | None = None):  # noqa: ANN201 - gr.Blocks
+    import gradio as gr
+
+    from ingest.readers import READERS
+
+    guard = guard or Guard(settings.admin_password)
+    disabled_note = (
+        ""
+        if guard.enabled
+        else "**Uploads and deletions are disabled**: start sihub with `SIHUB_ADMIN_PASSWORD` set to enable them."
+    )
+
+    # ---- handlers -------------------------------------------------------------------------
+
+    def filters_of(values: tuple) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for name, value in zip(FILTER_FIELDS, values, strict=True):
+            if value and value != ANY:
+                out[name] = int(value) if name == "year" and str(value).isdigit() else value
+        return out
+
+    def respond(question: str, chat: list, convo: dict, *filter_values: Any):
+        question = (question or "").strip()
+        if not question:
+            yield gr.update(), gr.update(), gr.update(), convo
+            return
+        convo = {
+            "turns": list(convo.get("turns", [])),
+            "answers": dict(convo.get("answers", {})),
+            "n": convo.get("n", 0),
+        }
+        turn = convo["n"] + 1
+        convo["n"] = turn
+        chat = [
+            *(chat or []),
+            {"role": "user", "content": esc(question)},
+            {"role": "assistant", "content": "*Searching the documents…*"},
+        ]
+        yield chat, "", gr.update(), convo
+        history = list(convo["turns"])
+        try:
+            final: Answer | None = None
+            for item in hub.ask_stream(question, None, history, filters_of(filter_values)):
+                if isinstance(item, Answer):
+                    final = item
+                    break
+                chat[-1] = {"role": "assistant", "content": esc(item) + " ▍"}
+                yield chat, "", gr.update(), convo
+        except SihubError as exc:
+            chat[-1] = {"role": "assistant", "content": f"**{esc(exc)}**"}
+            yield chat, "", gr.update(), convo
+            return
+        if final is None:
+            return
+        chat[-1] = {"role": "assistant", "content": answer_markdown(final, turn)}
+        convo["turns"].append({"question": question, "answer": final.answer, "language": final.language})
+        convo["answers"][str(len(chat) - 1)] = final.to_json()
+        try:
+            ids = hub.doc_ids()
+        except SihubError:
+            ids = {}
+        yield chat, "", sources_html(final, turn, ids), convo
+
+    def new_conversation():
+        return [], "", sources_html(None, 0, {}), {"turns": [], "answers": {}, "n": 0}
+
+    def on_like(convo: dict, data: gr.LikeData):
+        index = data.index[0] if isinstance(data.index, (list, tuple)) else data.index
+        answer = (convo or {}).get("answers", {}).get(str(index))
+        if answer is None or not isinstance(data.liked, bool):
+            return gr.update()
+        hub.feedback.add(1 if data.liked else -1, answer)
+        return gr.update()
+
+    def filter_updates():
+        try:
+            choices = hub.filter_choices()
+        except SihubError:
+            choices = {f: [] for f in FILTER_FIELDS}
+        return [gr.update(choices=[ANY, *choices[f]]) for f in FILTER_FIELDS]
+
+    def doc_choices() -> list[tuple[str, str]]:
+        try:
+            return [(f"{d.id} · {d.path}", str(d.id)) for d in hub.documents()]
+        except SihubError:
+            return []
+
+    def list_documents(query: str):
+        try:
+            return documents_html(hub.documents(), query or "")
+        except SihubError as exc:
+            return f"<p>{esc(exc)}</p>"
+
+    def on_load():
+        return [list_documents(""), gr.update(choices=doc_choices(), value=None), *filter_updates()]
+
+    def delete_document(doc_id: str, password: str, query: str, request: gr.Request):
+        try:
+            guard.check(password, _client(request))
+            if not doc_id:
+                raise BadInputError("choose a document first")
+            doc = hub.document(int(doc_id))
+            if doc is None:
+                raise BadInputError(f"no document with id {doc_id}")
+            out = hub.delete(doc)
+            message = f"{doc.path}: removed from the index" + (f" ({out['note']})" if out.get("note") else "")
+        except (Denied, SihubError) as exc:
+            message = f"error: {exc}"
+        return f"<p>{esc(message)}</p>", list_documents(query), gr.update(choices=doc_choices(), value=None)
+
+    def add_documents(files: list | None, password: str, request: gr.Request, progress=gr.Progress()):  # noqa: B008
+        try:
+            guard.check(password, _client(request))
+        except Denied as exc:
+            return pre([f"error: {exc}"]), gr.update(), gr.update(), *filter_updates()
+        lines: list[str] = []
+        saved: list[Path] = []
+        for f in files or []:
+            src = Path(f if isinstance(f, str) else getattr(f, "name", str(f)))
+            try:
+                saved.append(hub.save_upload(src.name, lambda tmp, src=src: shutil.copyfile(src, tmp)))
+            except (BadInputError, OSError) as exc:
+                lines.append(f"{src.name}: {exc}")
+        if not saved:
+            lines.append("no file to add" if not lines else "nothing was added")
+            return pre(lines), gr.update(), gr.update(), *filter_updates()
+        try:
+            report = hub.ingest(saved, progress=_BarProgress(progress))
+            lines += report_lines(report)
+        except SihubError as exc:
+            lines.append(f"error: {exc}")
+        return pre(lines), list_documents(""), gr.update(choices=doc_choices(), value=None), *filter_updates()
+
+    # ---- layout ---------------------------------------------------------------------------
+
+    with gr.Blocks(title="sihub — social-innovation knowledge hub") as demo:
+        gr.Markdown(
+            "## sihub · ask the social-innovation knowledge hub\nAsk in Swedish, Latvian, French, Spanish or English; every claim links to its source."
+        )
+        convo = gr.State({"turns": [], "answers": {}, "n": 0})
+        with gr.Tabs():
+            with gr.Tab("Chat", id="chat"):
+                with gr.Row(equal_height=False):
+                    with gr.Column(scale=3, min_width=320):
+                        chatbot = gr.Chatbot(
+                            label="Chat",
+                            elem_id="chat",
+                            height=520,
+                            sanitize_html=True,
+                            feedback_options=("Like", "Dislike"),
+                            buttons=["copy"],
+                            placeholder="Ask a question about the hub's documents, in any of its languages.",
+                        )
+                        with gr.Row():
+                            box = gr.Textbox(
+                                placeholder="Ask in Swedish, Latvian, French, Spanish or English…",
+                                show_label=False,
+                                elem_id="question",
+                                scale=5,
+                                min_width=200,
+                                max_length=4000,
+                                autofocus=True,
+                            )
+                            ask_btn = gr.Button("Ask", variant="primary", elem_id="ask", scale=1, min_width=70)
+                            new_btn = gr.Button("New conversation", elem_id="new-conversation", scale=1, min_width=120)
+                        gr.Examples(examples=[[q] for q in EXAMPLES], inputs=box, label="Examples")
+                        with gr.Accordion("Filters (apply to the next question)", open=False):
+                            with gr.Row():
+                                filters = [
+                                    gr.Dropdown(
+                                        choices=[ANY],
+                                        value=ANY,
+                                        label=FILTER_LABELS[f],
+                                        elem_id=f"filter-{f}",
+                                        min_width=120,
+                                    )
+                                    for f in FILTER_FIELDS
+                                ]
+                    with gr.Column(scale=2, min_width=300):
+                        gr.Markdown("### Sources")
+                        sources = gr.HTML(sources_html(None, 0, {}), elem_id="sources", js_on_load=None)
+            with gr.Tab("Documents", id="documents"):
+                with gr.Row():
+                    doc_query = gr.Textbox(
+                        placeholder="Search title, file, language, partner…",
+                        show_label=False,
+                        elem_id="doc-search",
+                        scale=4,
+                    )
+                    refresh_btn = gr.Button("Refresh", scale=1, min_width=80)
+                docs_table = gr.HTML(elem_id="doc-table", js_on_load=None)
+                with gr.Accordion("Delete a document (coordinators)", open=False):
+                    if disabled_note:
+                        gr.Markdown(disabled_note)
+                    with gr.Row():
+                        del_choice = gr.Dropdown(
+                            label="Document", choices=[], elem_id="delete-choice", scale=3, interactive=guard.enabled
+                        )
+                        del_password = gr.Textbox(
+                            label="Coordinator password",
+                            type="password",
+                            elem_id="delete-password",
+                            scale=2,
+                            interactive=guard.enabled,
+                        )
+                    del_btn = gr.Button(
+                        "Delete from the index", variant="stop", elem_id="delete", interactive=guard.enabled
+                    )
+                    del_result = gr.HTML(js_on_load=None)
+            with gr.Tab("Add documents", id="add"):
+                if disabled_note:
+                    gr.Markdown(disabled_note)
+                else:
+                    gr.Markdown(
+                        f"Files are saved in `{esc(hub.upload_dir)}` and indexed; the others stay as they are. "
+                        "Formats: " + ", ".join(sorted(READERS)) + "."
+                    )
+                up_files = gr.File(
+                    label="Documents",
+                    file_count="multiple",
+                    file_types=sorted(READERS),
+                    elem_id="upload-files",
+                    interactive=guard.enabled,
+                )
+                up_password = gr.Textbox(
+                    label="Coordinator password", type="password", elem_id="upload-password", interactive=guard.enabled
+                )
+                up_btn = gr.Button("Add to the library", variant="primary", elem_id="upload", interactive=guard.enabled)
+                up_result = gr.HTML(elem_id="upload-result", js_on_load=None)
+
+        # ---- events ---------------------------------------------------------------------------
+
+        ask_inputs = [box, chatbot, convo, *filters]
+        ask_outputs = [chatbot, box, sources, convo]
+        box.submit(respond, ask_inputs, ask_outputs, show_progress="hidden")
+        ask_btn.click(respond, ask_inputs, ask_outputs, show_progress="hidden")
+        new_btn.click(new_conversation, None, [chatbot, box, sources, convo], show_progress="hidden")
+        chatbot.like(on_like, [convo], None)
+        doc_query.change(list_documents, doc_query, docs_table, show_progress="hidden")
+        refresh_btn.click(on_load, None, [docs_table, del_choice, *filters])
+        del_btn.click(delete_document, [del_choice, del_password, doc_query], [del_result, docs_table, del_choice])
+        up_btn.click(add_documents, [up_files, up_password], [up_result, docs_table, del_choice, *filters])
+        demo.load(on_load, None, [docs_table, del_choice, *filters], show_progress="hidden")
+    return demo
