@@ -1,4 +1,9 @@
-"""Catalogue sidecar: `catalog.yaml` (or `.csv`) in an ingested folder, keyed by file name."""
+"""Catalogue sidecar: `catalog.yaml` (or `.csv`) in an ingested folder.
+
+Keyed by the path relative to that folder (`lv/report.pdf`) or by the bare file name; a
+YAML mapping, a YAML list of entries with a `file` field, or a CSV with a `file` column.
+Fields kept: partner, country, year, type, and title (which overrides the extracted title).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,7 @@ import csv
 from pathlib import Path
 from typing import Any
 
-FIELDS = ("partner", "country", "year", "type")
+FIELDS = ("partner", "country", "year", "type", "title")
 CATALOG_NAMES = ("catalog.yaml", "catalog.yml", "catalog.csv")
 
 
@@ -15,7 +20,10 @@ def load_catalog(folder: Path) -> dict[str, dict[str, Any]]:
     for name in CATALOG_NAMES:
         path = folder / name
         if path.is_file():
-            entries = _read(path)
+            try:
+                entries = _read(path)
+            except Exception:  # noqa: BLE001 - a broken catalogue must not stop the ingest
+                return {}
             out: dict[str, dict[str, Any]] = {}
             for key, fields in entries.items():
                 clean = {k: v for k, v in (fields or {}).items() if k in FIELDS and v not in (None, "")}

@@ -2,7 +2,9 @@
 
 Unchanged files (same size and mtime, or same content hash) cost no parsing and no model
 work. Every document is committed on its own, so an interrupted ingest keeps what it did.
-Parsing of the next files runs in a thread while the current one is embedded.
+Parsing of the next file runs in a child process (a hung parser is killed after
+`file_timeout` and cannot block the run) while the current one is embedded. A renamed file
+keeps its embeddings through the hash cache and is reported as renamed.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
@@ -19,15 +21,17 @@ from typing import Any
 
 import numpy as np
 
-from ingest import ChunkerConfig, chunk_document, read_document, supported
+from ingest import ChunkerConfig, chunk_document, supported
 from ingest.chunker import document_languages
-from ingest.model import ParsedDocument
+from ingest.model import ParsedDocument, ReadOptions
 from sihub.errors import BadInputError, SihubError
 from sihub.types import Chunk, Document, FileResult, IngestReport
 
 from .catalog import CATALOG_NAMES, load_catalog
 from .embedder import Embedder
+from .parse_worker import ParseFn, ParseWorker, default_parse
 from .store import Index
+
 
 @dataclass
 class Candidate:
@@ -46,7 +50,14 @@ class Progress:
 
     def file_done(self, result: FileResult) -> None: ...
 
-    def chunks_added(self, n: int) -> None: ...
+    def chunks_added(self, n: int) -> None:
+        """`n` chunks of one file were stored."""
+
+    def chunks_found(self, n: int) -> None:
+        """A file was read into `n` chunks: the chunk total grows as files are parsed."""
+
+    def chunks_embedded(self, n: int) -> None:
+        """`n` more chunks have their vectors (from the model or the cache)."""
 
 
 def scan(paths: list[Path]) -> tuple[list[Candidate], list[FileResult], list[str]]:
@@ -120,9 +131,14 @@ def sync(
     file_timeout: float = 120.0,
     remove_missing: bool = True,
     progress: Progress | None = None,
-    parse: Callable[[Path, int], ParsedDocument] | None = None,
+    parse: ParseFn | None = None,
+    read_options: ReadOptions | None = None,
+    isolate: bool = True,
 ) -> IngestReport:
+    """Make the index match `paths`. `parse(path, max_bytes, options)` reads one file, in a
+    child process unless `isolate` is False (so it must be importable by name)."""
     progress = progress or Progress()
+    options = read_options or ReadOptions()
     t0 = time.perf_counter()
     report = IngestReport()
     candidates, skipped, roots = scan(paths)
@@ -161,59 +177,75 @@ def sync(
             continue
         todo.append((cand, st, sha))
 
-    parse = parse or (lambda p, limit: read_document(p, max_bytes=limit))
+    parse_fn = parse or default_parse
+    worker = ParseWorker(parse_fn, timeout=file_timeout) if isolate and todo else None
     count_tokens = embedder.count_tokens
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sihub-parse") as pool:
 
-        def submit(i: int) -> Future | None:
-            if i >= len(todo):
-                return None
-            cand = todo[i][0]
-            return pool.submit(_prepare, parse, cand.path, max_bytes, chunker, count_tokens)
+    def prepare(path: Path) -> tuple[ParsedDocument, list[Chunk]]:
+        parsed = worker.parse(path, max_bytes, options) if worker else parse_fn(path, max_bytes, options)
+        return parsed, chunk_document(parsed, chunker, count_tokens)
 
-        nxt = submit(0)
-        for i, (cand, st, sha) in enumerate(todo):
-            fut, nxt = nxt, submit(i + 1)
-            status = "updated" if cand.key in existing else "added"
-            try:
-                assert fut is not None
-                parsed, chunks = fut.result(timeout=file_timeout)
-                for c in chunks:
-                    c.path = cand.key
-                doc = Document(
-                    path=cand.key,
-                    title=parsed.title,
-                    lang=(document_languages(chunks) or ["und"])[0],
-                    langs=document_languages(chunks),
-                    sha256=sha,
-                    pages=len(parsed.pages) if parsed.paged else None,
-                    size=st.st_size,
-                    mtime=st.st_mtime,
-                    meta=cand.meta,
-                )
-                if not chunks:
-                    raise BadInputError("no text found")
-                vectors = _embed(index, embedder, chunks, batch_size, report)
-                index.put_document(doc, chunks, vectors)
-                res = FileResult(cand.key, status, chunks=len(chunks), warnings=list(parsed.warnings))
-                progress.chunks_added(len(chunks))
-            except FutureTimeout:
-                res = FileResult(cand.key, "failed", f"took longer than {file_timeout:.0f} s to read")
-            except BadInputError as exc:
-                res = FileResult(cand.key, "failed", str(exc))
-            except SihubError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - one bad file must not stop the batch
-                res = FileResult(cand.key, "failed", f"cannot read ({type(exc).__name__}: {str(exc)[:150]})")
-            report.results.append(res)
-            progress.file_done(res)
+    added_by_sha: dict[str, FileResult] = {}
+    try:
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sihub-parse") as pool:
+
+            def submit(i: int) -> Future | None:
+                return pool.submit(prepare, todo[i][0].path) if i < len(todo) else None
+
+            nxt = submit(0)
+            for i, (cand, st, sha) in enumerate(todo):
+                fut, nxt = nxt, submit(i + 1)
+                status = "updated" if cand.key in existing else "added"
+                try:
+                    assert fut is not None
+                    # The worker enforces the limit on parsing; this bounds the rest.
+                    parsed, chunks = fut.result(timeout=2 * file_timeout + 60 if worker else file_timeout)
+                    if not chunks:
+                        raise BadInputError("no text found")
+                    progress.chunks_found(len(chunks))
+                    for c in chunks:
+                        c.path = cand.key
+                    langs = document_languages(chunks)
+                    doc = Document(
+                        path=cand.key,
+                        title=str(cand.meta.get("title") or "") or parsed.title,
+                        lang=(langs or ["und"])[0],
+                        langs=langs,
+                        sha256=sha,
+                        pages=len(parsed.pages) if parsed.paged else None,
+                        size=st.st_size,
+                        mtime=st.st_mtime,
+                        meta={k: v for k, v in cand.meta.items() if k != "title"},
+                    )
+                    vectors = _embed(index, embedder, chunks, batch_size, report, progress)
+                    index.put_document(doc, chunks, vectors)
+                    res = FileResult(cand.key, status, chunks=len(chunks), warnings=list(parsed.warnings))
+                    if status == "added":
+                        added_by_sha.setdefault(sha, res)
+                    progress.chunks_added(len(chunks))
+                except FutureTimeout:
+                    res = FileResult(cand.key, "failed", f"took longer than {file_timeout:.0f} s to read")
+                except BadInputError as exc:
+                    res = FileResult(cand.key, "failed", str(exc))
+                except SihubError:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - one bad file must not stop the batch
+                    res = FileResult(cand.key, "failed", f"cannot read ({type(exc).__name__}: {str(exc)[:150]})")
+                report.results.append(res)
+                progress.file_done(res)
+    finally:
+        if worker:
+            worker.close()
 
     if remove_missing:
-        for path in existing:
-            if path in seen:
+        for path, old in existing.items():
+            if path in seen or not any(_under(path, r) for r in roots):
                 continue
-            if any(_under(path, r) for r in roots):
-                index.remove_document(path)
+            index.remove_document(path)
+            moved = added_by_sha.pop(old.sha256, None)
+            if moved is not None:  # the same content under a new name
+                moved.status, moved.reason = "renamed", f"renamed from {path}"
+            else:
                 report.results.append(FileResult(path, "removed"))
     index.prune_embeddings()
     index.save()
@@ -221,32 +253,29 @@ def sync(
     return report
 
 
-def _prepare(
-    parse: Callable[[Path, int], ParsedDocument],
-    path: Path,
-    max_bytes: int,
-    chunker: ChunkerConfig,
-    count_tokens: Callable[[str], int],
-) -> tuple[ParsedDocument, list[Chunk]]:
-    parsed = parse(path, max_bytes)
-    return parsed, chunk_document(parsed, chunker, count_tokens)
-
-
 def _embed(
-    index: Index, embedder: Embedder, chunks: list[Chunk], batch_size: int, report: IngestReport
+    index: Index,
+    embedder: Embedder,
+    chunks: list[Chunk],
+    batch_size: int,
+    report: IngestReport,
+    progress: Progress | None = None,
 ) -> dict[str, np.ndarray]:
+    progress = progress or Progress()
     vectors = index.cached_vectors(c.hash for c in chunks)
     todo: dict[str, str] = {}
     for c in chunks:
         if c.hash not in vectors:
             todo.setdefault(c.hash, c.embed_text())
+    progress.chunks_embedded(len(chunks) - len(todo))
     items = list(todo.items())
     for start in range(0, len(items), batch_size):
         part = items[start : start + batch_size]
         mat = embedder.embed_passages([t for _, t in part])
-        for (h, _), v in zip(part, mat):
+        for (h, _), v in zip(part, mat, strict=True):
             vectors[h] = v
         report.embedded += len(part)
+        progress.chunks_embedded(len(part))
     return vectors
 
 

@@ -37,9 +37,7 @@ def _check_zip(data: bytes, opts: ReadOptions) -> None:
         raise BadInputError(f"refused: declares {total / 1e6:.0f} MB uncompressed (zip bomb?)")
     for i in infos:
         if i.file_size > 10 * 1024 * 1024 and i.file_size > _MAX_RATIO * max(i.compress_size, 1):
-            raise BadInputError(
-                f"refused: {i.filename} expands {i.file_size // max(i.compress_size, 1)}:1 (zip bomb?)"
-            )
+            raise BadInputError(f"refused: {i.filename} expands {i.file_size // max(i.compress_size, 1)}:1 (zip bomb?)")
 
 
 def read_docx(path: Path, data: bytes, opts: ReadOptions | None = None) -> ParsedDocument:

@@ -245,7 +245,8 @@ def _drop_running_blocks(pages: list[Page]) -> None:
         page.blocks = [
             b
             for b in page.blocks
-            if id(b) not in edge or not (len(b.text) < 160 and (_COUNTER.match(b.text) or counts[shape(b.text)] >= need))
+            if id(b) not in edge
+            or not (len(b.text) < 160 and (_COUNTER.match(b.text) or counts[shape(b.text)] >= need))
         ]
 
 
@@ -318,7 +319,7 @@ def _blocks(
 ) -> list[Block]:
     heading_of = _match_outline(lines, outline)
     font_level = {s: i + 1 for i, s in enumerate(size_levels)}
-    gaps = [a.y - b.y for a, b in zip(lines, lines[1:]) if 0 < a.y - b.y < 3 * max(a.size, 1)]
+    gaps = [a.y - b.y for a, b in zip(lines, lines[1:], strict=False) if 0 < a.y - b.y < 3 * max(a.size, 1)]
     spacing = _median(gaps) or body * 1.2
     lengths = sorted(len(ln.text) for ln in lines if abs(ln.size - body) < 0.6)
     full = lengths[int(len(lengths) * 0.8)] if lengths else 80
@@ -370,7 +371,7 @@ def _blocks(
         buf = []
 
     prev: _Line | None = None
-    for i, (ln, (role, lvl)) in enumerate(zip(lines, roles)):
+    for ln, (role, lvl) in zip(lines, roles, strict=True):
         text = " | ".join(ln.cells) if role == "table" else ln.text
         if prev is None:
             new = True

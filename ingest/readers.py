@@ -33,9 +33,7 @@ def supported(path: Path) -> bool:
     return path.suffix.lower() in READERS
 
 
-def read_document(
-    path: str | Path, max_bytes: int | None = None, options: ReadOptions | None = None
-) -> ParsedDocument:
+def read_document(path: str | Path, max_bytes: int | None = None, options: ReadOptions | None = None) -> ParsedDocument:
     """Parse one file into pages of blocks; raises BadInputError with a one-line reason."""
     path = Path(path)
     reader = READERS.get(path.suffix.lower())

@@ -1,4 +1,4 @@
-"""A rich progress bar for ingest: files (known length) and chunks."""
+"""A rich progress bar for ingest: files (known length) and chunks (total grows as files are read)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ class RichProgress(Progress):
     def __init__(self, enabled: bool = True) -> None:
         self.enabled = enabled and sys.stderr.isatty()
         self._bar = None
-        self._task = None
-        self._chunks = 0
+        self._files = None
+        self._chunks = None
 
     def __enter__(self) -> RichProgress:
         if self.enabled:
@@ -21,9 +21,13 @@ class RichProgress(Progress):
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
             self._bar = Progress(
-                TextColumn("[bold]ingest"), BarColumn(), MofNCompleteColumn(), TextColumn("files"),
-                TextColumn("{task.fields[chunks]} chunks"), TimeRemainingColumn(), TextColumn("{task.fields[name]}"),
-                console=Console(stderr=True), transient=True,
+                TextColumn("[bold]{task.description:<6}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeRemainingColumn(),
+                TextColumn("{task.fields[name]}"),
+                console=Console(stderr=True),
+                transient=True,
             )
             self._bar.start()
         return self
@@ -34,14 +38,19 @@ class RichProgress(Progress):
 
     def start(self, files: int) -> None:
         if self._bar:
-            self._task = self._bar.add_task("ingest", total=files, chunks=0, name="")
+            self._files = self._bar.add_task("files", total=files, name="")
+            self._chunks = self._bar.add_task("chunks", total=0, name="")
 
     def file_done(self, result: FileResult) -> None:
-        if self._bar and self._task is not None and result.status not in ("removed", "skipped"):
+        if self._bar and self._files is not None and result.status not in ("removed", "skipped"):
             name = result.path if len(result.path) < 40 else "…" + result.path[-39:]
-            self._bar.update(self._task, advance=1, name=name)
+            self._bar.update(self._files, advance=1, name=name)
 
-    def chunks_added(self, n: int) -> None:
-        self._chunks += n
-        if self._bar and self._task is not None:
-            self._bar.update(self._task, chunks=self._chunks)
+    def chunks_found(self, n: int) -> None:
+        if self._bar and self._chunks is not None:
+            task = self._bar.tasks[self._chunks]
+            self._bar.update(self._chunks, total=(task.total or 0) + n)
+
+    def chunks_embedded(self, n: int) -> None:
+        if self._bar and self._chunks is not None:
+            self._bar.update(self._chunks, advance=n)
