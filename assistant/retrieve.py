@@ -1,32 +1,155 @@
-"""Retrieval: turn a question into ranked Hits from the index."""
+"""Retrieval: turn a question into ranked Hits from the index.
+
+`retrieve` ranks chunks (dense, lexical or hybrid, inside the filters); `search` is what
+people see: the same ranking, then at most a few passages per document, and neighbouring
+chunks of one passage shown as one.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import replace
+
+import numpy as np
 
 from index.embedder import Embedder
 from index.store import Index
+from sihub.errors import SihubError
 from sihub.types import Hit
 
+from .fusion import Candidates, FusionParams, fuse
+from .query import Query
 
-@dataclass
-class Query:
-    text: str
-    lang: str = "und"
+MODES = ("hybrid", "dense", "lexical")
+DEFAULT_FUSION = FusionParams()
 
 
-def search(index: Index, embedder: Embedder, query: Query, k: int = 10, mode: str = "dense") -> list[Hit]:
-    """Dense search over FAISS (the foundation; hybrid ranking builds on it)."""
+def retrieve(
+    index: Index,
+    embedder: Embedder,
+    query: Query,
+    k: int = 10,
+    mode: str = "hybrid",
+    params: FusionParams | None = None,
+    pool: int = 100,
+) -> list[Hit]:
+    """The top `k` chunks for a query, best first, every Hit carrying its dense and lexical score.
+
+    Filters restrict both searches before their top lists are cut. In hybrid mode the top
+    `pool` chunks of each list become candidates and each candidate gets both scores.
+    """
+    if mode not in MODES:
+        raise SihubError(f"unknown search mode {mode!r} (use one of {', '.join(MODES)})")
     if not query.text.strip() or k <= 0:
         return []
+    allowed = index.chunk_ids_where(query.filters) if query.filters else None
+    if allowed is not None and len(allowed) == 0:
+        return []
     if mode == "lexical":
-        scored = index.search_lexical(query.text, k, query.lang)
+        scored = index.search_lexical(query.lexical, k, query.lang, allowed)
         hits = index.hits_for(scored)
         for h in hits:
             h.lexical = h.score
         return hits
     qvec = embedder.embed_queries([query.text])[0]
-    hits = index.hits_for(index.search_dense(qvec, k))
+    if mode == "dense":
+        hits = index.hits_for(index.search_dense(qvec, k, allowed))
+        for h in hits:
+            h.dense = h.score
+        return hits
+    return _hybrid(index, qvec, query, k, params or DEFAULT_FUSION, max(pool, k), allowed)
+
+
+def _hybrid(
+    index: Index, qvec: np.ndarray, query: Query, k: int, params: FusionParams, pool: int, allowed: np.ndarray | None
+) -> list[Hit]:
+    dense = dict(index.search_dense(qvec, pool, allowed))
+    lexical = dict(index.search_lexical(query.lexical, pool, query.lang, allowed))
+    ids = list(dict.fromkeys([*dense, *lexical]))
+    if not ids:
+        return []
+    only_lexical = [i for i in ids if i not in dense]
+    if only_lexical:
+        vecs = index.vectors_by_id(only_lexical)
+        for i, v in vecs.items():
+            dense[i] = float(np.dot(v, qvec))
+    only_dense = [i for i in ids if i not in lexical]
+    if only_dense and lexical:
+        lexical.update(index.lexical_scores(query.lexical, query.lang, only_dense))
+    hits = index.hits_for([(i, 0.0) for i in ids if i in dense])
+    cands = Candidates(
+        ids=np.array([h.chunk.id for h in hits], dtype=np.int64),
+        dense=np.array([dense[h.chunk.id] for h in hits]),
+        lexical=np.array([lexical.get(h.chunk.id, 0.0) for h in hits]),
+        langs=[h.chunk.lang for h in hits],
+    )
+    scores = fuse(cands, query.lang, params)
+    for h, s in zip(hits, scores):
+        h.score = float(s)
+        h.dense = dense[h.chunk.id]
+        h.lexical = lexical.get(h.chunk.id, 0.0)
+    order = np.argsort(-scores, kind="stable")[:k]
+    return [hits[i] for i in order]
+
+
+def search(
+    index: Index,
+    embedder: Embedder,
+    query: Query,
+    k: int = 10,
+    mode: str = "hybrid",
+    per_document: int = 2,
+    merge_neighbours: bool = True,
+) -> list[Hit]:
+    """The top `k` passages as shown to people: ranked, diversified, neighbours merged."""
+    depth = k * max(4, per_document * 2) if per_document else k
+    hits = retrieve(index, embedder, query, depth, mode)
+    if merge_neighbours:
+        hits = merge_adjacent(hits)
+    if per_document:
+        hits = cap_per_document(hits, per_document)
+    return hits[:k]
+
+
+def cap_per_document(hits: list[Hit], cap: int) -> list[Hit]:
+    """Keep at most `cap` hits of any one document, in rank order (the rest move to the end).
+
+    Moved hits stay available at the end so that a search inside one document (a `file`
+    filter) still returns `k` passages.
+    """
+    kept: list[Hit] = []
+    overflow: list[Hit] = []
+    count: dict[str, int] = {}
     for h in hits:
-        h.dense = h.score
-    return hits
+        n = count.get(h.chunk.path, 0)
+        (kept if n < cap else overflow).append(h)
+        count[h.chunk.path] = n + 1
+    return kept + overflow
+
+
+def merge_adjacent(hits: list[Hit]) -> list[Hit]:
+    """Join hits that are consecutive chunks of one page into one passage, at the better rank.
+
+    Only chunks whose spans touch or overlap are joined, so the merged text is still exactly
+    `page_text[start:end]`; the merged hit keeps the id of its best-ranked chunk.
+    """
+    out: list[Hit] = []
+    ords: list[tuple[int, int]] = []  # first and last chunk ord of each passage in `out`
+    for h in hits:
+        c = h.chunk
+        for i, prev in enumerate(out):
+            p = prev.chunk
+            lo, hi = ords[i]
+            if p.path != c.path or p.page != c.page or not (c.ord == lo - 1 or c.ord == hi + 1):
+                continue
+            first, second = (p, c) if c.ord > hi else (c, p)
+            if second.start > first.end:
+                continue
+            text = first.text + second.text[first.end - second.start :] if second.end > first.end else first.text
+            merged = replace(p, text=text, start=first.start, end=max(first.end, second.end))
+            out[i] = replace(prev, chunk=merged)
+            ords[i] = (min(lo, c.ord), max(hi, c.ord))
+            break
+        else:
+            out.append(h)
+            ords.append((c.ord, c.ord))
+    return out

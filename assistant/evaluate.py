@@ -1,0 +1,327 @@
+"""Retrieval evaluation: BEIR-style sets and the corpus's own gold questions.
+
+A BEIR set is a folder with `corpus.jsonl` ({"_id", "title", "text"}), `queries.jsonl`
+({"_id", "text"}) and `qrels.tsv` (query-id, corpus-id, score; header line). Every corpus
+entry is written as one text file and ingested into a throw-away index through the real
+pipeline (reader, chunker, embedder, SQLite + FAISS); a retrieved chunk counts for the
+document it belongs to, and documents are ranked by their best chunk.
+
+Gold questions (`tests/gold/questions.jsonl`) are asked against the demo corpus: a hit is a
+chunk of the gold file on the gold page (any page when the gold page is null).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from index.embed_cache import CachedEmbedder, cache_path
+from index.embedder import Embedder, make_embedder
+from sihub.errors import BadInputError, SihubError
+from sihub.settings import Settings
+
+from .query import parse_query
+from .retrieve import retrieve
+from .service import Assistant
+
+METRICS = ("mrr@10", "ndcg@10", "recall@5", "recall@20")
+MODES = ("hybrid", "dense", "lexical")
+
+
+@dataclass
+class EvalSet:
+    name: str
+    corpus: list[dict[str, Any]]
+    queries: list[dict[str, Any]]
+    qrels: dict[str, dict[str, int]]
+
+
+@dataclass
+class SetResult:
+    name: str
+    queries: int
+    scores: dict[str, float]
+    seconds: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "queries": self.queries, **{m: round(self.scores[m], 4) for m in self.scores}, **self.extra}
+
+
+# ---- reading sets ----------------------------------------------------------------------------
+
+
+def _jsonl(path: Path) -> list[dict[str, Any]]:
+    if not path.is_file():
+        raise BadInputError(f"{path}: missing (a BEIR set needs corpus.jsonl, queries.jsonl and qrels.tsv)")
+    rows = []
+    with open(path, encoding="utf-8") as fh:
+        for n, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except ValueError as exc:
+                raise BadInputError(f"{path}:{n}: not JSON ({exc})") from None
+            if not isinstance(row, dict) or "_id" not in row:
+                raise BadInputError(f"{path}:{n}: an object with an \"_id\" is expected")
+            rows.append(row)
+    return rows
+
+
+def load_beir(folder: Path) -> EvalSet:
+    """Read one BEIR-style set; a malformed file is a BadInputError naming it and the reason."""
+    folder = Path(folder)
+    corpus = _jsonl(folder / "corpus.jsonl")
+    queries = _jsonl(folder / "queries.jsonl")
+    qrels_path = folder / "qrels.tsv"
+    if not qrels_path.is_file():
+        qrels_path = folder / "qrels" / "test.tsv"
+    if not qrels_path.is_file():
+        raise BadInputError(f"{folder / 'qrels.tsv'}: missing")
+    qrels: dict[str, dict[str, int]] = {}
+    with open(qrels_path, encoding="utf-8") as fh:
+        for n, line in enumerate(fh, start=1):
+            parts = line.rstrip("\n").split("\t")
+            if len(parts) < 2 or not line.strip():
+                continue
+            if n == 1 and not parts[-1].strip().lstrip("-").isdigit():
+                continue  # header
+            try:
+                grade = int(parts[2]) if len(parts) > 2 else 1
+            except ValueError:
+                raise BadInputError(f"{qrels_path}:{n}: score {parts[2]!r} is not a whole number") from None
+            if grade > 0:
+                qrels.setdefault(parts[0], {})[parts[1]] = grade
+    return EvalSet(folder.name, corpus, queries, qrels)
+
+
+# ---- metrics ---------------------------------------------------------------------------------
+
+
+def score_ranking(ranked: list[str], relevant: dict[str, int]) -> dict[str, float]:
+    """MRR@10, nDCG@10, recall@5 and recall@20 of one ranked list of unit ids."""
+    if not relevant:
+        raise ValueError("a query without relevant units cannot be scored")
+    rr = 0.0
+    for i, unit in enumerate(ranked[:10]):
+        if unit in relevant:
+            rr = 1.0 / (i + 1)
+            break
+    dcg = sum((2 ** relevant.get(u, 0) - 1) / math.log2(i + 2) for i, u in enumerate(ranked[:10]))
+    ideal = sorted(relevant.values(), reverse=True)[:10]
+    idcg = sum((2**g - 1) / math.log2(i + 2) for i, g in enumerate(ideal))
+    seen5 = set(ranked[:5]) & relevant.keys()
+    seen20 = set(ranked[:20]) & relevant.keys()
+    return {
+        "mrr@10": rr,
+        "ndcg@10": dcg / idcg if idcg else 0.0,
+        "recall@5": len(seen5) / len(relevant),
+        "recall@20": len(seen20) / len(relevant),
+    }
+
+
+def mean_scores(rows: list[dict[str, float]]) -> dict[str, float]:
+    if not rows:
+        return {m: 0.0 for m in METRICS}
+    keys = rows[0].keys()
+    return {k: sum(r[k] for r in rows) / len(rows) for k in keys}
+
+
+# ---- running ---------------------------------------------------------------------------------
+
+
+def cached_embedder(settings: Settings) -> Embedder:
+    """The settings' embedder behind the persistent cache in `settings.cache_dir`."""
+    inner = make_embedder(settings.embedder, settings.threads)
+    return CachedEmbedder(inner, cache_path(settings.cache_dir, inner.id))
+
+
+def _file_name(n: int, doc_id: str) -> str:
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", doc_id)[:80]
+    return f"{n:06d}-{safe}.txt"
+
+
+def write_corpus(evalset: EvalSet, folder: Path) -> dict[str, str]:
+    """One text file per corpus entry (title as its first line); returns file name -> corpus id."""
+    folder.mkdir(parents=True, exist_ok=True)
+    names: dict[str, str] = {}
+    for n, row in enumerate(evalset.corpus):
+        title = str(row.get("title") or "").strip()
+        text = str(row.get("text") or "").strip()
+        name = _file_name(n, str(row["_id"]))
+        body = f"{title}\n\n{text}" if title else text
+        path = folder / name
+        data = (body + "\n").encode("utf-8")
+        if not path.exists() or path.read_bytes() != data:
+            path.write_bytes(data)
+        names[name] = str(row["_id"])
+    return names
+
+
+def rank_units(hits: list, unit: Callable[[Any], str | None], limit: int) -> list[str]:  # noqa: ANN001
+    """Unit ids ranked by their best chunk, first `limit` of them."""
+    out: list[str] = []
+    seen: set[str] = set()
+    for h in hits:
+        u = unit(h)
+        if u is None or u in seen:
+            continue
+        seen.add(u)
+        out.append(u)
+        if len(out) >= limit:
+            break
+    return out
+
+
+def evaluate_beir(
+    evalset: EvalSet,
+    settings: Settings,
+    embedder: Embedder,
+    mode: str = "hybrid",
+    k: int = 20,
+    workdir: Path | None = None,
+    max_queries: int | None = None,
+    on_log: Callable[[str], None] | None = None,
+) -> SetResult:
+    """Ingest the set's corpus into a fresh index and score every judged query."""
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="sihub-eval-") as tmp:
+        base = Path(workdir) / evalset.name if workdir else Path(tmp)
+        names = write_corpus(evalset, base / "docs")
+        index_dir = base / "index"
+        assistant = Assistant(settings.replace(index=index_dir), embedder=embedder)
+        report = assistant.ingest([base / "docs"], rebuild=workdir is None)
+        if report.failed and on_log:
+            on_log(f"{evalset.name}: {len(report.failed)} documents failed to ingest")
+        queries = [q for q in evalset.queries if evalset.qrels.get(str(q["_id"]))]
+        if max_queries:
+            queries = queries[:max_queries]
+        per_query = []
+        depth = max(k * 5, 100)
+        for q in queries:
+            query = parse_query(str(q.get("text") or ""))
+            hits = retrieve(assistant.index, assistant.embedder, query, depth, mode)
+            ranked = rank_units(hits, lambda h: names.get(Path(h.chunk.path).name), max(k, 20))
+            per_query.append(score_ranking(ranked, evalset.qrels[str(q["_id"])]))
+        assistant.close()
+    return SetResult(evalset.name, len(per_query), mean_scores(per_query), time.perf_counter() - t0)
+
+
+def load_gold(path: Path) -> list[dict[str, Any]]:
+    rows = []
+    with open(path, encoding="utf-8") as fh:
+        for n, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                rows.append(json.loads(line))
+            except ValueError as exc:
+                raise BadInputError(f"{path}:{n}: not JSON ({exc})") from None
+    return rows
+
+
+def evaluate_gold(
+    gold_path: Path,
+    corpus: Path,
+    settings: Settings,
+    embedder: Embedder,
+    mode: str = "hybrid",
+    k: int = 20,
+    workdir: Path | None = None,
+) -> SetResult:
+    """Answerable gold questions against the demo corpus: gold file and page among the hits."""
+    t0 = time.perf_counter()
+    gold = [g for g in load_gold(gold_path) if g.get("answerable", True) and g.get("file")]
+    if not corpus.is_dir():
+        raise SihubError(f"{corpus}: the corpus folder the gold questions refer to is missing")
+    with tempfile.TemporaryDirectory(prefix="sihub-gold-") as tmp:
+        index_dir = (Path(workdir) / "gold-index") if workdir else Path(tmp) / "index"
+        assistant = Assistant(settings.replace(index=index_dir), embedder=embedder)
+        assistant.ingest([corpus], rebuild=workdir is None)
+        prefix = str(corpus).rstrip("/") + "/"
+        per_query = []
+        misses = []
+        for g in gold:
+            query = parse_query(str(g["question"]))
+            hits = retrieve(assistant.index, assistant.embedder, query, max(k * 5, 100), mode)
+            file = str(g["file"])
+            page = g.get("page")
+
+            def unit(h: Any, file: str = file, page: Any = page) -> str | None:
+                rel = h.chunk.path.removeprefix(prefix)
+                if rel == file and (page is None or h.chunk.page == page):
+                    return "gold"
+                return f"{rel}#{h.chunk.page}"
+
+            ranked = rank_units(hits, unit, max(k, 20))
+            scores = score_ranking(ranked, {"gold": 1})
+            per_query.append(scores)
+            if scores["recall@5"] < 1:
+                misses.append(str(g.get("id")))
+        assistant.close()
+    scores = mean_scores(per_query)
+    result = SetResult(gold_path.stem if gold_path.stem != "questions" else "gold", len(per_query), scores)
+    result.extra = {"gold_page_top5": round(scores["recall@5"], 4), "misses": misses}
+    result.seconds = time.perf_counter() - t0
+    return result
+
+
+def expand_sets(paths: list[Path]) -> list[Path]:
+    """BEIR set folders and gold files named by `paths`; a folder of sets stands for all of them."""
+    out: list[Path] = []
+    for p in paths:
+        p = Path(p)
+        if p.is_file() and p.suffix == ".jsonl":
+            out.append(p)
+        elif (p / "corpus.jsonl").is_file():
+            out.append(p)
+        elif p.is_dir():
+            subs = sorted(d for d in p.iterdir() if (d / "corpus.jsonl").is_file())
+            if not subs:
+                raise SihubError(f"{p}: neither a BEIR set (corpus.jsonl, queries.jsonl, qrels.tsv) nor a folder of them")
+            out.extend(subs)
+        else:
+            raise SihubError(f"{p}: no such set folder or gold file")
+    return out
+
+
+def run_eval(
+    paths: list[Path],
+    settings: Settings,
+    mode: str = "hybrid",
+    k: int = 20,
+    corpus: Path = Path("corpus"),
+    workdir: Path | None = None,
+    max_queries: int | None = None,
+    embedder: Embedder | None = None,
+    on_result: Callable[[SetResult], None] | None = None,
+    on_log: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Evaluate every set; returns {"mode", "k", "sets": [...], "mean": {...}}."""
+    if mode not in MODES:
+        raise SihubError(f"unknown mode {mode!r} (use one of {', '.join(MODES)})")
+    embedder = embedder or cached_embedder(settings)
+    results: list[SetResult] = []
+    for path in expand_sets(paths):
+        if path.is_file():
+            res = evaluate_gold(path, corpus, settings, embedder, mode, k, workdir)
+        else:
+            res = evaluate_beir(load_beir(path), settings, embedder, mode, k, workdir, max_queries, on_log)
+        results.append(res)
+        if on_result:
+            on_result(res)
+    mean = mean_scores([r.scores for r in results]) if results else {}
+    return {
+        "mode": mode,
+        "k": k,
+        "sets": [r.to_json() for r in results],
+        "mean": {m: round(v, 4) for m, v in mean.items()},
+    }

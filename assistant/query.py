@@ -1,0 +1,195 @@
+"""Question handling before retrieval: language, chat filler, filters.
+
+- The language of a question decides how its words are stemmed for the lexical search and
+  whether an exact-term match in a document is a same-language match. Short questions are
+  where langdetect guesses wildly, so letters only one of our languages uses (å, ā, ñ, ç …)
+  and common function words are counted as well; the UI language is the last fallback.
+- Chat filler ("can you tell me", "kan du berätta", …) carries no topic: it is dropped from
+  the lexical query (the embedder gets the question as typed).
+- Filters (`lang=fr`, `country=LV`, …) restrict the search to matching chunks.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from ingest.lang import SUPPORTED, detect
+from sihub.errors import SihubError
+
+FILTER_KEYS = ("lang", "country", "partner", "year", "type", "file")
+"""`lang` is a chunk's language, `file` a document path (glob or folder prefix), the rest catalogue fields."""
+
+
+@dataclass
+class Query:
+    text: str
+    """The question as typed (what the embedder sees)."""
+    lang: str = "und"
+    lexical_text: str = ""
+    """The question without chat filler (what the lexical search sees); empty = `text`."""
+    filters: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def lexical(self) -> str:
+        return self.lexical_text or self.text
+
+
+# Letters that only one of the five languages writes (case-folded).
+_LETTER_HINTS = {
+    "lv": "āēīūčšžģķļņ",
+    "sv": "åäö",
+    "es": "ñ¿¡",
+    "fr": "çœàâêëîïôûùè",
+}
+# A few very frequent function words per language (own lists, deliberately short).
+_WORD_HINTS = {
+    "en": "the of and to in is are what which who how when where does did for with from this that was were".split(),
+    "sv": "och att det som är en ett för med på av till vad vilka vilken hur när var finns har kan om inte de".split(),
+    "fr": "le la les des du de et est sont une un pour avec dans quel quelle quels quelles qui que comment où".split(),
+    "es": "el la los las del de y es son una un para con en qué cuál cuáles quién cómo dónde cuándo por".split(),
+    "lv": "un ir kā kas ar par uz no vai kāds kāda kādi kur kad cik tā šis šī bija tiek".split(),
+}
+_WORD_SETS = {lang: set(words) for lang, words in _WORD_HINTS.items()}
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+def hint_language(text: str) -> str | None:
+    """A guess from letters and function words alone (for questions too short for langdetect)."""
+    low = text.lower()
+    scores = {lang: 0.0 for lang in SUPPORTED}
+    for lang, letters in _LETTER_HINTS.items():
+        scores[lang] += 2.0 * sum(low.count(ch) for ch in letters)
+    # é and á are shared by several languages: a weak vote each.
+    scores["fr"] += 0.5 * low.count("é")
+    scores["es"] += 0.5 * sum(low.count(ch) for ch in "áíóú")
+    for word in _WORD.findall(low):
+        for lang, words in _WORD_SETS.items():
+            if word in words:
+                scores[lang] += 1.0
+    best = max(scores, key=lambda lang: scores[lang])
+    ranked = sorted(scores.values(), reverse=True)
+    if ranked[0] <= 0 or ranked[0] == ranked[1]:
+        return None
+    return best
+
+
+def _supported_guess(text: str) -> tuple[str, float]:
+    """langdetect's best language among the hub's languages only, with its probability."""
+    from langdetect import LangDetectException
+
+    from ingest import lang as langmod
+
+    with langmod._lock:
+        try:
+            detector = langmod._factory().create()
+            detector.set_prior_map({code: 1.0 for code in SUPPORTED})
+            detector.append(text[:3000])
+            probs = detector.get_probabilities()
+        except LangDetectException:
+            return "und", 0.0
+    return (str(probs[0].lang), float(probs[0].prob)) if probs else ("und", 0.0)
+
+
+def question_language(text: str, fallback: str = "und") -> str:
+    """ISO 639-1 code of a question; one of the hub's languages unless nothing points anywhere."""
+    letters = sum(ch.isalpha() for ch in text)
+    if letters >= 40:
+        lang = detect(text, fallback="und", min_letters=40)
+        if lang != "und":
+            return lang
+    hinted = hint_language(text)
+    guess, prob = _supported_guess(text) if letters >= 4 else ("und", 0.0)
+    if guess != "und" and (prob >= 0.9 or hinted in (None, guess)):
+        return guess
+    return hinted or fallback
+
+
+# Polite openings that carry no topic, per language (matched at the start, case-insensitive).
+_FILLER = [
+    # en
+    r"(hi|hello|hey)[,!.]?",
+    r"(please\s+)?(can|could|would|will)\s+you\s+(please\s+)?(tell|show|explain\s+to|let)\s+me(\s+know)?",
+    r"(please\s+)?(can|could|would)\s+you\s+(please\s+)?(explain|find|look\s+up|check|say)",
+    r"i\s+(would\s+like|'d\s+like|want|wanted)\s+to\s+know",
+    r"i\s+(am|'m)\s+(wondering|curious)(\s+about)?",
+    r"do\s+you\s+know",
+    r"tell\s+me(\s+about)?",
+    r"please",
+    # sv
+    r"(hej|hallå)[,!.]?",
+    r"(kan|skulle|vill)\s+(du|ni)\s+(snälla\s+)?(berätta|förklara|säga|visa)(\s+för\s+mig)?",
+    r"jag\s+(undrar|skulle\s+vilja\s+veta|vill\s+veta)",
+    r"vet\s+(du|ni)",
+    r"berätta(\s+för\s+mig)?(\s+om)?",
+    r"snälla",
+    # fr
+    r"(bonjour|salut)[,!.]?",
+    r"(est-ce\s+que\s+)?(vous\s+pouvez|tu\s+peux|pouvez-vous|peux-tu|pourriez-vous|pourrais-tu)\s+(me\s+)?(dire|expliquer|indiquer|montrer)",
+    r"je\s+(voudrais|veux|souhaite|souhaiterais|aimerais)\s+savoir",
+    r"(savez-vous|sais-tu)",
+    r"dites-moi|dis-moi",
+    r"s'il\s+vous\s+pla[iî]t|s'il\s+te\s+pla[iî]t",
+    # es
+    r"(hola|buenas|buenos\s+d[ií]as)[,!.]?",
+    r"¿?\s*(me\s+)?(puedes|puede|podr[ií]as|podr[ií]a|pueden)\s+(decir(me)?|explicar(me)?|indicar(me)?|contar(me)?)",
+    r"(me\s+gustar[ií]a|quisiera|quiero)\s+saber",
+    r"¿?\s*(sabes|sabe|saben)",
+    r"d[ií]game|dime|cu[eé]ntame",
+    r"por\s+favor",
+    # lv
+    r"(sveiki|labdien)[,!.]?",
+    r"(vai\s+)?(tu|jūs)\s+(vari|varat|varētu|varētu)\s+(man\s+)?(pastāstīt|izskaidrot|pateikt|paskaidrot)",
+    r"(es\s+)?(gribētu|vēlētos|gribu)\s+zināt",
+    r"(vai\s+)?(tu\s+zini|jūs\s+zināt)",
+    r"pastāsti|pastāstiet|lūdzu",
+]
+_FILLER_RE = re.compile(r"^\s*(?:(?:" + "|".join(_FILLER) + r")\s*[,:;!]?\s*)+", re.IGNORECASE | re.UNICODE)
+
+
+def strip_filler(text: str) -> str:
+    """The question without polite openings; the question itself when nothing else would be left."""
+    rest = _FILLER_RE.sub("", text, count=1).strip()
+    rest = re.sub(r"^(that|if|whether|om|si|que|si|vai)\s+", "", rest, flags=re.IGNORECASE) if rest != text.strip() else rest
+    return rest if _WORD.search(rest) else text
+
+
+def parse_filters(items: list[str] | tuple[str, ...] | None) -> dict[str, list[str]]:
+    """`["country=LV", "lang=fr,es"]` -> {"country": ["LV"], "lang": ["fr", "es"]}; bad keys raise."""
+    out: dict[str, list[str]] = {}
+    for item in items or ():
+        key, sep, value = item.partition("=")
+        key = key.strip().lower()
+        if not sep or not value.strip():
+            raise SihubError(f"filter {item!r}: expected KEY=VALUE, e.g. country=LV")
+        if key not in FILTER_KEYS:
+            raise SihubError(f"filter {item!r}: unknown key {key!r} (use one of {', '.join(FILTER_KEYS)})")
+        values = [v.strip() for v in value.split(",") if v.strip()]
+        out.setdefault(key, []).extend(values)
+    return out
+
+
+def normalise_filters(filters: dict[str, object] | list[str] | tuple[str, ...] | None) -> dict[str, list[str]]:
+    """Filters as {key: [values]} from either ["country=LV", ...] or {"country": "LV" | ["LV", ...]}."""
+    if not filters:
+        return {}
+    if isinstance(filters, (list, tuple)):
+        return parse_filters(filters)
+    items = []
+    for key, value in filters.items():
+        for v in value if isinstance(value, (list, tuple, set)) else [value]:
+            if v is not None and str(v).strip():
+                items.append(f"{key}={v}")
+    return parse_filters(items)
+
+
+def parse_query(
+    text: str, filters: dict[str, list[str]] | None = None, lang: str | None = None, ui_lang: str = "und"
+) -> Query:
+    """A Query with its language (given, detected, or the UI language) and filler-free lexical text."""
+    return Query(
+        text=text,
+        lang=lang or question_language(text, fallback=ui_lang),
+        lexical_text=strip_filler(text),
+        filters=dict(filters or {}),
+    )
