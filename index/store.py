@@ -560,6 +560,70 @@ class Index:
                 ][:k]
         return [(int(r[0]), float(r[1])) for r in rows]
 
+    def lexical_scores(self, text: str, lang: str, chunk_ids: list[int]) -> dict[int, float]:
+        """BM25 (higher is better) of these chunks for a query; chunks matching no term are left out."""
+        match = lexical.match_query(text, lang)
+        if match is None or not chunk_ids:
+            return {}
+        out: dict[int, float] = {}
+        with self._read() as conn:
+            for start in range(0, len(chunk_ids), 500):
+                part = [int(i) for i in chunk_ids[start : start + 500]]
+                q = (
+                    "SELECT rowid, -bm25(chunks_fts) FROM chunks_fts WHERE chunks_fts MATCH ? "
+                    f"AND rowid IN ({','.join('?' * len(part))})"
+                )
+                out.update((int(r[0]), float(r[1])) for r in conn.execute(q, [match, *part]))
+        return out
+
+    def vectors_by_id(self, chunk_ids: list[int]) -> dict[int, np.ndarray]:
+        """Stored vectors of these chunks, by chunk id (vanished ids are left out)."""
+        out: dict[int, np.ndarray] = {}
+        with self._read() as conn:
+            for start in range(0, len(chunk_ids), 500):
+                part = [int(i) for i in chunk_ids[start : start + 500]]
+                q = (
+                    "SELECT c.id, e.vec FROM chunks c JOIN embeddings e ON e.hash = c.hash "
+                    f"WHERE c.id IN ({','.join('?' * len(part))})"
+                )
+                out.update((int(r[0]), np.frombuffer(r[1], dtype=np.float32)) for r in conn.execute(q, part))
+        return out
+
+    def chunk_ids_where(self, filters: dict[str, list[str]]) -> np.ndarray:
+        """Ids of the chunks that pass every filter (values of one key are alternatives).
+
+        Keys: `lang` (the chunk's language), `file` (a document path, folder prefix or glob),
+        `partner` (part of the name, any case), `country`, `year`, `type` (catalogue fields, any case).
+        """
+        where: list[str] = []
+        args: list[Any] = []
+        for key, values in filters.items():
+            if not values:
+                continue
+            alts: list[str] = []
+            for v in values:
+                if key == "lang":
+                    alts.append("lower(c.lang) = lower(?)")
+                    args.append(v)
+                elif key == "file":
+                    alts.append("(d.path = ? OR d.path GLOB ? OR d.path GLOB ? OR d.path LIKE ? ESCAPE '\\')")
+                    prefix = v.rstrip("/").replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+                    args.extend([v, v, "*/" + v, prefix + "/%"])
+                elif key == "partner":
+                    alts.append("instr(lower(CAST(json_extract(d.meta, '$.partner') AS TEXT)), lower(?)) > 0")
+                    args.append(v)
+                elif key in ("country", "year", "type"):
+                    alts.append(f"lower(CAST(json_extract(d.meta, '$.{key}') AS TEXT)) = lower(?)")
+                    args.append(v)
+                else:
+                    raise SihubError(f"unknown filter {key!r}")
+            where.append("(" + " OR ".join(alts) + ")")
+        sql = "SELECT c.id FROM chunks c JOIN documents d ON d.id = c.doc_id"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        with self._read() as conn:
+            return np.array([r[0] for r in conn.execute(sql, args)], dtype=np.int64)
+
     def vectors_for(self, chunk_ids: list[int]) -> np.ndarray:
         with self._read() as conn:
             q = (

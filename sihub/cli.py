@@ -99,20 +99,31 @@ def ingest(obj: _Ctx, paths: tuple[Path, ...], rebuild: bool, keep_missing: bool
         sys.exit(1)
 
 
+_FILTER_HELP = (
+    "Only passages matching KEY=VALUE; keys lang, country, partner, year, type, file "
+    "(repeatable; VALUE may list alternatives: lang=fr,es)."
+)
+_MODE_HELP = "Ranking: hybrid (dense + lexical), dense, or lexical [env SIHUB_MODE; hybrid]."
+
+
 @main.command()
 @click.argument("query")
 @click.option("--k", default=None, type=int, help="Number of hits [10].")
+@click.option("--filter", "filters", multiple=True, metavar="KEY=VALUE", help=_FILTER_HELP)
+@click.option("--mode", type=click.Choice(["hybrid", "dense", "lexical"]), default=None, help=_MODE_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
-def search(obj: _Ctx, query: str, k: int | None, as_json: bool) -> None:
+def search(obj: _Ctx, query: str, k: int | None, filters: tuple[str, ...], mode: str | None, as_json: bool) -> None:
     """Find the passages closest to QUERY, in any language.
 
     \b
     Example:
       sihub search "incubadoras de empresas sociales" --k 5
       sihub search "sociālā uzņēmuma likums" --json
+      sihub search "impact measurement" --filter country=LV --filter lang=lv,en
+      sihub search "VP/2020/010" --mode lexical
     """
-    hits = obj.assistant.search(query, k)
+    hits = obj.assistant.search(query, k, mode=mode, filters=list(filters))
     if as_json:
         _emit({"query": query, "hits": [h.to_json() for h in hits]})
         return
@@ -128,17 +139,22 @@ def search(obj: _Ctx, query: str, k: int | None, as_json: bool) -> None:
 @main.command()
 @click.argument("question")
 @click.option("--k", default=None, type=int, help="Passages to draw from [5].")
+@click.option("--filter", "filters", multiple=True, metavar="KEY=VALUE", help=_FILTER_HELP)
+@click.option("--mode", type=click.Choice(["hybrid", "dense", "lexical"]), default=None, help=_MODE_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
-def ask(obj: _Ctx, question: str, k: int | None, as_json: bool) -> None:
+def ask(obj: _Ctx, question: str, k: int | None, filters: tuple[str, ...], mode: str | None, as_json: bool) -> None:
     """Answer QUESTION from the documents, with numbered citations.
 
     \b
     Example:
       sihub ask "Quels outils pour mesurer l'impact social ?"
       sihub ask "What did the Riga final conference decide?" --json
+      sihub ask "Kādi ir sociālā uzņēmuma kritēriji?" --filter country=LV
     """
-    answer = obj.assistant.ask(question, k)
+    if mode:
+        obj.settings = obj.settings.replace(mode=mode)
+    answer = obj.assistant.ask(question, k, filters=list(filters) or None)
     if as_json:
         _emit(answer.to_json())
         return
@@ -280,6 +296,63 @@ def feedback(obj: _Ctx, as_json: bool) -> None:
         click.echo(f"{v['created_at']}  {mark}  {_short(v['question'], 80)}  ({len(v['citations'])} citations)")
     up = sum(1 for v in votes if v["rating"] == "up")
     click.echo(f"{len(votes)} votes: {up} up, {len(votes) - up} down")
+
+
+@main.command(name="eval")
+@click.argument("sets", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--gold", type=click.Path(path_type=Path), help="Also score a gold-questions file (JSONL) against --corpus.")
+@click.option("--corpus", type=click.Path(path_type=Path), default=Path("corpus"), show_default=True,
+              help="The folder the gold questions' files are relative to.")
+@click.option("--mode", type=click.Choice(["hybrid", "dense", "lexical"]), default=None, help=_MODE_HELP)
+@click.option("--k", default=20, show_default=True, type=int, help="Depth of the ranking that is scored.")
+@click.option("--max-queries", type=int, default=None, help="Score only the first N queries of each set.")
+@click.option("--workdir", type=click.Path(path_type=Path), default=None,
+              help="Keep each set's index here and reuse it next time (default: a temporary folder).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+def evaluate(
+    obj: _Ctx, sets: tuple[Path, ...], gold: Path | None, corpus: Path, mode: str | None, k: int,
+    max_queries: int | None, workdir: Path | None, as_json: bool,
+) -> None:
+    """Measure retrieval on BEIR-style SETS (folders with corpus.jsonl, queries.jsonl, qrels.tsv).
+
+    Each corpus is ingested into a temporary index through the normal pipeline; documents
+    are ranked by their best chunk. Reports MRR@10, nDCG@10, recall@5 and recall@20 per set
+    and their mean. A folder holding several sets stands for all of them; a .jsonl file is
+    read as gold questions (hit = gold file and page). Embeddings are cached in
+    SIHUB_CACHE_DIR, so repeated runs embed nothing new.
+
+    \b
+    Example:
+      sihub eval ../shared/eval/xquadr_es-en ../shared/eval/swequad_sv-sv
+      sihub eval ../shared/eval --mode dense --json
+      sihub eval --gold tests/gold/questions.jsonl --corpus corpus
+    """
+    from assistant.evaluate import METRICS, run_eval
+
+    paths = list(sets) + ([gold] if gold else [])
+    if not paths:
+        _fail("name at least one SET folder or --gold FILE", 2)
+    mode = mode or obj.settings.mode
+
+    def show(res) -> None:  # noqa: ANN001
+        if not as_json:
+            extra = f"  gold page in top 5: {res.extra['gold_page_top5']:.3f}" if "gold_page_top5" in res.extra else ""
+            cells = "  ".join(f"{res.scores[m]:.3f}" for m in METRICS)
+            click.echo(f"{res.name:<22} {res.queries:>6}  {cells}  ({res.seconds:.0f} s){extra}")
+
+    if not as_json:
+        click.echo(f"mode {mode}, k {k}")
+        click.echo(f"{'set':<22} {'queries':>6}  " + "  ".join(f"{m:>5}" for m in ("MRR10", "nDCG", "R@5", "R@20")))
+    report = run_eval(
+        paths, obj.settings, mode=mode, k=k, corpus=corpus, workdir=workdir, max_queries=max_queries,
+        on_result=show, on_log=lambda line: click.echo(line, err=True),
+    )
+    if as_json:
+        _emit(report)
+        return
+    if len(report["sets"]) > 1:
+        click.echo(f"{'mean':<22} {'':>6}  " + "  ".join(f"{report['mean'][m]:.3f}" for m in METRICS))
 
 
 def _short(text: str, n: int) -> str:

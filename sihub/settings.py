@@ -51,6 +51,14 @@ class Settings:
     host: str = _doc("Address `sihub serve` listens on.", default="127.0.0.1")
     port: int = _doc("Port `sihub serve` listens on.", default=7860)
     max_upload_mb: float = _doc("Largest upload accepted by the web app and API.", default=100.0)
+    per_document: int = _doc(
+        "Most passages of one document among the hits of a search (0 = no limit); more follow after the others.",
+        default=2,
+    )
+    cache_dir: Path = _doc(
+        "Folder for caches shared across indexes, e.g. the embedding cache `sihub eval` uses.",
+        default=Path(".sihub/cache"),
+    )
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides: Any) -> Settings:
