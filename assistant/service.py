@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
+from typing import Any
 
 from index.embedder import Embedder, embedder_id, make_embedder
 from index.store import Index
@@ -17,13 +18,15 @@ from sihub.settings import Settings
 from sihub.types import Answer, Chunk, Document, Hit, IngestReport
 
 from . import answer as answering
-from .retrieve import Query, search
+from .query import normalise_filters, parse_query
+from .retrieve import search
 
 
 class Assistant:
-    def __init__(self, settings: Settings | None = None) -> None:
+    def __init__(self, settings: Settings | None = None, embedder: Embedder | None = None) -> None:
         self.settings = settings or Settings.from_env()
-        self._embedder: Embedder | None = None
+        # An embedder given here (e.g. the cached one `sihub eval` uses) replaces the one settings name.
+        self._embedder: Embedder | None = embedder
         self._index: Index | None = None
         self._lock = threading.RLock()
 
@@ -98,9 +101,23 @@ class Assistant:
     def chunks(self, path: str) -> list[Chunk]:
         return self.index.chunks_of(path)
 
-    def search(self, query: str, k: int | None = None, mode: str | None = None) -> list[Hit]:
-        q = Query(query, detect(query, fallback="und", min_letters=12))
-        return search(self.index, self.embedder, q, k or self.settings.search_k, mode or "dense")
+    def search(
+        self,
+        query: str,
+        k: int | None = None,
+        mode: str | None = None,
+        filters: dict[str, Any] | list[str] | None = None,
+        lang: str | None = None,
+    ) -> list[Hit]:
+        """Passages for `query` (hybrid by default), inside `filters`: {"country": ["LV"]} or ["country=LV"].
+
+        `lang` is the question's language when the caller knows it (else it is detected).
+        """
+        q = parse_query(query, normalise_filters(filters), lang=lang)
+        return search(
+            self.index, self.embedder, q, k or self.settings.search_k, mode or self.settings.mode,
+            per_document=self.settings.per_document,
+        )
 
     def ask(self, question: str, k: int | None = None) -> Answer:
         lang = detect(question, fallback="en", min_letters=12)
