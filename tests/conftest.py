@@ -65,7 +65,12 @@ def make_pdf(path: Path, pages: list[str], title: str = "") -> Path:
 
 @pytest.fixture
 def tiny_folder(tmp_path: Path) -> Path:
-    folder = write_tree(tmp_path / "docs", DOCS)
+    return make_tiny_folder(tmp_path / "docs")
+
+
+def make_tiny_folder(root: Path) -> Path:
+    """The `tiny_folder` documents under `root` (for fixtures with a wider scope)."""
+    folder = write_tree(root, DOCS)
     make_pdf(
         folder / "en" / "buicasus.pdf",
         [
