@@ -6,6 +6,7 @@ It builds the embedder and opens the index lazily, from settings, on first use.
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,11 +14,9 @@ from index.embedder import Embedder, embedder_id, make_embedder
 from index.store import Index
 from index.sync import Progress, sync
 from ingest import ChunkerConfig
-from ingest.lang import detect
 from sihub.settings import Settings
 from sihub.types import Answer, Chunk, Document, Hit, IngestReport
 
-from . import answer as answering
 from .query import normalise_filters, parse_query
 from .retrieve import search
 
@@ -119,7 +118,21 @@ class Assistant:
             per_document=self.settings.per_document,
         )
 
-    def ask(self, question: str, k: int | None = None) -> Answer:
-        lang = detect(question, fallback="en", min_letters=12)
-        hits = self.search(question, k or self.settings.ask_k)
-        return answering.compose(question, lang, hits)
+    def ask(
+        self, question: str, k: int | None = None, history: Any = None, filters: Any = None
+    ) -> Answer:
+        """A cited answer (see `assistant/ask.py`); `history` holds the earlier turns of a chat."""
+        final = None
+        for item in self.ask_stream(question, k, history=history, filters=filters):
+            if isinstance(item, Answer):
+                final = item
+        assert final is not None
+        return final
+
+    def ask_stream(
+        self, question: str, k: int | None = None, history: Any = None, filters: Any = None
+    ) -> Iterator[str | Answer]:
+        """Pieces of answer text as they are written, then the final Answer (authoritative)."""
+        from .ask import ask_stream
+
+        return ask_stream(self, question, k, history=history, filters=filters)

@@ -40,6 +40,11 @@ class Settings:
     mode: str = _doc("Retrieval mode: `hybrid` (default), `dense` or `lexical`.", default="hybrid")
     search_k: int = _doc("Hits returned by `search`.", default=10)
     ask_k: int = _doc("Passages an answer draws from.", default=5)
+    answer_threshold: float = _doc(
+        "Relevance (best sentence's cosine + 0.1 x its share of the question's terms) an answer needs; "
+        "below it sihub says the documents hold nothing on the question. Calibrated by bench/answers.py.",
+        default=0.84,
+    )
     llm_url: str = _doc(
         "OpenAI-compatible chat-completions base URL (e.g. http://localhost:11434/v1); empty = extractive answers.",
         default="",

@@ -1,0 +1,107 @@
+"""Asking: resolve a follow-up, retrieve, weigh the evidence, then answer (model or extractive).
+
+`ask_stream` yields pieces of answer text as they are written and ends with the final
+`Answer`, whose `answer` field is authoritative (a model's streamed text is checked, and
+may be corrected, before it becomes the answer).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from sihub.errors import LLMError
+from sihub.types import Answer, Hit
+
+from . import conversation
+from .answer import Evidence, compose, gather, not_found
+from .i18n import hinted_language, label, question_language
+from .llm import ChatClient, build_messages, finish
+
+if TYPE_CHECKING:
+    from .service import Assistant
+
+
+def language_of(question: str, resolved: conversation.Resolved) -> str:
+    """The question's language; a terse follow-up ("och i Lettland?") keeps the conversation's."""
+    previous = None
+    if resolved.followup_of:
+        previous = resolved.language or question_language(resolved.followup_of)
+        if sum(ch.isalpha() for ch in question) < 30:
+            return hinted_language(question) or previous
+    return question_language(question, fallback=previous or "en")
+
+
+def retrieve(assistant: Assistant, query: str, k: int, filters: Any = None) -> list[Hit]:
+    kwargs = {"filters": filters} if filters else {}
+    return assistant.search(query, k, **kwargs)
+
+
+def ask_stream(
+    assistant: Assistant,
+    question: str,
+    k: int | None = None,
+    history: Any = None,
+    filters: Any = None,
+) -> Iterator[str | Answer]:
+    settings = assistant.settings
+    if not question.strip():
+        text = label("en", "empty_question")
+        yield text
+        yield Answer(question, "en", False, text)
+        return
+    resolved = conversation.resolve(question, history)
+    lang = language_of(question, resolved)
+    hits = retrieve(assistant, resolved.query, k or settings.ask_k, filters)
+    embedder = assistant.embedder
+    evidence = gather(resolved.query, hits, embedder)
+    if not evidence.sentences or evidence.relevance < settings.answer_threshold:
+        answer = not_found(question, lang, hits)
+        yield answer.answer
+        yield answer
+        return
+    if settings.llm_url:
+        yield from _generate(assistant, question, lang, hits, evidence, resolved)
+        return
+    answer = compose(
+        question, lang, hits, embedder, query=resolved.query, threshold=settings.answer_threshold,
+        followup_of=resolved.followup_of, evidence=evidence,
+    )
+    yield answer.answer
+    yield answer
+
+
+def _generate(
+    assistant: Assistant,
+    question: str,
+    lang: str,
+    hits: list[Hit],
+    evidence: Evidence,
+    resolved: conversation.Resolved,
+) -> Iterator[str | Answer]:
+    s = assistant.settings
+    client = ChatClient(s.llm_url, s.llm_model, s.llm_api_key, s.llm_timeout)
+    parts: list[str] = []
+    reason = None
+    try:
+        for piece in client.stream(build_messages(question, lang, hits)):
+            parts.append(piece)
+            yield piece
+    except LLMError as exc:
+        reason = str(exc)
+    if reason is None:
+        answer, checked = finish(question, lang, hits, evidence, "".join(parts))
+        if answer is not None:
+            yield answer
+            return
+        if checked.refused:
+            answer = not_found(question, lang, hits)
+            yield answer
+            return
+        reason = "no cited passage in its answer"
+    fallback = compose(
+        question, lang, hits, assistant.embedder, query=resolved.query, threshold=s.answer_threshold,
+        followup_of=resolved.followup_of, evidence=evidence,
+    )
+    fallback.note = label(lang, "llm_failed", reason=reason)
+    yield fallback

@@ -1,0 +1,162 @@
+"""Interface text in the asker's language (sv, lv, fr, es, en; anything else falls back to English).
+
+Also the question-language detector: questions are short, and the detector's near neighbours
+(Norwegian and Danish for Swedish, Lithuanian for Latvian, Catalan or Portuguese for Spanish) win
+too often on a dozen words, so the hub's five languages get the benefit of the doubt.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+
+LANGS = ("sv", "lv", "fr", "es", "en")
+
+LABELS: dict[str, dict[str, str]] = {
+    "en": {
+        "opening": "Here is what the documents say about {topic}:",
+        "opening_followup": "Following up on “{previous}”, here is what the documents say about {topic}:",
+        "not_found": "I found nothing about that in the documents.",
+        "related": "Maybe related:",
+        "sources": "Sources: {sources}.",
+        "lang_label": "in {name}",
+        "page": "p. {page}",
+        "unverified": "(not backed by a cited passage)",
+        "llm_failed": "The language model could not be reached ({reason}); this answer quotes the documents directly.",
+        "llm_dropped": "Sentences without a source were removed from the model's answer.",
+        "empty_question": "Please ask a question.",
+    },
+    "sv": {
+        "opening": "Det här säger dokumenten om {topic}:",
+        "opening_followup": "Som uppföljning av ”{previous}” säger dokumenten det här om {topic}:",
+        "not_found": "Jag hittade inget om det i dokumenten.",
+        "related": "Kanske relaterat:",
+        "sources": "Källor: {sources}.",
+        "lang_label": "på {name}",
+        "page": "s. {page}",
+        "unverified": "(stöds inte av något citerat stycke)",
+        "llm_failed": "Språkmodellen gick inte att nå ({reason}); svaret citerar dokumenten direkt.",
+        "llm_dropped": "Meningar utan källa togs bort ur modellens svar.",
+        "empty_question": "Ställ en fråga.",
+    },
+    "lv": {
+        "opening": "Lūk, ko dokumenti saka par tēmu “{topic}”:",
+        "opening_followup": "Turpinot jautājumu “{previous}”, lūk, ko dokumenti saka par tēmu “{topic}”:",
+        "not_found": "Dokumentos par to neko neatradu.",
+        "related": "Iespējams, saistīti:",
+        "sources": "Avoti: {sources}.",
+        "lang_label": "valodā: {name}",
+        "page": "{page}. lpp.",
+        "unverified": "(nav pamatots ar citētu fragmentu)",
+        "llm_failed": "Valodas modelis nav sasniedzams ({reason}); atbilde citē dokumentus tieši.",
+        "llm_dropped": "No modeļa atbildes izņemti teikumi bez avota.",
+        "empty_question": "Lūdzu, uzdodiet jautājumu.",
+    },
+    "fr": {
+        "opening": "Voici ce que disent les documents sur {topic} :",
+        "opening_followup": "Pour faire suite à « {previous} », voici ce que disent les documents sur {topic} :",
+        "not_found": "Je n'ai rien trouvé à ce sujet dans les documents.",
+        "related": "Peut-être en rapport :",
+        "sources": "Sources : {sources}.",
+        "lang_label": "en {name}",
+        "page": "p. {page}",
+        "unverified": "(non étayé par un passage cité)",
+        "llm_failed": "Le modèle de langue est injoignable ({reason}) ; cette réponse cite directement les documents.",
+        "llm_dropped": "Les phrases sans source ont été retirées de la réponse du modèle.",
+        "empty_question": "Posez une question.",
+    },
+    "es": {
+        "opening": "Esto es lo que dicen los documentos sobre {topic}:",
+        "opening_followup": "Siguiendo con «{previous}», esto es lo que dicen los documentos sobre {topic}:",
+        "not_found": "No encontré nada sobre eso en los documentos.",
+        "related": "Quizá relacionado:",
+        "sources": "Fuentes: {sources}.",
+        "lang_label": "en {name}",
+        "page": "p. {page}",
+        "unverified": "(sin respaldo en un pasaje citado)",
+        "llm_failed": "No se pudo contactar con el modelo de lenguaje ({reason}); esta respuesta cita los documentos directamente.",
+        "llm_dropped": "Se eliminaron de la respuesta del modelo las frases sin fuente.",
+        "empty_question": "Haga una pregunta.",
+    },
+}
+
+# Language names in each interface language (the language a quoted passage is written in).
+LANG_NAMES: dict[str, dict[str, str]] = {
+    "en": {"sv": "Swedish", "lv": "Latvian", "fr": "French", "es": "Spanish", "en": "English"},
+    "sv": {"sv": "svenska", "lv": "lettiska", "fr": "franska", "es": "spanska", "en": "engelska"},
+    "lv": {"sv": "zviedru", "lv": "latviešu", "fr": "franču", "es": "spāņu", "en": "angļu"},
+    "fr": {"sv": "suédois", "lv": "letton", "fr": "français", "es": "espagnol", "en": "anglais"},
+    "es": {"sv": "sueco", "lv": "letón", "fr": "francés", "es": "español", "en": "inglés"},
+}
+
+
+def ui_lang(lang: str) -> str:
+    """The interface language used for `lang`: itself when supported, else English."""
+    return lang if lang in LABELS else "en"
+
+
+def label(lang: str, key: str, /, **values: object) -> str:
+    """The interface text `key` in `lang` (English for unsupported languages), formatted."""
+    text = LABELS[ui_lang(lang)].get(key) or LABELS["en"][key]
+    return text.format(**values) if values else text
+
+
+def lang_name(code: str, in_lang: str) -> str:
+    """The name of language `code` written in the interface language; the code itself if unknown."""
+    return LANG_NAMES[ui_lang(in_lang)].get(code, code)
+
+
+# ---- question language -------------------------------------------------------------------------
+
+_NEIGHBOURS = {"no": "sv", "nb": "sv", "nn": "sv", "da": "sv", "lt": "lv", "ca": "es", "gl": "es", "pt": "es"}
+_HINTS = (
+    ("lv", re.compile(r"[āēīūķļņģ]", re.IGNORECASE)),
+    ("sv", re.compile(r"å", re.IGNORECASE)),
+    ("es", re.compile(r"[ñ¿¡]", re.IGNORECASE)),
+)
+_lock = threading.Lock()
+
+
+def _probabilities(text: str) -> list[tuple[str, float]]:
+    from langdetect import DetectorFactory, LangDetectException, detect_langs
+
+    with _lock:
+        DetectorFactory.seed = 0  # the same text always gets the same answer
+        try:
+            return [(str(p.lang), float(p.prob)) for p in detect_langs(text[:2000])]
+        except LangDetectException:
+            return []
+
+
+def hinted_language(text: str) -> str | None:
+    """The hub language whose own letters `text` uses (Latvian long vowels, Swedish å, Spanish ñ ¿ ¡)."""
+    for lang, pattern in _HINTS:
+        if pattern.search(text):
+            return lang
+    return None
+
+
+def question_language(text: str, fallback: str = "en") -> str:
+    """ISO 639-1 code of a question; the hub's five languages win close calls.
+
+    Letters only one of the five languages uses (Latvian long vowels, Swedish å, Spanish ñ and
+    inverted marks) decide first; then the detector, with a neighbour of a hub language mapped
+    to it; `fallback` when the text is too short to tell.
+    """
+    hinted = hinted_language(text)
+    if hinted:
+        return hinted
+    if sum(ch.isalpha() for ch in text) < 8:
+        return fallback
+    probs = _probabilities(text)
+    if not probs:
+        return fallback
+    top, p = probs[0]
+    if top in LANGS:
+        return top
+    for lang, q in probs:
+        if lang in LANGS and q >= 0.2:
+            return lang
+    if top in _NEIGHBOURS:
+        return _NEIGHBOURS[top]
+    return top if p >= 0.6 else fallback
