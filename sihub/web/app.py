@@ -112,7 +112,8 @@ def create_app(settings: Settings, hub: Hub | None = None):  # noqa: ANN201 - Fa
     def admin(request: Request) -> None:
         auth = request.headers.get("authorization", "")
         scheme, _, token = auth.partition(" ")
-        supplied = token.strip() if scheme.lower() == "bearer" else None
+        # Starlette decodes headers as Latin-1: back to the bytes the client sent.
+        supplied = token.strip().encode("latin-1") if scheme.lower() == "bearer" else None
         guard.check(supplied, request.client.host if request.client else "unknown")
 
     # ---- routes -----------------------------------------------------------------------------

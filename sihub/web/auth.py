@@ -39,8 +39,11 @@ class Guard:
     def enabled(self) -> bool:
         return bool(self._password)
 
-    def check(self, supplied: str | None, client: str) -> None:
-        """Return if `supplied` is the password; raise Denied (403, 401 or 429) otherwise."""
+    def check(self, supplied: str | bytes | None, client: str) -> None:
+        """Return if `supplied` is the password; raise Denied (403, 401 or 429) otherwise.
+
+        `supplied` is text, or the raw bytes of an HTTP header (UTF-8 for non-ASCII passwords).
+        """
         if not self.enabled:
             raise Denied(403, "uploads and deletions are disabled: start sihub with SIHUB_ADMIN_PASSWORD set")
         now = time.monotonic()
@@ -53,7 +56,8 @@ class Guard:
                 raise Denied(429, f"too many wrong passwords: try again in {wait} s", retry_after=wait)
         if not supplied:
             raise Denied(401, "the coordinator password is required")
-        ok = hmac.compare_digest(supplied.encode("utf-8"), self._password)
+        given = supplied if isinstance(supplied, bytes) else supplied.encode("utf-8")
+        ok = hmac.compare_digest(given, self._password)
         if not ok:
             with self._lock:
                 self._failures.setdefault(client, deque()).append(now)

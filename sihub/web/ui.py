@@ -3,8 +3,6 @@
 The handlers only call `Hub` and the HTML helpers in `render`; no model is loaded here.
 """
 
-from __future__ import annotations
-
 import shutil
 from pathlib import Path
 from typing import Any
