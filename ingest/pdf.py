@@ -230,7 +230,9 @@ def _drop_running_lines(pages: list[list[_Line]]) -> None:
         for ln in edges(lines):
             if _COUNTER.match(ln.text) or (counts[shape(ln.text)] >= need and len(ln.text) < 200):
                 drop.add(id(ln))
-        lines[:] = [ln for ln in lines if id(ln) not in drop]
+        kept = [ln for ln in lines if id(ln) not in drop]
+        if kept or all(_COUNTER.match(ln.text) for ln in lines):
+            lines[:] = kept  # a page that is nothing but its repeated line keeps it
 
 
 def _drop_running_blocks(pages: list[Page]) -> None:
@@ -319,8 +321,14 @@ def _blocks(
 ) -> list[Block]:
     heading_of = _match_outline(lines, outline)
     font_level = {s: i + 1 for i, s in enumerate(size_levels)}
-    gaps = [a.y - b.y for a, b in zip(lines, lines[1:], strict=False) if 0 < a.y - b.y < 3 * max(a.size, 1)]
-    spacing = _median(gaps) or body * 1.2
+    # Line spacing inside a paragraph: the low end of the gaps between lines of the same size
+    # (paragraph breaks and headings make the larger gaps).
+    gaps = sorted(
+        a.y - b.y
+        for a, b in zip(lines, lines[1:], strict=False)
+        if 0 < a.y - b.y < 3 * max(a.size, 1) and abs(a.size - b.size) < 0.6
+    )
+    spacing = gaps[len(gaps) // 4] if gaps else body * 1.2
     lengths = sorted(len(ln.text) for ln in lines if abs(ln.size - body) < 0.6)
     full = lengths[int(len(lengths) * 0.8)] if lengths else 80
     left = min((ln.x for ln in lines if abs(ln.size - body) < 0.6), default=0.0)
@@ -358,6 +366,16 @@ def _blocks(
             if _close(lines[i - 1], lines[i], spacing * 3) and _close(lines[i], lines[i + 1], spacing * 3):
                 roles[i] = ("table", 0)
 
+    # A cell wrapped over two lines: its first line comes alone, before the row it belongs to.
+    skip: set[int] = set()
+    for i in range(len(lines) - 1):
+        a, b = lines[i], lines[i + 1]
+        if roles[i][0] == "table" and not a.cells and b.cells and abs(a.x - b.x) < 2 and _close(a, b, spacing * 2):
+            b.cells[0] = join_lines([a.text, b.cells[0]])
+            skip.add(i)
+    lines = [ln for i, ln in enumerate(lines) if i not in skip]
+    roles = [r for i, r in enumerate(roles) if i not in skip]
+
     blocks: list[Block] = []
     buf: list[str] = []
     kind, level = "para", 0
@@ -372,7 +390,7 @@ def _blocks(
 
     prev: _Line | None = None
     for ln, (role, lvl) in zip(lines, roles, strict=True):
-        text = " | ".join(ln.cells) if role == "table" else ln.text
+        text = " | ".join(ln.cells) if role == "table" and ln.cells else ln.text
         if prev is None:
             new = True
         elif role != kind or role == "item" or (role == "heading" and lvl != level):
@@ -406,13 +424,6 @@ def _blocks(
 
 def _close(a: _Line, b: _Line, limit: float) -> bool:
     return 0 <= a.y - b.y <= limit + 0.5
-
-
-def _median(values: list[float]) -> float:
-    if not values:
-        return 0.0
-    values = sorted(values)
-    return values[len(values) // 2]
 
 
 def _match_outline(lines: list[_Line], outline: list[tuple[int, str]]) -> dict[int, int]:
