@@ -9,6 +9,7 @@ So a crash at any moment leaves the last committed state, readable.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import os
@@ -64,6 +65,46 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
+def _write_failure(path: Path, exc: BaseException) -> SihubError:
+    """One clear line for a write to the index folder that failed (disk full, read-only, no permission)."""
+    code = getattr(exc, "errno", None)
+    text = str(exc)
+    low = text.lower()
+    if code in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT) or any(
+        w in low for w in ("disk is full", "no space", "file too large", "quota")
+    ):
+        reason = "disk full (no space left for the index); free some space and run the ingest again"
+    elif code in (errno.EROFS, errno.EACCES, errno.EPERM) or any(
+        w in low for w in ("readonly", "read-only", "permission denied")
+    ):
+        reason = "the folder is read-only or permission is denied"
+    elif "disk i/o error" in low:
+        reason = "disk I/O error (is the disk full?)"
+    else:
+        reason = (text.splitlines() or [type(exc).__name__])[0][:200]
+    return SihubError(f"cannot write to the index at {path}: {reason}")
+
+
+@contextmanager
+def _writing(path: Path) -> Iterator[None]:
+    """Turn a failed write (SQLite, FAISS, the file system) into one SihubError line."""
+    try:
+        yield
+    except SihubError:
+        raise
+    except (sqlite3.Error, OSError, RuntimeError) as exc:
+        raise _write_failure(path, exc) from exc
+
+
+def _rollback(db: sqlite3.Connection) -> None:
+    """Roll back if a transaction is still open (SQLite ends it by itself on some errors, e.g. disk full)."""
+    if db.in_transaction:
+        try:
+            db.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass
+
+
 class Index:
     """Documents, chunks and vectors of one folder. Open with `Index.open`."""
 
@@ -109,7 +150,6 @@ class Index:
                 raise IndexMissingError(f"no index at {path}: run `sihub ingest corpus/` (or --index DIR) first")
             if dim is None:
                 raise SihubError("creating an index needs the embedder dimension")
-            path.mkdir(parents=True, exist_ok=True)
             manifest = {
                 "schema": SCHEMA_VERSION,
                 "sihub": __version__,
@@ -119,7 +159,9 @@ class Index:
                 "vectors": {"type": "flat-ip"},
                 "created_at": _now(),
             }
-            write_atomic(mpath, json.dumps(manifest, indent=2).encode())
+            with _writing(path):
+                path.mkdir(parents=True, exist_ok=True)
+                write_atomic(mpath, json.dumps(manifest, indent=2).encode())
         else:
             try:
                 manifest = json.loads(mpath.read_text(encoding="utf-8"))
@@ -166,8 +208,9 @@ class Index:
                 (path / name).unlink(missing_ok=True)
 
     def _acquire_write_lock(self) -> None:
-        self.path.mkdir(parents=True, exist_ok=True)
-        fh = open(self.path / LOCK, "a+")
+        with _writing(self.path):
+            self.path.mkdir(parents=True, exist_ok=True)
+            fh = open(self.path / LOCK, "a+")
         try:
             fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -206,13 +249,15 @@ class Index:
 
     def close(self) -> None:
         with self._lock:
-            if self.writable:
-                self.save()
-            self._db.close()
-            if self._lock_fh:
-                fcntl.flock(self._lock_fh.fileno(), fcntl.LOCK_UN)
-                self._lock_fh.close()
-                self._lock_fh = None
+            try:
+                if self.writable:
+                    self.save()
+            finally:
+                self._db.close()
+                if self._lock_fh:
+                    fcntl.flock(self._lock_fh.fileno(), fcntl.LOCK_UN)
+                    self._lock_fh.close()
+                    self._lock_fh = None
 
     def __enter__(self) -> Index:
         return self
@@ -335,13 +380,18 @@ class Index:
             target = self.path / f"vectors-{gen}.faiss"
             retyped = self._retyped or choose(self._vectors.ntotal, self._vectors.spec) != self._vectors.spec
             if retyped:
-                self._fit_vectors()
+                with _writing(self.path):
+                    self._fit_vectors()
             if retyped or not target.exists():
                 tmp = self.path / f".vectors-{gen}.{os.getpid()}.tmp"
-                self._vectors.write(str(tmp))
-                with open(tmp, "rb") as fh:
-                    os.fsync(fh.fileno())
-                os.replace(tmp, target)
+                try:
+                    with _writing(self.path):
+                        self._vectors.write(str(tmp))
+                        with open(tmp, "rb") as fh:
+                            os.fsync(fh.fileno())
+                        os.replace(tmp, target)
+                finally:
+                    tmp.unlink(missing_ok=True)
                 _fsync_dir(self.path)
                 self._retyped = False
             for g, p in self._vector_files():
@@ -367,8 +417,8 @@ class Index:
         self._require_writable()
         with self._lock:
             db = self._db
-            db.execute("BEGIN IMMEDIATE")
             try:
+                db.execute("BEGIN IMMEDIATE")
                 old_ids = self._delete_doc_rows(db, doc.path)
                 cur = db.execute(
                     "INSERT INTO documents (path, title, lang, langs, pages, sha256, size, mtime, meta, ingested_at) "
@@ -398,8 +448,11 @@ class Index:
                     )
                 self._bump(db)
                 db.execute("COMMIT")
+            except (sqlite3.Error, OSError) as exc:
+                _rollback(db)
+                raise _write_failure(self.path, exc) from exc
             except BaseException:
-                db.execute("ROLLBACK")
+                _rollback(db)
                 raise
             if old_ids:
                 self._vectors.remove(np.array(old_ids, dtype=np.int64))
@@ -414,31 +467,37 @@ class Index:
         """Change a document's catalogue fields (and file mtime) without touching its chunks."""
         self._require_writable()
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
             try:
+                self._db.execute("BEGIN IMMEDIATE")
                 self._db.execute(
                     "UPDATE documents SET meta = ?, mtime = COALESCE(?, mtime) WHERE path = ?",
                     (json.dumps(meta, ensure_ascii=False), mtime, path),
                 )
                 self._bump(self._db)
                 self._db.execute("COMMIT")
+            except (sqlite3.Error, OSError) as exc:
+                _rollback(self._db)
+                raise _write_failure(self.path, exc) from exc
             except BaseException:
-                self._db.execute("ROLLBACK")
+                _rollback(self._db)
                 raise
 
     def remove_document(self, path: str) -> bool:
         self._require_writable()
         with self._lock:
             db = self._db
-            db.execute("BEGIN IMMEDIATE")
             try:
+                db.execute("BEGIN IMMEDIATE")
                 exists = db.execute("SELECT 1 FROM documents WHERE path = ?", (path,)).fetchone()
                 ids = self._delete_doc_rows(db, path)
                 if exists:
                     self._bump(db)
                 db.execute("COMMIT")
+            except (sqlite3.Error, OSError) as exc:
+                _rollback(db)
+                raise _write_failure(self.path, exc) from exc
             except BaseException:
-                db.execute("ROLLBACK")
+                _rollback(db)
                 raise
             if ids:
                 self._vectors.remove(np.array(ids, dtype=np.int64))
@@ -448,7 +507,7 @@ class Index:
     def prune_embeddings(self) -> int:
         """Drop cached embeddings no chunk uses any more (after renames and removals)."""
         self._require_writable()
-        with self._lock:
+        with self._lock, _writing(self.path):
             cur = self._db.execute("DELETE FROM embeddings WHERE hash NOT IN (SELECT hash FROM chunks)")
             return cur.rowcount
 
