@@ -47,15 +47,14 @@ _WORD_HINTS = {
     "en": "the of and to in is are what which who how when where does did for with from this that was were".split(),
     "sv": "och att det som är en ett för med på av till vad vilka vilken hur när var finns har kan om inte de".split(),
     "fr": "le la les des du de et est sont une un pour avec dans quel quelle quels quelles qui que comment où".split(),
-    "es": "el la los las del de y es son una un para con en qué cuál cuáles quién cómo dónde cuándo por".split(),
+    "es": "el la los las del de y es son una un para con en qué cuál cuáles quién cómo dónde cuándo por hay".split(),
     "lv": "un ir kā kas ar par uz no vai kāds kāda kādi kur kad cik tā šis šī bija tiek".split(),
 }
 _WORD_SETS = {lang: set(words) for lang, words in _WORD_HINTS.items()}
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 
-def hint_language(text: str) -> str | None:
-    """A guess from letters and function words alone (for questions too short for langdetect)."""
+def _hint_scores(text: str) -> dict[str, float]:
     low = text.lower()
     scores = {lang: 0.0 for lang in SUPPORTED}
     for lang, letters in _LETTER_HINTS.items():
@@ -67,9 +66,15 @@ def hint_language(text: str) -> str | None:
         for lang, words in _WORD_SETS.items():
             if word in words:
                 scores[lang] += 1.0
+    return scores
+
+
+def hint_language(text: str, margin: float = 0.5) -> str | None:
+    """A guess from letters and function words alone (for questions too short for langdetect)."""
+    scores = _hint_scores(text)
     best = max(scores, key=lambda lang: scores[lang])
     ranked = sorted(scores.values(), reverse=True)
-    if ranked[0] <= 0 or ranked[0] == ranked[1]:
+    if ranked[0] <= 0 or ranked[0] - ranked[1] < margin:
         return None
     return best
 
@@ -98,9 +103,12 @@ def question_language(text: str, fallback: str = "und") -> str:
         lang = detect(text, fallback="und", min_letters=40)
         if lang != "und":
             return lang
-    hinted = hint_language(text)
+    strong = hint_language(text, margin=2.0)
+    if strong:
+        return strong
     guess, prob = _supported_guess(text) if letters >= 4 else ("und", 0.0)
-    if guess != "und" and (prob >= 0.9 or hinted in (None, guess)):
+    hinted = hint_language(text)
+    if guess != "und" and (prob >= 0.5 or hinted in (None, guess)):
         return guess
     return hinted or fallback
 
@@ -144,7 +152,7 @@ _FILLER = [
     r"(vai\s+)?(tu\s+zini|jūs\s+zināt)",
     r"pastāsti|pastāstiet|lūdzu",
 ]
-_FILLER_RE = re.compile(r"^\s*(?:(?:" + "|".join(_FILLER) + r")\s*[,:;!]?\s*)+", re.IGNORECASE | re.UNICODE)
+_FILLER_RE = re.compile(r"^\s*(?:(?:" + "|".join(_FILLER) + r")(?!\w)\s*[,:;!]?\s*)+", re.IGNORECASE | re.UNICODE)
 
 
 def strip_filler(text: str) -> str:

@@ -130,26 +130,40 @@ def merge_adjacent(hits: list[Hit]) -> list[Hit]:
     """Join hits that are consecutive chunks of one page into one passage, at the better rank.
 
     Only chunks whose spans touch or overlap are joined, so the merged text is still exactly
-    `page_text[start:end]`; the merged hit keeps the id of its best-ranked chunk.
+    `page_text[start:end]`; the merged hit keeps the id and score of its best-ranked chunk.
     """
     out: list[Hit] = []
     ords: list[tuple[int, int]] = []  # first and last chunk ord of each passage in `out`
     for h in hits:
-        c = h.chunk
-        for i, prev in enumerate(out):
-            p = prev.chunk
-            lo, hi = ords[i]
-            if p.path != c.path or p.page != c.page or not (c.ord == lo - 1 or c.ord == hi + 1):
-                continue
-            first, second = (p, c) if c.ord > hi else (c, p)
-            if second.start > first.end:
-                continue
-            text = first.text + second.text[first.end - second.start :] if second.end > first.end else first.text
-            merged = replace(p, text=text, start=first.start, end=max(first.end, second.end))
-            out[i] = replace(prev, chunk=merged)
-            ords[i] = (min(lo, c.ord), max(hi, c.ord))
-            break
-        else:
-            out.append(h)
-            ords.append((c.ord, c.ord))
+        out.append(h)
+        ords.append((h.chunk.ord, h.chunk.ord))
+        i = len(out) - 1
+        joined = True
+        while joined:  # a chunk between two passages joins all three
+            joined = False
+            for j in range(len(out)):
+                if j != i and _touch(out[j], ords[j], out[i], ords[i]):
+                    keep, drop = min(i, j), max(i, j)
+                    out[keep] = _join(out[keep], ords[keep], out[drop], ords[drop])
+                    ords[keep] = (min(ords[i][0], ords[j][0]), max(ords[i][1], ords[j][1]))
+                    del out[drop], ords[drop]
+                    i, joined = keep, True
+                    break
     return out
+
+
+def _touch(a: Hit, ao: tuple[int, int], b: Hit, bo: tuple[int, int]) -> bool:
+    if a.chunk.path != b.chunk.path or a.chunk.page != b.chunk.page:
+        return False
+    if ao[1] + 1 == bo[0]:
+        return b.chunk.start <= a.chunk.end
+    if bo[1] + 1 == ao[0]:
+        return a.chunk.start <= b.chunk.end
+    return False
+
+
+def _join(keep: Hit, ko: tuple[int, int], other: Hit, oo: tuple[int, int]) -> Hit:
+    first, second = (keep.chunk, other.chunk) if ko[0] < oo[0] else (other.chunk, keep.chunk)
+    text = first.text + second.text[first.end - second.start :] if second.end > first.end else first.text
+    chunk = replace(keep.chunk, text=text, start=first.start, end=max(first.end, second.end))
+    return replace(keep, chunk=chunk)

@@ -1,0 +1,241 @@
+"""Retrieval: lexical analysis, query handling, filters inside the search, fusion, diversity, merging."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import DOCS, write_tree
+
+from assistant import Assistant
+from assistant.fusion import Candidates, FusionParams, calibrate_dense, fuse
+from assistant.query import normalise_filters, parse_filters, parse_query, question_language, strip_filler
+from assistant.retrieve import cap_per_document, merge_adjacent, retrieve
+from index import lexical
+from sihub.errors import SihubError
+from sihub.settings import Settings
+
+CATALOG = """\
+fr/incubateur.md:
+  partner: Avise
+  country: FR
+  year: 2022
+  type: report
+lv/likums.txt:
+  partner: Latvian Social Innovation Centre
+  country: LV
+  year: 2018
+  type: law
+sv/upphandling.md:
+  partner: Malmö University
+  country: SE
+  year: 2021
+  type: case-study
+"""
+
+LONG = "# Handbook\n\n" + "\n\n".join(
+    f"Section {n}. " + " ".join(f"The mentoring programme step {n} sentence {i} covers topic{n} in detail." for i in range(12))
+    for n in range(6)
+)
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory: pytest.TempPathFactory) -> Assistant:
+    root = tmp_path_factory.mktemp("hub")
+    folder = write_tree(root / "docs", {**DOCS, "catalog.yaml": CATALOG, "en/handbook.md": LONG})
+    settings = Settings.from_env(env={}, index=root / "index", embedder="hash")
+    a = Assistant(settings)
+    report = a.ingest([folder])
+    assert not report.failed
+    yield a
+    a.close()
+
+
+# ---- lexical analysis ------------------------------------------------------------------------
+
+
+def test_stemming_matches_inflected_forms_per_language() -> None:
+    assert lexical.query_terms("kommunerna", "sv") == lexical.analyze("kommunernas", "sv").split()
+    assert lexical.analyze("entreprises", "fr") == lexical.analyze("entreprise", "fr")
+    assert lexical.analyze("empresas sociales", "es") == lexical.analyze("empresa social", "es")
+    assert lexical.analyze("enterprises", "en") == lexical.analyze("enterprise", "en")
+    # Latvian: nominative, genitive, locative of one noun share a stem.
+    forms = {lexical.analyze(w, "lv") for w in ("uzņēmums", "uzņēmuma", "uzņēmumā", "uzņēmumu")}
+    assert len(forms) == 1
+    # Codes and numbers stay as written, whatever the language.
+    assert lexical.analyze("VP/2020/010", "fr") == "vp 2020 010"
+
+
+def test_stop_words_leave_questions_but_not_passages() -> None:
+    assert lexical.query_terms("What is the law of Latvia?", "en") == ["law", "latvia"]
+    assert lexical.query_terms("the of", "en") == ["the", "of"]  # nothing else left: keep them
+    assert "the" in lexical.analyze("the law", "en").split()
+    assert lexical.match_query("", "en") is None
+    assert lexical.match_query('"; DROP', "en") == '"drop"'
+
+
+# ---- query handling --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text, lang",
+    [
+        ("Vad är ett visum?", "sv"),
+        ("Kas ir sociālais uzņēmums?", "lv"),
+        ("¿Qué es BuiCaSuS?", "es"),
+        ("Qu'est-ce qu'une SCIC ?", "fr"),
+        ("What is a social enterprise?", "en"),
+        ("Hur många projekt stöddes 2022 i Malmö?", "sv"),
+        ("Cik sociālo uzņēmumu reģistrēja līdz 2022. gadam?", "lv"),
+    ],
+)
+def test_question_language_short_questions(text: str, lang: str) -> None:
+    assert question_language(text) == lang
+
+
+def test_question_language_falls_back_when_nothing_points_anywhere() -> None:
+    assert question_language("2018", fallback="sv") == "sv"
+    assert question_language("VP/2020/010") == "und"
+
+
+@pytest.mark.parametrize(
+    "text, rest",
+    [
+        ("Can you tell me what the EaSI call number is?", "what the EaSI call number is?"),
+        ("Kan du berätta vilka verktyg som behövs?", "vilka verktyg som behövs?"),
+        ("Pouvez-vous me dire combien de projets ?", "combien de projets ?"),
+        ("¿Me puedes decir cuántos socios hay?", "cuántos socios hay?"),
+        ("Lūdzu, pastāstiet par likumu", "par likumu"),
+        ("Please", "Please"),
+        ("Malmö upphandling", "Malmö upphandling"),
+    ],
+)
+def test_chat_filler_is_stripped_for_the_lexical_side(text: str, rest: str) -> None:
+    assert strip_filler(text) == rest
+    q = parse_query(text)
+    assert q.text == text and q.lexical == rest
+
+
+def test_filters_parse_and_reject_bad_input() -> None:
+    assert parse_filters(["country=LV", "lang=fr,es", "country=SE"]) == {"country": ["LV", "SE"], "lang": ["fr", "es"]}
+    assert normalise_filters({"year": 2018, "lang": ["lv"]}) == {"year": ["2018"], "lang": ["lv"]}
+    with pytest.raises(SihubError, match="unknown key 'colour'"):
+        parse_filters(["colour=red"])
+    with pytest.raises(SihubError, match="KEY=VALUE"):
+        parse_filters(["country"])
+
+
+# ---- filters inside the search ---------------------------------------------------------------
+
+
+def test_filters_apply_before_the_top_k_is_cut(hub: Assistant) -> None:
+    query = "mentoring programme step sentence topic"  # the handbook fills any unfiltered top list
+    plain = retrieve(hub.index, hub.embedder, parse_query(query), k=3, mode="hybrid")
+    assert all(h.chunk.path.endswith("handbook.md") for h in plain)
+    for mode in ("hybrid", "dense", "lexical"):
+        hits = hub.search("Nantes incubateur " + query, k=3, mode=mode, filters=["country=FR"])
+        assert [h.chunk.path.rsplit("/", 2)[-2:] for h in hits] == [["fr", "incubateur.md"]], mode
+
+
+@pytest.mark.parametrize(
+    "filters, expected",
+    [
+        (["country=lv"], {"lv/likums.txt"}),
+        (["year=2021"], {"sv/upphandling.md"}),
+        (["partner=malmö"], {"sv/upphandling.md"}),
+        (["type=report,law"], {"fr/incubateur.md", "lv/likums.txt"}),
+        (["lang=sv"], {"sv/upphandling.md"}),
+        (["file=fr/incubateur.md"], {"fr/incubateur.md"}),
+        (["file=*/sv/*"], {"sv/upphandling.md"}),
+        (["country=LV", "year=2021"], set()),
+    ],
+)
+def test_each_filter_key(hub: Assistant, filters: list[str], expected: set[str]) -> None:
+    hits = hub.search("social enterprise", k=10, mode="dense", filters=filters)
+    found = {"/".join(h.chunk.path.split("/")[-2:]) for h in hits}
+    assert found == expected
+
+
+def test_chunk_ids_where_matches_a_brute_force_filter(hub: Assistant) -> None:
+    index = hub.index
+    ids = set(index.chunk_ids_where({"country": ["SE", "FR"]}).tolist())
+    brute = {
+        c.id for d in index.documents() if d.meta.get("country") in ("SE", "FR") for c in index.chunks_of(d.path)
+    }
+    assert ids == brute and ids
+
+
+# ---- fusion, diversity, merging --------------------------------------------------------------
+
+
+def test_calibrated_dense_is_scale_free() -> None:
+    cos = np.array([0.9, 0.85, 0.84, 0.83, 0.80])
+    a = calibrate_dense(cos, 5)
+    b = calibrate_dense(cos * 0.5 + 0.2, 5)
+    assert np.allclose(a, b) and a[0] == pytest.approx(1.0)
+
+
+def test_cross_language_lexical_matches_count_less() -> None:
+    # Two chunks equally close by meaning; the exact-term match only helps in the question's language.
+    c = Candidates(ids=np.array([1, 2, 3]), dense=np.array([0.80, 0.80, 0.70]), lexical=np.array([10.0, 0.0, 0.0]),
+                   langs=["en", "en", "en"])
+    same = fuse(c, "en", FusionParams())
+    other = fuse(c, "sv", FusionParams())
+    assert same[0] > same[1] and same[0] - same[1] > other[0] - other[1] > 0
+
+
+def test_hybrid_ranking_matches_brute_force(hub: Assistant) -> None:
+    """Every hybrid score equals the fusion formula applied to exact cosines and BM25 of all chunks."""
+    index, emb = hub.index, hub.embedder
+    q = parse_query("Sociālā uzņēmuma likums 2018 invaliditāti")
+    hits = retrieve(index, emb, q, k=50, mode="hybrid")
+    all_ids = [c.id for d in index.documents() for c in index.chunks_of(d.path)]
+    vecs = index.vectors_by_id(all_ids)
+    qv = emb.embed_queries([q.text])[0]
+    bm = index.lexical_scores(q.lexical, q.lang, all_ids)
+    for h in hits:
+        assert h.dense == pytest.approx(float(vecs[h.chunk.id] @ qv), abs=1e-5)
+        assert h.lexical == pytest.approx(bm.get(h.chunk.id, 0.0))
+    assert hits[0].chunk.path.endswith("likums.txt")
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+
+
+def test_per_document_cap_and_neighbour_merge(hub: Assistant) -> None:
+    index = hub.index
+    path = next(d.path for d in index.documents() if d.path.endswith("handbook.md"))
+    chunks = index.chunks_of(path)
+    assert len(chunks) >= 4
+    hits = hub.search("mentoring programme step sentence topic", k=4, mode="hybrid")
+    per_doc = [h.chunk.path for h in hits]
+    assert per_doc[0] == path and 1 <= per_doc.count(path) <= 2 and len(set(per_doc)) >= 3
+    # Merged passages are still exact spans of the page text (here: of the Markdown source).
+    source = Path(path).read_text(encoding="utf-8")
+    merged = merge_adjacent(retrieve(index, hub.embedder, parse_query("topic2 topic3 mentoring"), 20, "hybrid"))
+    assert any(h.chunk.path == path for h in merged)
+    for h in merged:
+        if h.chunk.path == path:
+            assert h.chunk.text in source
+
+
+def test_merge_adjacent_joins_overlapping_neighbours(hub: Assistant) -> None:
+    index = hub.index
+    path = next(d.path for d in index.documents() if d.path.endswith("handbook.md"))
+    chunks = index.chunks_of(path)
+    a, b = chunks[1], chunks[2]
+    from sihub.types import Hit
+
+    hits = [Hit(chunk=b, score=2.0), Hit(chunk=chunks[0], score=1.5), Hit(chunk=a, score=1.0)]
+    merged = merge_adjacent(hits)
+    if b.start <= a.end:  # the chunker's overlap makes neighbours touch
+        assert len(merged) == 1
+        m = merged[0].chunk
+        assert m.start == chunks[0].start and m.end == b.end and m.id == b.id and merged[0].score == 2.0
+        assert m.text.startswith(chunks[0].text) and m.text.endswith(b.text)
+    capped = cap_per_document([Hit(chunk=c, score=1.0) for c in chunks], 2)
+    assert [h.chunk.id for h in capped[:2]] == [chunks[0].id, chunks[1].id] and len(capped) == len(chunks)
+
+
+def test_unknown_mode_is_a_clear_error(hub: Assistant) -> None:
+    with pytest.raises(SihubError, match="unknown search mode"):
+        hub.search("x", mode="fuzzy")
