@@ -1,0 +1,253 @@
+"""The web page in a real browser: Playwright drives Debian's Chromium against `sihub serve`.
+
+One server (a subprocess on a free loopback port, over a small index) serves the whole module.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+PASSWORD = "hub-coordinator"
+HOSTILE_NAME = "<img src=x onerror=window.__xss=3>.txt"
+HOSTILE = {
+    f"en/{HOSTILE_NAME}": (
+        "<script>window.__xss = 1</script> Hostile title\n\n"
+        "The cooperative <b>Bold</b> in Tartu <script>window.__xss = 2</script> grows vegetables "
+        "with twelve volunteers every summer.\n"
+    )
+}
+
+if not Path(CHROMIUM).exists():
+    pytest.skip("chromium is not installed (make system-browser installs it)", allow_module_level=True)
+sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install -e '.[dev]')")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """`sihub serve` over the tiny folder plus a document full of HTML; yields (base url, library)."""
+    from conftest import make_tiny_folder, write_tree
+
+    from assistant import Assistant
+    from sihub.settings import Settings
+
+    root = tmp_path_factory.mktemp("browser")
+    folder = make_tiny_folder(root / "docs")
+    write_tree(folder, HOSTILE)
+    a = Assistant(Settings.from_env(env={}, index=root / "index"))
+    assert not a.ingest([folder]).failed
+    a.close()
+    port = _free_port()
+    env = {
+        **os.environ,
+        "SIHUB_ADMIN_PASSWORD": PASSWORD,
+        "HF_HUB_OFFLINE": "1",
+        "GRADIO_ANALYTICS_ENABLED": "False",
+    }
+    env.pop("SIHUB_LIBRARY", None)
+    log = open(root / "serve.log", "w+")
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "sihub.cli",
+            "--index",
+            str(root / "index"),
+            "serve",
+            "--port",
+            str(port),
+            "--library",
+            str(root / "library"),
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=root,
+    )
+    base = f"http://127.0.0.1:{port}"
+    import httpx
+
+    deadline = time.monotonic() + 90
+    while True:
+        try:
+            if httpx.get(f"{base}/api/health", timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            log.seek(0)
+            pytest.fail(f"sihub serve did not start:\n{log.read()[-3000:]}")
+        time.sleep(0.3)
+    yield base, root / "library"
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, server):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    pg = context.new_page()
+    pg.set_default_timeout(20_000)
+    errors: list[str] = []
+    pg.on("pageerror", lambda exc: errors.append(str(exc)))
+    pg.goto(server[0] + "/", wait_until="domcontentloaded")
+    pg.wait_for_selector("#question textarea")
+    pg.page_errors = errors
+    yield pg
+    context.close()
+
+
+def _ask(page, question: str) -> None:
+    page.fill("#question textarea", question)
+    page.keyboard.press("Enter")
+
+
+def _open_tab(page, name: str) -> None:
+    page.get_by_role("tab", name=name, exact=True).click()
+
+
+def test_answer_streams_in_with_cited_sources_and_links(page, server, tmp_path) -> None:
+    page.evaluate(
+        """() => {
+          window.__lengths = [];
+          new MutationObserver(() => {
+            const rows = document.querySelectorAll('#chat .message-row');
+            const last = rows[rows.length - 1];
+            if (last) window.__lengths.push(last.innerText.length);
+          }).observe(document.body, {subtree: true, childList: true, characterData: true});
+        }"""
+    )
+    _ask(page, "How many best practices did the partners collect, and from which countries?")
+    page.wait_for_selector("#sources .src-card mark")
+    lengths = sorted(set(page.evaluate("window.__lengths")))
+    assert len(lengths) >= 3, f"the answer arrived in one piece: {lengths}"
+
+    cards = page.locator("#sources .src-card")
+    assert cards.count() >= 1
+    first = cards.first
+    assert "BuiCaSuS overview" in first.inner_text()
+    assert "EN" in first.locator(".src-lang").inner_text()
+    assert "35 best practices" in first.locator("mark").inner_text()
+
+    link = page.locator("#chat a.cite-link").first
+    target = link.get_attribute("href").lstrip("#")
+    page.evaluate("document.querySelector('#sources .src-list').scrollTop = 10000")
+    link.click()
+    page.wait_for_selector(f"#{target}.flash")
+    box = page.locator(f"#{target}").bounding_box()
+    assert box is not None and 0 <= box["y"] < 900
+    assert page.url.rstrip("/") == server[0]
+
+    pdf_link = page.locator(f"#{target} a.open-doc")
+    href = pdf_link.get_attribute("href")
+    assert "#page=2" in href
+    r = page.request.get(server[0] + href.split("#")[0])
+    assert r.status == 200 and r.headers["content-type"] == "application/pdf"
+    assert r.body().startswith(b"%PDF")
+    page.screenshot(path=str(tmp_path / "chat.png"))
+    assert not page.page_errors
+
+
+def test_follow_up_keeps_context_and_new_conversation_clears(page) -> None:
+    _ask(page, "When did the social enterprise law enter into force in Latvia?")
+    page.wait_for_selector("#sources .src-card")
+    _ask(page, "And in Sweden?")
+    page.wait_for_function("document.querySelectorAll('#chat .message-row').length >= 4")
+    page.wait_for_selector("#sources .src-card[id^='src-2-']")
+    page.click("#new-conversation")
+    page.wait_for_function("document.querySelectorAll('#chat .message-row').length == 0")
+    assert page.locator("#sources .src-card").count() == 0
+
+
+def test_coordinator_uploads_a_file_and_finds_it_in_documents(page, server, tmp_path) -> None:
+    doc = tmp_path / "Kiruna-rapport.md"
+    doc.write_text(
+        "# Kiruna rapport\n\nDen sociala kooperativa bageriet i Kiruna anställde nio personer under 2022.\n",
+        encoding="utf-8",
+    )
+    _open_tab(page, "Add documents")
+    page.set_input_files("#upload-files input[type=file]", str(doc))
+    page.wait_for_selector("#upload-files >> text=Kiruna-rapport.md")
+    page.fill("#upload-password input", "not the password")
+    page.click("#upload")
+    page.wait_for_selector("#upload-result >> text=wrong coordinator password")
+    page.fill("#upload-password input", PASSWORD)
+    page.click("#upload")
+    page.wait_for_selector("#upload-result >> text=added 1", timeout=30_000)
+    assert (server[1] / "uploads" / "Kiruna-rapport.md").is_file()
+
+    _open_tab(page, "Documents")
+    page.fill("#doc-search textarea, #doc-search input", "Kiruna")
+    page.wait_for_selector("#doc-table td.doc-file >> text=Kiruna-rapport.md")
+    assert "1 document" in page.locator("#doc-table p").first.inner_text()
+
+
+def test_document_html_is_shown_as_text_everywhere(page) -> None:
+    _open_tab(page, "Documents")
+    page.fill("#doc-search textarea, #doc-search input", "onerror")
+    row = page.locator("#doc-table tbody tr").first
+    row.wait_for()
+    assert HOSTILE_NAME in row.locator("td.doc-file").inner_text()
+
+    _open_tab(page, "Chat")
+    _ask(page, "Which cooperative in Tartu grows vegetables with volunteers?")
+    page.wait_for_selector("#sources .src-card")
+    sources = page.locator("#sources").inner_text()
+    assert "<script>window.__xss = 2</script>" in sources and "<b>Bold</b>" in sources
+    assert HOSTILE_NAME in page.locator("#sources .src-file").first.inner_text()
+    assert (
+        page.locator(
+            "#sources script, #sources b, #sources img, #doc-table script, #doc-table img, #chat .message-row script, #chat .message-row img"
+        ).count()
+        == 0
+    )
+    assert page.evaluate("typeof window.__xss") == "undefined"
+
+
+def test_phone_width_stacks_sources_under_the_chat(browser, server) -> None:
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    pg = context.new_page()
+    pg.set_default_timeout(20_000)
+    pg.goto(server[0] + "/", wait_until="domcontentloaded")
+    pg.wait_for_selector("#question textarea")
+    chat, sources = pg.locator("#chat").bounding_box(), pg.locator("#sources").bounding_box()
+    assert sources["y"] > chat["y"] + chat["height"] - 1
+    assert pg.evaluate("document.documentElement.scrollWidth") <= 390 + 2
+    context.close()
