@@ -141,7 +141,7 @@ def sync(
     options = read_options or ReadOptions()
     t0 = time.perf_counter()
     report = IngestReport()
-    candidates, skipped, roots = scan(paths)
+    candidates, skipped, roots = scan([Path(p) for p in paths])
     report.results.extend(skipped)
     existing = {d.path: d for d in index.documents()}
     progress.start(len(candidates))
