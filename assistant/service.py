@@ -113,9 +113,13 @@ class Assistant:
         `lang` is the question's language when the caller knows it (else it is detected).
         """
         q = parse_query(query, normalise_filters(filters), lang=lang)
-        return search(
-            self.index, self.embedder, q, k or self.settings.search_k, mode or self.settings.mode,
-            per_document=self.settings.per_document,
+        index, embedder = self.index, self.embedder
+        # One committed state for the whole search, even while an ingest commits next door.
+        return index.consistent(
+            lambda: search(
+                index, embedder, q, k or self.settings.search_k, mode or self.settings.mode,
+                per_document=self.settings.per_document,
+            )
         )
 
     def ask(

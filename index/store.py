@@ -15,11 +15,11 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -30,6 +30,8 @@ from sihub.types import Chunk, Document, Hit
 from . import lexical
 from .schema import SCHEMA_VERSION, migrate
 from .vectors import FLAT, VectorIndex, VectorSpec, choose
+
+T = TypeVar("T")
 
 MANIFEST = "manifest.json"
 DB = "sihub.db"
@@ -199,13 +201,25 @@ class Index:
 
     @staticmethod
     def destroy(path: str | Path) -> None:
-        """Remove an index folder's files (for `--rebuild`); other files are left alone."""
+        """Remove an index folder's files (for `--rebuild`); other files are left alone.
+
+        Refused with IndexLockedError while another process writes to the index.
+        """
         path = Path(path)
         if not path.exists():
             return
-        for name in os.listdir(path):
-            if name in (MANIFEST, DB, f"{DB}-wal", f"{DB}-shm") or name.startswith("vectors-"):
-                (path / name).unlink(missing_ok=True)
+        with _writing(path), open(path / LOCK, "a+") as fh:
+            try:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                fh.seek(0)
+                holder = fh.read().strip() or "another process"
+                raise IndexLockedError(
+                    f"another ingest is writing to {path} ({holder}); wait for it to finish"
+                ) from None
+            for name in os.listdir(path):
+                if name in (MANIFEST, DB, f"{DB}-wal", f"{DB}-shm") or name.startswith("vectors-"):
+                    (path / name).unlink(missing_ok=True)
 
     def _acquire_write_lock(self) -> None:
         with _writing(self.path):
@@ -236,16 +250,48 @@ class Index:
 
     @contextmanager
     def _read(self) -> Iterator[sqlite3.Connection]:
-        """A connection of this thread, inside one read transaction (a consistent snapshot)."""
+        """A connection of this thread, inside one read transaction (a consistent snapshot).
+
+        Inside `consistent()` every read of the thread joins the one transaction it holds.
+        """
         conn = getattr(self._local, "conn", None)
         if conn is None:
             conn = self._connect()
             self._local.conn = conn
+        if getattr(self._local, "pinned", 0):
+            yield conn
+            return
         conn.execute("BEGIN")
         try:
             yield conn
         finally:
             conn.execute("COMMIT")
+
+    def consistent(self, read: Callable[[], T], attempts: int = 5) -> T:
+        """Run `read()` (searches, then fetching the hits) against one committed state.
+
+        SQLite reads of this thread share one snapshot, and the result is kept only if the
+        FAISS vectors were at that snapshot's generation from start to end; when another
+        process committed in between, it runs again. Readers so see a document's old or new
+        chunks, never none or a mix, while an ingest replaces it.
+        """
+        if getattr(self._local, "pinned", 0):
+            return read()
+        result: T
+        for _ in range(attempts):
+            self.refresh()
+            with self._read() as conn:
+                self._local.pinned = 1
+                try:
+                    gen = self._db_generation(conn)
+                    if gen != self._generation:
+                        continue
+                    result = read()
+                    if self._generation == gen:
+                        return result
+                finally:
+                    self._local.pinned = 0
+        return read()
 
     def close(self) -> None:
         with self._lock:
