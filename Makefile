@@ -29,6 +29,8 @@ install-dev: $(VENV)/.installed-dev
 # Installed with apt-get when missing and running as root; otherwise a hint is printed.
 system-ocr:
 	@command -v tesseract >/dev/null || { [ "$$(id -u)" = 0 ] && { apt-get update -qq && apt-get install -y -qq tesseract-ocr tesseract-ocr-swe tesseract-ocr-lav tesseract-ocr-fra tesseract-ocr-spa tesseract-ocr-eng >/dev/null; } || echo "note: install tesseract-ocr (+ -swe -lav -fra -spa -eng) to read scanned PDFs"; }
+	@# A Unicode TTF for the PDF test fixtures (Latvian and Swedish diacritics).
+	@test -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf || { [ "$$(id -u)" = 0 ] && { apt-get update -qq && apt-get install -y -qq fonts-dejavu-core >/dev/null; } || echo "note: install fonts-dejavu-core for the PDF fixture tests"; }
 
 system-browser:
 	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; } || echo "note: install chromium to run the browser tests"; }
