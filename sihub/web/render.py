@@ -179,7 +179,8 @@ CSS = """
 .src-where, .src-heading { font-size: 0.85em; opacity: 0.8; margin-top: 2px; }
 .src-lang { display: inline-block; padding: 0 6px; border-radius: 10px; background: var(--background-fill-secondary);
   border: 1px solid var(--border-color-primary); }
-.src-text { white-space: pre-wrap; font-size: 0.92em; margin: 6px 0; overflow-wrap: anywhere; }
+.src-text { white-space: pre-wrap; font-size: 0.92em; margin: 6px 0; overflow-wrap: anywhere; max-height: 15em;
+  overflow-y: auto; position: relative; }
 .src-text mark { background: #fde68a; color: inherit; padding: 0 1px; }
 .src-empty { opacity: 0.7; padding: 8px; }
 .doc-table { overflow-x: auto; }
@@ -188,7 +189,7 @@ CSS = """
   vertical-align: top; }
 .doc-file { overflow-wrap: anywhere; }
 pre.report { white-space: pre-wrap; overflow-wrap: anywhere; }
-a.cite-link { text-decoration: none; font-weight: 600; }
+#chat a.cite-link, a.cite-link { text-decoration: none; font-weight: 600; color: var(--color-accent); }
 @media (max-width: 820px) {
   .src-list { max-height: none; }
   .doc-table th:nth-child(1), .doc-table td:nth-child(1),
@@ -211,5 +212,14 @@ document.addEventListener("click", function (ev) {
   card.classList.add("flash");
   setTimeout(function () { card.classList.remove("flash"); }, 1600);
 }, true);
+// Each card shows its whole chunk in a scrolling box, opened at the highlighted quote.
+new MutationObserver(function () {
+  document.querySelectorAll(".src-text").forEach(function (box) {
+    var mark = box.querySelector("mark");
+    if (!mark || box.dataset.placed) return;
+    box.dataset.placed = "1";
+    box.scrollTop = Math.max(0, mark.offsetTop - 24);
+  });
+}).observe(document.documentElement, {childList: true, subtree: true});
 </script>
 """
