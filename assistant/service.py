@@ -14,6 +14,7 @@ from index.embedder import Embedder, embedder_id, make_embedder
 from index.store import Index
 from index.sync import Progress, sync
 from ingest import ChunkerConfig
+from ingest.model import ReadOptions
 from sihub.settings import Settings
 from sihub.types import Answer, Chunk, Document, Hit, IngestReport
 
@@ -78,6 +79,7 @@ class Assistant:
                 index, paths, emb, self.chunker,
                 max_bytes=int(s.max_file_mb * 1024 * 1024), batch_size=s.batch_size,
                 file_timeout=s.file_timeout, remove_missing=remove_missing, progress=progress,
+                read_options=ReadOptions(ocr=s.ocr, ocr_langs=s.ocr_langs),
             )
         return report
 
