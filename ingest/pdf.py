@@ -45,7 +45,7 @@ class _Line:
 
 def read_pdf(path: Path, data: bytes, opts: ReadOptions | None = None) -> ParsedDocument:
     from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
+    from pypdf.errors import LimitReachedError, PdfReadError, PyPdfError
 
     opts = opts or ReadOptions()
     if not data.lstrip()[:1024].startswith(b"%PDF") and b"%PDF" not in data[:1024]:
@@ -63,7 +63,9 @@ def read_pdf(path: Path, data: bytes, opts: ReadOptions | None = None) -> Parsed
         lines = [_page_lines(p) for p in raw_pages]
     except BadInputError:
         raise
-    except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, IndexError, OSError, RecursionError) as exc:
+    except LimitReachedError as exc:
+        raise BadInputError("refused: a compressed stream inflates past the size limit (decompression bomb?)") from exc
+    except (PdfReadError, PyPdfError, ValueError, KeyError, TypeError, AttributeError, IndexError, OSError, RecursionError) as exc:
         raise BadInputError(f"unreadable PDF ({type(exc).__name__}: {str(exc)[:120]})") from exc
     if not raw_pages:
         raise BadInputError("unreadable PDF (no pages)")

@@ -58,7 +58,13 @@ def read_document(path: str | Path, max_bytes: int | None = None, options: ReadO
         raise BadInputError(f"cannot read file ({exc.strerror or exc})") from exc
     if not data:
         raise BadInputError("empty file (0 bytes)")
-    doc = reader(path, data, options or ReadOptions())
+    try:
+        doc = reader(path, data, options or ReadOptions())
+    except BadInputError as exc:
+        reason = " ".join(str(exc).split())  # parser messages may span lines; the reason is one
+        if reason == str(exc):
+            raise
+        raise type(exc)(reason) from exc
     if not doc.title:
         doc.title = path.stem.replace("_", " ").replace("-", " ").strip() or path.name
     return doc
