@@ -12,6 +12,7 @@ chunk of the gold file on the gold page (any page when the gold page is null).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import re
@@ -24,7 +25,7 @@ from typing import Any
 
 from index.embed_cache import CachedEmbedder, cache_path
 from index.embedder import Embedder, make_embedder
-from sihub.errors import BadInputError, SihubError
+from sihub.errors import BadInputError, IndexMismatchError, SihubError
 from sihub.settings import Settings
 
 from .query import parse_query
@@ -181,6 +182,14 @@ def rank_units(hits: list, unit: Callable[[Any], str | None], limit: int) -> lis
     return out
 
 
+def corpus_key(evalset: EvalSet) -> str:
+    """A content hash of a set's corpus: sets with the same documents share one index."""
+    h = hashlib.sha256()
+    for row in evalset.corpus:
+        h.update(json.dumps([row.get("_id"), row.get("title"), row.get("text")], ensure_ascii=False).encode())
+    return h.hexdigest()[:16]
+
+
 def evaluate_beir(
     evalset: EvalSet,
     settings: Settings,
@@ -191,14 +200,17 @@ def evaluate_beir(
     max_queries: int | None = None,
     on_log: Callable[[str], None] | None = None,
 ) -> SetResult:
-    """Ingest the set's corpus into a fresh index and score every judged query."""
+    """Ingest the set's corpus into an index under `workdir` (a fresh temporary one when None)
+    and score every judged query. Indexes in `workdir` are keyed by corpus content and reused."""
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="sihub-eval-") as tmp:
-        base = Path(workdir) / evalset.name if workdir else Path(tmp)
+        base = Path(workdir or tmp) / f"corpus-{corpus_key(evalset)}"
         names = write_corpus(evalset, base / "docs")
-        index_dir = base / "index"
-        assistant = Assistant(settings.replace(index=index_dir), embedder=embedder)
-        report = assistant.ingest([base / "docs"], rebuild=workdir is None)
+        assistant = Assistant(settings.replace(index=base / "index"), embedder=embedder)
+        try:
+            report = assistant.ingest([base / "docs"])
+        except IndexMismatchError:  # built by another sihub version: start again
+            report = assistant.ingest([base / "docs"], rebuild=True)
         if report.failed and on_log:
             on_log(f"{evalset.name}: {len(report.failed)} documents failed to ingest")
         queries = [q for q in evalset.queries if evalset.qrels.get(str(q["_id"]))]
@@ -243,9 +255,12 @@ def evaluate_gold(
     if not corpus.is_dir():
         raise SihubError(f"{corpus}: the corpus folder the gold questions refer to is missing")
     with tempfile.TemporaryDirectory(prefix="sihub-gold-") as tmp:
-        index_dir = (Path(workdir) / "gold-index") if workdir else Path(tmp) / "index"
+        index_dir = Path(workdir or tmp) / "gold-index"
         assistant = Assistant(settings.replace(index=index_dir), embedder=embedder)
-        assistant.ingest([corpus], rebuild=workdir is None)
+        try:
+            assistant.ingest([corpus])
+        except IndexMismatchError:
+            assistant.ingest([corpus], rebuild=True)
         prefix = str(corpus).rstrip("/") + "/"
         per_query = []
         misses = []
@@ -310,14 +325,17 @@ def run_eval(
         raise SihubError(f"unknown mode {mode!r} (use one of {', '.join(MODES)})")
     embedder = embedder or cached_embedder(settings)
     results: list[SetResult] = []
-    for path in expand_sets(paths):
-        if path.is_file():
-            res = evaluate_gold(path, corpus, settings, embedder, mode, k, workdir)
-        else:
-            res = evaluate_beir(load_beir(path), settings, embedder, mode, k, workdir, max_queries, on_log)
-        results.append(res)
-        if on_result:
-            on_result(res)
+    sets = expand_sets(paths)
+    with tempfile.TemporaryDirectory(prefix="sihub-eval-") as tmp:
+        root = Path(workdir) if workdir else Path(tmp)
+        for path in sets:
+            if path.is_file():
+                res = evaluate_gold(path, corpus, settings, embedder, mode, k, root)
+            else:
+                res = evaluate_beir(load_beir(path), settings, embedder, mode, k, root, max_queries, on_log)
+            results.append(res)
+            if on_result:
+                on_result(res)
     mean = mean_scores([r.scores for r in results]) if results else {}
     return {
         "mode": mode,
