@@ -149,6 +149,10 @@ def test_search_returns_the_cli_json(client) -> None:
     assert {"chunk_id", "file", "title", "page", "lang", "heading", "text", "score"} <= set(body["hits"][0])
     assert body["hits"][0]["file"].endswith("sv/upphandling.md")
     assert client.get("/api/search").status_code == 400
+    assert client.get("/api/search", params={"q": "x", "filter": "colour=red"}).status_code == 400
+    if "filters" in inspect.signature(__import__("assistant").Assistant.search).parameters:
+        hits = client.get("/api/search", params={"q": "sociala företag", "filter": ["lang=lv"]}).json()["hits"]
+        assert hits and all(h["lang"] == "lv" for h in hits)
     assert client.get("/api/search", params={"q": "x", "k": 0}).status_code == 400
 
 

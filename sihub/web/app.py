@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import FastAPI, File, Query, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
@@ -20,9 +20,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from sihub.errors import (
     BadInputError,
+    EmbedderError,
     IndexLockedError,
     IndexMismatchError,
     IndexMissingError,
+    LLMError,
     SihubError,
 )
 from sihub.settings import Settings
@@ -95,7 +97,10 @@ def create_app(settings: Settings, hub: Hub | None = None):  # noqa: ANN201 - Fa
 
     @app.exception_handler(SihubError)
     async def _sihub(request: Request, exc: SihubError) -> JSONResponse:
-        return error(400 if isinstance(exc, BadInputError) else 500, str(exc))
+        # The remaining domain errors are about the request (e.g. an unknown filter key),
+        # except a model that cannot be loaded or reached.
+        status = 503 if isinstance(exc, EmbedderError) else 502 if isinstance(exc, LLMError) else 400
+        return error(status, str(exc))
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -134,11 +139,15 @@ def create_app(settings: Settings, hub: Hub | None = None):  # noqa: ANN201 - Fa
     def search(
         q: str = Query(..., min_length=1, max_length=10_000, description="The query, in any language."),
         k: int = Query(10, ge=1, le=100),
+        filter: Annotated[  # noqa: A002 - the public parameter name
+            list[str] | None,
+            Query(description="KEY=VALUE, repeatable: lang, country, partner, type, year, file (e.g. country=LV)."),
+        ] = None,
     ) -> dict[str, Any]:
         """The passages closest to `q`: the same object as `sihub search --json`."""
         if not q.strip():
             return error(400, "the query is empty")
-        return {"query": q, "hits": [h.to_json() for h in hub.search(q, k)]}
+        return {"query": q, "hits": [h.to_json() for h in hub.search(q, k, filter or None)]}
 
     @app.get("/api/documents", tags=["documents"])
     def documents() -> dict[str, Any]:

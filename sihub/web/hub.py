@@ -69,7 +69,10 @@ class Hub:
             _ = self.assistant.index
         except IndexMissingError as exc:
             return str(exc)
-        self.assistant.embedder.embed_queries(["warm up"])
+        # One search runs the whole retrieval path (embedder, FAISS, the lexical index and its
+        # analyzers); one passage warms what answers use to weigh sentences.
+        self.assistant.search("warm up", 1)
+        self.assistant.embedder.embed_passages(["warm up"])
         return None
 
     def health(self) -> dict[str, Any]:
@@ -106,7 +109,7 @@ class Hub:
                     values[f].add(str(v))
         return {f: sorted(v) for f, v in values.items()}
 
-    def search(self, query: str, k: int | None = None, filters: dict[str, Any] | None = None) -> list[Hit]:
+    def search(self, query: str, k: int | None = None, filters: dict[str, Any] | list[str] | None = None) -> list[Hit]:
         kwargs = _supported(self.assistant.search, filters=filters or None)
         return self.assistant.search(query, k, **kwargs)
 
