@@ -387,3 +387,11 @@ def test_feedback_is_stored_and_exported(settings) -> None:
     assert votes[0]["question"] == "Vad?" and votes[0]["citations"][0]["file"] == "a.md"
     plain = CliRunner().invoke(main, ["--index", str(settings.index), "feedback"])
     assert "2 votes: 1 up, 1 down" in plain.output
+
+
+def test_open_host_without_password_warns(settings) -> None:
+    from sihub.web.app import exposure_warning
+
+    assert exposure_warning(settings) is None
+    assert "SIHUB_ADMIN_PASSWORD" in exposure_warning(settings.replace(host="0.0.0.0"))
+    assert exposure_warning(settings.replace(host="0.0.0.0", admin_password="x")) is None

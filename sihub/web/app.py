@@ -343,6 +343,16 @@ class BodyLimit:
         await send({"type": "http.response.body", "body": body})
 
 
+def exposure_warning(settings: Settings) -> str | None:
+    """What to say when the server is reachable from other machines and has no password."""
+    if settings.host in ("127.0.0.1", "localhost", "::1") or settings.admin_password:
+        return None
+    return (
+        f"serving on {settings.host} without SIHUB_ADMIN_PASSWORD: anyone who can reach this address can "
+        "read the documents (uploads and deletions stay disabled)"
+    )
+
+
 def serve(settings: Settings) -> None:
     """Start the server: warm the index and embedder first, so the first question is fast."""
     import time
@@ -350,13 +360,9 @@ def serve(settings: Settings) -> None:
     import uvicorn
 
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-    if settings.host not in ("127.0.0.1", "localhost", "::1") and not settings.admin_password:
-        print(
-            f"warning: serving on {settings.host} without SIHUB_ADMIN_PASSWORD: anyone who can reach it can read "
-            "the documents (uploads and deletions stay disabled)",
-            file=sys.stderr,
-            flush=True,
-        )
+    warning = exposure_warning(settings)
+    if warning:
+        print(f"warning: {warning}", file=sys.stderr, flush=True)
     started = time.perf_counter()
     hub = Hub(settings)
     remark = hub.warm()
