@@ -114,7 +114,7 @@ class Assistant:
 
         `lang` is the question's language when the caller knows it (else it is detected).
         """
-        q = parse_query(query, normalise_filters(filters), lang=lang)
+        q = parse_query(_text(query), normalise_filters(filters), lang=lang)
         index, embedder = self.index, self.embedder
         # One committed state for the whole search, even while an ingest commits next door.
         return index.consistent(
@@ -141,4 +141,9 @@ class Assistant:
         """Pieces of answer text as they are written, then the final Answer (authoritative)."""
         from .ask import ask_stream
 
-        return ask_stream(self, question, k, history=history, filters=filters)
+        return ask_stream(self, _text(question), k, history=history, filters=filters)
+
+
+def _text(text: str) -> str:
+    """User text made safe to store and embed: a lone surrogate (JSON can carry one) becomes U+FFFD."""
+    return text.encode("utf-8", "replace").decode("utf-8") if isinstance(text, str) else text

