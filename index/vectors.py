@@ -196,6 +196,18 @@ class VectorIndex:
         """
         if self.ntotal == 0 or k <= 0:
             return []
+        # One query is too little work to share between threads: one thread is faster, and
+        # leaves the other core to the next request.
+        threads = faiss.omp_get_max_threads()
+        faiss.omp_set_num_threads(1)
+        try:
+            return self._search(query, k, ids, exact, nprobe)
+        finally:
+            faiss.omp_set_num_threads(threads)
+
+    def _search(
+        self, query: np.ndarray, k: int, ids: np.ndarray | None, exact: ExactFn | None, nprobe: int | None
+    ) -> list[tuple[int, float]]:
         q = np.ascontiguousarray(np.asarray(query, dtype=np.float32).reshape(1, -1))
         sel = None
         if ids is not None:

