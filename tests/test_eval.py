@@ -154,13 +154,13 @@ def test_gold_questions_hit_file_and_page(tmp_path: Path, hash_settings: Setting
 
 @pytest.mark.skipif(not (SHARED_EVAL / "xquadr_es-en").is_dir(), reason="../shared/eval is absent")
 def test_hybrid_is_not_worse_than_dense_on_a_shared_set(tmp_path: Path) -> None:
-    """A cross-lingual dev set, cut to 40 queries and 80 documents to keep CI short."""
+    """A cross-lingual dev set, cut to 30 queries and 60 documents to keep CI short."""
     src = load_beir(SHARED_EVAL / "xquadr_es-en")
     rng = random.Random(5)
-    queries = rng.sample([q for q in src.queries if q["_id"] in src.qrels], 40)
+    queries = rng.sample([q for q in src.queries if q["_id"] in src.qrels], 30)
     wanted = {d for q in queries for d in src.qrels[q["_id"]]}
     others = [r for r in src.corpus if r["_id"] not in wanted]
-    docs = [r for r in src.corpus if r["_id"] in wanted] + rng.sample(others, max(0, 80 - len(wanted)))
+    docs = [r for r in src.corpus if r["_id"] in wanted] + rng.sample(others, max(0, 60 - len(wanted)))
     folder = tmp_path / "xquadr_es-en_small"
     folder.mkdir()
     (folder / "corpus.jsonl").write_text("".join(json.dumps(r) + "\n" for r in docs), encoding="utf-8")
@@ -169,7 +169,8 @@ def test_hybrid_is_not_worse_than_dense_on_a_shared_set(tmp_path: Path) -> None:
         "q\td\ts\n" + "".join(f"{q['_id']}\t{d}\t1\n" for q in queries for d in src.qrels[q["_id"]]), encoding="utf-8"
     )
     settings = Settings.from_env(env={}, index=tmp_path / "unused", cache_dir=tmp_path / "cache")
-    dense = run_eval([folder], settings, mode="dense")["sets"][0]
-    hybrid = run_eval([folder], settings, mode="hybrid")["sets"][0]
+    work = tmp_path / "work"  # the second mode reuses the first one's index
+    dense = run_eval([folder], settings, mode="dense", workdir=work)["sets"][0]
+    hybrid = run_eval([folder], settings, mode="hybrid", workdir=work)["sets"][0]
     assert hybrid["mrr@10"] >= dense["mrr@10"] - 0.01
     assert hybrid["recall@5"] >= dense["recall@5"] - 0.01
