@@ -26,11 +26,12 @@ import numpy as np
 
 @dataclass(frozen=True)
 class FusionParams:
-    same_lang: float = 0.6
+    same_lang: float = 1.0
     """Weight of the calibrated lexical score for chunks in the question's language."""
-    other_lang: float = 0.1
-    """Weight for chunks in another language (or when either language is unknown: `unknown`)."""
-    unknown_lang: float = 0.3
+    other_lang: float = 0.2
+    """Weight for chunks in another language (only names, numbers, cognates can match there)."""
+    unknown_lang: float = 0.5
+    """Weight when the question's or the chunk's language is unknown (e.g. a bare name or code)."""
     dense_pool: int = 20
     """Dense scores are calibrated against this many best candidates."""
 
