@@ -19,7 +19,6 @@ from collections import defaultdict
 from pathlib import Path
 
 import pytest
-
 from conftest import ROOT
 
 N_DOCS = 12

@@ -20,7 +20,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import ROOT, make_pdf
 
 SEED = int(os.environ.get("SIHUB_CRASH_SEED", "20240611"))

@@ -17,10 +17,9 @@ import zlib
 from pathlib import Path
 
 import pytest
+from conftest import ROOT, make_pdf
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from conftest import ROOT, make_pdf
 
 PER_FILE_SECONDS = 20
 GB = 1 << 30

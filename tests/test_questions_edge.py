@@ -10,7 +10,6 @@ import json
 
 import pytest
 from click.testing import CliRunner
-
 from conftest import make_tiny_folder
 
 INJECTION = (
