@@ -31,12 +31,21 @@ from .i18n import label, lang_name
 # Weight of term overlap next to cosine similarity in a sentence's score. e5 cosines of a
 # question against related and unrelated sentences sit within ~0.1 of each other, so a
 # share of shared terms (0..1) moves the ranking without swamping it.
-LEX_WEIGHT = 0.1
+LEX_WEIGHT = 0.05
+# Added for a span holding a figure when the question asks how many, how much or when.
+NUMBER_BONUS = 0.02
+# How much more a name of the question, absent from every passage, must add to one of the best
+# spans' similarity than to the median span to count as addressed there; see `unsupported_names`.
+NAME_GAIN = 0.003
+NAME_SPANS = 5
 # Sentences kept in an answer, and how far below the best one a sentence may score.
 MAX_QUOTES = 4
 MARGIN = 0.03
-# The default relevance threshold (calibrated by bench/answers.py; see Settings.answer_threshold).
-THRESHOLD = 0.84
+# Relevance = best cosine + REL_LEX x best term share + REL_CONTRAST x (best - median cosine);
+# the default threshold on it (calibrated by bench/answers.py; see Settings.answer_threshold).
+REL_LEX = 0.2
+REL_CONTRAST = 0.5
+THRESHOLD = 0.865
 
 
 @dataclass
@@ -58,7 +67,13 @@ class Evidence:
 
     sentences: list[Sentence]
     relevance: float
-    """max(score) over the sentences: compared with the answer threshold."""
+    """See `relevance()`: compared with the answer threshold."""
+    unsupported: list[str] = field(default_factory=list)
+    """Names or figures of the question that no passage addresses (see `unsupported_names`)."""
+
+    def answers(self, threshold: float) -> bool:
+        """Whether this evidence is an answer: relevant enough, and about what the question names."""
+        return bool(self.sentences) and self.relevance >= threshold and not self.unsupported
 
 
 # ---- sentence embeddings, cached per process ----------------------------------------------------
@@ -105,6 +120,20 @@ _vectors = _VectorCache()
 # ---- scoring -----------------------------------------------------------------------------------
 
 _HAS_DIGIT = re.compile(r"\d")
+# Questions that ask for a number, an amount or a date, in the hub's five languages.
+_ASKS_NUMBER = re.compile(
+    r"\b(how (many|much|long|old)|what (year|date|amount|share|percentage)|when\b|"
+    r"hur (många|mycket|länge|stor)|vilket år|när\b|"
+    r"cik\b|cik (daudz|liel)|kad\b|kurā gadā|"
+    r"combien|quand\b|quelle (année|date|somme|part)|"
+    r"cuánt|cuándo|qué año|en qué año|qué (cantidad|porcentaje))",
+    re.IGNORECASE,
+)
+
+
+def asks_for_number(question: str) -> bool:
+    """Whether a question asks how many, how much or when (its answer holds a figure)."""
+    return bool(_ASKS_NUMBER.search(question))
 
 
 def candidate_spans(text: str) -> list[tuple[int, int]]:
@@ -121,10 +150,23 @@ def candidate_spans(text: str) -> list[tuple[int, int]]:
     return out
 
 
-def _embed_text(hit: Hit, sentence: str) -> str:
+def units(text: str) -> list[tuple[int, int]]:
+    """Quotable spans of a chunk: each pair of consecutive candidate sentences (one when alone).
+
+    Two sentences carry what one often lacks: the lead-in of a list item, the subject
+    ("It was created in 2002") of the sentence after it.
+    """
+    spans = candidate_spans(text)
+    if len(spans) <= 1:
+        return spans
+    return [(spans[j][0], spans[j + 1][1]) for j in range(len(spans) - 1)]
+
+
+def _embed_text(hit: Hit, text: str) -> str:
+    """A span with its document title and section heading, so that it is embedded in context."""
     heading = hit.chunk.heading.split(" > ")[-1] if hit.chunk.heading else ""
-    context = hit.title if not heading else heading
-    return f"{context}: {sentence}" if context and context not in sentence else sentence
+    context = ". ".join(x for x in (hit.title, heading) if x)
+    return f"{context}: {text}" if context else text
 
 
 def term_overlap(question_keys: set[str], sentence: str) -> float:
@@ -142,11 +184,12 @@ def gather(
     embedder: Embedder | None,
     query_vec: np.ndarray | None = None,
 ) -> Evidence:
-    """Score every candidate sentence of `hits` against `query` (cosine + term overlap)."""
+    """Score every quotable span of `hits` against `query` (cosine + term overlap + figures)."""
     qkeys = terms.keys(query)
+    numeric = asks_for_number(query)
     cands: list[Sentence] = []
     for i, h in enumerate(hits):
-        for s, e in candidate_spans(h.chunk.text):
+        for s, e in units(h.chunk.text):
             cands.append(Sentence(i, s, e))
     if not cands:
         return Evidence([], 0.0)
@@ -159,16 +202,86 @@ def gather(
         for c, v, sim in zip(cands, vecs, sims, strict=True):
             c.vec, c.sim = v, float(sim)
     for c in cands:
-        c.lex = term_overlap(qkeys, hits[c.hit].chunk.text[c.start : c.end])
-        c.score = c.sim + LEX_WEIGHT * c.lex
+        text = hits[c.hit].chunk.text[c.start : c.end]
+        c.lex = term_overlap(qkeys, text)
+        c.score = c.sim + LEX_WEIGHT * c.lex + (NUMBER_BONUS if numeric and _HAS_DIGIT.search(text) else 0.0)
     cands.sort(key=lambda c: -c.score)
-    return Evidence(cands, cands[0].score)
+    ev = Evidence(cands, relevance(cands))
+    if embedder is not None:
+        ev.unsupported = unsupported_names(query, hits, ev, embedder, query_vec)
+    return ev
+
+
+def relevance(cands: list[Sentence]) -> float:
+    """How strongly the passages bear on the question, compared with `Settings.answer_threshold`.
+
+    The best span's cosine alone does not separate on-topic from off-topic questions: e5
+    cosines sit in a narrow band whose level shifts with the language. Two things lift an
+    answerable question clear of that band: the passages share its terms (the best share
+    of question terms in any span), and the best span stands out from the rest (its cosine
+    above the median span's). Weights and threshold come from bench/answers.py.
+    """
+    sims = sorted(c.sim for c in cands)
+    best_sim, median = sims[-1], sims[len(sims) // 2]
+    best_lex = max(c.lex for c in cands)
+    return best_sim + REL_LEX * best_lex + REL_CONTRAST * (best_sim - median)
+
+
+_WORDS = re.compile(r"\w+", re.UNICODE)
+
+
+def names_in(question: str) -> list[str]:
+    """What a question names: capitalised words past the first, acronyms, numbers of 3+ digits."""
+    out = []
+    for i, w in enumerate(_WORDS.findall(question)):
+        if w.isdigit():
+            keep = len(w) >= 3
+        else:
+            keep = (i > 0 and w[:1].isupper() and w.lower() not in terms.STOPWORDS) or (len(w) >= 2 and w.isupper())
+        if keep and w not in out:
+            out.append(w)
+    return out
+
+
+def unsupported_names(
+    question: str, hits: list[Hit], evidence: Evidence, embedder: Embedder, query_vec: np.ndarray
+) -> list[str]:
+    """Names of the question that the passages do not address (so they cannot answer it).
+
+    "Is there a competence centre in Denmark?" over passages about Sweden's centre scores as
+    high as a real answer. A name is unsupported when no passage contains it (by its first
+    five letters, as `terms.key` compares) and taking it out of the question costs none of the
+    best spans more similarity than it costs the typical span (a translated name, "Lettonie"
+    for "Latvia", still ties the question to the span that holds it in another language).
+    """
+    if not evidence.sentences:
+        return []
+    present = set().union(*(terms.keys(f"{h.title} {h.chunk.heading} {h.chunk.text}") for h in hits))
+    absent = [w for w in names_in(question) if terms.key(w) not in present]
+    if not absent:
+        return []
+    if any(c.vec is None for c in evidence.sentences):
+        return absent
+    spans = np.stack([c.vec for c in evidence.sentences])
+    without = [re.sub(r"(?<!\w)" + re.escape(w) + r"(?!\w)", " ", question, count=1) for w in absent]
+    vecs = embedder.embed_queries(without)
+    base = spans @ np.asarray(query_vec, dtype=np.float32)
+    out = []
+    for w, v in zip(absent, vecs, strict=True):
+        # What the name adds to each span's similarity; dropping any word lifts all spans a little,
+        # so the best spans are compared with the median span, not with zero.
+        gain = base - spans @ v
+        if float(np.max(gain[:NAME_SPANS]) - np.median(gain)) <= NAME_GAIN:
+            out.append(w)
+    return out
 
 
 # ---- selection ---------------------------------------------------------------------------------
 
 
 def _near_duplicate(a: Sentence, b: Sentence, hits: list[Hit]) -> bool:
+    if a.hit == b.hit and a.start < b.end and b.start < a.end:
+        return True  # overlapping spans of one chunk
     if a.vec is not None and b.vec is not None and float(a.vec @ b.vec) > 0.97:
         return True
     ka = terms.keys(hits[a.hit].chunk.text[a.start : a.end])
@@ -177,7 +290,7 @@ def _near_duplicate(a: Sentence, b: Sentence, hits: list[Hit]) -> bool:
 
 
 def select(evidence: Evidence, hits: list[Hit], max_quotes: int = MAX_QUOTES, margin: float = MARGIN) -> list[Sentence]:
-    """The best sentences within `margin` of the top one, without near-duplicates, two per chunk at most."""
+    """The best spans within `margin` of the top one, without overlaps or near-duplicates, two per chunk."""
     if not evidence.sentences:
         return []
     floor = evidence.sentences[0].score - margin
@@ -193,22 +306,16 @@ def select(evidence: Evidence, hits: list[Hit], max_quotes: int = MAX_QUOTES, ma
     return chosen
 
 
-def _quote_span(text: str, picked: list[Sentence]) -> tuple[int, int]:
-    """One verbatim span for a chunk's picked sentences: both when at most one sentence apart."""
-    picked = sorted(picked, key=lambda c: c.start)
-    if len(picked) == 1:
-        return picked[0].start, picked[0].end
-    spans = split_sentences(text)
-    starts = [s for s, _ in spans]
-    first, last = picked[0], picked[-1]
-    try:
-        gap = starts.index(last.start) - starts.index(first.start)
-    except ValueError:
-        gap = 99
-    if gap <= 2:
-        return first.start, last.end
-    best = max(picked, key=lambda c: c.score)
-    return best.start, best.end
+def merge_adjacent(text: str, picked: list[Sentence]) -> list[tuple[int, int, float]]:
+    """A chunk's picked spans as quotes (start, end, score); spans that touch become one quote."""
+    out: list[list[float]] = []
+    for c in sorted(picked, key=lambda c: c.start):
+        if out and not text[int(out[-1][1]) : c.start].strip(" \t"):
+            out[-1][1] = max(out[-1][1], c.end)
+            out[-1][2] = max(out[-1][2], c.score)
+        else:
+            out.append([c.start, c.end, c.score])
+    return [(int(s), int(e), float(sc)) for s, e, sc in out]
 
 
 # ---- rendering ---------------------------------------------------------------------------------
@@ -225,23 +332,25 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-def make_citations(picks: dict[int, tuple[int, int]], hits: list[Hit], scores: dict[int, float]) -> list[Citation]:
-    """Citations for the picked chunks, grouped by document (best document first), numbered 1..n."""
+def make_citations(quotes: list[tuple[int, int, int, float]], hits: list[Hit]) -> list[Citation]:
+    """Citations for (hit, start, end, score) quotes, grouped by document (best first), numbered 1..n."""
     best_doc: dict[str, float] = {}
-    for i in picks:
+    for i, _s, _e, score in quotes:
         f = hits[i].chunk.path
-        best_doc[f] = max(best_doc.get(f, -1e9), scores[i])
-    order = sorted(
-        picks, key=lambda i: (-best_doc[hits[i].chunk.path], hits[i].chunk.path, hits[i].chunk.page or 0, hits[i].chunk.ord)
-    )
+        best_doc[f] = max(best_doc.get(f, -1e9), score)
+
+    def order(q: tuple[int, int, int, float]) -> tuple:
+        c = hits[q[0]].chunk
+        return (-best_doc[c.path], c.path, c.page or 0, c.ord, q[1])
+
     out = []
-    for n, i in enumerate(order, start=1):
-        h, (s, e) = hits[i], picks[i]
+    for n, (i, s, e, score) in enumerate(sorted(quotes, key=order), start=1):
+        h = hits[i]
         c = h.chunk
         out.append(
             Citation(
                 n=n, file=c.path, title=h.title, page=c.page, lang=c.lang, heading=c.heading, text=c.text,
-                quote=c.text[s:e], score=float(scores[i]), chunk_id=c.id, meta=h.doc_meta,
+                quote=c.text[s:e], score=float(score), chunk_id=c.id, meta=h.doc_meta,
             )
         )
     return out
@@ -280,9 +389,13 @@ def related_documents(hits: list[Hit], limit: int = 3) -> list[dict]:
     return out
 
 
-def not_found(question: str, lang: str, hits: list[Hit], note: str | None = None) -> Answer:
+def not_found(
+    question: str, lang: str, hits: list[Hit], note: str | None = None, missing: list[str] | None = None
+) -> Answer:
     related = related_documents(hits)
     lines = [label(lang, "not_found")]
+    if missing:
+        lines[0] += " " + label(lang, "missing", names=", ".join(f"“{m}”" for m in missing))
     if related:
         lines += ["", label(lang, "related")]
         for r in related:
@@ -310,14 +423,13 @@ def compose(
     overlap alone (and the threshold is then a share of terms).
     """
     ev = evidence or gather(query or question, hits, embedder)
-    if not ev.sentences or ev.relevance < threshold:
-        return not_found(question, language, hits)
+    if not ev.answers(threshold):
+        return not_found(question, language, hits, missing=ev.unsupported)
     chosen = select(ev, hits, max_quotes=max_quotes)
     by_hit: dict[int, list[Sentence]] = {}
     for c in chosen:
         by_hit.setdefault(c.hit, []).append(c)
-    picks = {i: _quote_span(hits[i].chunk.text, cs) for i, cs in by_hit.items()}
-    scores = {i: max(c.score for c in cs) for i, cs in by_hit.items()}
-    citations = make_citations(picks, hits, scores)
+    quotes = [(i, s, e, sc) for i, cs in by_hit.items() for s, e, sc in merge_adjacent(hits[i].chunk.text, cs)]
+    citations = make_citations(quotes, hits)
     text = render_extractive(question, language, citations, followup_of)
     return Answer(question, language, True, text, citations)

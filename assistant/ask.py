@@ -55,8 +55,8 @@ def ask_stream(
     hits = retrieve(assistant, resolved.query, k or settings.ask_k, filters)
     embedder = assistant.embedder
     evidence = gather(resolved.query, hits, embedder)
-    if not evidence.sentences or evidence.relevance < settings.answer_threshold:
-        answer = not_found(question, lang, hits)
+    if not evidence.answers(settings.answer_threshold):
+        answer = not_found(question, lang, hits, missing=evidence.unsupported)
         yield answer.answer
         yield answer
         return

@@ -17,6 +17,7 @@ LABELS: dict[str, dict[str, str]] = {
         "opening": "Here is what the documents say about {topic}:",
         "opening_followup": "Following up on “{previous}”, here is what the documents say about {topic}:",
         "not_found": "I found nothing about that in the documents.",
+        "missing": "None of the passages found mentions {names}.",
         "related": "Maybe related:",
         "sources": "Sources: {sources}.",
         "lang_label": "in {name}",
@@ -30,6 +31,7 @@ LABELS: dict[str, dict[str, str]] = {
         "opening": "Det här säger dokumenten om {topic}:",
         "opening_followup": "Som uppföljning av ”{previous}” säger dokumenten det här om {topic}:",
         "not_found": "Jag hittade inget om det i dokumenten.",
+        "missing": "Inget av de funna styckena nämner {names}.",
         "related": "Kanske relaterat:",
         "sources": "Källor: {sources}.",
         "lang_label": "på {name}",
@@ -43,6 +45,7 @@ LABELS: dict[str, dict[str, str]] = {
         "opening": "Lūk, ko dokumenti saka par tēmu “{topic}”:",
         "opening_followup": "Turpinot jautājumu “{previous}”, lūk, ko dokumenti saka par tēmu “{topic}”:",
         "not_found": "Dokumentos par to neko neatradu.",
+        "missing": "Neviens atrastais fragments nepiemin {names}.",
         "related": "Iespējams, saistīti:",
         "sources": "Avoti: {sources}.",
         "lang_label": "valodā: {name}",
@@ -56,6 +59,7 @@ LABELS: dict[str, dict[str, str]] = {
         "opening": "Voici ce que disent les documents sur {topic} :",
         "opening_followup": "Pour faire suite à « {previous} », voici ce que disent les documents sur {topic} :",
         "not_found": "Je n'ai rien trouvé à ce sujet dans les documents.",
+        "missing": "Aucun des passages trouvés ne mentionne {names}.",
         "related": "Peut-être en rapport :",
         "sources": "Sources : {sources}.",
         "lang_label": "en {name}",
@@ -69,6 +73,7 @@ LABELS: dict[str, dict[str, str]] = {
         "opening": "Esto es lo que dicen los documentos sobre {topic}:",
         "opening_followup": "Siguiendo con «{previous}», esto es lo que dicen los documentos sobre {topic}:",
         "not_found": "No encontré nada sobre eso en los documentos.",
+        "missing": "Ninguno de los pasajes encontrados menciona {names}.",
         "related": "Quizá relacionado:",
         "sources": "Fuentes: {sources}.",
         "lang_label": "en {name}",
@@ -139,10 +144,19 @@ def hinted_language(text: str) -> str | None:
 def question_language(text: str, fallback: str = "en") -> str:
     """ISO 639-1 code of a question; the hub's five languages win close calls.
 
-    Letters only one of the five languages uses (Latvian long vowels, Swedish å, Spanish ñ and
-    inverted marks) decide first; then the detector, with a neighbour of a hub language mapped
-    to it; `fallback` when the text is too short to tell.
+    Names keep their own letters inside any language ("Zaļā adata", "Umeå"), so when only a
+    few words hold a language's own letters, the detector first reads the question without
+    them; when that is clear, it decides. Otherwise those letters (Latvian long vowels, Swedish å, Spanish ñ
+    and inverted marks) decide, then the detector on the whole text, a neighbour of a hub
+    language mapped to it; `fallback` when the text is too short to tell.
     """
+    words = text.split()
+    named = [w for w in words if hinted_language(w)]
+    plain = " ".join(w for w in words if not hinted_language(w))
+    if named and 3 * len(named) <= len(words) and sum(ch.isalpha() for ch in plain) >= 12:
+        probs = _probabilities(plain)
+        if probs and probs[0][1] >= 0.9 and probs[0][0] in LANGS:
+            return probs[0][0]
     hinted = hinted_language(text)
     if hinted:
         return hinted

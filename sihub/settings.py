@@ -41,9 +41,10 @@ class Settings:
     search_k: int = _doc("Hits returned by `search`.", default=10)
     ask_k: int = _doc("Passages an answer draws from.", default=5)
     answer_threshold: float = _doc(
-        "Relevance (best sentence's cosine + 0.1 x its share of the question's terms) an answer needs; "
-        "below it sihub says the documents hold nothing on the question. Calibrated by bench/answers.py.",
-        default=0.84,
+        "Relevance an answer needs (best passage cosine + 0.2 x its best share of the question's terms "
+        "+ 0.5 x how far the best passage stands out); below it sihub says the documents hold nothing "
+        "on the question. Calibrated by bench/answers.py.",
+        default=0.865,
     )
     llm_url: str = _doc(
         "OpenAI-compatible chat-completions base URL (e.g. http://localhost:11434/v1); empty = extractive answers.",

