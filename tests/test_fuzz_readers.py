@@ -14,10 +14,11 @@ import subprocess
 import sys
 import zipfile
 import zlib
+from datetime import UTC
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, make_pdf
+from conftest import ROOT
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -57,7 +58,19 @@ TEXT = [
 
 
 def seeds(tmp: Path) -> dict[str, bytes]:
-    pdf = make_pdf(tmp / "seed.pdf", ["BuiCaSuS overview\n\n" + TEXT[0], "Best practices\n\n" + TEXT[1]], title="Seed")
+    from datetime import datetime
+
+    from fpdf import FPDF
+
+    doc = FPDF()
+    doc.set_creation_date(datetime(2023, 2, 16, tzinfo=UTC))  # the same bytes, so failures reproduce
+    doc.set_title("Seed")
+    doc.set_font("Helvetica", size=11)
+    for text in ["BuiCaSuS overview\n\n" + TEXT[0], "Best practices\n\n" + TEXT[1]]:
+        doc.add_page()
+        doc.multi_cell(0, 6, text)
+    pdf = tmp / "seed.pdf"
+    doc.output(str(pdf))
     html = (
         "<!doctype html><html><head><meta charset='utf-8'><title>Hub</title></head><body><main>"
         "<h1>Kunskapshubb</h1>" + "".join(f"<p>{t}</p>" for t in TEXT) + "<table><tr><td>a</td><td>1</td></tr></table>"
@@ -153,6 +166,8 @@ def test_mutated_files_give_a_document_or_one_line_reason(tmp_path, ext):
 @pytest.mark.parametrize("part", ["xml", "pdf-content"])
 def test_mutated_structure_inside_the_container(tmp_path, part):
     """Mutate the XML inside a valid DOCX zip, and an uncompressed PDF's objects, so the damage gets past the container."""
+    from datetime import datetime
+
     if part == "xml":
         seed = docx_xml(seeds(tmp_path)[".docx"])
         target = tmp_path / "fuzz.docx"
@@ -164,6 +179,7 @@ def test_mutated_structure_inside_the_container(tmp_path, part):
 
         pdf = FPDF()
         pdf.set_compression(False)
+        pdf.set_creation_date(datetime(2023, 2, 16, tzinfo=UTC))
         pdf.set_font("Helvetica", size=11)
         for t in TEXT[:2]:
             pdf.add_page()
