@@ -239,6 +239,9 @@ class Index:
         fh.write(f"pid {os.getpid()}")
         fh.flush()
         self._lock_fh = fh
+        # Temporary files of a writer that was killed mid-save: only a lock holder writes them.
+        for stale in [*self.path.glob(".vectors-*.tmp"), *self.path.glob(f".{MANIFEST}.*.tmp")]:
+            stale.unlink(missing_ok=True)
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path / DB, timeout=30, check_same_thread=False, isolation_level=None)
