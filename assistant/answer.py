@@ -40,7 +40,7 @@ NAME_GAIN = 0.003
 NAME_SPANS = 5
 # Sentences kept in an answer, and how far below the best one a sentence may score.
 MAX_QUOTES = 4
-MARGIN = 0.03
+MARGIN = 0.05
 # Relevance = best cosine + REL_LEX x best term share + REL_CONTRAST x (best - median cosine);
 # the default threshold on it (calibrated by bench/answers.py; see Settings.answer_threshold).
 REL_LEX = 0.2
@@ -349,8 +349,17 @@ def make_citations(quotes: list[tuple[int, int, int, float]], hits: list[Hit]) -
         c = h.chunk
         out.append(
             Citation(
-                n=n, file=c.path, title=h.title, page=c.page, lang=c.lang, heading=c.heading, text=c.text,
-                quote=c.text[s:e], score=float(score), chunk_id=c.id, meta=h.doc_meta,
+                n=n,
+                file=c.path,
+                title=h.title,
+                page=c.page,
+                lang=c.lang,
+                heading=c.heading,
+                text=c.text,
+                quote=c.text[s:e],
+                score=float(score),
+                chunk_id=c.id,
+                meta=h.doc_meta,
             )
         )
     return out
@@ -367,7 +376,9 @@ def render_extractive(question: str, lang: str, citations: list[Citation], follo
         if c.file != doc:
             doc, doc_lang = c.file, c.lang
             lines.append("")
-            lines.append(f"**{c.title or c.file}** — {c.file} · {label(lang, 'lang_label', name=lang_name(c.lang, lang))}")
+            lines.append(
+                f"**{c.title or c.file}** — {c.file} · {label(lang, 'lang_label', name=lang_name(c.lang, lang))}"
+            )
         where = [label(lang, "page", page=c.page)] if c.page else []
         if c.lang != doc_lang:
             where.append(lang_name(c.lang, lang))

@@ -64,8 +64,14 @@ def ask_stream(
         yield from _generate(assistant, question, lang, hits, evidence, resolved)
         return
     answer = compose(
-        question, lang, hits, embedder, query=resolved.query, threshold=settings.answer_threshold,
-        followup_of=resolved.followup_of, evidence=evidence,
+        question,
+        lang,
+        hits,
+        embedder,
+        query=resolved.query,
+        threshold=settings.answer_threshold,
+        followup_of=resolved.followup_of,
+        evidence=evidence,
     )
     yield answer.answer
     yield answer
@@ -100,8 +106,14 @@ def _generate(
             return
         reason = "no cited passage in its answer"
     fallback = compose(
-        question, lang, hits, assistant.embedder, query=resolved.query, threshold=s.answer_threshold,
-        followup_of=resolved.followup_of, evidence=evidence,
+        question,
+        lang,
+        hits,
+        assistant.embedder,
+        query=resolved.query,
+        threshold=s.answer_threshold,
+        followup_of=resolved.followup_of,
+        evidence=evidence,
     )
     fallback.note = label(lang, "llm_failed", reason=reason)
     yield fallback

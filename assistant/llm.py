@@ -259,8 +259,17 @@ def finish(
         quote = _quote_for(c.text, checked.claims.get(old, []), sentence_scores.get(old - 1, {}))
         citations.append(
             Citation(
-                n=new, file=c.path, title=h.title, page=c.page, lang=c.lang, heading=c.heading, text=c.text,
-                quote=quote, score=float(h.score), chunk_id=c.id, meta=h.doc_meta,
+                n=new,
+                file=c.path,
+                title=h.title,
+                page=c.page,
+                lang=c.lang,
+                heading=c.heading,
+                text=c.text,
+                quote=quote,
+                score=float(h.score),
+                chunk_id=c.id,
+                meta=h.doc_meta,
             )
         )
     docs = list(dict.fromkeys(c.title or c.file for c in citations))

@@ -117,9 +117,19 @@ def run(assistant: Any, questions: list[dict[str, Any]], threshold: float) -> li
         ev = gather(g["question"], hits, assistant.embedder)
         best = ev.sentences[0] if ev.sentences else None
         row = judge(answer, g)
+        row["retrieved"] = bool(g.get("answerable")) and any(
+            rel_path(h.chunk.path) == g["file"]
+            and (g.get("page") is None or h.chunk.page == g["page"])
+            and any(norm(f) in norm(h.chunk.text) for f in g.get("facts") or [])
+            for h in hits
+        )
         row.update(
-            relevance=ev.relevance, sim=best.sim if best else 0.0, lex=best.lex if best else 0.0, seconds=seconds,
-            unsupported=ev.unsupported, off_topic=bool(g.get("off_topic")),
+            relevance=ev.relevance,
+            sim=best.sim if best else 0.0,
+            lex=best.lex if best else 0.0,
+            seconds=seconds,
+            unsupported=ev.unsupported,
+            off_topic=bool(g.get("off_topic")),
         )
         rows.append(row)
     return rows
@@ -134,8 +144,11 @@ def rates(rows: list[dict[str, Any]], threshold: float | None = None) -> dict[st
     def found(r: dict[str, Any]) -> bool:
         return r["found"] if threshold is None else r["relevance"] >= threshold and not r["unsupported"]
 
+    got = [r for r in ans if r["retrieved"]]
     return {
         "answerable": len(ans),
+        "retrieved": len(got) / max(1, len(ans)),
+        "cited_given_retrieved": sum(found(r) and r["cited"] for r in got) / max(1, len(got)),
         "unanswerable": len(una),
         "answered": sum(found(r) for r in ans) / max(1, len(ans)),
         "cited_gold": sum(found(r) and r["cited"] for r in ans) / max(1, len(ans)),
@@ -189,6 +202,8 @@ def main() -> None:
             [
                 ["answerable: cited on gold page with a gold fact", f"{r['cited_gold']:.1%}", ">= 90%"],
                 ["answerable: found", f"{r['answered']:.1%}", ""],
+                ["answerable: a gold-fact passage among the k retrieved", f"{r['retrieved']:.1%}", "(retrieval)"],
+                ["... of those, cited on gold page with a gold fact", f"{r['cited_given_retrieved']:.1%}", ""],
                 ["unanswerable: found = false", f"{r['rejected']:.1%}", ">= 80%"],
                 ["off-topic (not gold): found = false", f"{r['off_topic_rejected']:.1%}", "100%"],
                 ["opening line in the question's language", f"{r['lang_ok']:.1%}", "100%"],
@@ -213,7 +228,13 @@ def main() -> None:
             table(
                 ["threshold", "answered", "cited_gold", "rejected", "off-topic rejected"],
                 [
-                    [t, f"{x['answered']:.1%}", f"{x['cited_gold']:.1%}", f"{x['rejected']:.1%}", f"{x['off_topic_rejected']:.1%}"]
+                    [
+                        t,
+                        f"{x['answered']:.1%}",
+                        f"{x['cited_gold']:.1%}",
+                        f"{x['rejected']:.1%}",
+                        f"{x['off_topic_rejected']:.1%}",
+                    ]
                     for t in grid
                     for x in [rates(rows, t)]
                 ],

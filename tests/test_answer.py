@@ -118,7 +118,9 @@ def test_follow_up_uses_the_previous_question(tiny):
     follow = tiny.ask("and from Spain?", history=[{"question": first.question, "answer": first.answer}])
     assert follow.found and follow.language == "en"
     assert any("7 from Spain" in c.quote for c in follow.citations)
-    assert follow.answer.splitlines()[0].startswith(label("en", "opening_followup", previous="\0", topic="\0").split("\0")[0])
+    assert follow.answer.splitlines()[0].startswith(
+        label("en", "opening_followup", previous="\0", topic="\0").split("\0")[0]
+    )
     assert first.question.rstrip("?") in follow.answer.splitlines()[0]
     assert_well_formed(follow)
     # Without the history the same words are a question of their own.

@@ -92,7 +92,11 @@ def fake_llm():
 
 def _hits() -> list[Hit]:
     texts = [
-        ("fr/incubateur.md", "L'incubateur de Nantes a accompagné 42 projets en 2022. Chaque projet reçoit une bourse.", "fr"),
+        (
+            "fr/incubateur.md",
+            "L'incubateur de Nantes a accompagné 42 projets en 2022. Chaque projet reçoit une bourse.",
+            "fr",
+        ),
         ("sv/upphandling.md", "Malmö stad reserverade fem procent av städkontrakten. Upphandlingen gav 37 jobb.", "sv"),
         (
             "en/evil.md",
@@ -213,7 +217,9 @@ def test_streamed_answer_is_checked_and_cited(tiny_assistant, fake_llm):
     question = "Combien de projets l'incubateur de Nantes a-t-il accompagnés ?"
     hits = tiny_assistant.search(question, tiny_assistant.settings.ask_k)
     n = next(i for i, h in enumerate(hits, start=1) if "42 projets" in h.chunk.text)
-    fake_llm.replies.append(("sse", f"L'incubateur de Nantes a accompagné 42 projets en 2022 [{n}]. Il a tout réussi [9]."))
+    fake_llm.replies.append(
+        ("sse", f"L'incubateur de Nantes a accompagné 42 projets en 2022 [{n}]. Il a tout réussi [9].")
+    )
     pieces, answer = _ask(tiny_assistant, fake_llm, question)
     assert len(pieces) > 1  # streamed, piece by piece
     assert answer.found and answer.language == "fr"
