@@ -158,7 +158,9 @@ def ask(obj: _Ctx, question: str, k: int | None, filters: tuple[str, ...], mode:
     if as_json:
         _emit(answer.to_json())
         return
-    click.echo(answer.answer)
+    if answer.note:
+        click.secho(answer.note, fg="yellow", err=True)
+    click.echo(answer.answer)  # "maybe related" documents are part of a not-found answer's text
     if answer.citations:
         click.echo()
         for c in answer.citations:
