@@ -14,8 +14,8 @@ LANGS = ("sv", "lv", "fr", "es", "en")
 
 LABELS: dict[str, dict[str, str]] = {
     "en": {
-        "opening": "Here is what the documents say about {topic}:",
-        "opening_followup": "Following up on “{previous}”, here is what the documents say about {topic}:",
+        "opening": "Here is what the documents say about “{topic}”:",
+        "opening_followup": "Following up on “{previous}”, here is what the documents say about “{topic}”:",
         "not_found": "I found nothing about that in the documents.",
         "missing": "None of the passages found mentions {names}.",
         "related": "Maybe related:",
@@ -28,8 +28,8 @@ LABELS: dict[str, dict[str, str]] = {
         "empty_question": "Please ask a question.",
     },
     "sv": {
-        "opening": "Det här säger dokumenten om {topic}:",
-        "opening_followup": "Som uppföljning av ”{previous}” säger dokumenten det här om {topic}:",
+        "opening": "Det här säger dokumenten om ”{topic}”:",
+        "opening_followup": "Som uppföljning av ”{previous}” säger dokumenten det här om ”{topic}”:",
         "not_found": "Jag hittade inget om det i dokumenten.",
         "missing": "Inget av de funna styckena nämner {names}.",
         "related": "Kanske relaterat:",
@@ -56,8 +56,8 @@ LABELS: dict[str, dict[str, str]] = {
         "empty_question": "Lūdzu, uzdodiet jautājumu.",
     },
     "fr": {
-        "opening": "Voici ce que disent les documents sur {topic} :",
-        "opening_followup": "Pour faire suite à « {previous} », voici ce que disent les documents sur {topic} :",
+        "opening": "Voici ce que disent les documents sur « {topic} » :",
+        "opening_followup": "Pour faire suite à « {previous} », voici ce que disent les documents sur « {topic} » :",
         "not_found": "Je n'ai rien trouvé à ce sujet dans les documents.",
         "missing": "Aucun des passages trouvés ne mentionne {names}.",
         "related": "Peut-être en rapport :",
@@ -70,8 +70,8 @@ LABELS: dict[str, dict[str, str]] = {
         "empty_question": "Posez une question.",
     },
     "es": {
-        "opening": "Esto es lo que dicen los documentos sobre {topic}:",
-        "opening_followup": "Siguiendo con «{previous}», esto es lo que dicen los documentos sobre {topic}:",
+        "opening": "Esto es lo que dicen los documentos sobre «{topic}»:",
+        "opening_followup": "Siguiendo con «{previous}», esto es lo que dicen los documentos sobre «{topic}»:",
         "not_found": "No encontré nada sobre eso en los documentos.",
         "missing": "Ninguno de los pasajes encontrados menciona {names}.",
         "related": "Quizá relacionado:",
