@@ -220,6 +220,9 @@ def main() -> None:
         + f"; off-topic max {off_rel[-1]:.3f}. Unanswerable turned away by an unsupported name: "
         + f"{sum(bool(x['unsupported']) for x in rows if not x['answerable'] and not x['off_topic'])}; "
         + f"answerable: {sum(bool(x['unsupported']) for x in rows if x['answerable'])}.",
+        f"Margin: off-topic relevance ends at {off_rel[-1]:.3f}, answerable starts at {ans_rel[0]:.3f}; "
+        f"the threshold {args.threshold} sits {args.threshold - off_rel[-1]:+.3f} / {args.threshold - ans_rel[0]:+.3f} "
+        "from them (near-miss unanswerable questions score like answerable ones: relevance cannot tell them apart).",
     ]
     if args.sweep:
         grid = [round(0.80 + 0.01 * i, 3) for i in range(15)]

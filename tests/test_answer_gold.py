@@ -53,7 +53,7 @@ def sample() -> list[dict]:
         {"id": f"off-{n}", "question": q, "lang": lang, "answerable": False, "off_topic": True}
         for n, (lang, q) in enumerate(OFF_TOPIC[::2], start=1)
     ]
-    return answerable[::6] + unanswerable + off
+    return answerable[::8] + unanswerable + off
 
 
 def test_gold_sample(corpus_assistant):
