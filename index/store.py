@@ -379,9 +379,9 @@ class Index:
     def _stored_vectors(self, ids: list[int]) -> tuple[np.ndarray, np.ndarray]:
         """The stored float32 vectors of these chunk ids (those that exist), for exact scoring.
 
-        Called with `self._lock` held (it uses the shared connection).
+        Called with `self._lock` held; inside `consistent()` it reads the thread's snapshot.
         """
-        conn = self._db
+        conn = self._local.conn if getattr(self._local, "pinned", 0) else self._db
         rows = []
         for start in range(0, len(ids), 30_000):
             part = ids[start : start + 30_000]
