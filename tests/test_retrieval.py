@@ -9,7 +9,7 @@ import pytest
 from conftest import DOCS, write_tree
 
 from assistant import Assistant
-from assistant.fusion import Candidates, FusionParams, calibrate_dense, fuse
+from assistant.fusion import Candidates, FusionParams, fuse, standardise
 from assistant.query import normalise_filters, parse_filters, parse_query, question_language, strip_filler
 from assistant.retrieve import cap_per_document, merge_adjacent, retrieve
 from index import lexical
@@ -169,11 +169,12 @@ def test_chunk_ids_where_matches_a_brute_force_filter(hub: Assistant) -> None:
 # ---- fusion, diversity, merging --------------------------------------------------------------
 
 
-def test_calibrated_dense_is_scale_free() -> None:
+def test_standardised_scores_are_scale_free() -> None:
     cos = np.array([0.9, 0.85, 0.84, 0.83, 0.80])
-    a = calibrate_dense(cos, 5)
-    b = calibrate_dense(cos * 0.5 + 0.2, 5)
-    assert np.allclose(a, b) and a[0] == pytest.approx(1.0)
+    a = standardise(cos, 5)
+    b = standardise(cos * 0.5 + 0.2, 5)
+    assert np.allclose(a, b) and a.mean() == pytest.approx(0.0) and a[0] > 1.5
+    assert np.all(standardise(np.ones(4), 4) == 0)
 
 
 def test_cross_language_lexical_matches_count_less() -> None:
