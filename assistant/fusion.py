@@ -11,7 +11,9 @@ before they are added:
   question where the embedding sees nothing special yields small differences;
 - lexical, for chunks in the question's language: standardised the same way, so a BM25
   score that stands out (a rare exact term, a name, people's own wording) can outvote the
-  embedding — this is what carries questions people wrote in the documents' language;
+  embedding — this is what carries questions people wrote in the documents' language. Its
+  weight shrinks with the share of the collection in other languages: in a mixed hub a
+  strong same-language word match is as much "same language" as "same topic";
 - lexical, for chunks in another language: only language-neutral tokens (names, acronyms,
   numbers, cognates) can match there, so it counts as a bounded bonus (BM25 relative to the
   question's best, times a small weight) that can break near-ties of the dense score but
@@ -38,6 +40,11 @@ class FusionParams:
     """Weight of the standardised lexical score when the question's or chunk's language is unknown."""
     pool: int = 50
     """Scores are standardised against this many best candidates."""
+    share_power: float = 2.0
+    """The same-language weight is scaled by (share of the collection in the question's
+    language) ** share_power: in a one-language collection it counts fully; in a hub where
+    most documents are in other languages, a strong word match mostly says "same language"
+    and would push aside the answer written in another language."""
 
 
 @dataclass
@@ -71,10 +78,14 @@ def relative(x: np.ndarray) -> np.ndarray:
     return x / best if best > 0 else np.zeros_like(x)
 
 
-def fuse(c: Candidates, query_lang: str, params: FusionParams) -> np.ndarray:
-    """The hybrid score of every candidate (higher is better)."""
+def fuse(c: Candidates, query_lang: str, params: FusionParams, lang_share: float = 1.0) -> np.ndarray:
+    """The hybrid score of every candidate (higher is better).
+
+    `lang_share` is the share of the collection written in the question's language.
+    """
     if len(c.ids) == 0:
         return np.zeros(0)
+    same_weight = params.same_lang * min(1.0, max(0.0, lang_share)) ** params.share_power
     dense = standardise(c.dense, params.pool)
     lex_z = standardise(c.lexical, params.pool)
     lex_rel = relative(c.lexical)
@@ -84,7 +95,7 @@ def fuse(c: Candidates, query_lang: str, params: FusionParams) -> np.ndarray:
         if unknown_q or lang in ("", "und"):
             bonus[i] = params.unknown_lang * lex_z[i]
         elif lang == query_lang:
-            bonus[i] = params.same_lang * lex_z[i]
+            bonus[i] = same_weight * lex_z[i]
         else:
             bonus[i] = params.other_lang * lex_rel[i]
     return dense + bonus

@@ -82,7 +82,8 @@ def _hybrid(
         lexical=np.array([lexical.get(h.chunk.id, 0.0) for h in hits]),
         langs=[h.chunk.lang for h in hits],
     )
-    scores = fuse(cands, query.lang, params)
+    share = index.language_shares().get(query.lang, 0.0) if query.lang not in ("", "und") else 1.0
+    scores = fuse(cands, query.lang, params, lang_share=share)
     for h, s in zip(hits, scores):
         h.score = float(s)
         h.dense = dense[h.chunk.id]

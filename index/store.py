@@ -697,6 +697,19 @@ class Index:
                 out.update((int(r[0]), np.frombuffer(r[1], dtype=np.float32)) for r in conn.execute(q, part))
         return out
 
+    def language_shares(self) -> dict[str, float]:
+        """Share of the chunks written in each language (cached until the index changes)."""
+        key = (self._generation, self._data_version)
+        cached = getattr(self, "_lang_shares", None)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        with self._read() as conn:
+            rows = conn.execute("SELECT lang, COUNT(*) FROM chunks GROUP BY lang").fetchall()
+        total = sum(n for _, n in rows) or 1
+        shares = {str(lang): n / total for lang, n in rows}
+        self._lang_shares = (key, shares)
+        return shares
+
     def chunk_ids_where(self, filters: dict[str, list[str]]) -> np.ndarray:
         """Ids of the chunks that pass every filter (values of one key are alternatives).
 
