@@ -53,7 +53,12 @@ class SetResult:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "queries": self.queries, **{m: round(self.scores[m], 4) for m in self.scores}, **self.extra}
+        return {
+            "name": self.name,
+            "queries": self.queries,
+            **{m: round(self.scores[m], 4) for m in self.scores},
+            **self.extra,
+        }
 
 
 # ---- reading sets ----------------------------------------------------------------------------
@@ -72,7 +77,7 @@ def _jsonl(path: Path) -> list[dict[str, Any]]:
             except ValueError as exc:
                 raise BadInputError(f"{path}:{n}: not JSON ({exc})") from None
             if not isinstance(row, dict) or "_id" not in row:
-                raise BadInputError(f"{path}:{n}: an object with an \"_id\" is expected")
+                raise BadInputError(f'{path}:{n}: an object with an "_id" is expected')
             rows.append(row)
     return rows
 
@@ -301,7 +306,9 @@ def expand_sets(paths: list[Path]) -> list[Path]:
         elif p.is_dir():
             subs = sorted(d for d in p.iterdir() if (d / "corpus.jsonl").is_file())
             if not subs:
-                raise SihubError(f"{p}: neither a BEIR set (corpus.jsonl, queries.jsonl, qrels.tsv) nor a folder of them")
+                raise SihubError(
+                    f"{p}: neither a BEIR set (corpus.jsonl, queries.jsonl, qrels.tsv) nor a folder of them"
+                )
             out.extend(subs)
         else:
             raise SihubError(f"{p}: no such set folder or gold file")

@@ -158,7 +158,11 @@ _FILLER_RE = re.compile(r"^\s*(?:(?:" + "|".join(_FILLER) + r")(?!\w)\s*[,:;!]?\
 def strip_filler(text: str) -> str:
     """The question without polite openings; the question itself when nothing else would be left."""
     rest = _FILLER_RE.sub("", text, count=1).strip()
-    rest = re.sub(r"^(that|if|whether|om|si|que|si|vai)\s+", "", rest, flags=re.IGNORECASE) if rest != text.strip() else rest
+    rest = (
+        re.sub(r"^(that|if|whether|om|si|que|si|vai)\s+", "", rest, flags=re.IGNORECASE)
+        if rest != text.strip()
+        else rest
+    )
     return rest if _WORD.search(rest) else text
 
 

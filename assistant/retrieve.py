@@ -84,7 +84,7 @@ def _hybrid(
     )
     share = index.language_shares().get(query.lang, 0.0) if query.lang not in ("", "und") else 1.0
     scores = fuse(cands, query.lang, params, lang_share=share)
-    for h, s in zip(hits, scores):
+    for h, s in zip(hits, scores, strict=False):
         h.score = float(s)
         h.dense = dense[h.chunk.id]
         h.lexical = lexical.get(h.chunk.id, 0.0)

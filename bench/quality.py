@@ -28,7 +28,19 @@ MODES = ("dense", "lexical", "hybrid")
 
 
 def run_mode(sets: list[str], mode: str, workdir: Path, extra: list[str]) -> dict:
-    cmd = [sys.executable, "-m", "sihub.cli", "eval", *sets, "--json", "--mode", mode, "--workdir", str(workdir), *extra]
+    cmd = [
+        sys.executable,
+        "-m",
+        "sihub.cli",
+        "eval",
+        *sets,
+        "--json",
+        "--mode",
+        mode,
+        "--workdir",
+        str(workdir),
+        *extra,
+    ]
     out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
     if out.returncode != 0:
         sys.exit(f"sihub eval --mode {mode} failed:\n{out.stderr.strip()[-2000:]}")
@@ -84,8 +96,12 @@ def main() -> None:
     print(text)
     if args.no_save:
         return
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
-    dirty = subprocess.run(["git", "status", "--porcelain", "--", "assistant", "index"], cwd=ROOT, capture_output=True, text=True).stdout
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "--", "assistant", "index"], cwd=ROOT, capture_output=True, text=True
+    ).stdout
     stamp = dt.datetime.now().strftime("%Y-%m-%d %H:%M")
     section = (
         f"\n### Retrieval quality, {stamp}, commit {commit}{' (+ local changes)' if dirty.strip() else ''}\n\n"

@@ -60,15 +60,15 @@ class CachedEmbedder:
                     vec = np.frombuffer(blob, dtype=np.float32)
                     if vec.shape[0] == self.dim:
                         found[key] = vec
-        todo = {k: t for k, t in zip(keys, texts) if k not in found}
+        todo = {k: t for k, t in zip(keys, texts, strict=False) if k not in found}
         self.hits += len(keys) - len(todo)
         self.misses += len(todo)
         if todo:
             mat = encode(list(todo.values()))
-            rows = [(k, np.asarray(v, dtype=np.float32).tobytes()) for k, v in zip(todo, mat)]
+            rows = [(k, np.asarray(v, dtype=np.float32).tobytes()) for k, v in zip(todo, mat, strict=False)]
             with self._lock:
                 self._db.executemany("INSERT OR REPLACE INTO vectors (key, vec) VALUES (?, ?)", rows)
-            for k, v in zip(todo, mat):
+            for k, v in zip(todo, mat, strict=False):
                 found[k] = np.asarray(v, dtype=np.float32)
         return np.ascontiguousarray(np.stack([found[k] for k in keys]), dtype=np.float32)
 

@@ -22,19 +22,18 @@ _TOKEN = re.compile(r"\w+", re.UNICODE)
 _SNOWBALL = {"sv": "swedish", "fr": "french", "es": "spanish", "en": "english"}
 _local = threading.local()
 
-# Latvian inflection endings, longest first; a stem keeps at least 3 letters.
+# Latvian inflection endings (noun and adjective cases, definite adjectives, infinitives,
+# present, past and future verb forms, participles); the longest that leaves 3 letters is stripped.
 _LV_ENDINGS = sorted(
-    {
-        # nouns and adjectives (all declensions, definite adjective forms)
-        "ajiem", "ajām", "ajai", "ajam", "ajos", "ajās", "iem", "ām", "ēm", "īm", "ūm", "os", "ās", "ēs", "īs",
-        "us", "as", "es", "is", "ai", "am", "ei", "ij", "ie", "ī", "ā", "ē", "u", "a", "e", "i", "o", "s", "š",
-        "ais", "ajā", "ajo", "ajs", "ojai", "ojam", "ojos", "ošs", "oša", "ošā", "ošo", "ošu", "ošie", "ošās",
-        # verbs: infinitive, present, past, future, participles
-        "ties", "ēties", "īties", "oties", "āties", "ot", "āt", "ēt", "īt", "ut", "t", "ja", "jā", "jām", "jāt",
-        "ām", "āt", "sim", "siet", "šu", "si", "sies", "ties", "tos", "ts", "ta", "tu", "tā", "tās", "ti", "tie",
-        "dams", "dama", "damies", "jis", "jusi", "ušas", "ušie", "ušo", "ušu", "ušā", "ušai", "ušam", "ams", "ama",
-        "amais", "amā", "amo", "āms", "āma", "ēts", "ēta", "īts", "īta",
-    },
+    set(
+        """
+        ajiem ajām ajai ajam ajos ajās iem ām ēm īm ūm os ās ēs īs us as es is ai am ei ij ie ī ā ē
+        u a e i o s š ais ajā ajo ajs ojai ojam ojos ošs oša ošā ošo ošu ošie ošās ties ēties īties
+        oties āties ot āt ēt īt ut t ja jā jām jāt sim siet šu si sies tos ts ta tu tā tās ti tie
+        dams dama damies jis jusi ušas ušie ušo ušu ušā ušai ušam ams ama amais amā amo āms āma ēts
+        ēta īts īta
+        """.split()
+    ),
     key=len,
     reverse=True,
 )

@@ -138,7 +138,13 @@ def test_gold_questions_hit_file_and_page(tmp_path: Path, hash_settings: Setting
     (corpus / "sv" / "note.txt").write_text("Malmö stad reserverade fem procent av städkontrakten.\n", encoding="utf-8")
     gold = tmp_path / "questions.jsonl"
     rows = [
-        {"id": "1", "question": "incubator budget euros per project", "file": "en/report.pdf", "page": 2, "answerable": True},
+        {
+            "id": "1",
+            "question": "incubator budget euros per project",
+            "file": "en/report.pdf",
+            "page": 2,
+            "answerable": True,
+        },
         {"id": "2", "question": "städkontrakten Malmö", "file": "sv/note.txt", "page": None, "answerable": True},
         {"id": "3", "question": "hub incubator budget euros", "file": "en/report.pdf", "page": 1, "answerable": True},
         {"id": "4", "question": "something absent", "file": None, "page": None, "answerable": False},

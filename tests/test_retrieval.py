@@ -35,7 +35,8 @@ sv/upphandling.md:
 """
 
 LONG = "# Handbook\n\n" + "\n\n".join(
-    f"Section {n}. " + " ".join(f"The mentoring programme step {n} sentence {i} covers topic{n} in detail." for i in range(12))
+    f"Section {n}. "
+    + " ".join(f"The mentoring programme step {n} sentence {i} covers topic{n} in detail." for i in range(12))
     for n in range(6)
 )
 
@@ -160,9 +161,7 @@ def test_each_filter_key(hub: Assistant, filters: list[str], expected: set[str])
 def test_chunk_ids_where_matches_a_brute_force_filter(hub: Assistant) -> None:
     index = hub.index
     ids = set(index.chunk_ids_where({"country": ["SE", "FR"]}).tolist())
-    brute = {
-        c.id for d in index.documents() if d.meta.get("country") in ("SE", "FR") for c in index.chunks_of(d.path)
-    }
+    brute = {c.id for d in index.documents() if d.meta.get("country") in ("SE", "FR") for c in index.chunks_of(d.path)}
     assert ids == brute and ids
 
 
@@ -179,8 +178,12 @@ def test_standardised_scores_are_scale_free() -> None:
 
 def test_cross_language_lexical_matches_count_less() -> None:
     # Two chunks equally close by meaning; the exact-term match only helps in the question's language.
-    c = Candidates(ids=np.array([1, 2, 3]), dense=np.array([0.80, 0.80, 0.70]), lexical=np.array([10.0, 0.0, 0.0]),
-                   langs=["en", "en", "en"])
+    c = Candidates(
+        ids=np.array([1, 2, 3]),
+        dense=np.array([0.80, 0.80, 0.70]),
+        lexical=np.array([10.0, 0.0, 0.0]),
+        langs=["en", "en", "en"],
+    )
     same = fuse(c, "en", FusionParams())
     other = fuse(c, "sv", FusionParams())
     assert same[0] > same[1] and same[0] - same[1] > other[0] - other[1] > 0
