@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from index.embedder import Embedder, embedder_id, make_embedder
+from index.embedder import Embedder, embedder_id, ingest_embedder, make_embedder
 from index.store import Index
 from index.sync import Progress, sync
 from ingest import ChunkerConfig
@@ -76,7 +76,7 @@ class Assistant:
             s.index, emb.id, emb.dim, self.chunker.as_dict(), writable=True, create=True
         ) as index:
             report = sync(
-                index, paths, emb, self.chunker,
+                index, paths, ingest_embedder(s.embedder, emb, s.threads, s.fast_ingest), self.chunker,
                 max_bytes=int(s.max_file_mb * 1024 * 1024), batch_size=s.batch_size,
                 file_timeout=s.file_timeout, remove_missing=remove_missing, progress=progress,
                 read_options=ReadOptions(ocr=s.ocr, ocr_langs=s.ocr_langs),

