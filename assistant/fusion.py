@@ -19,6 +19,17 @@ before they are added:
   question's best, times a small weight) that can break near-ties of the dense score but
   never overturn it.
 
+In a collection that mixes languages three more signals count (each neutral in a
+one-language collection):
+
+- language-bias correction: the embedder scores passages in the question's language higher
+  whatever they say; each chunk's cosine is corrected by the question's similarity to the mean
+  vector of its language (kept by the index), a constant in a one-language index;
+- names and codes (capitalised words, acronyms, numbers) matched in every language's stemmed
+  form, weighted by how rare they are in the index, as a bonus for other-language chunks;
+- a country the question names ("the Latvian centre", "Spānijas ceļvedis"): a soft bonus for
+  chunks of documents catalogued under that country, never a filter.
+
 All weights live in `FusionParams`; they were measured on the 17 dev sets
 (`bench/quality.py`), where the result was flat around these values.
 """
@@ -45,6 +56,22 @@ class FusionParams:
     language) ** share_power: in a one-language collection it counts fully; in a hub where
     most documents are in other languages, a strong word match mostly says "same language"
     and would push aside the answer written in another language."""
+    lang_center: float = 1.0
+    """Language-bias correction of the dense score: cos(q, p) - lang_center * q·mean_L, where
+    mean_L is the mean vector of the index's chunks in p's language. A multilingual embedder
+    scores every passage in the question's language a little higher (a shared "language"
+    direction); subtracting each language's mean removes it. In a one-language index it is a
+    constant shift, so the ranking does not change."""
+    center_prior: float = 50.0
+    """A language's mean is shrunk towards the mean of all chunks as if it had this many more
+    chunks, so a handful of chunks in a rare (or misdetected) language is barely moved."""
+    names: float = 0.25
+    """Weight of the name/code bonus (0..1: the share of the question's rarity-weighted names,
+    acronyms and codes a chunk contains, matched in every language)."""
+    names_everywhere: bool = False
+    """Give the name bonus to chunks in the question's language too (else only to others)."""
+    country: float = 1.0
+    """Bonus for chunks of documents from the one country the question names (catalogue field)."""
 
 
 @dataclass
@@ -57,6 +84,10 @@ class Candidates:
     lexical: np.ndarray
     """BM25 (higher is better; 0 when no query term occurs in the chunk)."""
     langs: list[str]
+    names: np.ndarray | None = None
+    """Name/code bonus input (0..1), see FusionParams.names."""
+    country: np.ndarray | None = None
+    """1.0 for chunks from the country the question names, else 0."""
 
 
 def standardise(x: np.ndarray, pool: int) -> np.ndarray:
@@ -98,6 +129,11 @@ def fuse(c: Candidates, query_lang: str, params: FusionParams, lang_share: float
             bonus[i] = same_weight * lex_z[i]
         else:
             bonus[i] = params.other_lang * lex_rel[i]
+    if c.names is not None and params.names:
+        other = np.array([unknown_q or lang != query_lang for lang in c.langs])
+        bonus += params.names * c.names * (1.0 if params.names_everywhere else other)
+    if c.country is not None and params.country:
+        bonus += params.country * c.country
     return dense + bonus
 
 

@@ -205,3 +205,66 @@ def parse_query(
         lexical_text=strip_filler(text),
         filters=dict(filters or {}),
     )
+
+
+# ---- language-neutral signals: names and codes, country mentions ----------------------------
+
+_ANY_STOP = frozenset(w for words in _WORD_HINTS.values() for w in words)
+_SENTENCE_END = re.compile(r"[.!?:;¿¡]$")
+
+
+def name_terms(text: str) -> list[str]:
+    """Lower-cased words of a question that look like names or codes, which read the same in
+    every language: words with digits (WP5, 2021), several capitals (EaSI, BuiCaSuS, ESF) or a
+    capital not at the start of a sentence (Villaseren, Göteborg). A capitalised first word
+    counts only when the next word is capitalised too (Germoir Solidaire: …)."""
+    raw = text.split()
+    words = [w.strip("\"'()[]{}«»“”„‘’,.!?:;¿¡") for w in raw]
+    out: list[str] = []
+    for i, w in enumerate(words):
+        if not w or not any(ch.isalpha() or ch.isdigit() for ch in w):
+            continue
+        at_start = i == 0 or bool(_SENTENCE_END.search(raw[i - 1])) or raw[i][:1] in "¿¡"
+        digits = any(ch.isdigit() for ch in w)
+        capitals = sum(ch.isupper() for ch in w)
+        capitalised = w[:1].isupper()
+        if capitalised and at_start and not digits and capitals < 2:
+            nxt = words[i + 1] if i + 1 < len(words) else ""
+            capitalised = nxt[:1].isupper()
+        if not (digits or capitals >= 2 or capitalised):
+            continue
+        for piece in _WORD.findall(w.lower()):
+            if piece in _ANY_STOP or (len(piece) < 2 and not piece.isdigit()):
+                continue
+            out.append(piece)
+    return list(dict.fromkeys(out))
+
+
+# Names and adjectives of the partner countries (and the EU) in the hub's five languages, as
+# word beginnings so that inflected forms match (Spānijas, lettiska, espagnole, suecos).
+_COUNTRY_WORDS = {
+    "ES": "spain spanish spanien spansk espagne espagnol españa espana español espanol española espanola "
+    "españoles spānij spāņ",
+    "FR": "france french frankrike fransk français francais française francaise francia francés frances "
+    "francesa franceses francij franč",
+    "LV": "latvia latvian lettland lettisk lettonie letton letonia letón leton letona latvij latvieš latviesu",
+    "SE": "sweden swedish sverige svensk suède suede suédois suedois suédoise suecia sueco sueca suecos "
+    "zviedrij zviedr",
+    "EU": "european europe europa europeisk européen européenne europeen europeo europea eiropa eiropas "
+    "eiropeisk eu ue",
+}
+_COUNTRY_PREFIXES = sorted(
+    ((w, code) for code, words in _COUNTRY_WORDS.items() for w in words.split()), key=lambda p: -len(p[0])
+)
+_SHORT = {"eu", "ue"}  # whole words only
+
+
+def country_mentions(text: str) -> set[str]:
+    """Catalogue country codes (ES, FR, LV, SE, EU) whose name or adjective the text uses."""
+    found: set[str] = set()
+    for word in _WORD.findall(text.lower()):
+        for prefix, code in _COUNTRY_PREFIXES:
+            if (word == prefix) if prefix in _SHORT else word.startswith(prefix):
+                found.add(code)
+                break
+    return found

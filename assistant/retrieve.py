@@ -11,13 +11,14 @@ from dataclasses import replace
 
 import numpy as np
 
+from index import lexical as lexmod
 from index.embedder import Embedder
 from index.store import Index
 from sihub.errors import SihubError
 from sihub.types import Hit
 
 from .fusion import Candidates, FusionParams, fuse
-from .query import Query
+from .query import Query, country_mentions, name_terms
 
 MODES = ("hybrid", "dense", "lexical")
 DEFAULT_FUSION = FusionParams()
@@ -64,7 +65,21 @@ def _hybrid(
 ) -> list[Hit]:
     dense = dict(index.search_dense(qvec, pool, allowed))
     lexical = dict(index.search_lexical(query.lexical, pool, query.lang, allowed))
-    ids = list(dict.fromkeys([*dense, *lexical]))
+    names = name_terms(query.text) if params.names else []
+    name_forms: dict[str, set[str]] = {}
+    rarity: dict[str, float] = {}
+    name_ids: list[int] = []
+    if names:
+        langs = sorted(index.language_shares())
+        name_forms = {t: {t, *(lexmod.stem_all([t], lang)[0] for lang in langs)} for t in names}
+        found, df = index.search_terms(sorted(set().union(*name_forms.values())), pool)
+        allowed_set = set(allowed.tolist()) if allowed is not None else None
+        name_ids = [i for i, _ in found if allowed_set is None or i in allowed_set]
+        total = max(2, index.size)
+        for t, forms in name_forms.items():
+            n = sum(df.get(f, 0) for f in forms)
+            rarity[t] = float(np.clip(np.log(total / n) / np.log(total), 0.0, 1.0)) if n else 0.0
+    ids = list(dict.fromkeys([*dense, *lexical, *name_ids]))
     if not ids:
         return []
     only_lexical = [i for i in ids if i not in dense]
@@ -78,9 +93,12 @@ def _hybrid(
     hits = index.hits_for([(i, 0.0) for i in ids if i in dense])
     cands = Candidates(
         ids=np.array([h.chunk.id for h in hits], dtype=np.int64),
-        dense=np.array([dense[h.chunk.id] for h in hits]),
+        dense=np.array([dense[h.chunk.id] for h in hits])
+        - params.lang_center * _language_bias(index, qvec, hits, params),
         lexical=np.array([lexical.get(h.chunk.id, 0.0) for h in hits]),
         langs=[h.chunk.lang for h in hits],
+        names=_name_scores(hits, name_forms, rarity) if name_forms else None,
+        country=_country_flags(query.text, hits) if params.country else None,
     )
     share = index.language_shares().get(query.lang, 0.0) if query.lang not in ("", "und") else 1.0
     scores = fuse(cands, query.lang, params, lang_share=share)
@@ -90,6 +108,42 @@ def _hybrid(
         h.lexical = lexical.get(h.chunk.id, 0.0)
     order = np.argsort(-scores, kind="stable")[:k]
     return [hits[i] for i in order]
+
+
+def _language_bias(index: Index, qvec: np.ndarray, hits: list[Hit], params: FusionParams) -> np.ndarray:
+    """q·mean_L for each hit's language L (means shrunk towards the all-chunk mean); zeros when
+    the index has one language or no means yet."""
+    means = index.language_means() if params.lang_center else {}
+    if len(means) < 2:
+        return np.zeros(len(hits))
+    total = sum(n for n, _ in means.values())
+    overall = sum(n * m.astype(np.float64) for n, m in means.values()) / total
+    m0 = params.center_prior
+    bias = {
+        lang: float(qvec @ ((n * m.astype(np.float64) + m0 * overall) / (n + m0))) for lang, (n, m) in means.items()
+    }
+    fallback = float(qvec @ overall)
+    return np.array([bias.get(h.chunk.lang, fallback) for h in hits])
+
+
+def _name_scores(hits: list[Hit], forms: dict[str, set[str]], rarity: dict[str, float]) -> np.ndarray:
+    """Per hit: the rarity-weighted share of the question's names and codes it contains."""
+    whole = max(1.0, sum(rarity.values()))
+    out = np.zeros(len(hits))
+    for i, h in enumerate(hits):
+        words = set(lexmod.analyze(f"{h.chunk.heading}\n{h.chunk.text}", h.chunk.lang).split())
+        out[i] = sum(rarity[t] for t, fs in forms.items() if words & fs) / whole
+    return out
+
+
+def _country_flags(text: str, hits: list[Hit]) -> np.ndarray | None:
+    """1.0 for hits from the one country the question names; None when it names none or several."""
+    named = country_mentions(text)
+    if len(named) != 1:
+        return None
+    code = next(iter(named))
+    flags = np.array([str((h.doc_meta or {}).get("country") or "").upper() == code for h in hits], dtype=np.float64)
+    return flags if flags.any() else None
 
 
 def search(

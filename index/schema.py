@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import sqlite3
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""The newest migration; an index with an older number is brought up to date when opened."""
 
 MIGRATIONS: list[str] = [
     # 1: documents, chunks, the embedding cache, lexical index, metadata
@@ -42,6 +43,13 @@ MIGRATIONS: list[str] = [
     CREATE INDEX chunks_hash ON chunks(hash);
     CREATE TABLE embeddings (hash TEXT PRIMARY KEY, vec BLOB NOT NULL) WITHOUT ROWID;
     CREATE VIRTUAL TABLE chunks_fts USING fts5(lex, tokenize = 'unicode61 remove_diacritics 2');
+    """,
+    # 2: per-language sums of the chunk vectors (float64 blob), kept in the same transaction as
+    # the chunks, so the mean vector of each language is known without reading every vector.
+    # An index that already has chunks is filled in once by the next writer ('pending').
+    """
+    CREATE TABLE lang_vectors (lang TEXT PRIMARY KEY, n INTEGER NOT NULL, sum BLOB NOT NULL);
+    INSERT INTO meta VALUES ('lang_vectors', CASE WHEN EXISTS (SELECT 1 FROM chunks) THEN 'pending' ELSE 'ready' END);
     """,
 ]
 

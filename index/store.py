@@ -122,6 +122,8 @@ class Index:
             self._acquire_write_lock()
         self._db = self._connect()
         migrate(self._db)
+        if writable:
+            self._upgrade()
         self._vectors = VectorIndex(self.dim)
         self._retyped = False
         self._generation = -1
@@ -179,7 +181,8 @@ class Index:
         manifest: dict[str, Any], path: Path, embedder_id: str, chunker: dict[str, Any] | None
     ) -> None:
         fix = f"run `sihub ingest --rebuild --index {path} PATH...`"
-        if manifest.get("schema") != SCHEMA_VERSION:
+        schema = manifest.get("schema")
+        if not isinstance(schema, int) or not 1 <= schema <= SCHEMA_VERSION:  # older ones migrate on open
             raise IndexMismatchError(
                 f"index at {path} has schema {manifest.get('schema')}, this sihub reads schema {SCHEMA_VERSION}: {fix}"
             )
@@ -242,6 +245,27 @@ class Index:
         # Temporary files of a writer that was killed mid-save: only a lock holder writes them.
         for stale in [*self.path.glob(".vectors-*.tmp"), *self.path.glob(f".{MANIFEST}.*.tmp")]:
             stale.unlink(missing_ok=True)
+
+    def _upgrade(self) -> None:
+        """After the migrations (writer only): fill tables a migration left pending, record the schema."""
+        state = self._db.execute("SELECT value FROM meta WHERE key = 'lang_vectors'").fetchone()
+        if state and state[0] == "pending":
+            with self._lock:
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    self._db.execute("DELETE FROM lang_vectors")
+                    rows = self._db.execute("SELECT c.lang, e.vec FROM chunks c JOIN embeddings e ON e.hash = c.hash")
+                    while batch := rows.fetchmany(10_000):
+                        items = [(lang, np.frombuffer(v, dtype=np.float32)) for lang, v in batch]
+                        self._add_lang_vectors(self._db, items)
+                    self._db.execute("UPDATE meta SET value = 'ready' WHERE key = 'lang_vectors'")
+                    self._db.execute("COMMIT")
+                except BaseException:
+                    _rollback(self._db)
+                    raise
+        if self.manifest.get("schema") != SCHEMA_VERSION:
+            self.manifest["schema"] = SCHEMA_VERSION
+            write_atomic(self.path / MANIFEST, json.dumps(self.manifest, indent=2).encode())
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path / DB, timeout=30, check_same_thread=False, isolation_level=None)
@@ -495,6 +519,7 @@ class Index:
                         "INSERT INTO chunks_fts (rowid, lex) VALUES (?, ?)",
                         (c.id, lexical.analyze(f"{c.heading}\n{c.text}", c.lang)),
                     )
+                self._add_lang_vectors(db, [(c.lang, vectors[c.hash]) for c in chunks])
                 self._bump(db)
                 db.execute("COMMIT")
             except (sqlite3.Error, OSError) as exc:
@@ -565,10 +590,31 @@ class Index:
         if not row:
             return []
         ids = [r[0] for r in db.execute("SELECT id FROM chunks WHERE doc_id = ?", (row[0],))]
+        old = db.execute(
+            "SELECT c.lang, e.vec FROM chunks c JOIN embeddings e ON e.hash = c.hash WHERE c.doc_id = ?", (row[0],)
+        ).fetchall()
+        self._add_lang_vectors(db, [(lang, np.frombuffer(v, dtype=np.float32)) for lang, v in old], sign=-1)
         db.executemany("DELETE FROM chunks_fts WHERE rowid = ?", [(i,) for i in ids])
         db.execute("DELETE FROM chunks WHERE doc_id = ?", (row[0],))
         db.execute("DELETE FROM documents WHERE id = ?", (row[0],))
         return ids
+
+    def _add_lang_vectors(self, db: sqlite3.Connection, items: list[tuple[str, np.ndarray]], sign: int = 1) -> None:
+        """Add (sign=-1: take away) chunk vectors to the per-language sums, inside the caller's transaction."""
+        groups: dict[str, list[np.ndarray]] = {}
+        for lang, vec in items:
+            groups.setdefault(str(lang), []).append(np.asarray(vec, dtype=np.float64))
+        for lang, vecs in groups.items():
+            row = db.execute("SELECT n, sum FROM lang_vectors WHERE lang = ?", (lang,)).fetchone()
+            n = (row[0] if row else 0) + sign * len(vecs)
+            total = (np.frombuffer(row[1], dtype=np.float64) if row else 0.0) + sign * np.sum(vecs, axis=0)
+            if n <= 0:
+                db.execute("DELETE FROM lang_vectors WHERE lang = ?", (lang,))
+            else:
+                db.execute(
+                    "INSERT OR REPLACE INTO lang_vectors (lang, n, sum) VALUES (?, ?, ?)",
+                    (lang, n, np.asarray(total, dtype=np.float64).tobytes()),
+                )
 
     def _bump(self, db: sqlite3.Connection) -> None:
         db.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'")
@@ -684,6 +730,23 @@ class Index:
                 out.update((int(r[0]), float(r[1])) for r in conn.execute(q, [match, *part]))
         return out
 
+    def search_terms(self, terms: list[str], k: int) -> tuple[list[tuple[int, float]], dict[str, int]]:
+        """Chunks containing any of these analysed terms (as stored in the FTS column), top-k by
+        BM25, and how many chunks contain each term (its document frequency)."""
+        terms = [t for t in dict.fromkeys(terms) if t]
+        if not terms or k <= 0:
+            return [], {}
+        quoted = {t: '"' + t.replace('"', '""') + '"' for t in terms}
+        with self._read() as conn:
+            rows = conn.execute(
+                "SELECT rowid, -bm25(chunks_fts) FROM chunks_fts WHERE chunks_fts MATCH ? "
+                "ORDER BY bm25(chunks_fts) LIMIT ?",
+                (" OR ".join(quoted.values()), k),
+            ).fetchall()
+            count = "SELECT COUNT(*) FROM chunks_fts WHERE chunks_fts MATCH ?"
+            df = {t: conn.execute(count, (q,)).fetchone()[0] for t, q in quoted.items()}
+        return [(int(r[0]), float(r[1])) for r in rows], df
+
     def vectors_by_id(self, chunk_ids: list[int]) -> dict[int, np.ndarray]:
         """Stored vectors of these chunks, by chunk id (vanished ids are left out)."""
         out: dict[int, np.ndarray] = {}
@@ -709,6 +772,26 @@ class Index:
         shares = {str(lang): n / total for lang, n in rows}
         self._lang_shares = (key, shares)
         return shares
+
+    def language_means(self) -> dict[str, tuple[int, np.ndarray]]:
+        """Per chunk language: (number of chunks, mean of their vectors), cached until the index
+        changes; empty while an older index waits for a writer to fill the sums in."""
+        self.refresh()
+        key = (self._generation, self._data_version)
+        cached = getattr(self, "_lang_means", None)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        with self._read() as conn:
+            state = conn.execute("SELECT value FROM meta WHERE key = 'lang_vectors'").fetchone()
+            ready = bool(state) and state[0] == "ready"
+            rows = conn.execute("SELECT lang, n, sum FROM lang_vectors").fetchall() if ready else []
+        means = {
+            str(lang): (int(n), (np.frombuffer(blob, dtype=np.float64) / n).astype(np.float32))
+            for lang, n, blob in rows
+            if n > 0
+        }
+        self._lang_means = (key, means)
+        return means
 
     def chunk_ids_where(self, filters: dict[str, list[str]]) -> np.ndarray:
         """Ids of the chunks that pass every filter (values of one key are alternatives).

