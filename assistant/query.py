@@ -234,7 +234,7 @@ def name_terms(text: str) -> list[str]:
         if not (digits or capitals >= 2 or capitalised):
             continue
         for piece in _WORD.findall(w.lower()):
-            if piece in _ANY_STOP or (len(piece) < 2 and not piece.isdigit()):
+            if piece in _ANY_STOP or len(piece) < 2:  # single letters and digits are everywhere
                 continue
             out.append(piece)
     return list(dict.fromkeys(out))
