@@ -394,18 +394,26 @@ class Index:
                 self._db.execute("COMMIT")
 
     def _stored_batches(self, ids: np.ndarray, size: int = 10_000) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """(chunk ids, float32 vectors) from the embedding table, `size` ids at a time."""
+        """(chunk ids, float32 vectors) from the embedding table, `size` ids at a time.
+
+        Always read through the main connection at its latest state: this rebuilds FAISS to the
+        newest generation, even when called from inside a reader's pinned (older) snapshot.
+        """
         for start in range(0, len(ids), size):
-            found, vecs = self._stored_vectors(np.asarray(ids[start : start + size]).tolist())
+            found, vecs = self._stored_vectors(np.asarray(ids[start : start + size]).tolist(), self._db)
             if len(found):
                 yield found, vecs
 
-    def _stored_vectors(self, ids: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    def _stored_vectors(
+        self, ids: list[int], conn: sqlite3.Connection | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """The stored float32 vectors of these chunk ids (those that exist), for exact scoring.
 
-        Called with `self._lock` held; inside `consistent()` it reads the thread's snapshot.
+        Called with `self._lock` held; inside `consistent()` it reads the thread's snapshot
+        unless a connection is given.
         """
-        conn = self._local.conn if getattr(self._local, "pinned", 0) else self._db
+        if conn is None:
+            conn = self._local.conn if getattr(self._local, "pinned", 0) else self._db
         rows = []
         for start in range(0, len(ids), 30_000):
             part = ids[start : start + 30_000]

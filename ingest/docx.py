@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import re
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +48,7 @@ def _check_zip(data: bytes, opts: ReadOptions) -> None:
                 with zf.open(i) as fh:
                     while fh.read(1 << 20):
                         pass
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError, RuntimeError) as exc:
+    except (zipfile.BadZipFile, zlib.error, OSError, ValueError, EOFError, NotImplementedError, RuntimeError) as exc:
         raise BadInputError(f"not a valid DOCX (broken zip: {str(exc)[:80]})") from exc
 
 

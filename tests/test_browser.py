@@ -216,7 +216,10 @@ def test_coordinator_uploads_a_file_and_finds_it_in_documents(page, server, tmp_
     _open_tab(page, "Documents")
     page.fill("#doc-search textarea, #doc-search input", "Kiruna")
     page.wait_for_selector("#doc-table td.doc-file >> text=Kiruna-rapport.md")
-    assert "1 document" in page.locator("#doc-table p").first.inner_text()
+    # The table re-renders when the search applies: wait for the filtered count, not the first paint.
+    page.wait_for_function(
+        "(document.querySelector('#doc-table p') || {}).innerText?.includes('1 document')", timeout=10_000
+    )
 
 
 def test_document_html_is_shown_as_text_everywhere(page) -> None:

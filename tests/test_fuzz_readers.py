@@ -279,7 +279,9 @@ except BadInputError as exc:
     outcome = "refused: " + str(exc)
 except MemoryError:
     outcome = "MemoryError"
-rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+# VmHWM is this process image's own peak; ru_maxrss would carry over a big parent's peak across exec.
+with open("/proc/self/status") as fh:
+    rss = next(int(line.split()[1]) * 1024 for line in fh if line.startswith("VmHWM:"))
 print(json.dumps({"outcome": outcome, "rss": rss, "seconds": time.monotonic() - t}))
 """
 
