@@ -15,8 +15,6 @@ nearest documents as "maybe related" instead of passing weak passages off as an 
 from __future__ import annotations
 
 import re
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -27,6 +25,7 @@ from sihub.types import Answer, Citation, Hit
 
 from . import terms
 from .i18n import label, lang_name
+from .quote_cache import QuoteVectors
 
 # Weight of term overlap next to cosine similarity in a sentence's score. e5 cosines of a
 # question against related and unrelated sentences sit within ~0.1 of each other, so a
@@ -76,45 +75,11 @@ class Evidence:
         return bool(self.sentences) and self.relevance >= threshold and not self.unsupported
 
 
-# ---- sentence embeddings, cached per process ----------------------------------------------------
+# ---- sentence embeddings, cached ------------------------------------------------------------------
 
-
-class _VectorCache:
-    """An LRU of sentence vectors keyed by (embedder id, text): a follow-up re-reads the same chunks."""
-
-    def __init__(self, size: int = 20_000) -> None:
-        self.size = size
-        self._d: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def embed(self, embedder: Embedder, texts: list[str]) -> np.ndarray:
-        eid = getattr(embedder, "id", "?")
-        out: list[np.ndarray | None] = []
-        missing: list[str] = []
-        with self._lock:
-            for t in texts:
-                v = self._d.get((eid, t))
-                if v is not None:
-                    self._d.move_to_end((eid, t))
-                else:
-                    missing.append(t)
-                out.append(v)
-        if missing:
-            todo = list(dict.fromkeys(missing))
-            vecs = embedder.embed_passages(todo)
-            got = dict(zip(todo, vecs, strict=True))
-            with self._lock:
-                for t, v in got.items():
-                    self._d[(eid, t)] = v
-                while len(self._d) > self.size:
-                    self._d.popitem(last=False)
-            out = [v if v is not None else got[t] for v, t in zip(out, texts, strict=True)]
-        if not out:
-            return np.zeros((0, getattr(embedder, "dim", 0)), dtype=np.float32)
-        return np.stack(out).astype(np.float32)
-
-
-_vectors = _VectorCache()
+# Quote-unit vectors by text: an LRU in front of the index's quotes.sqlite (see quote_cache.py),
+# which the Assistant attaches when it opens an index.
+_vectors = QuoteVectors()
 
 
 # ---- scoring -----------------------------------------------------------------------------------
@@ -167,6 +132,11 @@ def _embed_text(hit: Hit, text: str) -> str:
     heading = hit.chunk.heading.split(" > ")[-1] if hit.chunk.heading else ""
     context = ". ".join(x for x in (hit.title, heading) if x)
     return f"{context}: {text}" if context else text
+
+
+def quote_texts(hit: Hit) -> list[str]:
+    """What `gather` embeds for a passage: each quotable span, in context (for the warm-up)."""
+    return [_embed_text(hit, hit.chunk.text[s:e]) for s, e in units(hit.chunk.text)]
 
 
 def term_overlap(question_keys: set[str], sentence: str) -> float:

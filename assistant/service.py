@@ -6,7 +6,7 @@ It builds the embedder and opens the index lazily, from settings, on first use.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ from sihub.settings import Settings
 from sihub.types import Answer, Chunk, Document, Hit, IngestReport
 
 from .query import normalise_filters, parse_query
+from .quote_cache import QuoteStore, WarmReport, indexed_quote_texts, quotes_path, remove_file, warm
 from .retrieve import search
 
 
@@ -28,6 +29,7 @@ class Assistant:
         # An embedder given here (e.g. the cached one `sihub eval` uses) replaces the one settings name.
         self._embedder: Embedder | None = embedder
         self._index: Index | None = None
+        self._quotes: QuoteStore | None = None
         self._lock = threading.RLock()
 
     # ---- parts, built lazily ---------------------------------------------------------------
@@ -52,11 +54,31 @@ class Assistant:
                 self._index = Index.open(self.settings.index, embedder_id(self.settings.embedder))
             return self._index
 
+    @property
+    def quotes(self) -> QuoteStore:
+        """The index's cache of quote-unit vectors (`<index>/quotes.sqlite`, see quote_cache.py)."""
+        with self._lock:
+            if self._quotes is None:
+                self._quotes = QuoteStore(quotes_path(self.settings.index))
+            return self._quotes
+
+    def _use_quotes(self) -> None:
+        """Let answers read and keep quote vectors in this index's cache."""
+        from .answer import _vectors
+
+        _vectors.attach(self.quotes)
+
     def close(self) -> None:
         with self._lock:
             if self._index is not None:
                 self._index.close()
                 self._index = None
+            if self._quotes is not None:
+                from .answer import _vectors
+
+                _vectors.detach(self._quotes)
+                self._quotes.close()
+                self._quotes = None
 
     # ---- writing ---------------------------------------------------------------------------
 
@@ -72,6 +94,7 @@ class Assistant:
         if rebuild:
             self.close()
             Index.destroy(s.index)
+            remove_file(s.index)
         with Index.open(
             s.index, emb.id, emb.dim, self.chunker.as_dict(), writable=True, create=True
         ) as index:
@@ -141,7 +164,35 @@ class Assistant:
         """Pieces of answer text as they are written, then the final Answer (authoritative)."""
         from .ask import ask_stream
 
+        self._use_quotes()
         return ask_stream(self, _text(question), k, history=history, filters=filters)
+
+    def warm_quotes(
+        self,
+        stop_event: threading.Event | None = None,
+        batch: int = 8,
+        progress: Callable[[int, int | None], Any] | None = None,
+    ) -> WarmReport:
+        """Embed and keep the quote units of every indexed chunk not yet cached, newest documents first.
+
+        Afterwards an extractive answer embeds only the question. Safe beside live questions
+        (they wait for at most one batch of `batch` units) and stops between batches once
+        `stop_event` is set; `progress(documents_done, documents_total)`.
+        """
+        index, embedder = self.index, self.embedder
+        self._use_quotes()
+        from .answer import _vectors
+
+        return warm(
+            indexed_quote_texts(index),
+            embedder,
+            _vectors,
+            self.quotes,
+            total=index.stats()["documents"],
+            batch=batch,
+            stop_event=stop_event,
+            progress=progress,
+        )
 
 
 def _text(text: str) -> str:

@@ -275,6 +275,56 @@ def serve(obj: _Ctx, host: str | None, port: int | None, library: Path | None) -
 
 
 @main.command()
+@click.option(
+    "--batch", default=8, show_default=True, type=click.IntRange(1, 256), help="Quote units per embedder call."
+)
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@click.pass_obj
+def warm(obj: _Ctx, batch: int, quiet: bool) -> None:
+    """Embed the quotable sentences of every indexed passage ahead of time, so answers are fast.
+
+    An answer weighs each sentence pair of its passages by its vector; `warm` computes the
+    ones not cached yet (newest documents first) into <index>/quotes.sqlite. `sihub serve`
+    does the same in the background; stopping midway keeps what was done.
+
+    \b
+    Example:
+      sihub ingest corpus/ && sihub warm
+      sihub --index /data/hub warm --batch 32
+    """
+    assistant = obj.assistant
+    _ = assistant.index  # IndexMissingError before any model is loaded
+    bar = None
+    if not quiet and sys.stderr.isatty():
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        bar = Progress(
+            TextColumn("[bold]documents"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            console=Console(stderr=True),
+            transient=True,
+        )
+        task = bar.add_task("warm", total=None)
+        bar.start()
+
+    def progress(done: int, total: int | None) -> None:
+        if bar is not None:
+            bar.update(task, completed=done, total=total)
+
+    try:
+        report = assistant.warm_quotes(batch=batch, progress=progress)
+    finally:
+        if bar is not None:
+            bar.stop()
+    click.echo(report.summary())
+    if report.problem:
+        sys.exit(1)
+
+
+@main.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
 def feedback(obj: _Ctx, as_json: bool) -> None:
