@@ -108,9 +108,10 @@ class QuoteStore:
             try:
                 db.execute("PRAGMA journal_mode=WAL")
                 db.execute("PRAGMA synchronous=NORMAL")
+                # A rowid table: rows of ~1.6 kB would spill into overflow pages WITHOUT ROWID.
                 db.execute(
                     "CREATE TABLE IF NOT EXISTS quotes (engine TEXT NOT NULL, key BLOB NOT NULL, "
-                    "vec BLOB NOT NULL, PRIMARY KEY (engine, key)) WITHOUT ROWID"
+                    "vec BLOB NOT NULL, PRIMARY KEY (engine, key))"
                 )
             except sqlite3.OperationalError as exc:
                 db.close()

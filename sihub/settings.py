@@ -66,6 +66,11 @@ class Settings:
         "Most passages of one document among the hits of a search (0 = no limit); more follow after the others.",
         default=2,
     )
+    warm_quotes: bool = _doc(
+        "`sihub serve` embeds, in the background after start-up, the quotable sentences of indexed passages "
+        "not yet in <index>/quotes.sqlite, so answers need not embed them (`sihub warm` does it in the foreground).",
+        default=True,
+    )
     cache_dir: Path = _doc(
         "Folder for caches shared across indexes, e.g. the embedding cache `sihub eval` uses.",
         default=Path(".sihub/cache"),

@@ -233,3 +233,17 @@ def test_cli_warm(hub) -> None:  # noqa: ANN001
     result = CliRunner().invoke(main, ["--index", str(a.settings.index), "--embedder", "hash", "warm", "-q"])
     assert result.exit_code == 0, result.output
     assert "quote units" in result.output and "0 were cached" in result.output
+
+
+def test_server_warms_quotes_in_a_background_thread(hub) -> None:  # noqa: ANN001
+    from sihub.web.hub import Hub
+
+    a, emb = hub
+    assert Hub(a.settings.replace(warm_quotes=False), assistant=a).warm_quotes_in_background() is None
+    web = Hub(a.settings, assistant=a)
+    thread = web.warm_quotes_in_background()
+    assert thread is not None and thread.daemon
+    thread.join(timeout=60)
+    assert not thread.is_alive()
+    assert a.quotes.count(engine_of(emb)) > 0
+    assert a.warm_quotes().embedded == 0

@@ -373,4 +373,6 @@ def serve(settings: Settings) -> None:
         f"sihub: serving on http://{settings.host}:{settings.port} (ready in {time.perf_counter() - started:.1f} s)",
         flush=True,
     )
+    if remark is None:
+        hub.warm_quotes_in_background()  # answers read quote vectors as this thread fills them in
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import inspect
 import os
 import re
+import sys
 import threading
 import time
 import unicodedata
@@ -53,6 +54,10 @@ class Hub:
         self.assistant = assistant or Assistant(settings)
         self.feedback = FeedbackStore(feedback_path(settings.index))
         self._write = threading.Lock()
+        self._warmer: threading.Thread | None = None
+        self._warm_again = False
+        self._warm_lock = threading.Lock()
+        self.stop_warming = threading.Event()
 
     # ---- reading --------------------------------------------------------------------------
 
@@ -74,6 +79,36 @@ class Hub:
         self.assistant.search("warm up", 1)
         self.assistant.embedder.embed_passages(["warm up"])
         return None
+
+    def warm_quotes_in_background(self) -> threading.Thread | None:
+        """Embed the quote units not cached yet in a daemon thread (`Assistant.warm_quotes`).
+
+        Questions are served meanwhile (each waits for at most one small batch of the
+        embedder). Called again while it runs (new documents), it goes over the index once
+        more when done. Off with SIHUB_WARM_QUOTES=0; `stop_warming` ends it.
+        """
+        if not self.settings.warm_quotes:
+            return None
+        with self._warm_lock:
+            if self._warmer is not None and self._warmer.is_alive():
+                self._warm_again = True
+                return self._warmer
+            self._warmer = threading.Thread(target=self._warm_loop, name="sihub-warm-quotes", daemon=True)
+            self._warmer.start()
+            return self._warmer
+
+    def _warm_loop(self) -> None:
+        while not self.stop_warming.is_set():
+            try:
+                report = self.assistant.warm_quotes(stop_event=self.stop_warming)
+                if report.embedded or report.problem:
+                    print(f"sihub: quote vectors: {report.summary()}", file=sys.stderr, flush=True)
+            except Exception as exc:  # noqa: BLE001 - a cache warm-up must never take the server down
+                print(f"sihub: quote warm-up stopped: {exc}", file=sys.stderr, flush=True)
+            with self._warm_lock:
+                if not self._warm_again:
+                    return
+                self._warm_again = False
 
     def health(self) -> dict[str, Any]:
         from sihub import __version__
@@ -195,6 +230,8 @@ class Hub:
         with self._write:
             report = self.assistant.ingest(paths, progress=progress, remove_missing=False)
         self._refresh_quietly()
+        if self._warmer is not None:  # the server keeps quote vectors warm: add the new documents'
+            self.warm_quotes_in_background()
         return report
 
     def delete(self, doc: Document) -> dict[str, Any]:
