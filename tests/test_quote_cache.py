@@ -247,3 +247,38 @@ def test_server_warms_quotes_in_a_background_thread(hub) -> None:  # noqa: ANN00
     assert not thread.is_alive()
     assert a.quotes.count(engine_of(emb)) > 0
     assert a.warm_quotes().embedded == 0
+
+
+def test_read_only_index_folder_still_answers(hub, tmp_path: Path) -> None:  # noqa: ANN001
+    """A read-only index (a read-only mount; permission bits do not stop root) answers, computing vectors."""
+    import os
+    import subprocess
+
+    from assistant import answer
+
+    a, emb = hub
+    question = "How many best practices came from Sweden?"
+    expected = a.ask(question).to_json()
+    a.close()
+    quotes_path(a.settings.index).unlink()
+    folder = Path(a.settings.index)
+    if os.geteuid() == 0:
+        ok = subprocess.run(["mount", "--bind", str(folder), str(folder)], capture_output=True).returncode == 0
+        ok = ok and subprocess.run(["mount", "-o", "remount,ro,bind", str(folder)], capture_output=True).returncode == 0
+        if not ok:
+            pytest.skip("root cannot make a read-only bind mount here")
+    else:
+        folder.chmod(0o555)
+    try:
+        answer._vectors.clear()
+        reader = Assistant(a.settings, embedder=emb)
+        emb.passages = 0
+        assert reader.ask(question).to_json() == expected
+        assert emb.passages > 0 and not quotes_path(folder).exists()
+        assert reader.warm_quotes().problem
+        reader.close()
+    finally:
+        if os.geteuid() == 0:
+            subprocess.run(["umount", "-l", str(folder)], capture_output=True)
+        else:
+            folder.chmod(0o755)
