@@ -65,7 +65,7 @@ class FusionParams:
     center_prior: float = 50.0
     """A language's mean is shrunk towards the mean of all chunks as if it had this many more
     chunks, so a handful of chunks in a rare (or misdetected) language is barely moved."""
-    names: float = 0.25
+    names: float = 0.15
     """Weight of the name/code bonus (0..1: the share of the question's rarity-weighted names,
     acronyms and codes a chunk contains, matched in every language)."""
     names_everywhere: bool = False
