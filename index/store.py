@@ -246,23 +246,32 @@ class Index:
         for stale in [*self.path.glob(".vectors-*.tmp"), *self.path.glob(f".{MANIFEST}.*.tmp")]:
             stale.unlink(missing_ok=True)
 
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction on the writer's connection; a storage failure becomes one clear line."""
+        db = self._db
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            yield db
+            db.execute("COMMIT")
+        except (sqlite3.Error, OSError) as exc:
+            _rollback(db)
+            raise _write_failure(self.path, exc) from exc
+        except BaseException:
+            _rollback(db)
+            raise
+
     def _upgrade(self) -> None:
         """After the migrations (writer only): fill tables a migration left pending, record the schema."""
         state = self._db.execute("SELECT value FROM meta WHERE key = 'lang_vectors'").fetchone()
         if state and state[0] == "pending":
-            with self._lock:
-                self._db.execute("BEGIN IMMEDIATE")
-                try:
-                    self._db.execute("DELETE FROM lang_vectors")
-                    rows = self._db.execute("SELECT c.lang, e.vec FROM chunks c JOIN embeddings e ON e.hash = c.hash")
-                    while batch := rows.fetchmany(10_000):
-                        items = [(lang, np.frombuffer(v, dtype=np.float32)) for lang, v in batch]
-                        self._add_lang_vectors(self._db, items)
-                    self._db.execute("UPDATE meta SET value = 'ready' WHERE key = 'lang_vectors'")
-                    self._db.execute("COMMIT")
-                except BaseException:
-                    _rollback(self._db)
-                    raise
+            with self._lock, self._transaction() as db:
+                db.execute("DELETE FROM lang_vectors")
+                rows = db.execute("SELECT c.lang, e.vec FROM chunks c JOIN embeddings e ON e.hash = c.hash")
+                while batch := rows.fetchmany(10_000):
+                    items = [(lang, np.frombuffer(v, dtype=np.float32)) for lang, v in batch]
+                    self._add_lang_vectors(db, items)
+                db.execute("UPDATE meta SET value = 'ready' WHERE key = 'lang_vectors'")
         if self.manifest.get("schema") != SCHEMA_VERSION:
             self.manifest["schema"] = SCHEMA_VERSION
             write_atomic(self.path / MANIFEST, json.dumps(self.manifest, indent=2).encode())
@@ -497,9 +506,7 @@ class Index:
         """Insert or replace a document with its chunks in one transaction, then update FAISS."""
         self._require_writable()
         with self._lock:
-            db = self._db
-            try:
-                db.execute("BEGIN IMMEDIATE")
+            with self._transaction() as db:
                 old_ids = self._delete_doc_rows(db, doc.path)
                 cur = db.execute(
                     "INSERT INTO documents (path, title, lang, langs, pages, sha256, size, mtime, meta, ingested_at) "
@@ -529,61 +536,36 @@ class Index:
                     )
                 self._add_lang_vectors(db, [(c.lang, vectors[c.hash]) for c in chunks])
                 self._bump(db)
-                db.execute("COMMIT")
-            except (sqlite3.Error, OSError) as exc:
-                _rollback(db)
-                raise _write_failure(self.path, exc) from exc
-            except BaseException:
-                _rollback(db)
-                raise
             if old_ids:
                 self._vectors.remove(np.array(old_ids, dtype=np.int64))
             if chunks:
                 mat = np.stack([vectors[c.hash] for c in chunks]).astype(np.float32)
                 self._vectors.add(np.array(new_ids, dtype=np.int64), mat)
-            self._generation = self._db_generation(db)
+            self._generation = self._db_generation(self._db)
             doc.id, doc.chunks = doc_id, len(chunks)
             return doc
 
     def update_meta(self, path: str, meta: dict[str, Any], mtime: float | None = None) -> None:
         """Change a document's catalogue fields (and file mtime) without touching its chunks."""
         self._require_writable()
-        with self._lock:
-            try:
-                self._db.execute("BEGIN IMMEDIATE")
-                self._db.execute(
-                    "UPDATE documents SET meta = ?, mtime = COALESCE(?, mtime) WHERE path = ?",
-                    (json.dumps(meta, ensure_ascii=False), mtime, path),
-                )
-                self._bump(self._db)
-                self._db.execute("COMMIT")
-            except (sqlite3.Error, OSError) as exc:
-                _rollback(self._db)
-                raise _write_failure(self.path, exc) from exc
-            except BaseException:
-                _rollback(self._db)
-                raise
+        with self._lock, self._transaction() as db:
+            db.execute(
+                "UPDATE documents SET meta = ?, mtime = COALESCE(?, mtime) WHERE path = ?",
+                (json.dumps(meta, ensure_ascii=False), mtime, path),
+            )
+            self._bump(db)
 
     def remove_document(self, path: str) -> bool:
         self._require_writable()
         with self._lock:
-            db = self._db
-            try:
-                db.execute("BEGIN IMMEDIATE")
+            with self._transaction() as db:
                 exists = db.execute("SELECT 1 FROM documents WHERE path = ?", (path,)).fetchone()
                 ids = self._delete_doc_rows(db, path)
                 if exists:
                     self._bump(db)
-                db.execute("COMMIT")
-            except (sqlite3.Error, OSError) as exc:
-                _rollback(db)
-                raise _write_failure(self.path, exc) from exc
-            except BaseException:
-                _rollback(db)
-                raise
             if ids:
                 self._vectors.remove(np.array(ids, dtype=np.int64))
-            self._generation = self._db_generation(db)
+            self._generation = self._db_generation(self._db)
             return bool(exists)
 
     def prune_embeddings(self) -> int:
