@@ -242,6 +242,8 @@ class QuoteVectors:
         self.store: QuoteStore | None = None
         self.embedded = 0
         """Texts this process sent to an embedder (for tests and benchmarks)."""
+        self._live = 0
+        self._idle = threading.Condition()
 
     def attach(self, store: QuoteStore | None) -> None:
         self.store = store
@@ -255,8 +257,23 @@ class QuoteVectors:
         with self._lock:
             self._lru.clear()
 
+    def wait_idle(self, timeout: float) -> None:
+        """Wait (at most `timeout` s) until no question is computing vectors: a warm-up gives way."""
+        with self._idle:
+            self._idle.wait_for(lambda: self._live == 0, timeout=timeout)
+
     def embed(self, embedder: Embedder, texts: list[str]) -> np.ndarray:
         """Vectors of `texts` as `embedder.embed_passages` gives them: remembered, read back, or computed."""
+        with self._idle:
+            self._live += 1
+        try:
+            return self._embed(embedder, texts)
+        finally:
+            with self._idle:
+                self._live -= 1
+                self._idle.notify_all()
+
+    def _embed(self, embedder: Embedder, texts: list[str]) -> np.ndarray:
         engine = engine_of(embedder)
         keys = [text_key(t) for t in texts]
         got: dict[bytes, np.ndarray] = {}
@@ -366,11 +383,13 @@ def warm(
     batch: int = 8,
     stop_event: threading.Event | None = None,
     progress: Callable[[int, int | None], Any] | None = None,
+    yield_s: float = 2.0,
 ) -> WarmReport:
     """Embed and store the texts of `groups` (one list per document, in order) that `store` lacks.
 
-    Texts go to the embedder `batch` at a time: a question asked meanwhile waits for the
-    embedder's lock for at most one small batch. Stops between batches once `stop_event`
+    Texts go to the embedder `batch` at a time, and a batch waits (up to `yield_s`) while a
+    question is computing its own: a question asked meanwhile waits for the embedder's lock
+    for at most one small batch, then has the cores. Stops between batches once `stop_event`
     is set. `progress(groups_done, total)` is called after each group.
     """
     t0 = time.perf_counter()
@@ -395,6 +414,7 @@ def warm(
                 report.stopped = True
                 break
             part = todo[start : start + batch]
+            vectors.wait_idle(yield_s)
             vectors.compute(embedder, engine, [k for k, _ in part], [t for _, t in part], store)
             report.embedded += len(part)
         if store.problem:

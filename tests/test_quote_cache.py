@@ -260,7 +260,7 @@ def test_read_only_index_folder_still_answers(hub, tmp_path: Path) -> None:  # n
     question = "How many best practices came from Sweden?"
     expected = a.ask(question).to_json()
     a.close()
-    quotes_path(a.settings.index).unlink()
+    quotes_path(a.settings.index).unlink(missing_ok=True)
     folder = Path(a.settings.index)
     if os.geteuid() == 0:
         ok = subprocess.run(["mount", "--bind", str(folder), str(folder)], capture_output=True).returncode == 0
