@@ -95,13 +95,17 @@ class Assistant:
             self.close()
             Index.destroy(s.index)
             remove_file(s.index)
-        with Index.open(
-            s.index, emb.id, emb.dim, self.chunker.as_dict(), writable=True, create=True
-        ) as index:
+        with Index.open(s.index, emb.id, emb.dim, self.chunker.as_dict(), writable=True, create=True) as index:
             report = sync(
-                index, paths, ingest_embedder(s.embedder, emb, s.threads, s.fast_ingest), self.chunker,
-                max_bytes=int(s.max_file_mb * 1024 * 1024), batch_size=s.batch_size,
-                file_timeout=s.file_timeout, remove_missing=remove_missing, progress=progress,
+                index,
+                paths,
+                ingest_embedder(s.embedder, emb, s.threads, s.fast_ingest),
+                self.chunker,
+                max_bytes=int(s.max_file_mb * 1024 * 1024),
+                batch_size=s.batch_size,
+                file_timeout=s.file_timeout,
+                remove_missing=remove_missing,
+                progress=progress,
                 read_options=ReadOptions(ocr=s.ocr, ocr_langs=s.ocr_langs),
             )
         return report
@@ -142,14 +146,16 @@ class Assistant:
         # One committed state for the whole search, even while an ingest commits next door.
         return index.consistent(
             lambda: search(
-                index, embedder, q, k or self.settings.search_k, mode or self.settings.mode,
+                index,
+                embedder,
+                q,
+                k or self.settings.search_k,
+                mode or self.settings.mode,
                 per_document=self.settings.per_document,
             )
         )
 
-    def ask(
-        self, question: str, k: int | None = None, history: Any = None, filters: Any = None
-    ) -> Answer:
+    def ask(self, question: str, k: int | None = None, history: Any = None, filters: Any = None) -> Answer:
         """A cited answer (see `assistant/ask.py`); `history` holds the earlier turns of a chat."""
         final = None
         for item in self.ask_stream(question, k, history=history, filters=filters):

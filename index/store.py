@@ -17,7 +17,7 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -41,7 +41,7 @@ _CHUNK_COLS = 'c.id, c.doc_id, c.ord, c.page, c.heading, c.lang, c.start, c."end
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+    return datetime.now(UTC).replace(microsecond=0).isoformat()
 
 
 def write_atomic(path: Path, data: bytes) -> None:
@@ -177,9 +177,7 @@ class Index:
         return cls(path, manifest, writable)
 
     @staticmethod
-    def check_manifest(
-        manifest: dict[str, Any], path: Path, embedder_id: str, chunker: dict[str, Any] | None
-    ) -> None:
+    def check_manifest(manifest: dict[str, Any], path: Path, embedder_id: str, chunker: dict[str, Any] | None) -> None:
         fix = f"run `sihub ingest --rebuild --index {path} PATH...`"
         schema = manifest.get("schema")
         if not isinstance(schema, int) or not 1 <= schema <= SCHEMA_VERSION:  # older ones migrate on open
@@ -413,9 +411,7 @@ class Index:
             if len(found):
                 yield found, vecs
 
-    def _stored_vectors(
-        self, ids: list[int], conn: sqlite3.Connection | None = None
-    ) -> tuple[np.ndarray, np.ndarray]:
+    def _stored_vectors(self, ids: list[int], conn: sqlite3.Connection | None = None) -> tuple[np.ndarray, np.ndarray]:
         """The stored float32 vectors of these chunk ids (those that exist), for exact scoring.
 
         Called with `self._lock` held; inside `consistent()` it reads the thread's snapshot
@@ -512,8 +508,16 @@ class Index:
                     "INSERT INTO documents (path, title, lang, langs, pages, sha256, size, mtime, meta, ingested_at) "
                     "VALUES (?,?,?,?,?,?,?,?,?,?)",
                     (
-                        doc.path, doc.title, doc.lang, json.dumps(doc.langs), doc.pages, doc.sha256,
-                        doc.size, doc.mtime, json.dumps(doc.meta, ensure_ascii=False), _now(),
+                        doc.path,
+                        doc.title,
+                        doc.lang,
+                        json.dumps(doc.langs),
+                        doc.pages,
+                        doc.sha256,
+                        doc.size,
+                        doc.mtime,
+                        json.dumps(doc.meta, ensure_ascii=False),
+                        _now(),
                     ),
                 )
                 doc_id = int(cur.lastrowid)
@@ -679,7 +683,9 @@ class Index:
         with self._lock:
             return self._vectors.search(query, k, ids, exact=self._stored_vectors)
 
-    def search_lexical(self, text: str, k: int, lang: str = "und", ids: np.ndarray | None = None) -> list[tuple[int, float]]:
+    def search_lexical(
+        self, text: str, k: int, lang: str = "und", ids: np.ndarray | None = None
+    ) -> list[tuple[int, float]]:
         """Top-k (chunk id, BM25 score, higher is better) from the FTS5 index."""
         match = lexical.match_query(text, lang)
         if match is None or k <= 0:
@@ -854,15 +860,33 @@ class Index:
 
 def _row_to_chunk(r: tuple) -> Chunk:
     return Chunk(
-        id=r[0], doc_id=r[1], ord=r[2], page=r[3], heading=r[4], lang=r[5], start=r[6], end=r[7],
-        ocr=bool(r[8]), text=r[9], hash=r[10], path=r[11],
+        id=r[0],
+        doc_id=r[1],
+        ord=r[2],
+        page=r[3],
+        heading=r[4],
+        lang=r[5],
+        start=r[6],
+        end=r[7],
+        ocr=bool(r[8]),
+        text=r[9],
+        hash=r[10],
+        path=r[11],
     )
 
 
 def _row_to_doc(r: tuple) -> Document:
     return Document(
-        id=r[0], path=r[1], title=r[2], lang=r[3], langs=json.loads(r[4]), pages=r[5], sha256=r[6],
-        size=r[7], mtime=r[8], meta=json.loads(r[9]), ingested_at=r[10], chunks=r[11],
+        id=r[0],
+        path=r[1],
+        title=r[2],
+        lang=r[3],
+        langs=json.loads(r[4]),
+        pages=r[5],
+        sha256=r[6],
+        size=r[7],
+        mtime=r[8],
+        meta=json.loads(r[9]),
+        ingested_at=r[10],
+        chunks=r[11],
     )
-
-

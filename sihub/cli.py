@@ -185,8 +185,15 @@ def docs(obj: _Ctx, as_json: bool) -> None:
             {
                 "documents": [
                     {
-                        "file": d.path, "title": d.title, "lang": d.lang, "langs": d.langs, "pages": d.pages,
-                        "chunks": d.chunks, "sha256": d.sha256, "ingested_at": d.ingested_at, **d.meta,
+                        "file": d.path,
+                        "title": d.title,
+                        "lang": d.lang,
+                        "langs": d.langs,
+                        "pages": d.pages,
+                        "chunks": d.chunks,
+                        "sha256": d.sha256,
+                        "ingested_at": d.ingested_at,
+                        **d.meta,
                     }
                     for d in documents
                 ]
@@ -198,7 +205,10 @@ def docs(obj: _Ctx, as_json: bool) -> None:
     for d in documents:
         extra = " · ".join(str(d.meta[k]) for k in ("partner", "country", "year", "type") if d.meta.get(k))
         pages = f"{d.pages} p." if d.pages else "-"
-        click.echo(f"{d.path}  [{','.join(d.langs) or d.lang}] {pages} {d.chunks} chunks  {d.title}" + (f"  ({extra})" if extra else ""))
+        click.echo(
+            f"{d.path}  [{','.join(d.langs) or d.lang}] {pages} {d.chunks} chunks  {d.title}"
+            + (f"  ({extra})" if extra else "")
+        )
     click.echo(f"{len(documents)} documents")
 
 
@@ -221,7 +231,14 @@ def chunks(obj: _Ctx, file: str, as_json: bool) -> None:
             {
                 "file": file,
                 "chunks": [
-                    {"chunk_id": c.id, "page": c.page, "heading": c.heading, "lang": c.lang, "ocr": c.ocr, "text": c.text}
+                    {
+                        "chunk_id": c.id,
+                        "page": c.page,
+                        "heading": c.heading,
+                        "lang": c.lang,
+                        "ocr": c.ocr,
+                        "text": c.text,
+                    }
                     for c in items
                 ],
             }
@@ -253,7 +270,9 @@ def remove(obj: _Ctx, files: tuple[str, ...]) -> None:
 @click.option("--host", default=None, help="Address to listen on [127.0.0.1].")
 @click.option("--port", default=None, type=int, help="Port [7860].")
 @click.option(
-    "--library", default=None, type=click.Path(path_type=Path),
+    "--library",
+    default=None,
+    type=click.Path(path_type=Path),
     help="Folder where web uploads are saved [env SIHUB_LIBRARY; corpus].",
 )
 @click.pass_obj
@@ -352,19 +371,37 @@ def feedback(obj: _Ctx, as_json: bool) -> None:
 
 @main.command(name="eval")
 @click.argument("sets", nargs=-1, type=click.Path(path_type=Path))
-@click.option("--gold", type=click.Path(path_type=Path), help="Also score a gold-questions file (JSONL) against --corpus.")
-@click.option("--corpus", type=click.Path(path_type=Path), default=Path("corpus"), show_default=True,
-              help="The folder the gold questions' files are relative to.")
+@click.option(
+    "--gold", type=click.Path(path_type=Path), help="Also score a gold-questions file (JSONL) against --corpus."
+)
+@click.option(
+    "--corpus",
+    type=click.Path(path_type=Path),
+    default=Path("corpus"),
+    show_default=True,
+    help="The folder the gold questions' files are relative to.",
+)
 @click.option("--mode", type=click.Choice(["hybrid", "dense", "lexical"]), default=None, help=_MODE_HELP)
 @click.option("--k", default=20, show_default=True, type=int, help="Depth of the ranking that is scored.")
 @click.option("--max-queries", type=int, default=None, help="Score only the first N queries of each set.")
-@click.option("--workdir", type=click.Path(path_type=Path), default=None,
-              help="Keep each set's index here and reuse it next time (default: a temporary folder).")
+@click.option(
+    "--workdir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Keep each set's index here and reuse it next time (default: a temporary folder).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
 def evaluate(
-    obj: _Ctx, sets: tuple[Path, ...], gold: Path | None, corpus: Path, mode: str | None, k: int,
-    max_queries: int | None, workdir: Path | None, as_json: bool,
+    obj: _Ctx,
+    sets: tuple[Path, ...],
+    gold: Path | None,
+    corpus: Path,
+    mode: str | None,
+    k: int,
+    max_queries: int | None,
+    workdir: Path | None,
+    as_json: bool,
 ) -> None:
     """Measure retrieval on BEIR-style SETS (folders with corpus.jsonl, queries.jsonl, qrels.tsv).
 
@@ -397,8 +434,15 @@ def evaluate(
         click.echo(f"mode {mode}, k {k}")
         click.echo(f"{'set':<22} {'queries':>6}  " + "  ".join(f"{m:>5}" for m in ("MRR10", "nDCG", "R@5", "R@20")))
     report = run_eval(
-        paths, obj.settings, mode=mode, k=k, corpus=corpus, workdir=workdir, max_queries=max_queries,
-        on_result=show, on_log=lambda line: click.echo(line, err=True),
+        paths,
+        obj.settings,
+        mode=mode,
+        k=k,
+        corpus=corpus,
+        workdir=workdir,
+        max_queries=max_queries,
+        on_result=show,
+        on_log=lambda line: click.echo(line, err=True),
     )
     if as_json:
         _emit(report)

@@ -97,9 +97,7 @@ class Settings:
     @classmethod
     def describe(cls) -> list[tuple[str, str, str]]:
         """(env var, default, doc) for every field: the README's configuration table."""
-        return [
-            (f"SIHUB_{f.name.upper()}", str(f.default), f.metadata["doc"]) for f in dataclasses.fields(cls)
-        ]
+        return [(f"SIHUB_{f.name.upper()}", str(f.default), f.metadata["doc"]) for f in dataclasses.fields(cls)]
 
 
 def _coerce(kind: Any, raw: str, name: str) -> Any:

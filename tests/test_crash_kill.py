@@ -41,7 +41,18 @@ def cli_env(**extra: str) -> dict[str, str]:
 
 
 def ingest_cmd(index: Path, folder: Path, embedder: str = "hash") -> list[str]:
-    return [sys.executable, "-m", "sihub.cli", "--index", str(index), "--embedder", embedder, "ingest", "-q", str(folder)]
+    return [
+        sys.executable,
+        "-m",
+        "sihub.cli",
+        "--index",
+        str(index),
+        "--embedder",
+        embedder,
+        "ingest",
+        "-q",
+        str(folder),
+    ]
 
 
 def doc_text(rng: random.Random, name: str, version: int) -> str:
@@ -50,9 +61,7 @@ def doc_text(rng: random.Random, name: str, version: int) -> str:
     for s in range(rng.randint(1, 4)):
         topic, pattern = rng.choice(TOPICS)
         parts.append(f"## {topic.title()} {s}\n")
-        sentences = [
-            pattern.format(city=rng.choice(CITIES), n=rng.randint(2, 900)) for _ in range(rng.randint(3, 40))
-        ]
+        sentences = [pattern.format(city=rng.choice(CITIES), n=rng.randint(2, 900)) for _ in range(rng.randint(3, 40))]
         parts.append(" ".join(sentences) + f" Marker {name} v{version}.\n")
     return "\n".join(parts)
 
@@ -98,7 +107,9 @@ def check_index(index_dir: Path, versions: dict[str, list], embedder_id: str = "
         assert raw.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         n_docs = raw.execute("SELECT COUNT(*) FROM documents").fetchone()[0]
         n_chunks = raw.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
-        orphans = raw.execute("SELECT COUNT(*) FROM chunks WHERE doc_id NOT IN (SELECT id FROM documents)").fetchone()[0]
+        orphans = raw.execute("SELECT COUNT(*) FROM chunks WHERE doc_id NOT IN (SELECT id FROM documents)").fetchone()[
+            0
+        ]
         n_fts = raw.execute("SELECT COUNT(*) FROM chunks_fts").fetchone()[0]
     finally:
         raw.close()
@@ -149,7 +160,9 @@ def run_kill_loop(tmp_path: Path, kills: int, seed: int) -> None:
 
     # How long the work itself takes, from the moment the index is locked to the exit.
     calib = tmp_path / "calibration-index"
-    proc = subprocess.Popen(ingest_cmd(calib, folder), env=cli_env(), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        ingest_cmd(calib, folder), env=cli_env(), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
     locked_at = wait_locked(proc, calib)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err.decode()
@@ -241,7 +254,10 @@ def test_sigkill_with_the_default_embedder(tmp_path, tiny_folder):
     index_dir = tmp_path / "real-index"
     proc = subprocess.Popen(
         [sys.executable, "-m", "sihub.cli", "--index", str(index_dir), "ingest", "-q", str(tiny_folder)],
-        env=cli_env(), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        env=cli_env(),
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     wait_locked(proc, index_dir, timeout=120)
     # Kill once the first document is committed, while the model is still embedding the rest.
@@ -271,7 +287,10 @@ def test_sigkill_with_the_default_embedder(tmp_path, tiny_folder):
             assert n == len(index.chunks_of(path)) > 0
     done = subprocess.run(
         [sys.executable, "-m", "sihub.cli", "--index", str(index_dir), "ingest", "-q", str(tiny_folder)],
-        env=cli_env(), cwd=ROOT, capture_output=True, timeout=300,
+        env=cli_env(),
+        cwd=ROOT,
+        capture_output=True,
+        timeout=300,
     )
     assert done.returncode == 0, done.stderr.decode()
     assert f"unchanged {len(partial)}" in done.stdout.decode()

@@ -134,7 +134,7 @@ def test_cli_ingest_fails_with_exit_1_but_indexes_the_rest(tiny_folder, tmp_path
 
 def test_every_command_has_an_example_in_help():
     runner = CliRunner()
-    for name, cmd in main.commands.items():
+    for name in main.commands:
         r = runner.invoke(main, [name, "--help"])
         assert r.exit_code == 0
         assert "Example" in r.output, name

@@ -136,15 +136,35 @@ def mutations(draw, data: bytes) -> bytes:  # noqa: ANN001
         else:
             b[i:i] = draw(
                 st.sampled_from(
-                    [b"<<", b">>", b"obj", b"endobj", b"stream", b"trailer", b"/Length 999999", b"<w:p>", b"</w:t>",
-                     b"<script>", b"<!--", b"]]>", b"\x00\x00", b"\xff\xfe", b"&#0;", b"\r\r\n", b"xref\n0 99999"]
+                    [
+                        b"<<",
+                        b">>",
+                        b"obj",
+                        b"endobj",
+                        b"stream",
+                        b"trailer",
+                        b"/Length 999999",
+                        b"<w:p>",
+                        b"</w:t>",
+                        b"<script>",
+                        b"<!--",
+                        b"]]>",
+                        b"\x00\x00",
+                        b"\xff\xfe",
+                        b"&#0;",
+                        b"\r\r\n",
+                        b"xref\n0 99999",
+                    ]
                 )
             )
     return bytes(b)
 
 
 FUZZ = settings(
-    max_examples=40, deadline=None, derandomize=True, database=None,
+    max_examples=40,
+    deadline=None,
+    derandomize=True,
+    database=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 
@@ -296,7 +316,11 @@ def test_gigabyte_bombs_are_refused_in_bounded_memory(tmp_path, kind):
     }[kind]()
     assert path.stat().st_size < 5 * 1024 * 1024  # small on disk
     r = subprocess.run(
-        [sys.executable, "-c", _PROBE, str(path)], cwd=ROOT, capture_output=True, text=True, timeout=120,
+        [sys.executable, "-c", _PROBE, str(path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
         env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
     )
     assert r.returncode == 0, r.stderr[-2000:]

@@ -33,10 +33,18 @@ def _site(tmp_path: Path):  # noqa: ANN202
     root = tmp_path / "site"
     docs = root / "library" / "docs"
     docs.mkdir(parents=True)
-    (docs / "evil.txt").write_text(f"Title {XSS}\n\nThe incubator text {XSS} mentors social enterprises.\n", encoding="utf-8")
-    (docs / "plain.txt").write_text("Social procurement in Malmö reserved five percent of contracts.\n", encoding="utf-8")
+    (docs / "evil.txt").write_text(
+        f"Title {XSS}\n\nThe incubator text {XSS} mentors social enterprises.\n", encoding="utf-8"
+    )
+    (docs / "plain.txt").write_text(
+        "Social procurement in Malmö reserved five percent of contracts.\n", encoding="utf-8"
+    )
     settings = Settings.from_env(
-        env={}, index=root / "index", library=root / "library", embedder="hash", admin_password=PASSWORD,
+        env={},
+        index=root / "index",
+        library=root / "library",
+        embedder="hash",
+        admin_password=PASSWORD,
         max_upload_mb=0.05,
     )
     a = Assistant(settings)
@@ -173,7 +181,9 @@ def test_wrong_content_types_are_clean_4xx(site, kwargs):
 # ---- ids and JSON ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("doc_id", ["999999", "0", "-1", "abc", "1.5", "99999999999999999999999", "%00", "..%2f..%2fetc%2fpasswd"])
+@pytest.mark.parametrize(
+    "doc_id", ["999999", "0", "-1", "abc", "1.5", "99999999999999999999999", "%00", "..%2f..%2fetc%2fpasswd"]
+)
 def test_unknown_document_ids_are_clean_4xx(site, doc_id):
     client, _, _ = site
     assert_clean_4xx(client.delete(f"/api/documents/{doc_id}", headers=AUTH))
@@ -222,10 +232,14 @@ def test_ask_with_the_wrong_content_type_is_a_clean_4xx(site, kwargs):
 
 def test_odd_but_valid_json_is_answered(site):
     client, _, _ = site
-    lone = client.post("/api/ask", content=b'{"question": "\\ud800 incubator"}', headers={"Content-Type": "application/json"})
+    lone = client.post(
+        "/api/ask", content=b'{"question": "\\ud800 incubator"}', headers={"Content-Type": "application/json"}
+    )
     assert lone.status_code == 200 or (lone.status_code == 400 and "unicode" in lone.json()["error"]), lone.text
-    for question in ["😀" * 50, "NEAR( \" * OR", "'; DROP TABLE documents; --", "a\u0000b incubator"]:
-        r = client.post("/api/ask", content=json.dumps({"question": question}), headers={"Content-Type": "application/json"})
+    for question in ["😀" * 50, 'NEAR( " * OR', "'; DROP TABLE documents; --", "a\u0000b incubator"]:
+        r = client.post(
+            "/api/ask", content=json.dumps({"question": question}), headers={"Content-Type": "application/json"}
+        )
         assert r.status_code == 200, (question, r.status_code, r.text[:300])
         assert isinstance(r.json()["answer"], str)
     r = client.get("/api/search", params={"q": 'NEAR( " * OR -:^'})
@@ -250,19 +264,41 @@ def test_html_in_documents_and_names_is_text_in_every_rendering(site):
     from sihub.types import Answer
 
     cites = [
-        Citation(n=i, file=h["file"], title=h["title"], page=h["page"], lang=h["lang"], heading=h["heading"],
-                 text=h["text"], quote=h["text"][:40], score=h["score"])
+        Citation(
+            n=i,
+            file=h["file"],
+            title=h["title"],
+            page=h["page"],
+            lang=h["lang"],
+            heading=h["heading"],
+            text=h["text"],
+            quote=h["text"][:40],
+            score=h["score"],
+        )
         for i, h in enumerate(hits, start=1)
     ]
     evil = Citation(
-        n=9, file=f"library/{XSS}.md", title=XSS, page=None, lang=f"<b>{XSS}", heading=XSS, text=f"before {XSS} after",
-        quote=XSS, score=1.0, meta={"partner": XSS, "country": "<i>LV</i>"},
+        n=9,
+        file=f"library/{XSS}.md",
+        title=XSS,
+        page=None,
+        lang=f"<b>{XSS}",
+        heading=XSS,
+        text=f"before {XSS} after",
+        quote=XSS,
+        score=1.0,
+        meta={"partner": XSS, "country": "<i>LV</i>"},
     )
     html = sources_html(Answer("q", "en", True, "a", [*cites, evil]), 1, {}) + citation_card(evil, 2, 7)
     docs = client.get("/api/documents").json()["documents"]
     from sihub.types import Document
 
-    html += documents_html([Document(path=d["file"], title=d["title"] + XSS, lang=d["lang"], sha256="0", meta={"partner": XSS}) for d in docs])
+    html += documents_html(
+        [
+            Document(path=d["file"], title=d["title"] + XSS, lang=d["lang"], sha256="0", meta={"partner": XSS})
+            for d in docs
+        ]
+    )
     for needle in ("<script", "<img", "<i>LV", "<b><"):
         assert needle not in html, needle
     assert "&lt;script&gt;" in html
@@ -294,7 +330,12 @@ def test_upload_and_delete_without_the_password_are_refused(site):
     docs = client.get("/api/documents").json()["documents"]
     doc_id = docs[0]["id"]
     before = files_under(settings.library)
-    for headers in ({}, {"Authorization": "Bearer "}, {"Authorization": f"Basic {PASSWORD}"}, {"Authorization": PASSWORD}):
+    for headers in (
+        {},
+        {"Authorization": "Bearer "},
+        {"Authorization": f"Basic {PASSWORD}"},
+        {"Authorization": PASSWORD},
+    ):
         assert_clean_4xx(upload(client, "x.md", headers=headers), 401, 403)
         assert_clean_4xx(client.delete(f"/api/documents/{doc_id}", headers=headers), 401, 403)
     assert client.get("/api/documents").json()["documents"] == docs
@@ -307,7 +348,9 @@ def test_wrong_passwords_are_rate_limited_even_for_the_right_one_afterwards(fres
     doc_id = docs[0]["id"]
     codes = []
     for guess in [PASSWORD[:-1], PASSWORD + "x", PASSWORD.upper(), "", "s", PASSWORD[:-1] + "\u00e9", "x" * 10_000]:
-        codes.append(client.delete(f"/api/documents/{doc_id}", headers={"Authorization": f"Bearer {guess}".encode()}).status_code)
+        codes.append(
+            client.delete(f"/api/documents/{doc_id}", headers={"Authorization": f"Bearer {guess}".encode()}).status_code
+        )
     assert 429 in codes and all(c in (401, 429) for c in codes), codes
     r = client.delete(f"/api/documents/{doc_id}", headers=AUTH)
     assert_clean_4xx(r, 429)
