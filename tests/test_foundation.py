@@ -138,3 +138,13 @@ def test_every_command_has_an_example_in_help():
         r = runner.invoke(main, [name, "--help"])
         assert r.exit_code == 0
         assert "Example" in r.output, name
+
+
+def test_readme_lists_every_setting():
+    from conftest import ROOT
+
+    from sihub.settings import Settings
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    missing = [env for env, _, _ in Settings.describe() if f"`{env}`" not in readme]
+    assert not missing, f"README configuration table lacks {missing}"
