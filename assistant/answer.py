@@ -317,21 +317,7 @@ def make_citations(quotes: list[tuple[int, int, int, float]], hits: list[Hit]) -
     for n, (i, s, e, score) in enumerate(sorted(quotes, key=order), start=1):
         h = hits[i]
         c = h.chunk
-        out.append(
-            Citation(
-                n=n,
-                file=c.path,
-                title=h.title,
-                page=c.page,
-                lang=c.lang,
-                heading=c.heading,
-                text=c.text,
-                quote=c.text[s:e],
-                score=float(score),
-                chunk_id=c.id,
-                meta=h.doc_meta,
-            )
-        )
+        out.append(Citation.from_hit(n, h, c.text[s:e], score))
     return out
 
 

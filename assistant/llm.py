@@ -257,21 +257,7 @@ def finish(
         h = hits[old - 1]
         c = h.chunk
         quote = _quote_for(c.text, checked.claims.get(old, []), sentence_scores.get(old - 1, {}))
-        citations.append(
-            Citation(
-                n=new,
-                file=c.path,
-                title=h.title,
-                page=c.page,
-                lang=c.lang,
-                heading=c.heading,
-                text=c.text,
-                quote=quote,
-                score=float(h.score),
-                chunk_id=c.id,
-                meta=h.doc_meta,
-            )
-        )
+        citations.append(Citation.from_hit(new, h, quote, h.score))
     docs = list(dict.fromkeys(c.title or c.file for c in citations))
     text = checked.text + "\n\n" + label(lang, "sources", sources="; ".join(docs))
     note = label(lang, "llm_dropped") if checked.dropped else None

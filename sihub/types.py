@@ -100,6 +100,24 @@ class Citation:
     chunk_id: int | None = None
     meta: dict[str, Any] = field(default_factory=dict)
 
+    @classmethod
+    def from_hit(cls, n: int, hit: Hit, quote: str, score: float) -> Citation:
+        """Citation number `n` for a hit; `quote` must be a verbatim slice of the hit's chunk text."""
+        c = hit.chunk
+        return cls(
+            n=n,
+            file=c.path,
+            title=hit.title,
+            page=c.page,
+            lang=c.lang,
+            heading=c.heading,
+            text=c.text,
+            quote=quote,
+            score=float(score),
+            chunk_id=c.id,
+            meta=hit.doc_meta,
+        )
+
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
         d["score"] = round(float(self.score), 6)
