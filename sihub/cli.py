@@ -181,24 +181,7 @@ def docs(obj: _Ctx, as_json: bool) -> None:
     """
     documents = obj.assistant.documents()
     if as_json:
-        _emit(
-            {
-                "documents": [
-                    {
-                        "file": d.path,
-                        "title": d.title,
-                        "lang": d.lang,
-                        "langs": d.langs,
-                        "pages": d.pages,
-                        "chunks": d.chunks,
-                        "sha256": d.sha256,
-                        "ingested_at": d.ingested_at,
-                        **d.meta,
-                    }
-                    for d in documents
-                ]
-            }
-        )
+        _emit({"documents": [d.to_json() for d in documents]})
         return
     if not documents:
         click.echo("The index holds no documents.")

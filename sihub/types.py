@@ -30,6 +30,21 @@ class Document:
     chunks: int = 0
     ingested_at: str | None = None
 
+    def to_json(self) -> dict[str, Any]:
+        """The `sihub docs --json` / `GET /api/documents` form: file facts, then catalogue fields."""
+        return {
+            "id": self.id,
+            "file": self.path,
+            "title": self.title,
+            "lang": self.lang,
+            "langs": self.langs,
+            "pages": self.pages,
+            "chunks": self.chunks,
+            "sha256": self.sha256,
+            "ingested_at": self.ingested_at,
+            **self.meta,
+        }
+
 
 @dataclass
 class Chunk:

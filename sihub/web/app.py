@@ -152,7 +152,7 @@ def create_app(settings: Settings, hub: Hub | None = None):  # noqa: ANN201 - Fa
     @app.get("/api/documents", tags=["documents"])
     def documents() -> dict[str, Any]:
         """The indexed documents (the same fields as `sihub docs --json`, plus `id`)."""
-        return {"documents": [_doc_json(d) for d in hub.documents()]}
+        return {"documents": [d.to_json() for d in hub.documents()]}
 
     @app.post("/api/documents", tags=["documents"], status_code=201)
     def upload(request: Request, files: list[UploadFile] = File(..., description="One or more documents.")) -> Any:  # noqa: B008
@@ -268,21 +268,6 @@ def _file_response(FileResponse: Any, path: Path) -> Any:  # noqa: N803
         filename=path.name,
         content_disposition_type="inline" if inline else "attachment",
     )
-
-
-def _doc_json(d: Any) -> dict[str, Any]:
-    return {
-        "id": d.id,
-        "file": d.path,
-        "title": d.title,
-        "lang": d.lang,
-        "langs": d.langs,
-        "pages": d.pages,
-        "chunks": d.chunks,
-        "sha256": d.sha256,
-        "ingested_at": d.ingested_at,
-        **d.meta,
-    }
 
 
 class BodyLimit:
