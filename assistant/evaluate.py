@@ -64,21 +64,28 @@ class SetResult:
 # ---- reading sets ----------------------------------------------------------------------------
 
 
-def _jsonl(path: Path) -> list[dict[str, Any]]:
-    if not path.is_file():
-        raise BadInputError(f"{path}: missing (a BEIR set needs corpus.jsonl, queries.jsonl and qrels.tsv)")
+def _read_jsonl(path: Path) -> list[Any]:
+    """One JSON value a line (blank lines skipped); a bad line is a BadInputError naming file and line."""
     rows = []
     with open(path, encoding="utf-8") as fh:
         for n, line in enumerate(fh, start=1):
             if not line.strip():
                 continue
             try:
-                row = json.loads(line)
+                rows.append(json.loads(line))
             except ValueError as exc:
                 raise BadInputError(f"{path}:{n}: not JSON ({exc})") from None
-            if not isinstance(row, dict) or "_id" not in row:
-                raise BadInputError(f'{path}:{n}: an object with an "_id" is expected')
-            rows.append(row)
+    return rows
+
+
+def _jsonl(path: Path) -> list[dict[str, Any]]:
+    """A BEIR file: every line an object with an "_id"."""
+    if not path.is_file():
+        raise BadInputError(f"{path}: missing (a BEIR set needs corpus.jsonl, queries.jsonl and qrels.tsv)")
+    rows = _read_jsonl(path)
+    for n, row in enumerate(rows, start=1):
+        if not isinstance(row, dict) or "_id" not in row:
+            raise BadInputError(f'{path}: entry {n}: an object with an "_id" is expected')
     return rows
 
 
@@ -233,16 +240,7 @@ def evaluate_beir(
 
 
 def load_gold(path: Path) -> list[dict[str, Any]]:
-    rows = []
-    with open(path, encoding="utf-8") as fh:
-        for n, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                rows.append(json.loads(line))
-            except ValueError as exc:
-                raise BadInputError(f"{path}:{n}: not JSON ({exc})") from None
-    return rows
+    return _read_jsonl(path)
 
 
 def evaluate_gold(

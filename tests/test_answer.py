@@ -19,20 +19,10 @@ def tiny(tmp_path_factory):
     """The conftest documents (fr, lv, sv, en PDF) ingested once for the module."""
     from assistant import Assistant
     from sihub.settings import Settings
-    from tests.conftest import DOCS, make_pdf, write_tree
+    from tests.conftest import make_tiny_folder
 
     root = tmp_path_factory.mktemp("answers")
-    folder = write_tree(root / "docs", DOCS)
-    make_pdf(
-        folder / "en" / "buicasus.pdf",
-        [
-            "BuiCaSuS project overview\n\nThe project Building Capacity for a Sustainable Society ran from "
-            "June 2021 to May 2023 under the call VP/2020/010.",
-            "Best practices\n\nThe partners collected 35 best practices of support to social innovation: "
-            "14 from France, 4 from Latvia, 7 from Spain and 10 from Sweden.",
-        ],
-        title="BuiCaSuS overview",
-    )
+    folder = make_tiny_folder(root / "docs")
     settings = Settings.from_env(env={}, index=root / "index")
     a = Assistant(settings)
     report = a.ingest([folder])
