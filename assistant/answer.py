@@ -23,7 +23,7 @@ from index.embedder import Embedder
 from ingest import split_sentences
 from sihub.types import Answer, Citation, Hit
 
-from . import terms
+from . import countries, kinds, terms
 from .i18n import label, lang_name
 from .quote_cache import QuoteVectors
 
@@ -31,8 +31,8 @@ from .quote_cache import QuoteVectors
 # question against related and unrelated sentences sit within ~0.1 of each other, so a
 # share of shared terms (0..1) moves the ranking without swamping it.
 LEX_WEIGHT = 0.05
-# Added for a span holding a figure when the question asks how many, how much or when.
-NUMBER_BONUS = 0.02
+# Added to a span that holds what the question asks for: an amount, a date, a figure (kinds.py).
+KIND_BONUS = 0.02
 # How much more a name of the question, absent from every passage, must add to one of the best
 # spans' similarity than to the median span to count as addressed there; see `unsupported_names`.
 NAME_GAIN = 0.003
@@ -57,6 +57,8 @@ class Sentence:
     sim: float = 0.0
     lex: float = 0.0
     score: float = 0.0
+    fits: bool = True
+    """Whether the span holds the kind of answer the question asks for (see kinds.py)."""
     vec: np.ndarray | None = field(default=None, repr=False)
 
 
@@ -69,10 +71,25 @@ class Evidence:
     """See `relevance()`: compared with the answer threshold."""
     unsupported: list[str] = field(default_factory=list)
     """Names or figures of the question that no passage addresses (see `unsupported_names`)."""
+    kind: str | None = None
+    """The kind of answer the question asks for: "money", "time", "count" or None (kinds.py)."""
+
+    def pool(self, margin: float = MARGIN, limit: int = 2 * MAX_QUOTES) -> list[Sentence]:
+        """The spans an answer may quote: the best ones, within `margin` of the top one."""
+        if not self.sentences:
+            return []
+        floor = self.sentences[0].score - margin
+        return [c for c in self.sentences[:limit] if c.score >= floor]
+
+    @property
+    def kind_missing(self) -> bool:
+        """The question asks for an amount, a date or a figure and no quotable span holds one."""
+        return self.kind is not None and not any(c.fits for c in self.pool())
 
     def answers(self, threshold: float) -> bool:
-        """Whether this evidence is an answer: relevant enough, and about what the question names."""
-        return bool(self.sentences) and self.relevance >= threshold and not self.unsupported
+        """Whether this evidence is an answer: relevant enough, about what the question names,
+        and holding the kind of thing it asks for."""
+        return bool(self.sentences) and self.relevance >= threshold and not self.unsupported and not self.kind_missing
 
 
 # ---- sentence embeddings, cached ------------------------------------------------------------------
@@ -85,20 +102,6 @@ _vectors = QuoteVectors()
 # ---- scoring -----------------------------------------------------------------------------------
 
 _HAS_DIGIT = re.compile(r"\d")
-# Questions that ask for a number, an amount or a date, in the hub's five languages.
-_ASKS_NUMBER = re.compile(
-    r"\b(how (many|much|long|old)|what (year|date|amount|share|percentage)|when\b|"
-    r"hur (många|mycket|länge|stor)|vilket år|när\b|"
-    r"cik\b|cik (daudz|liel)|kad\b|kurā gadā|"
-    r"combien|quand\b|quelle (année|date|somme|part)|"
-    r"cuánt|cuándo|qué año|en qué año|qué (cantidad|porcentaje))",
-    re.IGNORECASE,
-)
-
-
-def asks_for_number(question: str) -> bool:
-    """Whether a question asks how many, how much or when (its answer holds a figure)."""
-    return bool(_ASKS_NUMBER.search(question))
 
 
 def candidate_spans(text: str) -> list[tuple[int, int]]:
@@ -156,7 +159,7 @@ def gather(
 ) -> Evidence:
     """Score every quotable span of `hits` against `query` (cosine + term overlap + figures)."""
     qkeys = terms.keys(query)
-    numeric = asks_for_number(query)
+    kind = kinds.asked(query)
     cands: list[Sentence] = []
     for i, h in enumerate(hits):
         for s, e in units(h.chunk.text):
@@ -172,11 +175,13 @@ def gather(
         for c, v, sim in zip(cands, vecs, sims, strict=True):
             c.vec, c.sim = v, float(sim)
     for c in cands:
-        text = hits[c.hit].chunk.text[c.start : c.end]
+        chunk = hits[c.hit].chunk.text
+        text = chunk[c.start : c.end]
         c.lex = term_overlap(qkeys, text)
-        c.score = c.sim + LEX_WEIGHT * c.lex + (NUMBER_BONUS if numeric and _HAS_DIGIT.search(text) else 0.0)
+        c.fits = kinds.offers(text, kind, chunk)
+        c.score = c.sim + LEX_WEIGHT * c.lex + (KIND_BONUS if kind and c.fits else 0.0)
     cands.sort(key=lambda c: -c.score)
-    ev = Evidence(cands, relevance(cands))
+    ev = Evidence(cands, relevance(cands), kind=kind)
     if embedder is not None:
         ev.unsupported = unsupported_names(query, hits, ev, embedder, query_vec)
     return ev
@@ -226,17 +231,25 @@ def unsupported_names(
     """
     if not evidence.sentences:
         return []
-    present = set().union(*(terms.keys(f"{h.title} {h.chunk.heading} {h.chunk.text}") for h in hits))
-    absent = [w for w in names_in(question) if terms.key(w) not in present]
+    texts = [f"{h.title} {h.chunk.heading} {h.chunk.text}" for h in hits]
+    present = set().union(*(terms.keys(t) for t in texts))
+    # Countries are settled by the table of their names in five languages: one the passages
+    # never name (nor come from) is not addressed, one they name in any language is.
+    named = countries.mentions(question)
+    covered = countries.mentions(" ".join(texts), set(named)).keys() | {
+        str((h.doc_meta or {}).get("country") or "").upper() for h in hits
+    }
+    out = [word for code, word in named.items() if code not in covered]
+    country_words = {terms.key(w) for w in _WORDS.findall(" ".join(named.values()))}
+    absent = [w for w in names_in(question) if terms.key(w) not in present and terms.key(w) not in country_words]
     if not absent:
-        return []
+        return out
     if any(c.vec is None for c in evidence.sentences):
-        return absent
+        return out + absent
     spans = np.stack([c.vec for c in evidence.sentences])
     without = [re.sub(r"(?<!\w)" + re.escape(w) + r"(?!\w)", " ", question, count=1) for w in absent]
     vecs = embedder.embed_queries(without)
     base = spans @ np.asarray(query_vec, dtype=np.float32)
-    out = []
     for w, v in zip(absent, vecs, strict=True):
         # What the name adds to each span's similarity; dropping any word lifts all spans a little,
         # so the best spans are compared with the median span, not with zero.
@@ -260,19 +273,25 @@ def _near_duplicate(a: Sentence, b: Sentence, hits: list[Hit]) -> bool:
 
 
 def select(evidence: Evidence, hits: list[Hit], max_quotes: int = MAX_QUOTES, margin: float = MARGIN) -> list[Sentence]:
-    """The best spans within `margin` of the top one, without overlaps or near-duplicates, two per chunk."""
-    if not evidence.sentences:
-        return []
-    floor = evidence.sentences[0].score - margin
+    """The best spans within `margin` of the top one, without overlaps or near-duplicates, two per chunk.
+
+    When the question asks for an amount, a date or a figure, the best span that holds one is
+    among them even if spans without one score higher.
+    """
+    pool = evidence.pool(margin, limit=len(evidence.sentences))
     chosen: list[Sentence] = []
     per_hit: dict[int, int] = {}
-    for c in evidence.sentences:
-        if c.score < floor or len(chosen) >= max_quotes:
+    for c in pool:
+        if len(chosen) >= max_quotes:
             break
         if per_hit.get(c.hit, 0) >= 2 or any(_near_duplicate(c, o, hits) for o in chosen):
             continue
         chosen.append(c)
         per_hit[c.hit] = per_hit.get(c.hit, 0) + 1
+    if evidence.kind and chosen and not any(c.fits for c in chosen):
+        fitting = next((c for c in pool if c.fits and not any(_near_duplicate(c, o, hits) for o in chosen)), None)
+        if fitting is not None:
+            chosen = [*chosen[: max_quotes - 1], fitting]
     return chosen
 
 
@@ -357,12 +376,20 @@ def related_documents(hits: list[Hit], limit: int = 3) -> list[dict]:
 
 
 def not_found(
-    question: str, lang: str, hits: list[Hit], note: str | None = None, missing: list[str] | None = None
+    question: str,
+    lang: str,
+    hits: list[Hit],
+    note: str | None = None,
+    missing: list[str] | None = None,
+    kind: str | None = None,
 ) -> Answer:
+    """ "Not in the documents", saying what is missing (`missing` names, or no `kind` of figure)."""
     related = related_documents(hits)
     lines = [label(lang, "not_found")]
     if missing:
         lines[0] += " " + label(lang, "missing", names=", ".join(f"“{m}”" for m in missing))
+    elif kind:
+        lines[0] += " " + label(lang, f"no_{kind}")
     if related:
         lines += ["", label(lang, "related")]
         for r in related:
@@ -391,7 +418,7 @@ def compose(
     """
     ev = evidence or gather(query or question, hits, embedder)
     if not ev.answers(threshold):
-        return not_found(question, language, hits, missing=ev.unsupported)
+        return not_found(question, language, hits, missing=ev.unsupported, kind=ev.kind if ev.kind_missing else None)
     chosen = select(ev, hits, max_quotes=max_quotes)
     by_hit: dict[int, list[Sentence]] = {}
     for c in chosen:

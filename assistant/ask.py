@@ -56,7 +56,8 @@ def ask_stream(
     embedder = assistant.embedder
     evidence = gather(resolved.query, hits, embedder)
     if not evidence.answers(settings.answer_threshold):
-        answer = not_found(question, lang, hits, missing=evidence.unsupported)
+        kind = evidence.kind if evidence.kind_missing else None
+        answer = not_found(question, lang, hits, missing=evidence.unsupported, kind=kind)
         yield answer.answer
         yield answer
         return

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from ingest.lang import SUPPORTED, detect
 from sihub.errors import SihubError
 
+from . import countries
+
 FILTER_KEYS = ("lang", "country", "partner", "year", "type", "file")
 """`lang` is a chunk's language, `file` a document path (glob or folder prefix), the rest catalogue fields."""
 
@@ -240,31 +242,6 @@ def name_terms(text: str) -> list[str]:
     return list(dict.fromkeys(out))
 
 
-# Names and adjectives of the partner countries (and the EU) in the hub's five languages, as
-# word beginnings so that inflected forms match (Spānijas, lettiska, espagnole, suecos).
-_COUNTRY_WORDS = {
-    "ES": "spain spanish spanien spansk espagne espagnol españa espana español espanol española espanola "
-    "españoles spānij spāņ",
-    "FR": "france french frankrike fransk français francais française francaise francia francés frances "
-    "francesa franceses francij franč",
-    "LV": "latvia latvian lettland lettisk lettonie letton letonia letón leton letona latvij latvieš latviesu",
-    "SE": "sweden swedish sverige svensk suède suede suédois suedois suédoise suecia sueco sueca suecos "
-    "zviedrij zviedr",
-    "EU": "european europe europa europeisk européen européenne europeen europeo europea eiropa eiropas "
-    "eiropeisk eu ue",
-}
-_COUNTRY_PREFIXES = sorted(
-    ((w, code) for code, words in _COUNTRY_WORDS.items() for w in words.split()), key=lambda p: -len(p[0])
-)
-_SHORT = {"eu", "ue"}  # whole words only
-
-
 def country_mentions(text: str) -> set[str]:
-    """Catalogue country codes (ES, FR, LV, SE, EU) whose name or adjective the text uses."""
-    found: set[str] = set()
-    for word in _WORD.findall(text.lower()):
-        for prefix, code in _COUNTRY_PREFIXES:
-            if (word == prefix) if prefix in _SHORT else word.startswith(prefix):
-                found.add(code)
-                break
-    return found
+    """Country codes (ES, FR, LV, SE, EU, DK, ...) whose name or adjective the text uses."""
+    return set(countries.mentions(text))

@@ -138,12 +138,12 @@ def _name_scores(hits: list[Hit], forms: dict[str, set[str]], rarity: dict[str, 
 
 def _country_flags(text: str, hits: list[Hit]) -> np.ndarray | None:
     """1.0 for hits from the one country the question names; None when it names none or several."""
-    named = country_mentions(text)
+    countries = [str((h.doc_meta or {}).get("country") or "").upper() for h in hits]
+    named = country_mentions(text) & set(countries)
     if len(named) != 1:
         return None
     code = next(iter(named))
-    flags = np.array([str((h.doc_meta or {}).get("country") or "").upper() == code for h in hits], dtype=np.float64)
-    return flags if flags.any() else None
+    return np.array([c == code for c in countries], dtype=np.float64)
 
 
 def search(

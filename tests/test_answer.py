@@ -90,6 +90,27 @@ def test_nothing_relevant_says_so_and_offers_related(tiny):
     assert answer.to_json()["related"] == answer.related
 
 
+def test_a_question_for_an_amount_needs_an_amount(tiny):
+    # The passages speak of Malmö's procurement, but give no cost: that is no answer.
+    answer = tiny.ask("Hur mycket kostade Malmö stads upphandling av städtjänster?")
+    assert not answer.found and answer.citations == []
+    assert label("sv", "no_money") in answer.answer.splitlines()[0]
+    # Where the amount is there, it is quoted.
+    answer = tiny.ask("How much money does each project of the Nantes incubator receive?")
+    assert answer.found
+    assert_well_formed(answer)
+    assert any("15 000 euros" in c.quote for c in answer.citations)
+
+
+def test_a_country_no_passage_names_is_not_answered(tiny):
+    answer = tiny.ask("How many best practices did the partners collect from Denmark?")
+    assert not answer.found
+    assert "“Denmark”" in answer.answer.splitlines()[0]
+    # The same question about a country the documents name, in another language, is answered.
+    answer = tiny.ask("How many best practices did the partners collect from Latvia?")
+    assert answer.found
+
+
 def test_threshold_is_a_setting(tiny):
     question = "Hur många personer fick anställning genom Malmö stads upphandling?"
     before = tiny.settings

@@ -1,0 +1,128 @@
+"""What kind of answer a question asks for, and whether a passage offers one.
+
+"What did the Riga conference cost?" is answered by an amount of money; passages about the
+Riga conference that give no amount do not answer it, however close they are in meaning.
+Three kinds are told apart, in the hub's five languages (sv, lv, fr, es, en):
+
+- `money`: cost, budget, price, amount of money -> a figure with a currency;
+- `time`:  when, which year, at what time -> a year, a date, a month, a season or a clock time;
+- `count`: how many, how much, what share -> a figure (digits or a number word);
+- `None`:  anything else (who, what, which, how) -> no check.
+
+The patterns are deliberately narrow (a question that is not clearly one of the kinds gets no
+check), since a wrong kind turns away a real answer.
+"""
+
+from __future__ import annotations
+
+import re
+
+from .terms import fold
+
+Kind = str  # "money" | "time" | "count"
+
+_F = re.IGNORECASE
+# Words of money anywhere in the question ("the total budget of ...", "¿Cuánto costó ...?").
+_MONEY_WORDS = re.compile(
+    r"\b(budget\w*|cost\w*|price\w*|how much money|amount of money|grant amount|in euros?|"
+    r"kostnad\w*|kostade|kosta[rt]?|belopp\w*|pris\b|priset|hur mycket pengar|"
+    r"budzet\w*|izmaks\w*|maksa\w*|cena\w*|naudas|cik (?:\w+ ){0,3}lidzekl\w*|"
+    r"cout\w*|coute\w*|montant\w*|prix\b|combien d'argent|"
+    r"presupuest\w*|coste\w*|costo\w*|costaron|importe\w*|precio\w*|cuanto dinero)",
+    _F,
+)
+# Question words, looked for at the start of a clause only: "when" in "what cannot change
+# when replicating it" asks for no date.
+_CLAUSE_KINDS = [
+    (
+        "time",
+        re.compile(
+            r"(when|what (?:year|date|time)|which (?:year|date)|at what time|since when|"
+            r"nar|sedan nar|vilket (?:ar|datum)|vilken (?:tid|dag)|"
+            r"kad|kura (?:gada|datuma)|cikos|kops kura\w*|"
+            r"quand|depuis quand|(?:en )?quelle (?:annee|date|heure)|a quelle heure|"
+            r"cuando|desde cuando|(?:en )?que (?:ano|fecha|dia)|a que hora)\b",
+            _F,
+        ),
+    ),
+    (
+        "count",
+        re.compile(
+            r"(how (?:many|much)|what (?:share|percentage|proportion)|"
+            r"hur (?:manga|mycket|stor andel)|vilken andel|"
+            r"cik\b|kada dala|"
+            r"combien|quel(?:le)? (?:part|pourcentage|proportion)|"
+            r"(?:de |a )?cuant[oa]s?\b|que (?:porcentaje|proporcion|parte))",
+            _F,
+        ),
+    ),
+]
+_CLAUSE = re.compile(r"[,;:¿?]|\b(?:and|och|un|et|y|e|or|eller|vai|ou|o)\b", _F)
+# How many words may come before the question word in its clause ("In which year ...").
+_LEAD = 2
+
+
+def asked(question: str) -> Kind | None:
+    """The kind of answer `question` asks for, or None when it is not clearly one."""
+    q = " ".join(fold(question).split())
+    if _MONEY_WORDS.search(q):
+        return "money"
+    clauses = [c.split() for c in _CLAUSE.split(q)]
+    for kind, pattern in _CLAUSE_KINDS:
+        for words in clauses:
+            if any(pattern.match(" ".join(words[i:])) for i in range(min(_LEAD, len(words) - 1) + 1)):
+                return kind
+    return None
+
+
+_CURRENCY = r"(?:€|\$|£|eur\b|euros?\b|eiro\b|kr\b|kronor|kronas?\b|couronnes?|coronas?\b|sek\b|usd\b|gbp\b)"
+_SCALE = r"(?:k|m|mn|milj\w*|million\w*|miljon\w*|miljard\w*|milliard\w*|mil|thousand|tusen|tukst\w*)"
+_MONEY = re.compile(
+    rf"(\d[\d\s.,\u00a0\u202f]*\s*(?:{_SCALE}\.?\s*)?{_CURRENCY}|[€$£]\s*\d|(?:eur|sek|usd|gbp)\.?\s*\d|\d\s*(?:mnkr|mkr|tkr|k€|m€))",
+    _F,
+)
+# Month names (word beginnings, folded) and seasons of the five languages; English "may" and
+# Swedish "vår" are left out, being common words too.
+_MONTHS = (
+    "januar janvar enero februar fevrier febrero march mars marts marta marzo april aprili avril abril "
+    "maj maij mai mayo june juni junij juin junio july juli julij juillet julio august aout agosto "
+    "septemb septiemb setiembre octob oktob octubre novemb noviemb decemb diciemb "
+    "spring summer autumn winter sommar vinter pavasar vasar rudeni ziem printemps automne hiver "
+    "primavera verano otono invierno"
+).split()
+_WHOLE_MONTHS = frozenset({"maj", "mai", "mars", "marta", "juni", "juli", "juin"})
+_TIME = re.compile(r"\b(?:1[89]|20)\d\d\b|\b\d{1,2}[.:h]\d{2}\b|\b\d{1,2}[./-]\d{1,2}[./-]\d{2,4}\b")
+_NUMBER_WORDS = frozenset(
+    """
+    two three four five six seven eight nine ten eleven twelve fifteen twenty thirty forty fifty hundred
+    thousand dozen half
+    tva tre fyra fem sju atta nio tio elva tolv femton tjugo trettio hundra tusen halva
+    divi tris cetri pieci sesi septini astoni devini desmit divdesmit simts tukstotis puse
+    deux trois quatre cinq sept huit neuf dix onze douze quinze vingt trente cent mille moitie
+    dos tres cuatro cinco seis siete ocho nueve diez once doce quince veinte treinta cien ciento mil mitad
+    """.split()
+)
+_DIGIT = re.compile(r"\d")
+_WORD = re.compile(r"\w+")
+
+
+def _names_time(word: str) -> bool:
+    return any((word == m) if m in _WHOLE_MONTHS else word.startswith(m) for m in _MONTHS)
+
+
+def offers(text: str, kind: Kind | None, context: str = "") -> bool:
+    """Whether `text` holds something of `kind` (always True for no kind).
+
+    `context` is the passage around `text`: a figure in a table row counts as money when the
+    passage names the currency elsewhere (a header "Izdevumu pozīcija (EUR)").
+    """
+    if kind is None:
+        return True
+    if kind == "money":
+        if _MONEY.search(text):
+            return True
+        return bool(context and _DIGIT.search(text) and re.search(_CURRENCY, context, _F))
+    folded = fold(text)
+    if kind == "time":
+        return bool(_TIME.search(folded)) or any(_names_time(w) for w in _WORD.findall(folded))
+    return bool(_DIGIT.search(text)) or any(w in _NUMBER_WORDS for w in _WORD.findall(folded))

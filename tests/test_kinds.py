@@ -1,0 +1,100 @@
+"""What a question asks for (an amount, a date, a figure) and which countries a text names."""
+
+from __future__ import annotations
+
+import pytest
+
+from assistant.countries import mentions
+from assistant.kinds import asked, offers
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("What was the total budget of the final conference?", "money"),
+        ("Hur mycket kostade piloten per deltagare?", "money"),
+        ("Cik izmaksāja pilotprojekts Gēteborgā?", "money"),
+        ("Cik ES fondu līdzekļu novirzīja sociālajai inovācijai?", "money"),
+        ("Quel est le montant de la subvention ?", "money"),
+        ("¿Cuánto costó organizar la conferencia?", "money"),
+        ("When was the agreement signed?", "time"),
+        ("När grundades Mötesplats Social Innovation och vem finansierade starten?", "time"),
+        ("Kad stājās spēkā likums?", "time"),
+        ("Depuis quand la loi est-elle en vigueur ?", "time"),
+        ("¿En qué año se creó el DLA?", "time"),
+        ("Cikos notika paralēlās darbnīcas?", "time"),
+        ("How many partners are in the consortium?", "count"),
+        ("Hur stor andel av deltagarna fick jobb?", "count"),
+        ("Combien de participants à l'atelier ?", "count"),
+        ("¿Cuántas familias atendió el piloto?", "count"),
+        ("Tell me the budget lines, and how many people work there", "money"),
+        # "when" opening no clause asks for no date; who/what/which questions get no check.
+        ("What are the core elements that cannot change when replicating the method?", None),
+        ("Which organisation leads work package 3?", None),
+        ("Vilka verktyg behövs för att bygga kapacitet för social innovation?", None),
+        ("¿Qué funciones tendría el centro nacional?", None),
+    ],
+)
+def test_kind_asked(question, kind):
+    assert asked(question) == kind
+
+
+def test_money_needs_a_currency_next_to_a_figure():
+    for text in (
+        "about 62,000 euros",
+        "642 000 €",
+        "EUR 1 860 000",
+        "9,4 miljoner kronor",
+        "€15k",
+        "380 000 couronnes",
+    ):
+        assert offers(text, "money"), text
+    for text in ("42 projets en 2022", "The euro area grew", "12 européens ont participé"):
+        assert not offers(text, "money"), text
+    # A table row's figure counts when the passage names the currency in its header.
+    row = "Personāls (7 slodzes) | 300 000"
+    assert not offers(row, "money")
+    assert offers(row, "money", context="Izdevumu pozīcija (EUR) | 2025\n" + row)
+
+
+def test_time_and_count():
+    for text in (
+        "28 June 2021",
+        "grundades 2010",
+        "2023. gada 16. februārī",
+        "13.45–15.15",
+        "en août",
+        "el 17 de abril",
+    ):
+        assert offers(text, "time"), text
+    for text in ("The market grew a lot", "la mairie a approuvé", "maybe later"):
+        assert not offers(text, "time"), text
+    assert offers("seven partners from four Member States", "count")
+    assert offers("asistieron 23 empresas", "count")
+    # Articles are no figures.
+    assert not offers("un projet et une entreprise", "count")
+    assert offers("anything at all", None)
+
+
+@pytest.mark.parametrize(
+    ("text", "codes"),
+    [
+        ("Which German organisations took part?", {"DE"}),
+        ("Kura Vācijas federālā zeme piedalījās?", {"DE"}),
+        ("Finns det ett kompetenscentrum i Danmark?", {"DK"}),
+        ("Quels critères l'Italie applique-t-elle ?", {"IT"}),
+        ("¿Qué caso portugués se presentó?", {"PT"}),
+        ("Spānijas ceļvedis un det lettiska centret", {"ES", "LV"}),
+        ("el Reino Unido y los Países Bajos", {"GB", "NL"}),
+        # Common words that only look like country names.
+        ("som en del av projektet, es un ejemplo", set()),
+        ("an island of calm in the market", set()),
+    ],
+)
+def test_country_mentions(text, codes):
+    assert set(mentions(text)) == codes
+
+
+def test_country_mentions_keep_the_words_and_filter_codes():
+    assert mentions("Kura Vācijas federālā zeme?") == {"DE": "Vācijas"}
+    assert mentions("Spain and Sweden", {"SE"}) == {"SE": "Sweden"}
