@@ -38,7 +38,7 @@ KIND_BONUS = 0.02
 NAME_GAIN = 0.003
 NAME_SPANS = 5
 # Sentences kept in an answer, and how far below the best one a sentence may score.
-MAX_QUOTES = 4
+MAX_QUOTES = 5
 MARGIN = 0.05
 # Relevance = best cosine + REL_LEX x best term share + REL_CONTRAST x (best - median cosine);
 # the default threshold on it (calibrated by bench/answers.py; see Settings.answer_threshold).
@@ -156,8 +156,14 @@ def gather(
     hits: list[Hit],
     embedder: Embedder | None,
     query_vec: np.ndarray | None = None,
+    lang_bias: np.ndarray | None = None,
 ) -> Evidence:
-    """Score every quotable span of `hits` against `query` (cosine + term overlap + figures)."""
+    """Score every quotable span of `hits` against `query` (cosine + term overlap + figures).
+
+    `lang_bias[i]` (retrieve.language_bias) is taken off the cosine of the spans of `hits[i]`
+    when they are ranked: e5 rates sentences in the question's language higher for their
+    language alone. The relevance of the evidence uses the plain cosines it was calibrated on.
+    """
     qkeys = terms.keys(query)
     kind = kinds.asked(query)
     cands: list[Sentence] = []
@@ -180,6 +186,8 @@ def gather(
         c.lex = term_overlap(qkeys, text)
         c.fits = kinds.offers(text, kind, chunk)
         c.score = c.sim + LEX_WEIGHT * c.lex + (KIND_BONUS if kind and c.fits else 0.0)
+        if lang_bias is not None:
+            c.score -= float(lang_bias[c.hit])
     cands.sort(key=lambda c: -c.score)
     ev = Evidence(cands, relevance(cands), kind=kind)
     if embedder is not None:

@@ -17,6 +17,7 @@ from . import conversation
 from .answer import Evidence, compose, gather, not_found
 from .i18n import hinted_language, label, question_language
 from .llm import ChatClient, build_messages, finish
+from .retrieve import language_bias
 
 if TYPE_CHECKING:
     from .service import Assistant
@@ -34,7 +35,17 @@ def language_of(question: str, resolved: conversation.Resolved) -> str:
 
 def retrieve(assistant: Assistant, query: str, k: int, filters: Any = None) -> list[Hit]:
     kwargs = {"filters": filters} if filters else {}
-    return assistant.search(query, k, **kwargs)
+    return assistant.search(query, k, per_document=assistant.settings.ask_per_document, **kwargs)
+
+
+def weigh(assistant: Assistant, query: str, hits: list[Hit]) -> Evidence:
+    """The evidence `hits` offer for `query`: their sentences scored against it (answer.gather),
+    ranked with the same language-bias correction as the search (a question in Swedish does not
+    prefer Swedish sentences for their language alone)."""
+    embedder = assistant.embedder
+    qvec = embedder.embed_queries([query])[0]
+    bias = language_bias(assistant.index, qvec, hits) if hits else None
+    return gather(query, hits, embedder, query_vec=qvec, lang_bias=bias)
 
 
 def ask_stream(
@@ -54,7 +65,7 @@ def ask_stream(
     lang = language_of(question, resolved)
     hits = retrieve(assistant, resolved.query, k or settings.ask_k, filters)
     embedder = assistant.embedder
-    evidence = gather(resolved.query, hits, embedder)
+    evidence = weigh(assistant, resolved.query, hits)
     if not evidence.answers(settings.answer_threshold):
         kind = evidence.kind if evidence.kind_missing else None
         answer = not_found(question, lang, hits, missing=evidence.unsupported, kind=kind)

@@ -102,7 +102,6 @@ _NUMBER_WORDS = frozenset(
     dos tres cuatro cinco seis siete ocho nueve diez once doce quince veinte treinta cien ciento mil mitad
     """.split()
 )
-_DIGIT = re.compile(r"\d")
 _WORD = re.compile(r"\w+")
 
 
@@ -121,8 +120,18 @@ def offers(text: str, kind: Kind | None, context: str = "") -> bool:
     if kind == "money":
         if _MONEY.search(text):
             return True
-        return bool(context and _DIGIT.search(text) and re.search(_CURRENCY, context, _F))
+        # A table row with a figure, in a passage whose header names the currency.
+        return bool(context and "|" in text and _figures(text) and re.search(_CURRENCY, context, _F))
     folded = fold(text)
     if kind == "time":
         return bool(_TIME.search(folded)) or any(_names_time(w) for w in _WORD.findall(folded))
-    return bool(_DIGIT.search(text)) or any(w in _NUMBER_WORDS for w in _WORD.findall(folded))
+    return bool(_figures(text)) or any(w in _NUMBER_WORDS for w in _WORD.findall(folded))
+
+
+_NUMBER = re.compile(r"(?<![\w.,])\d+(?:[.,\s\u00a0\u202f]\d+)*")
+_YEAR = re.compile(r"(?:1[89]|20)\d\d")
+
+
+def _figures(text: str) -> list[str]:
+    """The numbers of `text` that are not years (a year says when, not how many)."""
+    return [n for n in _NUMBER.findall(text) if not _YEAR.fullmatch(n)]

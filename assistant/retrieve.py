@@ -94,7 +94,7 @@ def _hybrid(
     cands = Candidates(
         ids=np.array([h.chunk.id for h in hits], dtype=np.int64),
         dense=np.array([dense[h.chunk.id] for h in hits])
-        - params.lang_center * _language_bias(index, qvec, hits, params),
+        - params.lang_center * language_bias(index, qvec, hits, params),
         lexical=np.array([lexical.get(h.chunk.id, 0.0) for h in hits]),
         langs=[h.chunk.lang for h in hits],
         names=_name_scores(hits, name_forms, rarity) if name_forms else None,
@@ -110,7 +110,7 @@ def _hybrid(
     return [hits[i] for i in order]
 
 
-def _language_bias(index: Index, qvec: np.ndarray, hits: list[Hit], params: FusionParams) -> np.ndarray:
+def language_bias(index: Index, qvec: np.ndarray, hits: list[Hit], params: FusionParams = DEFAULT_FUSION) -> np.ndarray:
     """q·mean_L for each hit's language L (means shrunk towards the all-chunk mean); zeros when
     the index has one language or no means yet."""
     means = index.language_means() if params.lang_center else {}

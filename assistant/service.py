@@ -136,10 +136,12 @@ class Assistant:
         mode: str | None = None,
         filters: dict[str, Any] | list[str] | None = None,
         lang: str | None = None,
+        per_document: int | None = None,
     ) -> list[Hit]:
         """Passages for `query` (hybrid by default), inside `filters`: {"country": ["LV"]} or ["country=LV"].
 
-        `lang` is the question's language when the caller knows it (else it is detected).
+        `lang` is the question's language when the caller knows it (else it is detected);
+        `per_document` overrides `Settings.per_document`.
         """
         q = parse_query(_text(query), normalise_filters(filters), lang=lang)
         index, embedder = self.index, self.embedder
@@ -151,7 +153,7 @@ class Assistant:
                 q,
                 k or self.settings.search_k,
                 mode or self.settings.mode,
-                per_document=self.settings.per_document,
+                per_document=self.settings.per_document if per_document is None else per_document,
             )
         )
 

@@ -105,7 +105,7 @@ def build(index_dir: Path, fresh: bool) -> Any:
 
 def run(assistant: Any, questions: list[dict[str, Any]], threshold: float) -> list[dict[str, Any]]:
     """Ask every question; each row has the judgement, the relevance and the seconds taken."""
-    from assistant.answer import gather
+    from assistant.ask import retrieve, weigh
 
     assistant.settings = assistant.settings.replace(answer_threshold=threshold, llm_url="")
     rows = []
@@ -113,8 +113,8 @@ def run(assistant: Any, questions: list[dict[str, Any]], threshold: float) -> li
         t0 = time.perf_counter()
         answer = assistant.ask(g["question"])
         seconds = time.perf_counter() - t0
-        hits = assistant.search(g["question"], assistant.settings.ask_k)
-        ev = gather(g["question"], hits, assistant.embedder)
+        hits = retrieve(assistant, g["question"], assistant.settings.ask_k)
+        ev = weigh(assistant, g["question"], hits)
         best = ev.sentences[0] if ev.sentences else None
         row = judge(answer, g)
         row["retrieved"] = bool(g.get("answerable")) and any(

@@ -44,7 +44,12 @@ class Settings:
     ocr_langs: str = _doc("Tesseract languages for OCR.", default="swe+lav+fra+spa+eng")
     mode: str = _doc("Retrieval mode: `hybrid` (default), `dense` or `lexical`.", default="hybrid")
     search_k: int = _doc("Hits returned by `search`.", default=10)
-    ask_k: int = _doc("Passages an answer draws from.", default=5)
+    ask_k: int = _doc("Passages an answer draws from (their sentences are weighed against the question).", default=10)
+    ask_per_document: int = _doc(
+        "Most of those passages from one document (0 = no limit): a question about one report may need "
+        "several of its passages, while `per_document` keeps search results varied.",
+        default=0,
+    )
     answer_threshold: float = _doc(
         "Relevance an answer needs (best passage cosine + 0.2 x its best share of the question's terms "
         "+ 0.5 x how far the best passage stands out); below it sihub says the documents hold nothing "

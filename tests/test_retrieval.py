@@ -364,7 +364,7 @@ def test_an_older_index_gets_its_language_means_filled_in(tmp_path: Path) -> Non
 
 
 def test_language_bias_is_a_constant_in_one_language() -> None:
-    from assistant.retrieve import _language_bias
+    from assistant.retrieve import language_bias
     from sihub.types import Chunk, Hit
 
     class FakeIndex:
@@ -380,17 +380,17 @@ def test_language_bias_is_a_constant_in_one_language() -> None:
     q = np.array([1.0, 0.0], dtype=np.float32)
     hits = [hit("sv"), hit("es"), hit("sv")]
     one = FakeIndex({"sv": (100, np.array([0.9, 0.1], dtype=np.float32))})
-    assert np.all(_language_bias(one, q, hits, FusionParams()) == 0)
+    assert np.all(language_bias(one, q, hits, FusionParams()) == 0)
     two = FakeIndex(
         {"sv": (100, np.array([0.9, 0.1], dtype=np.float32)), "es": (100, np.array([0.5, 0.5], dtype=np.float32))}
     )
-    bias = _language_bias(two, q, hits, FusionParams(center_prior=0))
+    bias = language_bias(two, q, hits, FusionParams(center_prior=0))
     assert bias == pytest.approx([0.9, 0.5, 0.9])
     # A language with few chunks is pulled towards the mean of all chunks.
     few = FakeIndex(
         {"sv": (1000, np.array([0.9, 0.1], dtype=np.float32)), "es": (2, np.array([0.5, 0.5], dtype=np.float32))}
     )
-    assert _language_bias(few, q, hits, FusionParams(center_prior=50))[1] > 0.85
+    assert language_bias(few, q, hits, FusionParams(center_prior=50))[1] > 0.85
 
 
 def test_cross_lingual_question_finds_the_other_language_document(mixed: Assistant) -> None:
