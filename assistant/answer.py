@@ -15,7 +15,7 @@ nearest documents as "maybe related" instead of passing weak passages off as an 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -39,6 +39,8 @@ NAME_GAIN = 0.003
 NAME_SPANS = 5
 # Sentences kept in an answer, and how far below the best one a sentence may score.
 MAX_QUOTES = 5
+# Longest quote (characters) that two overlapping sentence pairs of one passage may merge into.
+MAX_QUOTE_CHARS = 600
 MARGIN = 0.05
 # Relevance = best cosine + REL_LEX x best term share + REL_CONTRAST x (best - median cosine);
 # the default threshold on it (calibrated by bench/answers.py; see Settings.answer_threshold).
@@ -130,16 +132,35 @@ def units(text: str) -> list[tuple[int, int]]:
     return [(spans[j][0], spans[j + 1][1]) for j in range(len(spans) - 1)]
 
 
-def _embed_text(hit: Hit, text: str) -> str:
-    """A span with its document title and section heading, so that it is embedded in context."""
+def _table_header(text: str, start: int) -> str:
+    """The first row of the table a span starting at `start` sits in ("" outside tables or on it)."""
+    line_start = text.rfind("\n", 0, start) + 1
+    line_end = text.find("\n", start)
+    if " | " not in text[line_start : line_end if line_end >= 0 else len(text)]:
+        return ""
+    head = line_start
+    while head > 0:
+        prev = text.rfind("\n", 0, head - 1) + 1
+        if " | " not in text[prev : head - 1]:
+            break
+        head = prev
+    if head == line_start:
+        return ""
+    return text[head : text.find("\n", head)]
+
+
+def _embed_text(hit: Hit, start: int, end: int) -> str:
+    """A span with its document title and section heading, so that it is embedded in context;
+    a table row also with its table's header row ("Model | Description | Example of fit")."""
     heading = hit.chunk.heading.split(" > ")[-1] if hit.chunk.heading else ""
-    context = ". ".join(x for x in (hit.title, heading) if x)
+    context = ". ".join(x for x in (hit.title, heading, _table_header(hit.chunk.text, start)) if x)
+    text = hit.chunk.text[start:end]
     return f"{context}: {text}" if context else text
 
 
 def quote_texts(hit: Hit) -> list[str]:
     """What `gather` embeds for a passage: each quotable span, in context (for the warm-up)."""
-    return [_embed_text(hit, hit.chunk.text[s:e]) for s, e in units(hit.chunk.text)]
+    return [_embed_text(hit, s, e) for s, e in units(hit.chunk.text)]
 
 
 def term_overlap(question_keys: set[str], sentence: str) -> float:
@@ -175,7 +196,7 @@ def gather(
     if embedder is not None:
         if query_vec is None:
             query_vec = embedder.embed_queries([query])[0]
-        texts = [_embed_text(hits[c.hit], hits[c.hit].chunk.text[c.start : c.end]) for c in cands]
+        texts = [_embed_text(hits[c.hit], c.start, c.end) for c in cands]
         vecs = _vectors.embed(embedder, texts)
         sims = vecs @ np.asarray(query_vec, dtype=np.float32)
         for c, v, sim in zip(cands, vecs, sims, strict=True):
@@ -292,6 +313,16 @@ def select(evidence: Evidence, hits: list[Hit], max_quotes: int = MAX_QUOTES, ma
     for c in pool:
         if len(chosen) >= max_quotes:
             break
+        # A span overlapping one already chosen (the next sentence pair of the same passage)
+        # widens that quote rather than being dropped: "Three of them became regular services:"
+        # then the list that names them.
+        j = next((j for j, o in enumerate(chosen) if o.hit == c.hit and o.start < c.end and c.start < o.end), None)
+        if j is not None:
+            o = chosen[j]
+            start, end = min(o.start, c.start), max(o.end, c.end)
+            if end - start <= MAX_QUOTE_CHARS:
+                chosen[j] = replace(o, start=start, end=end, fits=o.fits or c.fits)
+            continue
         if per_hit.get(c.hit, 0) >= 2 or any(_near_duplicate(c, o, hits) for o in chosen):
             continue
         chosen.append(c)

@@ -129,6 +129,7 @@ def run(assistant: Any, questions: list[dict[str, Any]], threshold: float) -> li
             lex=best.lex if best else 0.0,
             seconds=seconds,
             unsupported=ev.unsupported,
+            kind_missing=ev.kind_missing,
             off_topic=bool(g.get("off_topic")),
         )
         rows.append(row)
@@ -142,7 +143,9 @@ def rates(rows: list[dict[str, Any]], threshold: float | None = None) -> dict[st
     off = [r for r in rows if r["off_topic"]]
 
     def found(r: dict[str, Any]) -> bool:
-        return r["found"] if threshold is None else r["relevance"] >= threshold and not r["unsupported"]
+        if threshold is None:
+            return r["found"]
+        return r["relevance"] >= threshold and not r["unsupported"] and not r["kind_missing"]
 
     got = [r for r in ans if r["retrieved"]]
     return {
@@ -219,7 +222,10 @@ def main() -> None:
         + (", ".join(f"{una_rel[int(q * (len(una_rel) - 1))]:.3f}" for q in (0.5, 0.9, 1)) if una_rel else "-")
         + f"; off-topic max {off_rel[-1]:.3f}. Unanswerable turned away by an unsupported name: "
         + f"{sum(bool(x['unsupported']) for x in rows if not x['answerable'] and not x['off_topic'])}; "
-        + f"answerable: {sum(bool(x['unsupported']) for x in rows if x['answerable'])}.",
+        + f"answerable: {sum(bool(x['unsupported']) for x in rows if x['answerable'])}. "
+        + "Turned away for want of the amount, date or figure asked for: unanswerable "
+        + f"{sum(x['kind_missing'] and not x['unsupported'] for x in rows if not x['answerable'] and not x['off_topic'])}, "
+        + f"answerable {sum(x['kind_missing'] and not x['unsupported'] for x in rows if x['answerable'])}.",
         f"Margin: off-topic relevance ends at {off_rel[-1]:.3f}, answerable starts at {ans_rel[0]:.3f}; "
         f"the threshold {args.threshold} sits {args.threshold - off_rel[-1]:+.3f} / {args.threshold - ans_rel[0]:+.3f} "
         "from them (near-miss unanswerable questions score like answerable ones: relevance cannot tell them apart).",

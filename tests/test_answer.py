@@ -220,3 +220,34 @@ def test_history_shapes_and_follow_up_detection():
     assert "Riga" not in r.query  # the new place replaces the old one
     assert resolve("what did it cost?", [("Tell me about the Riga final conference", "")]).query.count("Riga") == 1
     assert resolve("Vad kostade konferensen i Riga?", []).query == "Vad kostade konferensen i Riga?"
+
+
+def test_overlapping_sentence_pairs_widen_one_quote():
+    from assistant.answer import Evidence, Sentence, select, units
+    from sihub.types import Chunk, Hit
+
+    text = (
+        "The lab ran four cycles and tested eleven prototypes. Three became regular services: "
+        "Welcome home calls, shared dinners and a digital buddy. The municipality now funds them."
+    )
+    hit = Hit(Chunk(path="lab.md", text=text, lang="en"), 1.0)
+    (a_start, a_end), (b_start, b_end) = units(text)
+    spans = [Sentence(0, a_start, a_end, score=0.90), Sentence(0, b_start, b_end, score=0.89)]
+    chosen = select(Evidence(spans, 1.0), [hit])
+    # One quote that runs from the first sentence through the list, not two overlapping ones.
+    assert len(chosen) == 1
+    quote = text[chosen[0].start : chosen[0].end]
+    assert quote.startswith("The lab ran") and "digital buddy" in quote
+
+
+def test_a_table_row_is_embedded_with_its_header():
+    from assistant.answer import quote_texts
+    from sihub.types import Chunk, Hit
+
+    text = "Results of the pilot.\nIndicator | 2020 | 2021\nEmployees | 7 | 9\nOf them with a disability | 4 | 6"
+    hit = Hit(Chunk(path="r.html", text=text, lang="en", heading="Impact"), 1.0, title="Green Needle")
+    texts = quote_texts(hit)
+    row = next(t for t in texts if "Of them with a disability" in t)
+    assert row.startswith("Green Needle. Impact. Indicator | 2020 | 2021: ")
+    # The header row itself and text outside the table get no header.
+    assert all(not t.startswith("Green Needle. Impact. Indicator | 2020 | 2021: Indicator") for t in texts)
