@@ -23,7 +23,7 @@ from index.embedder import Embedder
 from ingest import split_sentences
 from sihub.types import Answer, Citation, Hit
 
-from . import countries, kinds, terms
+from . import kinds, places, terms
 from .i18n import label, lang_name
 from .quote_cache import QuoteVectors
 
@@ -253,7 +253,8 @@ def unsupported_names(
     """Names of the question that the passages do not address (so they cannot answer it).
 
     "Is there a competence centre in Denmark?" over passages about Sweden's centre scores as
-    high as a real answer. A name is unsupported when no passage contains it (by its first
+    high as a real answer. Countries and cities are looked up in `places`. Any other name is
+    unsupported when no passage contains it (by its first
     five letters, as `terms.key` compares) and taking it out of the question costs none of the
     best spans more similarity than it costs the typical span (a translated name, "Lettonie"
     for "Latvia", still ties the question to the span that holds it in another language).
@@ -262,15 +263,19 @@ def unsupported_names(
         return []
     texts = [f"{h.title} {h.chunk.heading} {h.chunk.text}" for h in hits]
     present = set().union(*(terms.keys(t) for t in texts))
-    # Countries are settled by the table of their names in five languages: one the passages
-    # never name (nor come from) is not addressed, one they name in any language is.
-    named = countries.mentions(question)
-    covered = countries.mentions(" ".join(texts), set(named)).keys() | {
+    # Countries and cities are settled by the tables of their names in five languages: one the
+    # passages never name (nor, for a country, come from) is not addressed, one they name in
+    # any language is ("Gēteborgā" is the "Gothenburg" of an English report).
+    countries = places.mentions(question)
+    covered = places.mentions(" ".join(texts), set(countries)).keys() | {
         str((h.doc_meta or {}).get("country") or "").upper() for h in hits
     }
-    out = [word for code, word in named.items() if code not in covered]
-    country_words = {terms.key(w) for w in _WORDS.findall(" ".join(named.values()))}
-    absent = [w for w in names_in(question) if terms.key(w) not in present and terms.key(w) not in country_words]
+    cities = places.cities(question)
+    covered |= places.cities(" ".join(texts), set(cities)).keys()
+    named = {**countries, **cities}
+    out = [word for key, word in named.items() if key not in covered]
+    place_words = {terms.key(w) for w in _WORDS.findall(" ".join(named.values()))}
+    absent = [w for w in names_in(question) if terms.key(w) not in present and terms.key(w) not in place_words]
     if not absent:
         return out
     if any(c.vec is None for c in evidence.sentences):

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from ingest.lang import SUPPORTED, detect
 from sihub.errors import SihubError
 
-from . import countries
+from . import places
 
 FILTER_KEYS = ("lang", "country", "partner", "year", "type", "file")
 """`lang` is a chunk's language, `file` a document path (glob or folder prefix), the rest catalogue fields."""
@@ -244,4 +244,4 @@ def name_terms(text: str) -> list[str]:
 
 def country_mentions(text: str) -> set[str]:
     """Country codes (ES, FR, LV, SE, EU, DK, ...) whose name or adjective the text uses."""
-    return set(countries.mentions(text))
+    return set(places.mentions(text))

@@ -17,6 +17,7 @@ from index.store import Index
 from sihub.errors import SihubError
 from sihub.types import Hit
 
+from . import places
 from .fusion import Candidates, FusionParams, fuse
 from .query import Query, country_mentions, name_terms
 
@@ -72,6 +73,9 @@ def _hybrid(
     if names:
         langs = sorted(index.language_shares())
         name_forms = {t: {t, *(lexmod.stem_all([t], lang)[0] for lang in langs)} for t in names}
+        for t in names:  # a city's names in the other languages: "Gēteborgā" finds "Gothenburg"
+            for alias in (a for city in places.cities(t) for a in places.city_names(city) if " " not in a):
+                name_forms[t] |= {alias, *(lexmod.stem_all([alias], lang)[0] for lang in langs)}
         found, df = index.search_terms(sorted(set().union(*name_forms.values())), pool)
         allowed_set = set(allowed.tolist()) if allowed is not None else None
         name_ids = [i for i, _ in found if allowed_set is None or i in allowed_set]

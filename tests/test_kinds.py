@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.countries import mentions
 from assistant.kinds import asked, offers
+from assistant.places import cities, mentions
 
 
 @pytest.mark.parametrize(
@@ -98,3 +98,20 @@ def test_country_mentions(text, codes):
 def test_country_mentions_keep_the_words_and_filter_codes():
     assert mentions("Kura Vācijas federālā zeme?") == {"DE": "Vācijas"}
     assert mentions("Spain and Sweden", {"SE"}) == {"SE": "Sweden"}
+
+
+@pytest.mark.parametrize(
+    ("text", "names"),
+    [
+        ("pilotprojekts Gēteborgā", {"Gothenburg"}),
+        ("le pilote de Göteborg", {"Gothenburg"}),
+        ("the West Coast network in Gothenburg", {"Gothenburg"}),
+        ("pilotprojektā Malmē", {"Malmo"}),
+        ("une conférence à Bruxelles et à Lisbonne", {"Brussels", "Lisbon"}),
+        # Words that begin like a city's name but are none.
+        ("atender a las familias con un enfoque pragmático", set()),
+        ("viena no metodēm", set()),
+    ],
+)
+def test_city_mentions(text, names):
+    assert set(cities(text)) == names

@@ -417,3 +417,26 @@ def test_a_named_country_lifts_its_documents(mixed: Assistant) -> None:
     both = "Hur många ledamöter har styrelserna i det lettiska och det svenska kompetenscentret?"
     assert scores(both, replace(PLAIN, country=1.0)) == pytest.approx(scores(both, PLAIN))
     assert len(boosted) == 5
+
+
+def test_a_city_named_another_way_still_counts_as_a_shared_name(tmp_path: Path) -> None:
+    docs = {
+        "en/pilot-west.md": "# Training pilot\n\nThe training pilot in Gothenburg gathered 21 advisers from "
+        "municipalities and incubators for six modules in autumn 2022.",
+        "en/pilot-east.md": "# Training pilot\n\nThe training pilot in Uppsala gathered 18 advisers from "
+        "municipalities and incubators for six modules in spring 2023.",
+    }
+    a = Assistant(Settings.from_env(env={}, index=tmp_path / "index"))
+    try:
+        assert not a.ingest([write_tree(tmp_path / "docs", docs)]).failed
+        q = parse_query("Cik konsultantu piedalījās apmācību pilotā Gēteborgā?")
+
+        def scores(params: FusionParams) -> dict[str, float]:
+            return _by_file(retrieve(a.index, a.embedder, q, 5, "hybrid", params=params))
+
+        plain, names = scores(PLAIN), scores(replace(PLAIN, names=0.25))
+        # "Gēteborgā" is the Latvian locative of Göteborg, which the English text calls Gothenburg.
+        assert names["pilot-west.md"] > plain["pilot-west.md"] + 0.1
+        assert names["pilot-east.md"] == pytest.approx(plain["pilot-east.md"])
+    finally:
+        a.close()

@@ -1,9 +1,11 @@
-"""Countries named in a text, in the hub's five languages (sv, lv, fr, es, en).
+"""Countries and cities named in a text, in the hub's five languages (sv, lv, fr, es, en).
 
 A question about Denmark over documents about Sweden reads, to an embedder, much like a
-question about Sweden; a table of country names settles it. Each country is listed by the word
-beginnings of its name and adjective in the five languages, without diacritics, so that
-inflected forms match ("Spānijas", "lettiska", "espagnole", "suecos", "Vācijas").
+question about Sweden; a table of country names settles it. And "Gēteborgā" in a Latvian
+question is the "Gothenburg" of an English report, which no spelling rule finds. Each place is
+listed by the word beginnings of its names (and a country's adjective) in the five languages,
+without diacritics, so that inflected forms match ("Spānijas", "lettiska", "espagnole",
+"suecos", "Vācijas", "Gēteborgā").
 """
 
 from __future__ import annotations
@@ -54,42 +56,84 @@ COUNTRY_WORDS = {
     "UA": "ukraine ukrainian ukrainsk ukrainien ucrania ucraniano ukrain",
 }
 
+# Cities whose names differ across the five languages (the same spelling everywhere needs no
+# entry: the question's word is then found as it is). Partner-country cities, then capitals.
+CITY_WORDS = {
+    "Gothenburg": "gothenburg goteborg geteborg gotemburgo gotebourg",
+    "Malmo": "malmo malme",
+    "Stockholm": "stockholm stokholm estocolmo",
+    "Seville": "sevil",
+    "Zaragoza": "zaragoza saragossa saragosse saragos",
+    "Copenhagen": "copenhagen kopenhamn kopenhag copenhague",
+    "Brussels": "brussels bryssel brisel bruxelles bruselas",
+    "Lisbon": "lisbon lissabon lisabon lisbonne lisboa",
+    "Vienna": "vienna wien vine vienne",
+    "Warsaw": "warsaw warszawa varsav varsovie varsovia",
+    "Prague": "prague prag praha praga",
+    "Athens": "athens aten atenas athenes",
+    "Helsinki": "helsinki helsingfors",
+    "Vilnius": "vilnius viln",
+    "Tallinn": "tallinn tallin",
+    "London": "london londres londona",
+    "Munich": "munich munchen minhen",
+    "Cologne": "cologne koln kelne",
+    "Milan": "milan milano",
+    "Florence": "florence florens florencia florencij firenze",
+    "Naples": "naples neapel neapol napoles",
+    "The Hague": "the_hague haag hage la_haye la_haya",
+}
+
 # Beginnings this short, and the listed ones, match whole words only (Latvian "vācu", German,
 # must not match "vācu..." words of other meanings).
 _WHOLE = 3
-_PLAIN_WORDS = {"polu", "cehu", "danu", "vacu", "francu", "spanu"}
+_PLAIN_WORDS = {"polu", "cehu", "danu", "vacu", "francu", "spanu", "vine", "haag", "hage", "prag", "aten", "malme"}
 
 
-@lru_cache(maxsize=1)
-def _table() -> tuple[list[tuple[str, str]], list[tuple[re.Pattern[str], str]]]:
+@lru_cache(maxsize=2)
+def _table(kind: str) -> tuple[list[tuple[str, str]], list[tuple[re.Pattern[str], str]]]:
     """Single-word beginnings (longest first) and multi-word names ("reino_unido", "pays-bas")."""
     words, phrases = [], []
-    for code, entries in COUNTRY_WORDS.items():
+    for key, entries in (COUNTRY_WORDS if kind == "country" else CITY_WORDS).items():
         for w in entries.split():
             if "_" in w or "-" in w:
                 parts = re.split(r"[_-]", w)
-                phrases.append((re.compile(r"\b" + r"[\s-]+".join(map(re.escape, parts)) + r"\b"), code))
+                phrases.append((re.compile(r"\b" + r"[\s-]+".join(map(re.escape, parts)) + r"\b"), key))
             else:
-                words.append((w, code))
+                words.append((w, key))
     return sorted(words, key=lambda p: -len(p[0])), phrases
+
+
+def _find(kind: str, text: str, keys: set[str] | None) -> dict[str, str]:
+    words, phrases = _table(kind)
+    folded = fold(text)
+    same = len(folded) == len(text)
+    found: dict[str, str] = {}
+    for pattern, key in phrases:
+        if (keys is None or key in keys) and key not in found and (m := pattern.search(folded)):
+            found[key] = text[m.start() : m.end()] if same else m.group()
+    for match in _WORD.finditer(folded):
+        word = match.group()
+        for prefix, key in words:
+            if keys is not None and key not in keys:
+                continue
+            whole = len(prefix) <= _WHOLE or prefix in _PLAIN_WORDS
+            if (word == prefix) if whole else word.startswith(prefix):
+                if key not in found:
+                    found[key] = text[match.start() : match.end()] if same else word
+                break
+    return found
 
 
 def mentions(text: str, codes: set[str] | None = None) -> dict[str, str]:
     """Countries `text` names, as {code: the word or phrase that names it} (only `codes` when given)."""
-    words, phrases = _table()
-    folded = fold(text)
-    found: dict[str, str] = {}
-    for pattern, code in phrases:
-        if (codes is None or code in codes) and code not in found and (m := pattern.search(folded)):
-            found[code] = text[m.start() : m.end()] if len(folded) == len(text) else m.group()
-    for match in _WORD.finditer(folded):
-        word = match.group()
-        for prefix, code in words:
-            if codes is not None and code not in codes:
-                continue
-            whole = len(prefix) <= _WHOLE or prefix in _PLAIN_WORDS
-            if (word == prefix) if whole else word.startswith(prefix):
-                if code not in found:
-                    found[code] = text[match.start() : match.end()] if len(folded) == len(text) else word
-                break
-    return found
+    return _find("country", text, codes)
+
+
+def cities(text: str, names: set[str] | None = None) -> dict[str, str]:
+    """Cities of `CITY_WORDS` that `text` names, as {English name: the word that names it}."""
+    return _find("city", text, names)
+
+
+def city_names(name: str) -> list[str]:
+    """The listed spellings of a city of `CITY_WORDS` (word beginnings, some whole names)."""
+    return [w.replace("_", " ") for w in CITY_WORDS.get(name, "").split()]
