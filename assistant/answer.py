@@ -297,8 +297,11 @@ def unsupported_names(
 
 
 def _near_duplicate(a: Sentence, b: Sentence, hits: list[Hit]) -> bool:
-    if a.hit == b.hit and a.start < b.end and b.start < a.end:
-        return True  # overlapping spans of one chunk
+    """Overlapping spans of one passage, or near-identical text in two passages (a summary
+    repeated in another document). Spans of one passage that do not overlap are different
+    text, however alike their vectors (they share the passage's title and heading)."""
+    if a.hit == b.hit:
+        return a.start < b.end and b.start < a.end
     if a.vec is not None and b.vec is not None and float(a.vec @ b.vec) > 0.97:
         return True
     ka = terms.keys(hits[a.hit].chunk.text[a.start : a.end])

@@ -251,3 +251,21 @@ def test_a_table_row_is_embedded_with_its_header():
     assert row.startswith("Green Needle. Impact. Indicator | 2020 | 2021: ")
     # The header row itself and text outside the table get no header.
     assert all(not t.startswith("Green Needle. Impact. Indicator | 2020 | 2021: Indicator") for t in texts)
+
+
+def test_two_sentences_of_one_passage_are_never_duplicates_of_each_other():
+    import numpy as np
+
+    from assistant.answer import Evidence, Sentence, select, units
+    from sihub.types import Chunk, Hit
+
+    text = (
+        "Since 2019 the municipality gives 60 000 EUR a year to the fund. One project gets at most 5 000 EUR. "
+        "From 2019 to 2021, 36 projects were supported. The average grant was 4 350 EUR."
+    )
+    hit = Hit(Chunk(path="grants.md", text=text, lang="en"), 1.0)
+    (a0, a1), _, (b0, b1) = units(text)
+    v = np.ones(4, dtype=np.float32) / 2  # the same vector: embedded with the same title and heading
+    spans = [Sentence(0, a0, a1, score=0.90, vec=v), Sentence(0, b0, b1, score=0.89, vec=v)]
+    chosen = select(Evidence(spans, 1.0), [hit])
+    assert [text[c.start : c.end] for c in chosen] == [text[a0:a1], text[b0:b1]]
