@@ -88,6 +88,16 @@ class Evidence:
         """The question asks for an amount, a date or a figure and no quotable span holds one."""
         return self.kind is not None and not any(c.fits for c in self.pool())
 
+    def passages(self, limit: int) -> list[int]:
+        """Indices of the hits holding the best spans, best first, at most `limit`."""
+        return list(dict.fromkeys(c.hit for c in self.sentences))[:limit]
+
+    def for_hits(self, order: list[int]) -> Evidence:
+        """This evidence over `[hits[i] for i in order]`: spans of other hits left out."""
+        where = {old: new for new, old in enumerate(order)}
+        kept = [replace(c, hit=where[c.hit]) for c in self.sentences if c.hit in where]
+        return replace(self, sentences=kept)
+
     def answers(self, threshold: float) -> bool:
         """Whether this evidence is an answer: relevant enough, about what the question names,
         and holding the kind of thing it asks for."""

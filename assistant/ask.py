@@ -99,16 +99,20 @@ def _generate(
 ) -> Iterator[str | Answer]:
     s = assistant.settings
     client = ChatClient(s.llm_url, s.llm_model, s.llm_api_key, s.llm_timeout)
+    # The model reads the passages whose sentences answer best, best first: all ten would
+    # overflow the context window of a small local model.
+    order = evidence.passages(s.llm_passages)
+    given, given_evidence = [hits[i] for i in order], evidence.for_hits(order)
     parts: list[str] = []
     reason = None
     try:
-        for piece in client.stream(build_messages(question, lang, hits)):
+        for piece in client.stream(build_messages(question, lang, given)):
             parts.append(piece)
             yield piece
     except LLMError as exc:
         reason = str(exc)
     if reason is None:
-        answer, checked = finish(question, lang, hits, evidence, "".join(parts))
+        answer, checked = finish(question, lang, given, given_evidence, "".join(parts))
         if answer is not None:
             yield answer
             return

@@ -61,6 +61,11 @@ class Settings:
         default="",
     )
     llm_model: str = _doc("Model name sent to the LLM endpoint.", default="")
+    llm_passages: int = _doc(
+        "Passages given to the LLM, those whose sentences answer best first (a small local model's "
+        "context window holds a few thousand tokens).",
+        default=6,
+    )
     llm_api_key: str = _doc("Bearer token for the LLM endpoint, if it needs one.", default="")
     llm_timeout: float = _doc("Seconds to wait for the LLM before falling back to an extractive answer.", default=60.0)
     admin_password: str = _doc("Coordinator password for uploads and deletions; empty disables them.", default="")
