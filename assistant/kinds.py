@@ -24,12 +24,17 @@ Kind = str  # "money" | "time" | "count"
 _F = re.IGNORECASE
 # Words of money anywhere in the question ("the total budget of ...", "¿Cuánto costó ...?").
 _MONEY_WORDS = re.compile(
-    r"\b(budget\w*|cost\w*|price\w*|how much money|amount of money|grant amount|in euros?|"
-    r"kostnad\w*|kostade|kosta[rt]?|belopp\w*|pris\b|priset|hur mycket pengar|"
+    r"\b(budget\w*|cost(?![- ](?:benefit|effective|efficien))\w*|price\w*|how much money|amount of money|"
+    r"grant amount|in euros?|kostnad\w*|kostade|kosta[rt]?|belopp\w*|hur mycket pengar|"
     r"budzet\w*|izmaks\w*|maksa\w*|cena\w*|naudas|cik (?:\w+ ){0,3}lidzekl\w*|"
-    r"cout\w*|coute\w*|montant\w*|prix\b|combien d'argent|"
+    r"cout\w*|coute\w*|montant\w*|combien d'argent|"
     r"presupuest\w*|coste\w*|costo\w*|costaron|importe\w*|precio\w*|cuanto dinero)",
     _F,
+)
+# "How should the budget be shared?" asks for no amount: how / why questions, unless they ask
+# how much or how many.
+_OPEN = re.compile(
+    r"^(?:how (?!much|many)|why|hur (?!mycket|manga|stor)|varfor|ka\b|kapec|comment|pourquoi|como|por que)", _F
 )
 # Question words, looked for at the start of a clause only: "when" in "what cannot change
 # when replicating it" asks for no date.
@@ -65,7 +70,7 @@ _LEAD = 2
 def asked(question: str) -> Kind | None:
     """The kind of answer `question` asks for, or None when it is not clearly one."""
     q = " ".join(fold(question).split())
-    if _MONEY_WORDS.search(q):
+    if _MONEY_WORDS.search(q) and not _OPEN.match(q.lstrip("¿¡ ")):
         return "money"
     clauses = [c.split() for c in _CLAUSE.split(q)]
     for kind, pattern in _CLAUSE_KINDS:

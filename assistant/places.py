@@ -43,7 +43,7 @@ COUNTRY_WORDS = {
     "LU": "luxembourg luxemburg luxemburgo luksemburg",
     "MT": "malta maltese maltesisk malte maltais maltes",
     "NL": "netherlands dutch nederlanderna nederlandsk holland pays-bas neerlandais paises_bajos neerlandes niderland",
-    "PL": "poland polish polen polsk pologne polonais polonia polaco polij polu",
+    "PL": "poland polen polsk pologne polonais polonia polaco polij polu",
     "PT": "portug",
     "RO": "romania romanian rumanien rumansk roumanie roumain rumania rumano rumanij rumanu",
     "SK": "slovakia slovak slovakien slovakisk slovaquie slovaque eslovaquia eslovaco slovakij",

@@ -28,6 +28,11 @@ from assistant.places import cities, mentions
         ("Combien de participants à l'atelier ?", "count"),
         ("¿Cuántas familias atendió el piloto?", "count"),
         ("Tell me the budget lines, and how many people work there", "money"),
+        # How and why questions about money ask for no amount; nor does a cost-benefit analysis.
+        ("How should the budget of a competence centre be shared between partners?", None),
+        ("¿Por qué subieron los costes del comedor?", None),
+        ("What did the cost-benefit analysis of the lab show?", None),
+        ("Vilket pris fick projektet 2022?", None),  # a prize, not a price
         # "when" opening no clause asks for no date; who/what/which questions get no check.
         ("What are the core elements that cannot change when replicating the method?", None),
         ("Which organisation leads work package 3?", None),
@@ -89,6 +94,7 @@ def test_time_and_count():
         # Common words that only look like country names.
         ("som en del av projektet, es un ejemplo", set()),
         ("an island of calm in the market", set()),
+        ("how to polish the final report", set()),
     ],
 )
 def test_country_mentions(text, codes):
