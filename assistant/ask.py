@@ -13,11 +13,11 @@ from typing import TYPE_CHECKING, Any
 from sihub.errors import LLMError
 from sihub.types import Answer, Hit
 
-from . import conversation
+from . import conversation, places
 from .answer import Evidence, compose, gather, not_found
 from .i18n import hinted_language, label, question_language
 from .llm import ChatClient, build_messages, finish
-from .retrieve import language_bias
+from .retrieve import language_bias, named_in_documents
 
 if TYPE_CHECKING:
     from .service import Assistant
@@ -45,7 +45,16 @@ def weigh(assistant: Assistant, query: str, hits: list[Hit]) -> Evidence:
     embedder = assistant.embedder
     qvec = embedder.embed_queries([query])[0]
     bias = language_bias(assistant.index, qvec, hits) if hits else None
-    return gather(query, hits, embedder, query_vec=qvec, lang_bias=bias)
+    evidence = gather(query, hits, embedder, query_vec=qvec, lang_bias=bias)
+    names = [w for w in evidence.unsupported if not places.mentions(w)]
+    if names:
+        # A name no passage holds may stand elsewhere in their documents: a report on "the
+        # Gothenburg pilot" names the city in its introduction, not in the passage with the
+        # figures. (Not so a country: a report that mentions Italy once does not answer a
+        # question about Italy's rules.)
+        elsewhere = named_in_documents(assistant.index, names, {h.chunk.path for h in hits})
+        evidence.unsupported = [w for w in evidence.unsupported if w not in elsewhere]
+    return evidence
 
 
 def ask_stream(

@@ -67,20 +67,17 @@ def _hybrid(
     dense = dict(index.search_dense(qvec, pool, allowed))
     lexical = dict(index.search_lexical(query.lexical, pool, query.lang, allowed))
     names = name_terms(query.text) if params.names else []
-    name_forms: dict[str, set[str]] = {}
+    forms_by_name: dict[str, set[str]] = {}
     rarity: dict[str, float] = {}
     name_ids: list[int] = []
     if names:
         langs = sorted(index.language_shares())
-        name_forms = {t: {t, *(lexmod.stem_all([t], lang)[0] for lang in langs)} for t in names}
-        for t in names:  # a city's names in the other languages: "Gēteborgā" finds "Gothenburg"
-            for alias in (a for city in places.cities(t) for a in places.city_names(city) if " " not in a):
-                name_forms[t] |= {alias, *(lexmod.stem_all([alias], lang)[0] for lang in langs)}
-        found, df = index.search_terms(sorted(set().union(*name_forms.values())), pool)
+        forms_by_name = {t: name_forms(t, langs) for t in names}
+        found, df = index.search_terms(sorted(set().union(*forms_by_name.values())), pool)
         allowed_set = set(allowed.tolist()) if allowed is not None else None
         name_ids = [i for i, _ in found if allowed_set is None or i in allowed_set]
         total = max(2, index.size)
-        for t, forms in name_forms.items():
+        for t, forms in forms_by_name.items():
             n = sum(df.get(f, 0) for f in forms)
             rarity[t] = float(np.clip(np.log(total / n) / np.log(total), 0.0, 1.0)) if n else 0.0
     ids = list(dict.fromkeys([*dense, *lexical, *name_ids]))
@@ -101,7 +98,7 @@ def _hybrid(
         - params.lang_center * language_bias(index, qvec, hits, params),
         lexical=np.array([lexical.get(h.chunk.id, 0.0) for h in hits]),
         langs=[h.chunk.lang for h in hits],
-        names=_name_scores(hits, name_forms, rarity) if name_forms else None,
+        names=_name_scores(hits, forms_by_name, rarity) if forms_by_name else None,
         country=_country_flags(query.text, hits) if params.country else None,
     )
     share = index.language_shares().get(query.lang, 0.0) if query.lang not in ("", "und") else 1.0
@@ -112,6 +109,28 @@ def _hybrid(
         h.lexical = lexical.get(h.chunk.id, 0.0)
     order = np.argsort(-scores, kind="stable")[:k]
     return [hits[i] for i in order]
+
+
+def name_forms(word: str, langs: list[str]) -> set[str]:
+    """The analysed forms (as the lexical index stores words) of a name in each language, and,
+    for a city, of its names in the other languages ("Gēteborgā" -> "gothenburg", "göteborg")."""
+    t = word.lower()
+    forms = {t, *(lexmod.stem_all([t], lang)[0] for lang in langs)}
+    for alias in (a for city in places.cities(t) for a in places.city_names(city) if " " not in a):
+        forms |= {alias, *(lexmod.stem_all([alias], lang)[0] for lang in langs)}
+    return forms
+
+
+def named_in_documents(index: Index, words: list[str], paths: set[str], limit: int = 500) -> set[str]:
+    """Those of `words` that some passage of the documents `paths` contains (in any form of
+    `name_forms`): a name the answer's passages lack may stand elsewhere in their documents."""
+    langs = sorted(index.language_shares())
+    out = set()
+    for w in words:
+        found, _ = index.search_terms(sorted(name_forms(w, langs)), limit)
+        if found and any(h.chunk.path in paths for h in index.hits_for(found)):
+            out.add(w)
+    return out
 
 
 def language_bias(index: Index, qvec: np.ndarray, hits: list[Hit], params: FusionParams = DEFAULT_FUSION) -> np.ndarray:

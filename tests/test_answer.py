@@ -269,3 +269,39 @@ def test_two_sentences_of_one_passage_are_never_duplicates_of_each_other():
     spans = [Sentence(0, a0, a1, score=0.90, vec=v), Sentence(0, b0, b1, score=0.89, vec=v)]
     chosen = select(Evidence(spans, 1.0), [hit])
     assert [text[c.start : c.end] for c in chosen] == [text[a0:a1], text[b0:b1]]
+
+
+def test_a_name_elsewhere_in_the_passages_documents_counts(tmp_path):
+    from assistant import Assistant
+    from assistant.ask import weigh
+    from sihub.settings import Settings
+    from sihub.types import Hit
+    from tests.conftest import write_tree
+
+    docs = {
+        "en/academy.md": "# Support Academy\n\n## Background\n\nThe Support Academy was piloted by a network "
+        "of advisers in Gothenburg in the autumn of 2022, with twenty-one participants from municipalities.\n\n"
+        "## Results\n\nThe pilot cost about 62,000 euros in total, which corresponds to roughly 2,950 euros per "
+        "participant, including trainers, venue and evaluation.\n",
+        "sv/inkubator.md": "# Inkubator\n\nInkubatorns fjärde omgång började i september med tolv sociala företag.\n",
+    }
+    a = Assistant(Settings.from_env(env={}, index=tmp_path / "index", chunk_words=30))
+    try:
+        assert not a.ingest([write_tree(tmp_path / "docs", docs)]).failed
+        assert len(a.index.chunks_of(str(tmp_path / "docs" / "en" / "academy.md"))) >= 2
+        path = str(tmp_path / "docs" / "en" / "academy.md")
+        results = next(c for c in a.index.chunks_of(path) if "2,950" in c.text)
+        assert "Gothenburg" not in results.text + results.heading
+        # "Gēteborgā" (Latvian for Göteborg) is not in the passage with the cost; the report
+        # names the city, as "Gothenburg", in another passage: the name is addressed.
+        hits = [Hit(results, 1.0, title="Support Academy")]
+        question = "Cik izmaksāja apmācību pilotprojekts Gēteborgā uz vienu dalībnieku?"
+        assert weigh(a, question, hits).unsupported == []
+        # A city none of the documents names is still missing.
+        other = "Cik izmaksāja apmācību pilotprojekts Viļņā uz vienu dalībnieku?"
+        assert weigh(a, other, hits).unsupported == ["Viļņā"]
+        # And the whole path answers, quoting the cost.
+        answer = a.ask(question)
+        assert answer.found and any("2,950 euros" in c.quote for c in answer.citations)
+    finally:
+        a.close()
