@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -166,3 +167,15 @@ def mixed_questions(n: int = 100) -> list[str]:
                 out.append(v[i])
         i += 1
     return out
+
+
+# Debian's Chromium for the browser tests and the README screenshot (Playwright drives it).
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]

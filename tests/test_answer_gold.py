@@ -17,6 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from assistant.ask import retrieve  # noqa: E402
 from bench.answers import CORPUS, OFF_TOPIC, judge, norm, rates, rel_path  # noqa: E402
 from bench.common import GOLD, _jsonl  # noqa: E402
 
@@ -60,7 +61,7 @@ def test_gold_sample(corpus_assistant):
     rows = []
     for g in sample():
         answer = corpus_assistant.ask(g["question"])
-        hits = corpus_assistant.search(g["question"], corpus_assistant.settings.ask_k)
+        hits = retrieve(corpus_assistant, g["question"], corpus_assistant.settings.ask_k)
         row = judge(answer, g)
         row["off_topic"] = bool(g.get("off_topic"))
         row["retrieved"] = bool(g.get("answerable")) and any(
@@ -81,5 +82,6 @@ def test_gold_sample(corpus_assistant):
     assert r["answered"] >= 0.85, r
     # What the answer step controls: when retrieval brought a passage with the fact, the answer quotes it.
     assert r["cited_given_retrieved"] >= 0.75, r
-    # Near-miss questions (the topic is there, the asked detail is not) are hard; some are turned away.
-    assert r["rejected"] >= 0.2, r
+    # Near-miss questions (the topic is there, the asked detail is not) are hard; most are turned
+    # away (a country or name no passage addresses, no amount where one is asked for).
+    assert r["rejected"] >= 0.5, r

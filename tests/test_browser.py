@@ -6,7 +6,6 @@ One server (a subprocess on a free loopback port, over a small index) serves the
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -15,17 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from bench.common import CHROMIUM, CHROMIUM_ARGS
+
 pytestmark = pytest.mark.browser
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 PASSWORD = "hub-coordinator"
 HOSTILE_NAME = "<img src=x onerror=window.__xss=3>.txt"
 HOSTILE = {
