@@ -162,9 +162,11 @@ def ask(obj: _Ctx, question: str, k: int | None, filters: tuple[str, ...], mode:
         click.secho(answer.note, fg="yellow", err=True)
     click.echo(answer.answer)  # "maybe related" documents are part of a not-found answer's text
     if answer.citations:
+        from assistant.i18n import label
+
         click.echo()
         for c in answer.citations:
-            where = c.file + (f", p. {c.page}" if c.page else "")
+            where = c.file + (", " + label(answer.language, "page", page=c.page) if c.page else "")
             click.secho(f"[{c.n}] {c.title} — {where} [{c.lang}]", dim=True)
 
 

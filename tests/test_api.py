@@ -362,6 +362,20 @@ def test_rendered_html_escapes_document_text_and_links_markers() -> None:
     assert "<script>" not in table and "&lt;script&gt;" in table
 
 
+def test_source_cards_speak_the_answers_language() -> None:
+    from assistant.i18n import label
+    from sihub.types import Answer, Citation
+    from sihub.web.render import sources_html
+
+    cite = Citation(1, "corpus/lv/koncepcija.pdf", "Koncepcija", 5, "lv", "", "Teksts. Citāts.", "Citāts.", 0.9)
+    html = sources_html(Answer("Hur många?", "sv", True, "Svar [1]", [cite]), 1, {cite.file: 7})
+    assert label("sv", "open_document_page", page=5) in html and "· s. 5" in html
+    assert "open document" not in html
+    missing = Answer("Cik?", "lv", False, "…", [], related=[{"file": "a.md", "title": "A"}])
+    html = sources_html(missing, 2, {})
+    assert label("lv", "no_support") in html and label("lv", "related") in html
+
+
 def test_feedback_is_stored_and_exported(settings) -> None:
     from click.testing import CliRunner
 

@@ -83,23 +83,22 @@ def highlighted(text: str, quote: str) -> str:
     return esc(text[:at]) + "<mark>" + esc(quote) + "</mark>" + esc(text[at + len(quote) :])
 
 
-def citation_card(c: Citation, turn: int, doc_id: int | None) -> str:
-    where = esc(c.file) + (f" · p. {int(c.page)}" if c.page else "")
+def citation_card(c: Citation, turn: int, doc_id: int | None, lang: str = "en") -> str:
+    """A source card, its labels in the answer's language `lang`."""
+    from assistant.i18n import label  # the assistant layer loads only where answers are shown
+
+    where = esc(c.file) + (f" · {esc(label(lang, 'page', page=int(c.page)))}" if c.page else "")
     url = file_url(doc_id, c.page, c.file)
-    link = (
-        f'<a class="open-doc" href="{esc(url)}" target="_blank" rel="noopener">open document'
-        + (f" at page {int(c.page)}" if c.page and c.file.lower().endswith(".pdf") else "")
-        + "</a>"
-        if url
-        else ""
-    )
+    at_page = c.page and c.file.lower().endswith(".pdf")
+    text = label(lang, "open_document_page", page=int(c.page)) if at_page else label(lang, "open_document")
+    link = f'<a class="open-doc" href="{esc(url)}" target="_blank" rel="noopener">{esc(text)}</a>' if url else ""
     heading = f'<div class="src-heading">{esc(c.heading)}</div>' if c.heading else ""
     meta = " · ".join(esc(c.meta[k]) for k in ("partner", "country", "year", "type") if c.meta.get(k))
     return (
         f'<article class="src-card" id="{anchor(turn, c.n)}">'
         f'<header><span class="src-n">[{c.n}]</span> <span class="src-title">{esc(c.title or c.file)}</span></header>'
         f'<div class="src-where"><span class="src-file">{where}</span> '
-        f'<span class="src-lang" title="language of the passage">{esc(lang_label(c.lang))}</span>'
+        f'<span class="src-lang" title="{esc(label(lang, "passage_lang"))}">{esc(lang_label(c.lang))}</span>'
         + (f' <span class="src-meta">{meta}</span>' if meta else "")
         + "</div>"
         + heading
@@ -117,12 +116,15 @@ def sources_html(answer: Answer | None, turn: int, doc_ids: dict[str, int]) -> s
             f"<li>{esc(r.get('title') or r.get('file'))} <small>{esc(r.get('file'))}</small></li>"
             for r in answer.related
         )
+        from assistant.i18n import label
+
+        lang = answer.language
         return (
-            '<div class="src-empty">No passage supports an answer.'
-            + (f"<br>Maybe related:<ul>{related}</ul>" if related else "")
+            f'<div class="src-empty">{esc(label(lang, "no_support"))}'
+            + (f"<br>{esc(label(lang, 'related'))}<ul>{related}</ul>" if related else "")
             + "</div>"
         )
-    cards = "".join(citation_card(c, turn, doc_ids.get(c.file)) for c in answer.citations)
+    cards = "".join(citation_card(c, turn, doc_ids.get(c.file), answer.language) for c in answer.citations)
     return f'<div class="src-list">{cards}</div>'
 
 
