@@ -114,6 +114,7 @@ _vectors = QuoteVectors()
 # ---- scoring -----------------------------------------------------------------------------------
 
 _HAS_DIGIT = re.compile(r"\d")
+_LIST_MARKER = re.compile(r"\W*(?:\d{1,3}|[a-zA-Z])[.)]\W*")
 
 
 def candidate_spans(text: str) -> list[tuple[int, int]]:
@@ -121,6 +122,8 @@ def candidate_spans(text: str) -> list[tuple[int, int]]:
     out = []
     for s, e in split_sentences(text):
         sent = text[s:e]
+        if _LIST_MARKER.fullmatch(sent):
+            continue  # "4." of a numbered list, cut off from its item
         words = len(sent.split())
         if words < 3 and not _HAS_DIGIT.search(sent):
             continue

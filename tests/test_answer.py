@@ -197,6 +197,12 @@ def test_question_language(text, lang):
     assert question_language(text) == lang
 
 
+def test_bare_list_numbers_are_no_sentences():
+    text = "Tre verktyg behövs.\n\n3. Stöd för att mäta och kommunicera samhällsvärde. 4. Nätverk för lärande."
+    quoted = [text[s:e] for s, e in candidate_spans(text)]
+    assert quoted and not any(q.strip() in ("3.", "4.") or q.rstrip().endswith(" 4.") for q in quoted)
+
+
 def test_candidate_spans_skip_headings_and_keep_table_rows():
     text = "Budget\n\nLe budget réalisé en 2022 atteint 642 000 €.\nTotal 2022 : 642 000 €\nVoir aussi"
     spans = [text[s:e] for s, e in candidate_spans(text)]
