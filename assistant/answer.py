@@ -23,7 +23,7 @@ from index.embedder import Embedder
 from ingest import split_sentences
 from sihub.types import Answer, Citation, Hit
 
-from . import kinds, places, terms
+from . import kinds, names, terms
 from .i18n import label, lang_name
 from .quote_cache import QuoteVectors
 
@@ -33,10 +33,6 @@ from .quote_cache import QuoteVectors
 LEX_WEIGHT = 0.05
 # Added to a span that holds what the question asks for: an amount, a date, a figure (kinds.py).
 KIND_BONUS = 0.02
-# How much more a name of the question, absent from every passage, must add to one of the best
-# spans' similarity than to the median span to count as addressed there; see `unsupported_names`.
-NAME_GAIN = 0.003
-NAME_SPANS = 5
 # Sentences kept in an answer, and how far below the best one a sentence may score.
 MAX_QUOTES = 5
 # Longest quote (characters) that two overlapping sentence pairs of one passage may merge into.
@@ -72,7 +68,7 @@ class Evidence:
     relevance: float
     """See `relevance()`: compared with the answer threshold."""
     unsupported: list[str] = field(default_factory=list)
-    """Names or figures of the question that no passage addresses (see `unsupported_names`)."""
+    """Names or figures of the question that no passage addresses (see `names.unsupported`)."""
     kind: str | None = None
     """The kind of answer the question asks for: "money", "time", "count" or None (kinds.py)."""
 
@@ -225,7 +221,9 @@ def gather(
     cands.sort(key=lambda c: -c.score)
     ev = Evidence(cands, relevance(cands), kind=kind)
     if embedder is not None:
-        ev.unsupported = unsupported_names(query, hits, ev, embedder, query_vec)
+        vecs = [c.vec for c in cands]
+        spans = np.stack(vecs) if vecs and all(v is not None for v in vecs) else None
+        ev.unsupported = names.unsupported(query, hits, spans, embedder, query_vec)
     return ev
 
 
@@ -242,68 +240,6 @@ def relevance(cands: list[Sentence]) -> float:
     best_sim, median = sims[-1], sims[len(sims) // 2]
     best_lex = max(c.lex for c in cands)
     return best_sim + REL_LEX * best_lex + REL_CONTRAST * (best_sim - median)
-
-
-_WORDS = re.compile(r"\w+", re.UNICODE)
-
-
-def names_in(question: str) -> list[str]:
-    """What a question names: capitalised words past the first, acronyms, numbers of 3+ digits."""
-    out = []
-    for i, w in enumerate(_WORDS.findall(question)):
-        if w.isdigit():
-            keep = len(w) >= 3
-        else:
-            keep = (i > 0 and w[:1].isupper() and w.lower() not in terms.STOPWORDS) or (len(w) >= 2 and w.isupper())
-        if keep and w not in out:
-            out.append(w)
-    return out
-
-
-def unsupported_names(
-    question: str, hits: list[Hit], evidence: Evidence, embedder: Embedder, query_vec: np.ndarray
-) -> list[str]:
-    """Names of the question that the passages do not address (so they cannot answer it).
-
-    "Is there a competence centre in Denmark?" over passages about Sweden's centre scores as
-    high as a real answer. Countries and cities are looked up in `places`. Any other name is
-    unsupported when no passage contains it (by its first
-    five letters, as `terms.key` compares) and taking it out of the question costs none of the
-    best spans more similarity than it costs the typical span (a translated name, "Lettonie"
-    for "Latvia", still ties the question to the span that holds it in another language).
-    """
-    if not evidence.sentences:
-        return []
-    texts = [f"{h.title} {h.chunk.heading} {h.chunk.text}" for h in hits]
-    present = set().union(*(terms.keys(t) for t in texts))
-    # Countries and cities are settled by the tables of their names in five languages: one the
-    # passages never name (nor, for a country, come from) is not addressed, one they name in
-    # any language is ("Gēteborgā" is the "Gothenburg" of an English report).
-    countries = places.mentions(question)
-    covered = places.mentions(" ".join(texts), set(countries)).keys() | {
-        str((h.doc_meta or {}).get("country") or "").upper() for h in hits
-    }
-    cities = places.cities(question)
-    covered |= places.cities(" ".join(texts), set(cities)).keys()
-    named = {**countries, **cities}
-    out = [word for key, word in named.items() if key not in covered]
-    place_words = {terms.key(w) for w in _WORDS.findall(" ".join(named.values()))}
-    absent = [w for w in names_in(question) if terms.key(w) not in present and terms.key(w) not in place_words]
-    if not absent:
-        return out
-    if any(c.vec is None for c in evidence.sentences):
-        return out + absent
-    spans = np.stack([c.vec for c in evidence.sentences])
-    without = [re.sub(r"(?<!\w)" + re.escape(w) + r"(?!\w)", " ", question, count=1) for w in absent]
-    vecs = embedder.embed_queries(without)
-    base = spans @ np.asarray(query_vec, dtype=np.float32)
-    for w, v in zip(absent, vecs, strict=True):
-        # What the name adds to each span's similarity; dropping any word lifts all spans a little,
-        # so the best spans are compared with the median span, not with zero.
-        gain = base - spans @ v
-        if float(np.max(gain[:NAME_SPANS]) - np.median(gain)) <= NAME_GAIN:
-            out.append(w)
-    return out
 
 
 # ---- selection ---------------------------------------------------------------------------------
