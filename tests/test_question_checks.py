@@ -1,4 +1,4 @@
-"""What a question asks for (an amount, a date, a figure) and which countries a text names."""
+"""What a question asks for (an amount, a date, a figure), the places it names, and whether passages address them."""
 
 from __future__ import annotations
 
