@@ -71,6 +71,8 @@ class Evidence:
     """Names or figures of the question that no passage addresses (see `names.unsupported`)."""
     kind: str | None = None
     """The kind of answer the question asks for: "money", "time", "count" or None (kinds.py)."""
+    unknown: list[str] = field(default_factory=list)
+    """Words of the question no passage of the index holds (see ask.weigh)."""
 
     def pool(self, margin: float = MARGIN, limit: int = 2 * MAX_QUOTES) -> list[Sentence]:
         """The spans an answer may quote: the best ones, within `margin` of the top one."""

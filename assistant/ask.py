@@ -17,10 +17,14 @@ from . import conversation, places
 from .answer import Evidence, compose, gather, not_found
 from .i18n import hinted_language, label, question_language
 from .llm import ChatClient, build_messages, finish
-from .retrieve import language_bias, named_in_documents
+from .retrieve import language_bias, named_in_documents, unknown_words
 
 if TYPE_CHECKING:
     from .service import Assistant
+
+# How much the share of a question's words that no passage holds lowers its relevance: all
+# unknown takes UNKNOWN_WEIGHT off (calibrated with the threshold by bench/answers.py).
+UNKNOWN_WEIGHT = 0.2
 
 
 def language_of(question: str, resolved: conversation.Resolved) -> str:
@@ -38,14 +42,19 @@ def retrieve(assistant: Assistant, query: str, k: int, filters: Any = None) -> l
     return assistant.search(query, k, per_document=assistant.settings.ask_per_document, **kwargs)
 
 
-def weigh(assistant: Assistant, query: str, hits: list[Hit]) -> Evidence:
-    """The evidence `hits` offer for `query`: their sentences scored against it (answer.gather),
-    ranked with the same language-bias correction as the search (a question in Swedish does not
-    prefer Swedish sentences for their language alone)."""
+def weigh(assistant: Assistant, query: str, hits: list[Hit], lang: str | None = None) -> Evidence:
+    """The evidence `hits` offer for `query` (in language `lang`): their sentences scored against
+    it (answer.gather), ranked with the same language-bias correction as the search (a question
+    in Swedish does not prefer Swedish sentences for their language alone); its relevance
+    lowered by the share of the question's words that no passage of the index holds."""
     embedder = assistant.embedder
     qvec = embedder.embed_queries([query])[0]
     bias = language_bias(assistant.index, qvec, hits) if hits else None
     evidence = gather(query, hits, embedder, query_vec=qvec, lang_bias=bias)
+    unknown, words = unknown_words(assistant.index, query, lang or question_language(query))
+    if unknown:
+        evidence.unknown = unknown
+        evidence.relevance -= UNKNOWN_WEIGHT * len(unknown) / words
     names = [w for w in evidence.unsupported if not places.mentions(w)]
     if names:
         # A name no passage holds may stand elsewhere in their documents: a report on "the
@@ -74,7 +83,7 @@ def ask_stream(
     lang = language_of(question, resolved)
     hits = retrieve(assistant, resolved.query, k or settings.ask_k, filters)
     embedder = assistant.embedder
-    evidence = weigh(assistant, resolved.query, hits)
+    evidence = weigh(assistant, resolved.query, hits, lang)
     if not evidence.answers(settings.answer_threshold):
         kind = evidence.kind if evidence.kind_missing else None
         answer = not_found(question, lang, hits, missing=evidence.unsupported, kind=kind)

@@ -17,12 +17,16 @@ from index.store import Index
 from sihub.errors import SihubError
 from sihub.types import Hit
 
-from . import places
+from . import places, terms
 from .fusion import Candidates, FusionParams, fuse
 from .query import Query, country_mentions, name_terms
 
 MODES = ("hybrid", "dense", "lexical")
 DEFAULT_FUSION = FusionParams()
+# Least share and number of the index's passages in the question's language for
+# `unknown_words` to count.
+UNKNOWN_MIN_SHARE = 0.05
+UNKNOWN_MIN_PASSAGES = 20
 
 
 def retrieve(
@@ -131,6 +135,28 @@ def named_in_documents(index: Index, words: list[str], paths: set[str], limit: i
         if found and any(h.chunk.path in paths for h in index.hits_for(found)):
             out.add(w)
     return out
+
+
+def unknown_words(index: Index, question: str, lang: str) -> tuple[list[str], int]:
+    """The question's content words (4+ letters, no digits) that no passage of the index holds in
+    any language's analysis, and how many content words it has.
+
+    Words of a question about baking or football are mostly unknown to a social-innovation
+    hub, however close the embedder finds its passages. Only counted when the index holds enough
+    passages in the question's language for its vocabulary to tell (a handful of French passages
+    among English ones know few French words).
+    """
+    shares = index.language_shares()
+    words = [w for w in terms.content_words(question) if len(w) >= 4 and not any(ch.isdigit() for ch in w)]
+    share = shares.get(lang, 0.0)
+    if not words or share < UNKNOWN_MIN_SHARE or share * index.size < UNKNOWN_MIN_PASSAGES:
+        return [], len(words)
+    langs = sorted(shares)
+    forms = {
+        w: {terms.fold(f) for f in (w.lower(), *(lexmod.stem_all([w.lower()], x)[0] for x in langs))} for w in words
+    }
+    counts = index.term_counts(sorted(set().union(*forms.values())))
+    return [w for w in words if not any(counts.get(f, 0) for f in forms[w])], len(words)
 
 
 def language_bias(index: Index, qvec: np.ndarray, hits: list[Hit], params: FusionParams = DEFAULT_FUSION) -> np.ndarray:

@@ -33,7 +33,7 @@ from bench.common import GOLD, ROOT, _jsonl, report, run_info, table  # noqa: E4
 
 CORPUS = ROOT / "corpus"
 
-# Questions far from anything a social-innovation hub holds, two per language: the answer
+# Questions far from anything a social-innovation hub holds, in the five languages: the answer
 # threshold must turn these away with a margin (the gold set's unanswerable questions are
 # near misses instead: the topic is there, the asked detail is not).
 OFF_TOPIC = [
@@ -47,6 +47,24 @@ OFF_TOPIC = [
     ("es", "¿Quién escribió la novela Cien años de soledad?"),
     ("en", "How do I replace the battery in a wristwatch?"),
     ("en", "What is the boiling point of water at the top of Mount Everest?"),
+    # Added in the second pass, after these were found answered (questions naming places or
+    # numbers the documents also hold are the hard ones):
+    ("sv", "Vilken är Sveriges högsta berg?"),
+    ("sv", "Hur gör man surdegsbröd?"),
+    ("sv", "Hur många invånare har Malmö?"),
+    ("lv", "Kas uzvarēja hokeja pasaules čempionātā 2023. gadā?"),
+    ("lv", "Kā iestādīt tomātus siltumnīcā?"),
+    ("lv", "Cik maksā biļete uz Rīgas zooloģisko dārzu?"),
+    ("fr", "Quelle est la capitale de l'Australie ?"),
+    ("fr", "Comment réparer une fuite de robinet ?"),
+    ("fr", "Quel est le budget de la ville de Lyon ?"),
+    ("es", "¿Cuántos jugadores tiene un equipo de fútbol?"),
+    ("es", "¿Cómo se prepara una paella valenciana?"),
+    ("es", "¿Cuántos habitantes tiene Zaragoza?"),
+    ("en", "What is the speed of light in a vacuum?"),
+    ("en", "Who painted the Mona Lisa?"),
+    ("en", "How much does a new electric car cost in Sweden?"),
+    ("en", "When was the Eiffel Tower built?"),
 ]
 
 

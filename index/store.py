@@ -743,6 +743,19 @@ class Index:
             df = {t: conn.execute(count, (q,)).fetchone()[0] for t, q in quoted.items()}
         return [(int(r[0]), float(r[1])) for r in rows], df
 
+    def term_counts(self, terms: list[str]) -> dict[str, int]:
+        """How many chunks hold each analysed term (as the FTS index stores it: lower case, no
+        diacritics), 0 for a term none holds. Read from the FTS vocabulary, so a frequent term
+        costs no more than a rare one."""
+        terms = [t for t in dict.fromkeys(terms) if t]
+        if not terms:
+            return {}
+        with self._read() as conn:
+            conn.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.chunks_vocab USING fts5vocab(main, chunks_fts, row)")
+            marks = ",".join("?" * len(terms))
+            found = dict(conn.execute(f"SELECT term, doc FROM temp.chunks_vocab WHERE term IN ({marks})", terms))
+        return {t: int(found.get(t, 0)) for t in terms}
+
     def vectors_by_id(self, chunk_ids: list[int]) -> dict[int, np.ndarray]:
         """Stored vectors of these chunks, by chunk id (vanished ids are left out)."""
         out: dict[int, np.ndarray] = {}

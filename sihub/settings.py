@@ -52,8 +52,9 @@ class Settings:
     )
     answer_threshold: float = _doc(
         "Relevance an answer needs (best passage cosine + 0.2 x its best share of the question's terms "
-        "+ 0.5 x how far the best passage stands out); below it sihub says the documents hold nothing "
-        "on the question. Calibrated by bench/answers.py.",
+        "+ 0.5 x how far the best passage stands out - 0.2 x the share of the question's words no passage "
+        "of the index holds); below it sihub says the documents hold nothing on the question. "
+        "Calibrated by bench/answers.py.",
         default=0.865,
     )
     llm_url: str = _doc(

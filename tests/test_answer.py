@@ -311,3 +311,27 @@ def test_a_name_elsewhere_in_the_passages_documents_counts(tmp_path):
         assert answer.found and any("2,950 euros" in c.quote for c in answer.citations)
     finally:
         a.close()
+
+
+def test_words_no_passage_holds_lower_the_relevance(tiny, monkeypatch):
+    import assistant.ask as ask_module
+    import assistant.retrieve as retrieve_module
+    from assistant.ask import retrieve, weigh
+    from assistant.retrieve import unknown_words
+
+    counts = tiny.index.term_counts(["projets", "surdegsbrod", "projet"])
+    assert counts["surdegsbrod"] == 0 and counts["projets"] + counts["projet"] > 0
+    question = "Hur bakar man surdegsbröd med kardemumma i Malmö?"
+    # The tiny index holds one Swedish passage: too few to say which Swedish words it lacks.
+    assert unknown_words(tiny.index, question, "sv") == ([], 4)
+    monkeypatch.setattr(retrieve_module, "UNKNOWN_MIN_PASSAGES", 0)
+    unknown, words = unknown_words(tiny.index, question, "sv")
+    assert sorted(unknown) == ["bakar", "kardemumma", "surdegsbröd"] and words == 4
+    hits = retrieve(tiny, question, tiny.settings.ask_k)
+    lowered = weigh(tiny, question, hits, "sv")
+    monkeypatch.setattr(ask_module, "UNKNOWN_WEIGHT", 0.0)
+    plain = weigh(tiny, question, hits, "sv")
+    assert plain.relevance - lowered.relevance == pytest.approx(0.2 * 3 / 4)
+    assert lowered.unknown == unknown
+    # A language the index holds too little of counts no word as unknown.
+    assert unknown_words(tiny.index, "Wie backt man Sauerteigbrot?", "de") == ([], 2)
