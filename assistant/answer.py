@@ -35,6 +35,9 @@ LEX_WEIGHT = 0.05
 KIND_BONUS = 0.02
 # Sentences kept in an answer, and how far below the best one a sentence may score.
 MAX_QUOTES = 5
+# How far below a passage's best span a span of the same passage that holds the figure asked
+# for may score and still be quoted instead.
+KIND_SWAP = 0.03
 # Longest quote (characters) that two overlapping sentence pairs of one passage may merge into.
 MAX_QUOTE_CHARS = 600
 MARGIN = 0.05
@@ -284,13 +287,42 @@ def select(evidence: Evidence, hits: list[Hit], max_quotes: int = MAX_QUOTES, ma
             continue
         if per_hit.get(c.hit, 0) >= 2 or any(_near_duplicate(c, o, hits) for o in chosen):
             continue
+        if evidence.kind and not c.fits:
+            # The passage's own sentence with the figure asked for, if it scores nearly as well.
+            c = next(
+                (
+                    x
+                    for x in evidence.sentences
+                    if x.hit == c.hit
+                    and x.fits
+                    and x.score >= c.score - KIND_SWAP
+                    and not any(_near_duplicate(x, o, hits) for o in chosen)
+                ),
+                c,
+            )
         chosen.append(c)
         per_hit[c.hit] = per_hit.get(c.hit, 0) + 1
+    # A quote that leads into a list ("Three of them became regular services:") goes on with it.
+    chosen = [_with_list(c, hits[c.hit].chunk.text) for c in chosen]
     if evidence.kind and chosen and not any(c.fits for c in chosen):
         fitting = next((c for c in pool if c.fits and not any(_near_duplicate(c, o, hits) for o in chosen)), None)
         if fitting is not None:
             chosen = [*chosen[: max_quotes - 1], fitting]
     return chosen
+
+
+def _with_list(c: Sentence, text: str) -> Sentence:
+    """`c` widened over the lines that follow it when it ends with a colon, within MAX_QUOTE_CHARS."""
+    if not text[c.start : c.end].rstrip().endswith(":"):
+        return c
+    end = c.end
+    for s, e in candidate_spans(text):
+        if s < c.end:
+            continue
+        if e - c.start > MAX_QUOTE_CHARS:
+            break
+        end = e
+    return replace(c, end=end) if end > c.end else c
 
 
 def merge_adjacent(text: str, picked: list[Sentence]) -> list[tuple[int, int, float]]:

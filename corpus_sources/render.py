@@ -157,14 +157,14 @@ def parse_blocks(text: str) -> list[Block]:
             rows = [r + [""] * (width - len(r)) for r in rows]
             blocks.append(Block("table", rows=rows))
             continue
-        m = re.match(r"^([-*]|\d+[.)])\s+(.*)$", stripped)
+        m = re.match(r"^([-*]|\d{1,3}[.)])\s+(.*)$", stripped)  # "2022. gada" is a date, not item 2022
         if m:
             flush()
             kind = "ul" if m.group(1) in "-*" else "ol"
             items: list[str] = []
             while i < len(lines):
                 s = lines[i].strip()
-                mm = re.match(r"^([-*]|\d+[.)])\s+(.*)$", s)
+                mm = re.match(r"^([-*]|\d{1,3}[.)])\s+(.*)$", s)
                 if mm and (("ul" if mm.group(1) in "-*" else "ol") == kind):
                     items.append(mm.group(2).strip())
                 elif s and not s.startswith(("#", "|", "<!--")) and items and lines[i].startswith((" ", "\t")):

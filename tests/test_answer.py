@@ -335,3 +335,38 @@ def test_words_no_passage_holds_lower_the_relevance(tiny, monkeypatch):
     assert lowered.unknown == unknown
     # A language the index holds too little of counts no word as unknown.
     assert unknown_words(tiny.index, "Wie backt man Sauerteigbrot?", "de") == ([], 2)
+
+
+def test_a_passage_is_quoted_where_it_gives_the_figure_asked_for():
+    from assistant.answer import Evidence, Sentence, candidate_spans, select
+    from sihub.types import Chunk, Hit
+
+    text = (
+        "The pilot round in autumn 2022 was open to all partner countries. It was run in English. "
+        "Thirty-four people took part, 34 personer in all. Most came from municipalities."
+    )
+    hit = Hit(Chunk(path="pilot.md", text=text, lang="en"), 1.0)
+    (a0, _), (_, a1), (b0, _), (_, b1) = candidate_spans(text)
+    general = Sentence(0, a0, a1, score=0.90, fits=False)
+    figure = Sentence(0, b0, b1, score=0.88, fits=True)
+    chosen = select(Evidence([general, figure], 1.0, kind="count"), [hit])
+    assert [text[c.start : c.end] for c in chosen] == [text[b0:b1]]
+    # Without a kind asked for, the better sentence pair is quoted as it is.
+    chosen = select(Evidence([general, figure], 1.0), [hit])
+    assert text[chosen[0].start : chosen[0].end] == text[a0:a1]
+
+
+def test_a_quote_that_leads_into_a_list_goes_on_with_it():
+    from assistant.answer import Evidence, Sentence, select
+    from sihub.types import Chunk, Hit
+
+    text = (
+        "The lab tested eleven prototypes. Three of them became regular services:\n\n"
+        "Welcome home calls for older people after hospital.\n\nShared dinner evenings in two districts.\n\n"
+        "A digital buddy for new smartphone users."
+    )
+    hit = Hit(Chunk(path="lab.md", text=text, lang="en"), 1.0)
+    end = text.index(":") + 1
+    chosen = select(Evidence([Sentence(0, 0, end, score=0.9)], 1.0), [hit])
+    quote = text[chosen[0].start : chosen[0].end]
+    assert quote.startswith("The lab tested") and quote.endswith("new smartphone users.")
