@@ -13,7 +13,7 @@ import numpy as np
 
 from index import lexical as lexmod
 from index.embedder import Embedder
-from index.store import Index
+from index.store import Index, fts_token
 from sihub.errors import SihubError
 from sihub.types import Hit
 
@@ -153,7 +153,7 @@ def unknown_words(index: Index, question: str, lang: str) -> tuple[list[str], in
         return [], len(words)
     langs = sorted(shares)
     forms = {
-        w: {terms.fold(f) for f in (w.lower(), *(lexmod.stem_all([w.lower()], x)[0] for x in langs))} for w in words
+        w: {fts_token(f) for f in (w.lower(), *(lexmod.stem_all([w.lower()], x)[0] for x in langs))} for w in words
     }
     counts = index.term_counts(sorted(set().union(*forms.values())))
     return [w for w in words if not any(counts.get(f, 0) for f in forms[w])], len(words)

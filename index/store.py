@@ -15,6 +15,7 @@ import json
 import os
 import sqlite3
 import threading
+import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -420,12 +421,9 @@ class Index:
         if conn is None:
             conn = self._local.conn if getattr(self._local, "pinned", 0) else self._db
         rows = []
-        for start in range(0, len(ids), 30_000):
-            part = ids[start : start + 30_000]
+        for part, marks in _in_parts(ids, 30_000):
             rows += conn.execute(
-                f"SELECT c.id, e.vec FROM chunks c JOIN embeddings e ON e.hash = c.hash "
-                f"WHERE c.id IN ({','.join('?' * len(part))})",
-                part,
+                f"SELECT c.id, e.vec FROM chunks c JOIN embeddings e ON e.hash = c.hash WHERE c.id IN ({marks})", part
             ).fetchall()
         if not rows:
             return np.zeros(0, dtype=np.int64), np.zeros((0, self.dim), dtype=np.float32)
@@ -491,10 +489,8 @@ class Index:
         hashes = list(dict.fromkeys(hashes))
         out: dict[str, np.ndarray] = {}
         with self._read() as conn:
-            for start in range(0, len(hashes), 500):
-                part = hashes[start : start + 500]
-                q = f"SELECT hash, vec FROM embeddings WHERE hash IN ({','.join('?' * len(part))})"
-                for h, blob in conn.execute(q, part):
+            for part, marks in _in_parts(hashes):
+                for h, blob in conn.execute(f"SELECT hash, vec FROM embeddings WHERE hash IN ({marks})", part):
                     out[h] = np.frombuffer(blob, dtype=np.float32)
         return out
 
@@ -717,12 +713,8 @@ class Index:
             return {}
         out: dict[int, float] = {}
         with self._read() as conn:
-            for start in range(0, len(chunk_ids), 500):
-                part = [int(i) for i in chunk_ids[start : start + 500]]
-                q = (
-                    "SELECT rowid, -bm25(chunks_fts) FROM chunks_fts WHERE chunks_fts MATCH ? "
-                    f"AND rowid IN ({','.join('?' * len(part))})"
-                )
+            for part, marks in _in_parts([int(i) for i in chunk_ids]):
+                q = f"SELECT rowid, -bm25(chunks_fts) FROM chunks_fts WHERE chunks_fts MATCH ? AND rowid IN ({marks})"
                 out.update((int(r[0]), float(r[1])) for r in conn.execute(q, [match, *part]))
         return out
 
@@ -739,14 +731,13 @@ class Index:
                 "ORDER BY bm25(chunks_fts) LIMIT ?",
                 (" OR ".join(quoted.values()), k),
             ).fetchall()
-            count = "SELECT COUNT(*) FROM chunks_fts WHERE chunks_fts MATCH ?"
-            df = {t: conn.execute(count, (q,)).fetchone()[0] for t, q in quoted.items()}
-        return [(int(r[0]), float(r[1])) for r in rows], df
+        counts = self.term_counts([fts_token(t) for t in terms])
+        return [(int(r[0]), float(r[1])) for r in rows], {t: counts.get(fts_token(t), 0) for t in terms}
 
     def term_counts(self, terms: list[str]) -> dict[str, int]:
-        """How many chunks hold each analysed term (as the FTS index stores it: lower case, no
-        diacritics), 0 for a term none holds. Read from the FTS vocabulary, so a frequent term
-        costs no more than a rare one."""
+        """How many chunks hold each analysed term (as the FTS index stores it, see `fts_token`),
+        0 for a term none holds. Read from the FTS vocabulary, so a frequent term costs no more
+        than a rare one."""
         terms = [t for t in dict.fromkeys(terms) if t]
         if not terms:
             return {}
@@ -760,12 +751,8 @@ class Index:
         """Stored vectors of these chunks, by chunk id (vanished ids are left out)."""
         out: dict[int, np.ndarray] = {}
         with self._read() as conn:
-            for start in range(0, len(chunk_ids), 500):
-                part = [int(i) for i in chunk_ids[start : start + 500]]
-                q = (
-                    "SELECT c.id, e.vec FROM chunks c JOIN embeddings e ON e.hash = c.hash "
-                    f"WHERE c.id IN ({','.join('?' * len(part))})"
-                )
+            for part, marks in _in_parts([int(i) for i in chunk_ids]):
+                q = f"SELECT c.id, e.vec FROM chunks c JOIN embeddings e ON e.hash = c.hash WHERE c.id IN ({marks})"
                 out.update((int(r[0]), np.frombuffer(r[1], dtype=np.float32)) for r in conn.execute(q, part))
         return out
 
@@ -869,6 +856,20 @@ class Index:
         if no_vec:
             problems.append(f"{no_vec} chunks without a stored embedding")
         return problems
+
+
+def _in_parts(values: list, size: int = 500) -> Iterator[tuple[list, str]]:
+    """`values` in parts of `size`, each with the "?,?,…" of its `IN (…)` clause."""
+    for start in range(0, len(values), size):
+        part = list(values[start : start + size])
+        yield part, ",".join("?" * len(part))
+
+
+def fts_token(term: str) -> str:
+    """A term as the FTS5 tokenizer (unicode61, remove_diacritics 2) stores it: lower case, no
+    diacritics ("Göteborg" -> "goteborg")."""
+    decomposed = unicodedata.normalize("NFKD", term.lower())
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
 def _row_to_chunk(r: tuple) -> Chunk:
