@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -106,12 +107,29 @@ _FILTER_HELP = (
 _MODE_HELP = "Ranking: hybrid (dense + lexical), dense, or lexical [env SIHUB_MODE; hybrid]."
 
 
+def _retrieval_options(k_help: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """The options `search` and `ask` share: --k, --filter, --mode, --json."""
+
+    def apply(f: Callable[..., Any]) -> Callable[..., Any]:
+        for option in reversed(
+            [
+                click.option("--k", default=None, type=int, help=k_help),
+                click.option("--filter", "filters", multiple=True, metavar="KEY=VALUE", help=_FILTER_HELP),
+                click.option(
+                    "--mode", type=click.Choice(["hybrid", "dense", "lexical"]), default=None, help=_MODE_HELP
+                ),
+                click.option("--json", "as_json", is_flag=True, help="Print JSON."),
+            ]
+        ):
+            f = option(f)
+        return f
+
+    return apply
+
+
 @main.command()
 @click.argument("query")
-@click.option("--k", default=None, type=int, help="Number of hits [10].")
-@click.option("--filter", "filters", multiple=True, metavar="KEY=VALUE", help=_FILTER_HELP)
-@click.option("--mode", type=click.Choice(["hybrid", "dense", "lexical"]), default=None, help=_MODE_HELP)
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@_retrieval_options("Number of hits [env SIHUB_SEARCH_K; 10].")
 @click.pass_obj
 def search(obj: _Ctx, query: str, k: int | None, filters: tuple[str, ...], mode: str | None, as_json: bool) -> None:
     """Find the passages closest to QUERY, in any language.
@@ -138,10 +156,7 @@ def search(obj: _Ctx, query: str, k: int | None, filters: tuple[str, ...], mode:
 
 @main.command()
 @click.argument("question")
-@click.option("--k", default=None, type=int, help="Passages to draw from [5].")
-@click.option("--filter", "filters", multiple=True, metavar="KEY=VALUE", help=_FILTER_HELP)
-@click.option("--mode", type=click.Choice(["hybrid", "dense", "lexical"]), default=None, help=_MODE_HELP)
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@_retrieval_options("Passages to draw from [env SIHUB_ASK_K; 10].")
 @click.pass_obj
 def ask(obj: _Ctx, question: str, k: int | None, filters: tuple[str, ...], mode: str | None, as_json: bool) -> None:
     """Answer QUESTION from the documents, with numbered citations.
