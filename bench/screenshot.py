@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from common import CHROMIUM, CHROMIUM_ARGS
+from common import CHROMIUM, CHROMIUM_ARGS, free_port, wait_healthy
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -37,24 +36,13 @@ def main() -> None:
     sihub = [sys.executable, "-m", "sihub.cli", "--index", str(args.index)]
     subprocess.run([*sihub, "ingest", "-q", "corpus"], cwd=ROOT, env=env, check=False)
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     started = time.perf_counter()
     proc = subprocess.Popen([*sihub, "serve", "--port", str(port)], cwd=ROOT, env=env)
     try:
-        import httpx
-
-        while True:
-            try:
-                if httpx.get(f"{base}/api/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None:
-                sys.exit("sihub serve exited")
-            time.sleep(0.1)
+        if not wait_healthy(base, proc, timeout=300):
+            sys.exit("sihub serve exited or did not start within 300 s")
         ready = time.perf_counter() - started
 
         from playwright.sync_api import sync_playwright

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -27,15 +26,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from common import ROOT, mixed_questions, percentiles, report, run_info, table
+from common import ROOT, free_port, mixed_questions, percentiles, report, run_info, table
 
 SIHUB = [sys.executable, "-m", "sihub.cli"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def build_index(index: Path, corpus: Path, env: dict[str, str]) -> float:

@@ -6,15 +6,13 @@ One server (a subprocess on a free loopback port, over a small index) serves the
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
-from bench.common import CHROMIUM, CHROMIUM_ARGS
+from bench.common import CHROMIUM, CHROMIUM_ARGS, free_port, wait_healthy
 
 pytestmark = pytest.mark.browser
 
@@ -33,12 +31,6 @@ if not Path(CHROMIUM).exists():
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install -e '.[dev]')")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """`sihub serve` over the tiny folder plus a document full of HTML; yields (base url, library)."""
@@ -53,7 +45,7 @@ def server(tmp_path_factory):
     a = Assistant(Settings.from_env(env={}, index=root / "index"))
     assert not a.ingest([folder]).failed
     a.close()
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "SIHUB_ADMIN_PASSWORD": PASSWORD,
@@ -81,20 +73,10 @@ def server(tmp_path_factory):
         cwd=root,
     )
     base = f"http://127.0.0.1:{port}"
-    import httpx
-
-    deadline = time.monotonic() + 90
-    while True:
-        try:
-            if httpx.get(f"{base}/api/health", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            log.seek(0)
-            pytest.fail(f"sihub serve did not start:\n{log.read()[-3000:]}")
-        time.sleep(0.3)
+    if not wait_healthy(base, proc, timeout=90):
+        proc.kill()
+        log.seek(0)
+        pytest.fail(f"sihub serve did not start:\n{log.read()[-3000:]}")
     yield base, root / "library"
     proc.terminate()
     try:

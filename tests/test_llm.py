@@ -181,11 +181,9 @@ def test_client_errors_are_llm_errors(fake_llm, kind, text, reason):
 
 
 def test_client_down_is_an_llm_error():
-    import socket
+    from bench.common import free_port
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     with pytest.raises(LLMError, match="unreachable"):
         ChatClient(f"http://127.0.0.1:{port}/v1", timeout=2).complete([{"role": "user", "content": "q"}])
 
