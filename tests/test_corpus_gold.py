@@ -2,21 +2,15 @@
 
 For every answerable gold question, each fact must appear (case-insensitive, whitespace-normalised,
 soft hyphens ignored) in the text of the gold page of the rendered file, as read by sihub's own
-reader (``ingest.read_document``). When that reader cannot be imported, the test falls back to pypdf,
-python-docx or the raw file so the corpus can still be checked on its own.
+reader (``ingest.read_document``).
 """
 
 from __future__ import annotations
 
 import functools
-import html
-import io
 import json
-import re
 import shutil
 import sys
-import unicodedata
-import warnings
 from collections import Counter
 from pathlib import Path
 
@@ -33,10 +27,8 @@ FIELDS = ("id", "question", "lang", "file", "page", "facts", "tags", "answerable
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-try:
-    from ingest import read_document
-except ImportError:  # the reader is not there yet: use the fallback below
-    read_document = None
+from bench.answers import norm  # noqa: E402 - one normalisation for gold facts everywhere
+from ingest import read_document  # noqa: E402
 
 
 def load_questions() -> list[dict]:
@@ -51,11 +43,6 @@ def load_catalog() -> dict:
 
 QUESTIONS_LIST = load_questions()
 ANSWERABLE = [q for q in QUESTIONS_LIST if q.get("answerable")]
-
-
-def norm(text: str) -> str:
-    text = unicodedata.normalize("NFC", text).replace("\u00ad", "")
-    return re.sub(r"\s+", " ", text).strip().casefold()
 
 
 def doc_langs(lang: str) -> list[str]:
@@ -76,58 +63,9 @@ def is_scanned(rel: str) -> bool:
 # ------------------------------------------------------------------ text of a rendered file
 
 
-def _fallback_pages(path: Path) -> list[tuple[int | None, str]]:
-    suffix = path.suffix.lower()
-    if suffix == ".pdf":
-        from pypdf import PdfReader
-
-        pages = []
-        for i, page in enumerate(PdfReader(str(path)).pages, start=1):
-            text = page.extract_text() or ""
-            if not text.strip() and shutil.which("tesseract"):
-                import pytesseract
-                from PIL import Image
-
-                text = "\n".join(
-                    pytesseract.image_to_string(Image.open(io.BytesIO(im.data)), lang="spa+eng+fra+swe+lav")
-                    for im in page.images
-                )
-            pages.append((i, text))
-        return pages
-    if suffix == ".docx":
-        import docx
-
-        d = docx.Document(str(path))
-        parts = [p.text for p in d.paragraphs]
-        for table in d.tables:
-            for row in table.rows:
-                parts += [c.text for c in row.cells]
-        return [(None, "\n".join(parts))]
-    raw = path.read_bytes()
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        text = raw.decode("cp1252")
-    if suffix in (".html", ".htm"):
-        m = re.search(r"<main.*?</main>", text, re.S | re.I)
-        text = html.unescape(re.sub(r"<[^>]+>", " ", m.group(0) if m else text))
-    return [(None, text)]
-
-
 @functools.cache
 def pages_of(rel: str) -> tuple[tuple[int | None, str], ...]:
-    path = CORPUS / rel
-    if read_document is not None:
-        try:
-            doc = read_document(path)
-        except Exception as exc:  # a format sihub's reader does not handle yet
-            not_yet = type(exc).__name__ == "UnsupportedFormatError" or "OCR is not available" in str(exc)
-            if not not_yet:
-                raise
-            warnings.warn(f"ingest.read_document: {exc}; checked {rel} with the fallback reader", stacklevel=1)
-        else:
-            return tuple((p.number, p.text) for p in doc.pages)
-    return tuple(_fallback_pages(path))
+    return tuple((p.number, p.text) for p in read_document(CORPUS / rel).pages)
 
 
 def gold_text(q: dict) -> str:
