@@ -105,17 +105,20 @@ def _table(kind: str) -> tuple[list[tuple[str, str]], list[tuple[re.Pattern[str]
 
 def _find(kind: str, text: str, keys: set[str] | None) -> dict[str, str]:
     words, phrases = _table(kind)
+    if keys is not None:  # only the places asked about: a passage is checked for one country
+        if not keys:
+            return {}
+        words = [(p, k) for p, k in words if k in keys]
+        phrases = [(p, k) for p, k in phrases if k in keys]
     folded = fold(text)
     same = len(folded) == len(text)
     found: dict[str, str] = {}
     for pattern, key in phrases:
-        if (keys is None or key in keys) and key not in found and (m := pattern.search(folded)):
+        if key not in found and (m := pattern.search(folded)):
             found[key] = text[m.start() : m.end()] if same else m.group()
     for match in _WORD.finditer(folded):
         word = match.group()
         for prefix, key in words:
-            if keys is not None and key not in keys:
-                continue
             whole = len(prefix) <= _WHOLE or prefix in _PLAIN_WORDS
             if (word == prefix) if whole else word.startswith(prefix):
                 if key not in found:
