@@ -135,15 +135,84 @@ def candidate_spans(text: str) -> list[tuple[int, int]]:
 
 
 def units(text: str) -> list[tuple[int, int]]:
-    """Quotable spans of a chunk: each pair of consecutive candidate sentences (one when alone).
+    """Quotable spans of a chunk: each pair of consecutive candidate sentences (one when alone),
+    and each table or introduced list as a whole (`blocks`).
 
     Two sentences carry what one often lacks: the lead-in of a list item, the subject
     ("It was created in 2002") of the sentence after it.
     """
     spans = candidate_spans(text)
-    if len(spans) <= 1:
-        return spans
-    return [(spans[j][0], spans[j + 1][1]) for j in range(len(spans) - 1)]
+    if len(spans) > 1:
+        spans = [(spans[j][0], spans[j + 1][1]) for j in range(len(spans) - 1)]
+    return list(dict.fromkeys(spans + blocks(text)))
+
+
+_ITEM = re.compile(r"[ \t]*(?:[-•*–▪·]|\d{1,2}[.)])\s")
+
+
+def _lines(text: str) -> list[tuple[int, int, bool]]:
+    """(start, end, after_blank) of each non-blank line; `after_blank`: a blank line precedes it."""
+    out, pos, blank = [], 0, False
+    for raw in text.split("\n"):
+        end = pos + len(raw.rstrip())
+        if raw.strip():
+            out.append((pos + len(raw) - len(raw.lstrip()), end, blank))
+            blank = False
+        else:
+            blank = True
+        pos += len(raw) + 1
+    return out
+
+
+def _windows(starts: list[int], ends: list[int], first: int) -> list[tuple[int, int]]:
+    """Runs of whole rows (rows j.., ending at ends[j]) of at most MAX_QUOTE_CHARS, from `first`,
+    each of two rows or more."""
+    out, j = [], 0
+    begin = first
+    while j < len(ends):
+        k = j
+        while k + 1 < len(ends) and ends[k + 1] - begin <= MAX_QUOTE_CHARS:
+            k += 1
+        if k > j or (begin < starts[j] and ends[j] - begin <= MAX_QUOTE_CHARS):
+            out.append((begin, ends[k]))
+        j = k + 1
+        if j < len(starts):
+            begin = starts[j]
+    return out
+
+
+def blocks(text: str) -> list[tuple[int, int]]:
+    """Tables (consecutive " | " rows) and lists introduced by a line ending with ":" as quotable
+    spans of up to MAX_QUOTE_CHARS (longer ones in runs of whole rows). A row or an item alone is
+    terse and scores below prose that only shares the topic, while the question ("Which functions
+    would the centre have?", "What steps does the cycle take?") asks for the whole of it."""
+    lines = _lines(text)
+    out: list[tuple[int, int]] = []
+    i = 0
+    while i < len(lines):
+        s, e, _ = lines[i]
+        if " | " in text[s:e]:
+            j = i
+            while j + 1 < len(lines) and not lines[j + 1][2] and " | " in text[lines[j + 1][0] : lines[j + 1][1]]:
+                j += 1
+            if j > i:
+                rows = lines[i : j + 1]
+                out += _windows([r[0] for r in rows], [r[1] for r in rows], s)
+            i = j + 1
+            continue
+        if text[s:e].endswith(":"):
+            j = i
+            while j + 1 < len(lines) and _ITEM.match(text, lines[j + 1][0]):
+                j += 1
+            if j - i >= 2:
+                lead = s + ([a for a, _ in split_sentences(text[s:e])] or [0])[-1]
+                items = lines[i + 1 : j + 1]
+                first = _windows([r[0] for r in items], [r[1] for r in items], lead)[:1]
+                out += first
+            i = j + 1 if j > i else i + 1
+            continue
+        i += 1
+    return out
 
 
 def _table_header(text: str, start: int) -> str:
@@ -220,7 +289,16 @@ def gather(
         text = chunk[c.start : c.end]
         c.lex = term_overlap(qkeys, text)
         c.fits = kinds.offers(text, kind, chunk)
-        c.score = c.sim + LEX_WEIGHT * c.lex + (KIND_BONUS if kind and c.fits else 0.0)
+    # Term overlap ranks spans against the best overlap in their own language: a Latvian
+    # sentence cannot share the words of a French question, so raw overlap would rank every
+    # French sentence that restates the question above the Latvian one that answers it.
+    best_lex: dict[str, float] = {}
+    for c in cands:
+        code = hits[c.hit].chunk.lang
+        best_lex[code] = max(best_lex.get(code, 0.0), c.lex)
+    for c in cands:
+        own = c.lex - best_lex[hits[c.hit].chunk.lang]
+        c.score = c.sim + LEX_WEIGHT * own + (KIND_BONUS if kind and c.fits else 0.0)
         if lang_bias is not None:
             c.score -= float(lang_bias[c.hit])
     cands.sort(key=lambda c: -c.score)

@@ -88,13 +88,16 @@ _MONEY = re.compile(
 )
 # Month names (word beginnings, folded) and seasons of the five languages; English "may" and
 # Swedish "vår" are left out, being common words too.
-_MONTHS = (
+_MONTH_NAMES = (
     "januar janvar enero februar fevrier febrero march mars marts marta marzo april aprili avril abril "
     "maj maij mai mayo june juni junij juin junio july juli julij juillet julio august aout agosto "
-    "septemb septiemb setiembre octob oktob octubre novemb noviemb decemb diciemb "
+    "septemb septiemb setiembre octob oktob octubre novemb noviemb decemb diciemb"
+).split()
+_SEASONS = (
     "spring summer autumn winter sommar vinter pavasar vasar rudeni ziem printemps automne hiver "
     "primavera verano otono invierno"
 ).split()
+_MONTHS = _MONTH_NAMES + _SEASONS
 _WHOLE_MONTHS = frozenset({"maj", "mai", "mars", "marta", "juni", "juli", "juin"})
 _TIME = re.compile(r"\b(?:1[89]|20)\d\d\b|\b\d{1,2}[.:h]\d{2}\b|\b\d{1,2}[./-]\d{1,2}[./-]\d{2,4}\b")
 _NUMBER_WORDS = frozenset(
@@ -130,9 +133,22 @@ def offers(text: str, kind: Kind | None, context: str = "") -> bool:
     folded = fold(text)
     if kind == "time":
         return bool(_TIME.search(folded)) or any(_names_time(w) for w in _WORD.findall(folded))
-    return bool(_figures(text)) or any(w in _NUMBER_WORDS for w in _WORD.findall(folded))
+    return bool(_figures(_DATE_DAY.sub(" ", folded))) or any(w in _NUMBER_WORDS for w in _WORD.findall(folded))
 
 
+# Numbers that are not how many of something: the day of a date ("16 and 17 February",
+# "17 de abril", "16.–17. februārī", "February 16") and a Latvian ordinal ("5. darba paketē").
+_MONTH_WORD = (
+    r"(?:"
+    + "|".join(m + (r"\b" if m in _WHOLE_MONTHS else r"\w*") for m in sorted(_MONTH_NAMES, key=len, reverse=True))
+    + ")"
+)
+_DAY = r"\d{1,2}\.?"
+_DATE_DAY = re.compile(
+    rf"\b{_DAY}(?:\s*(?:[-–]|and|och|un|et|y|al|to|till|lidz)\s*{_DAY})?\s*(?:de\s+)?{_MONTH_WORD}"
+    rf"|\b{_MONTH_WORD}\s+\d{{1,2}}\b(?!\d)"
+    r"|\b\d{1,3}\.\s+(?=[a-z])"
+)
 _NUMBER = re.compile(r"(?<![\w.,])\d+(?:[.,\s\u00a0\u202f]\d+)*")
 _YEAR = re.compile(r"(?:1[89]|20)\d\d")
 

@@ -370,3 +370,62 @@ def test_a_quote_that_leads_into_a_list_goes_on_with_it():
     chosen = select(Evidence([Sentence(0, 0, end, score=0.9)], 1.0), [hit])
     quote = text[chosen[0].start : chosen[0].end]
     assert quote.startswith("The lab tested") and quote.endswith("new smartphone users.")
+
+
+def test_tables_and_introduced_lists_are_quotable_as_a_whole():
+    from assistant.answer import MAX_QUOTE_CHARS, blocks, units
+
+    text = (
+        "The roadmap has three phases.\n\n"
+        "Phase | Period | Milestones\nPhase 1: mandate | 2023 | Agreement\nPhase 2: start | 2024-2025 | Five nodes\n\n"
+        "Since 2023. By May three projects were launched:\n\n- Clean laundry: a delivery service;\n\n"
+        "- Repair café: volunteers fix things;\n\n- Summer jobs: a platform.\n\nThe rest found no one."
+    )
+    got = [text[s:e] for s, e in blocks(text)]
+    assert got == [
+        "Phase | Period | Milestones\nPhase 1: mandate | 2023 | Agreement\nPhase 2: start | 2024-2025 | Five nodes",
+        "By May three projects were launched:\n\n- Clean laundry: a delivery service;\n\n"
+        "- Repair café: volunteers fix things;\n\n- Summer jobs: a platform.",
+    ]
+    # They are quote units beside the sentence pairs.
+    assert set(blocks(text)) <= set(units(text))
+    # A table longer than a quote may be comes in runs of whole rows, each within the limit.
+    rows = "\n".join(f"Row {i} | {'x' * 60} | {i}" for i in range(20))
+    table = "Name | Text | N\n" + rows
+    runs = [table[s:e] for s, e in blocks(table)]
+    assert len(runs) >= 2 and all(len(r) <= MAX_QUOTE_CHARS for r in runs)
+    assert all(r.startswith(("Name", "Row")) and r.endswith(tuple(f"| {i}" for i in range(20))) for r in runs)
+    # A line ending with a colon and no list after it is no block.
+    assert blocks("Results:\n\nThe pilot went well.") == []
+
+
+def test_term_overlap_is_ranked_within_each_language():
+    """A French question shares words with French sentences only: the Latvian sentence that
+    answers it must not lose to a French one that restates the question."""
+    import numpy as np
+
+    from assistant.answer import gather
+    from sihub.types import Chunk, Hit
+
+    class Fixed:
+        """Cosines set by hand: the French restatement a little below the Latvian answer, so that
+        raw overlap (+LEX_WEIGHT for sharing every word) would put it first."""
+
+        name, dim = "fixed", 2
+
+        def embed_queries(self, texts):
+            return np.array([[1.0, 0.0]] * len(texts), dtype=np.float32)
+
+        def embed_passages(self, texts):
+            return np.array([[0.88, 0.475] if "fonctions" in t else [0.89, 0.456] for t in texts], dtype=np.float32)
+
+    question = "Quelles sont les fonctions du centre de compétences letton ?"
+    hits = [
+        Hit(
+            Chunk(path="fr.md", text="Les fonctions du centre de compétences letton restent à définir.", lang="fr"), 1.0
+        ),
+        Hit(Chunk(path="lv.md", text="Centram būs piecas funkcijas: zināšanas, mācības un tīkli.", lang="lv"), 0.9),
+    ]
+    ev = gather(question, hits, Fixed())
+    assert ev.sentences[0].hit == 1
+    assert ev.sentences[1].lex > ev.sentences[0].lex  # the raw overlap still feeds the relevance

@@ -78,6 +78,19 @@ def test_time_and_count():
     assert offers("asistieron 23 empresas", "count")
     # Articles are no figures.
     assert not offers("un projet et une entreprise", "count")
+    # Nor is the day of a date, nor a Latvian ordinal: they say when and which, not how many.
+    for text in (
+        "The conference took place in Riga on 16 and 17 February 2023.",
+        "It opened on February 16, 2023.",
+        "se celebró el 17 de abril de 2023",
+        "notika 2023. gada 12. jūnijā",
+        "Rīgā 16.–17. februārī",
+        "sagatavota projekta 5. darba paketē (WP5)",
+    ):
+        assert not offers(text, "count"), text
+    assert offers("Dalībnieki klātienē | 138", "count")
+    assert offers("Il a réuni 24 jeunes le 3 mars.", "count")
+    assert offers("The 3 main findings", "count") and offers("5 majors", "count")
     assert offers("anything at all", None)
 
 
