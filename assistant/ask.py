@@ -13,11 +13,11 @@ from typing import TYPE_CHECKING, Any
 from sihub.errors import LLMError
 from sihub.types import Answer, Hit
 
-from . import conversation, places
+from . import conversation, names, places
 from .answer import Evidence, compose, gather, not_found
 from .i18n import hinted_language, label, question_language
 from .llm import ChatClient, build_messages, finish
-from .retrieve import language_bias, named_in_documents, unknown_words
+from .retrieve import documents_naming, language_bias, named_in_documents, unknown_words
 
 if TYPE_CHECKING:
     from .service import Assistant
@@ -55,15 +55,31 @@ def weigh(assistant: Assistant, query: str, hits: list[Hit], lang: str | None = 
     if unknown:
         evidence.unknown = unknown
         evidence.relevance -= UNKNOWN_WEIGHT * len(unknown) / words
-    names = [w for w in evidence.unsupported if not places.mentions(w)]
-    if names:
+    if evidence.kind:
+        _figures_of_the_subject(assistant, query, hits, evidence)
+    absent = [w for w in evidence.unsupported if not places.mentions(w)]
+    if absent:
         # A name no passage holds may stand elsewhere in their documents: a report on "the
         # Gothenburg pilot" names the city in its introduction, not in the passage with the
         # figures. (Not so a country: a report that mentions Italy once does not answer a
         # question about Italy's rules.)
-        elsewhere = named_in_documents(assistant.index, names, {h.chunk.path for h in hits})
+        elsewhere = named_in_documents(assistant.index, absent, {h.chunk.path for h in hits})
         evidence.unsupported = [w for w in evidence.unsupported if w not in elsewhere]
     return evidence
+
+
+def _figures_of_the_subject(assistant: Assistant, query: str, hits: list[Hit], evidence: Evidence) -> None:
+    """A figure, date or amount answers a question about a named organisation or programme only
+    from a document that names it: "Reach for Change's budget for BuiCaSuS" is not the 642 000 €
+    of an incubator's report that mentions BuiCaSuS. Spans of other documents stop counting as
+    holding what is asked for (names no retrieved document holds are `unsupported`'s concern)."""
+    named = names.subjects(query)
+    if not named:
+        return
+    holders = [d for d in documents_naming(assistant.index, named, {h.chunk.path for h in hits}).values() if d]
+    for c in evidence.sentences:
+        if c.fits and not all(hits[c.hit].chunk.path in d for d in holders):
+            c.fits = False
 
 
 def ask_stream(

@@ -37,6 +37,18 @@ def names_in(question: str) -> list[str]:
     return out
 
 
+def subjects(question: str) -> list[str]:
+    """The names of `names_in` that say whom or what a question is about: organisations,
+    programmes, projects ("Reach for Change", "ALTUM", "BuiCaSuS"). Not places (`places` knows
+    their forms in five languages), numbers, nor short acronyms, which change with the language
+    ("ESF" is "FSE" in French and Spanish, "EU" is "UE")."""
+    return [
+        w
+        for w in names_in(question)
+        if not w.isdigit() and not (w.isupper() and len(w) <= 4) and not places.mentions(w) and not places.cities(w)
+    ]
+
+
 def unsupported(
     question: str, hits: list[Hit], spans: np.ndarray | None, embedder: Embedder | None, query_vec: np.ndarray | None
 ) -> list[str]:

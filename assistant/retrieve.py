@@ -128,12 +128,17 @@ def name_forms(word: str, langs: list[str]) -> set[str]:
 def named_in_documents(index: Index, words: list[str], paths: set[str], limit: int = 500) -> set[str]:
     """Those of `words` that some passage of the documents `paths` contains (in any form of
     `name_forms`): a name the answer's passages lack may stand elsewhere in their documents."""
+    return {w for w, holders in documents_naming(index, words, paths, limit).items() if holders}
+
+
+def documents_naming(index: Index, words: list[str], paths: set[str], limit: int = 500) -> dict[str, set[str]]:
+    """For each of `words`, those of the documents `paths` that name it in some passage (in any
+    form of `name_forms`)."""
     langs = sorted(index.language_shares())
-    out = set()
+    out = {}
     for w in words:
         found, _ = index.search_terms(sorted(name_forms(w, langs)), limit)
-        if found and any(h.chunk.path in paths for h in index.hits_for(found)):
-            out.add(w)
+        out[w] = {h.chunk.path for h in index.hits_for(found)} & paths if found else set()
     return out
 
 

@@ -429,3 +429,37 @@ def test_term_overlap_is_ranked_within_each_language():
     ev = gather(question, hits, Fixed())
     assert ev.sentences[0].hit == 1
     assert ev.sentences[1].lex > ev.sentences[0].lex  # the raw overlap still feeds the relevance
+
+
+def test_a_figure_about_a_named_organisation_comes_from_a_document_naming_it(tmp_path):
+    from assistant import Assistant
+    from assistant.ask import weigh
+    from assistant.names import subjects
+    from sihub.settings import Settings
+    from tests.conftest import write_tree
+
+    assert subjects("Quel est le budget de Reach for Change pour BuiCaSuS en 2022 à Malmö, selon l'ESF ?") == [
+        "Reach",
+        "Change",
+        "BuiCaSuS",
+    ]
+    docs = {
+        "fr/incubateur.md": "# Rapport de l'incubateur Germoir\n\nEn 2022 nous avons accueilli une délégation "
+        "du projet BuiCaSuS. Le budget réalisé 2022 s'élève à 642 000 €.\n",
+        "sv/reach.md": "# Reach for Change\n\nReach for Change deltog i BuiCaSuS och stöttar sociala entreprenörer "
+        "med nätverk och kunskap.\n",
+    }
+    a = Assistant(Settings.from_env(env={}, index=tmp_path / "index"))
+    try:
+        assert not a.ingest([write_tree(tmp_path / "docs", docs)]).failed
+        question = "Quel est le montant du budget de Reach for Change consacré au projet BuiCaSuS ?"
+        hits = a.search(question, 5)
+        assert {h.chunk.path.rsplit("/", 2)[-2] for h in hits} == {"fr", "sv"}
+        ev = weigh(a, question, hits)
+        # The incubator's amount is not Reach for Change's: nothing that may be quoted holds it.
+        assert ev.kind == "money" and ev.kind_missing
+        # Asked about the incubator, the same amount answers.
+        ev = weigh(a, "Quel est le budget de l'incubateur Germoir pour BuiCaSuS ?", hits)
+        assert not ev.kind_missing
+    finally:
+        a.close()
