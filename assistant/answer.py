@@ -426,7 +426,12 @@ def topic(question: str) -> str:
 
 
 def _one_line(text: str) -> str:
-    return " ".join(text.split())
+    """A quote on one line; the rows of a quoted table stay apart (" / ")."""
+    lines = [" ".join(line.split()) for line in text.splitlines() if line.strip()]
+    out = lines[0] if lines else ""
+    for prev, line in zip(lines, lines[1:], strict=False):
+        out += (" / " if " | " in prev and " | " in line else " ") + line
+    return out
 
 
 def make_citations(quotes: list[tuple[int, int, int, float]], hits: list[Hit]) -> list[Citation]:

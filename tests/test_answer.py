@@ -463,3 +463,15 @@ def test_a_figure_about_a_named_organisation_comes_from_a_document_naming_it(tmp
         assert not ev.kind_missing
     finally:
         a.close()
+
+
+def test_a_quoted_table_keeps_its_rows_apart_on_one_line():
+    from assistant.answer import _one_line
+
+    assert (
+        _one_line("Fase | Periodo\nFase 1 | 2023\nFase 2 | 2024-2025")
+        == "Fase | Periodo / Fase 1 | 2023 / Fase 2 | 2024-2025"
+    )
+    assert _one_line("Three were launched:\n\n- Clean  laundry;\n- Repair café.") == (
+        "Three were launched: - Clean laundry; - Repair café."
+    )
