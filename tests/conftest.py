@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -45,6 +48,20 @@ def write_tree(root: Path, files: dict[str, str | bytes]) -> Path:
         else:
             p.write_text(content, encoding="utf-8")
     return root
+
+
+@contextmanager
+def assistant_over(root: Path, files: dict[str, str | bytes], **settings: Any) -> Iterator[Any]:
+    """An Assistant over `files` written under `root`/docs, ingested (no failures), closed after."""
+    from assistant import Assistant
+    from sihub.settings import Settings
+
+    a = Assistant(Settings.from_env(env={}, index=root / "index", **settings))
+    try:
+        assert not a.ingest([write_tree(root / "docs", files)]).failed
+        yield a
+    finally:
+        a.close()
 
 
 def make_pdf(path: Path, pages: list[str], title: str = "") -> Path:

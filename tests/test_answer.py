@@ -278,11 +278,9 @@ def test_two_sentences_of_one_passage_are_never_duplicates_of_each_other():
 
 
 def test_a_name_elsewhere_in_the_passages_documents_counts(tmp_path):
-    from assistant import Assistant
     from assistant.ask import weigh
-    from sihub.settings import Settings
     from sihub.types import Hit
-    from tests.conftest import write_tree
+    from tests.conftest import assistant_over
 
     docs = {
         "en/academy.md": "# Support Academy\n\n## Background\n\nThe Support Academy was piloted by a network "
@@ -291,9 +289,7 @@ def test_a_name_elsewhere_in_the_passages_documents_counts(tmp_path):
         "participant, including trainers, venue and evaluation.\n",
         "sv/inkubator.md": "# Inkubator\n\nInkubatorns fjärde omgång började i september med tolv sociala företag.\n",
     }
-    a = Assistant(Settings.from_env(env={}, index=tmp_path / "index", chunk_words=30))
-    try:
-        assert not a.ingest([write_tree(tmp_path / "docs", docs)]).failed
+    with assistant_over(tmp_path, docs, chunk_words=30) as a:
         assert len(a.index.chunks_of(str(tmp_path / "docs" / "en" / "academy.md"))) >= 2
         path = str(tmp_path / "docs" / "en" / "academy.md")
         results = next(c for c in a.index.chunks_of(path) if "2,950" in c.text)
@@ -309,8 +305,6 @@ def test_a_name_elsewhere_in_the_passages_documents_counts(tmp_path):
         # And the whole path answers, quoting the cost.
         answer = a.ask(question)
         assert answer.found and any("2,950 euros" in c.quote for c in answer.citations)
-    finally:
-        a.close()
 
 
 def test_words_no_passage_holds_lower_the_relevance(tiny, monkeypatch):
@@ -432,11 +426,9 @@ def test_term_overlap_is_ranked_within_each_language():
 
 
 def test_a_figure_about_a_named_organisation_comes_from_a_document_naming_it(tmp_path):
-    from assistant import Assistant
     from assistant.ask import weigh
     from assistant.names import subjects
-    from sihub.settings import Settings
-    from tests.conftest import write_tree
+    from tests.conftest import assistant_over
 
     assert subjects("Quel est le budget de Reach for Change pour BuiCaSuS en 2022 à Malmö, selon l'ESF ?") == [
         "Reach",
@@ -449,9 +441,7 @@ def test_a_figure_about_a_named_organisation_comes_from_a_document_naming_it(tmp
         "sv/reach.md": "# Reach for Change\n\nReach for Change deltog i BuiCaSuS och stöttar sociala entreprenörer "
         "med nätverk och kunskap.\n",
     }
-    a = Assistant(Settings.from_env(env={}, index=tmp_path / "index"))
-    try:
-        assert not a.ingest([write_tree(tmp_path / "docs", docs)]).failed
+    with assistant_over(tmp_path, docs) as a:
         question = "Quel est le montant du budget de Reach for Change consacré au projet BuiCaSuS ?"
         hits = a.search(question, 5)
         assert {h.chunk.path.rsplit("/", 2)[-2] for h in hits} == {"fr", "sv"}
@@ -461,8 +451,6 @@ def test_a_figure_about_a_named_organisation_comes_from_a_document_naming_it(tmp
         # Asked about the incubator, the same amount answers.
         ev = weigh(a, "Quel est le budget de l'incubateur Germoir pour BuiCaSuS ?", hits)
         assert not ev.kind_missing
-    finally:
-        a.close()
 
 
 def test_a_quoted_table_keeps_its_rows_apart_on_one_line():

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import DOCS, write_tree
+from conftest import DOCS, assistant_over, write_tree
 
 from assistant import Assistant
 from assistant.fusion import Candidates, FusionParams, fuse, standardise
@@ -426,9 +426,7 @@ def test_a_city_named_another_way_still_counts_as_a_shared_name(tmp_path: Path) 
         "en/pilot-east.md": "# Training pilot\n\nThe training pilot in Uppsala gathered 18 advisers from "
         "municipalities and incubators for six modules in spring 2023.",
     }
-    a = Assistant(Settings.from_env(env={}, index=tmp_path / "index"))
-    try:
-        assert not a.ingest([write_tree(tmp_path / "docs", docs)]).failed
+    with assistant_over(tmp_path, docs) as a:
         q = parse_query("Cik konsultantu piedalījās apmācību pilotā Gēteborgā?")
 
         def scores(params: FusionParams) -> dict[str, float]:
@@ -438,5 +436,3 @@ def test_a_city_named_another_way_still_counts_as_a_shared_name(tmp_path: Path) 
         # "Gēteborgā" is the Latvian locative of Göteborg, which the English text calls Gothenburg.
         assert names["pilot-west.md"] > plain["pilot-west.md"] + 0.1
         assert names["pilot-east.md"] == pytest.approx(plain["pilot-east.md"])
-    finally:
-        a.close()
