@@ -17,6 +17,7 @@ from . import conversation, names, places
 from .answer import Evidence, compose, gather, not_found
 from .i18n import hinted_language, label, question_language
 from .llm import ChatClient, build_messages, finish
+from .query import normalise_filters
 from .retrieve import documents_naming, language_bias, named_in_documents, unknown_words
 
 if TYPE_CHECKING:
@@ -38,8 +39,29 @@ def language_of(question: str, resolved: conversation.Resolved) -> str:
 
 
 def retrieve(assistant: Assistant, query: str, k: int, filters: Any = None) -> list[Hit]:
+    """The `k` passages an answer is drawn from, then the passages next to the best
+    `Settings.ask_neighbours` of them (before and after, in their documents): the table with the
+    figures, or the list a passage announces, often sits beside the passage the search ranks first."""
     kwargs = {"filters": filters} if filters else {}
-    return assistant.search(query, k, per_document=assistant.settings.ask_per_document, **kwargs)
+    near = assistant.settings.ask_neighbours
+
+    def read() -> list[Hit]:
+        hits = assistant.search(query, k, per_document=assistant.settings.ask_per_document, **kwargs)
+        if not near or not hits:
+            return hits
+        langs = {v.lower() for v in normalise_filters(filters).get("lang", [])}
+        by_doc: dict[int | None, Hit] = {}
+        for h in hits[:near]:
+            by_doc.setdefault(h.chunk.doc_id, h)
+        extra = [
+            Hit(c, by_doc[c.doc_id].score, title=by_doc[c.doc_id].title, doc_meta=by_doc[c.doc_id].doc_meta)
+            for c in assistant.index.neighbours([h.chunk for h in hits[:near]])
+            if not langs or c.lang.lower() in langs
+        ]
+        have = {h.chunk.id for h in hits}
+        return hits + [h for h in extra if h.chunk.id not in have]
+
+    return assistant.index.consistent(read)
 
 
 def weigh(assistant: Assistant, query: str, hits: list[Hit], lang: str | None = None) -> Evidence:

@@ -647,6 +647,35 @@ class Index:
             ).fetchall()
         return [_row_to_chunk(r) for r in rows]
 
+    def neighbours(self, chunks: list[Chunk], reach: int = 1) -> list[Chunk]:
+        """The `reach` chunks before and after each of `chunks` in its document, in the order of
+        `chunks`, each once. A search hit may be several consecutive chunks joined into one
+        passage (`retrieve.merge_adjacent`): its neighbours are those beside the whole passage,
+        and no chunk whose text lies inside one of `chunks` is returned."""
+        seen = {c.id for c in chunks}
+        out: list[Chunk] = []
+        inside = 'SELECT min(ord), max(ord) FROM chunks WHERE doc_id = ? AND page IS ? AND start >= ? AND "end" <= ?'
+        near = (
+            f"SELECT {_CHUNK_COLS}, d.path FROM chunks c JOIN documents d ON d.id = c.doc_id "
+            "WHERE c.doc_id = ? AND (c.ord BETWEEN ? AND ? OR c.ord BETWEEN ? AND ?) ORDER BY c.ord"
+        )
+        with self._read() as conn:
+            for c in chunks:
+                if c.doc_id is None:
+                    continue
+                lo, hi = conn.execute(inside, (c.doc_id, c.page, c.start, c.end)).fetchone()
+                lo, hi = (c.ord, c.ord) if lo is None else (lo, hi)
+                for row in conn.execute(near, (c.doc_id, lo - reach, lo - 1, hi + 1, hi + reach)):
+                    n = _row_to_chunk(row)
+                    covered = any(
+                        o.doc_id == n.doc_id and o.page == n.page and o.start <= n.start and n.end <= o.end
+                        for o in chunks
+                    )
+                    if n.id not in seen and not covered:
+                        seen.add(n.id)
+                        out.append(n)
+        return out
+
     def hits_for(self, scored: list[tuple[int, float]], conn: sqlite3.Connection | None = None) -> list[Hit]:
         """Turn (chunk id, score) pairs into Hits, in the given order; vanished ids are skipped."""
         if not scored:

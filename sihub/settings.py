@@ -50,6 +50,12 @@ class Settings:
         "several of its passages, while `per_document` keeps search results varied.",
         default=0,
     )
+    ask_neighbours: int = _doc(
+        "The passages just before and after the best this many passages of an answer are weighed too "
+        "(0 = none): the table with the figures, or the list a passage announces, often sits beside the "
+        "passage the search ranks first.",
+        default=3,
+    )
     answer_threshold: float = _doc(
         "Relevance an answer needs (best passage cosine + 0.2 x its best share of the question's terms "
         "+ 0.5 x how far the best passage stands out - 0.2 x the share of the question's words no passage "

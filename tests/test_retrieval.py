@@ -436,3 +436,54 @@ def test_a_city_named_another_way_still_counts_as_a_shared_name(tmp_path: Path) 
         # "Gēteborgā" is the Latvian locative of Göteborg, which the English text calls Gothenburg.
         assert names["pilot-west.md"] > plain["pilot-west.md"] + 0.1
         assert names["pilot-east.md"] == pytest.approx(plain["pilot-east.md"])
+
+
+def test_an_answer_also_weighs_the_passages_next_to_the_best_ones(tmp_path: Path) -> None:
+    from assistant.ask import retrieve
+
+    report = "# Pilot report\n\n" + "\n\n".join(
+        f"## Part {n}\n\n" + " ".join(f"Sentence {n}.{i} about the pilot's work in part {n}." for i in range(8))
+        for n in range(1, 7)
+    )
+    with assistant_over(
+        tmp_path, {"en/report.md": report, "en/other.md": "# Other\n\nUnrelated notes on gardening."}, chunk_words=60
+    ) as a:
+        path = str(tmp_path / "docs" / "en" / "report.md")
+        chunks = a.index.chunks_of(path)
+        assert len(chunks) >= 5
+        middle = chunks[2]
+        # The index gives the chunks before and after, in order, once, without the given ones.
+        near = a.index.neighbours([middle, chunks[3]])
+        assert [c.ord for c in near] == [chunks[1].ord, chunks[4].ord]
+        assert all(c.path == path for c in near)
+        # A passage joined from consecutive chunks has the neighbours of the whole of it.
+        joined = replace(middle, end=chunks[3].end, text="")
+        assert [c.ord for c in a.index.neighbours([joined])] == [chunks[1].ord, chunks[4].ord]
+
+        question = "What happened in part 3 of the pilot?"
+        hits = a.search(question, 1)
+        a.settings = a.settings.replace(ask_k=1, ask_neighbours=1)
+        got = retrieve(a, question, 1)
+        assert got[0].chunk.id == hits[0].chunk.id
+        assert {h.chunk.ord for h in got[1:]} == {c.ord for c in a.index.neighbours([hits[0].chunk])}
+        assert all(h.chunk.path == hits[0].chunk.path and h.title == hits[0].title for h in got[1:])
+        # None when turned off, and none outside a language filter.
+        a.settings = a.settings.replace(ask_neighbours=0)
+        assert len(retrieve(a, question, 1)) == 1
+
+
+def test_a_language_filter_holds_for_the_neighbouring_passages(tmp_path: Path) -> None:
+    from assistant.ask import retrieve
+
+    en = " ".join(["The municipal pilot trained twelve advisers and opened two new meeting places."] * 4)
+    lv = " ".join(
+        ["Pašvaldības pilotprojekts apmācīja divpadsmit konsultantus un atvēra divas jaunas tikšanās vietas."] * 4
+    )
+    results = " ".join(["The results: eleven of the twelve advisers still use the method one year later."] * 4)
+    doc = f"# Pilot\n\n## Summary\n\n{en}\n\n## Kopsavilkums\n\n{lv}\n\n## Results\n\n{results}\n"
+    with assistant_over(tmp_path, {"en/pilot.md": doc}, chunk_words=60, chunk_overlap=0) as a:
+        a.settings = a.settings.replace(ask_neighbours=1)
+        question = "How many advisers still use the method a year later?"
+        langs = {h.chunk.lang for h in retrieve(a, question, 1)}
+        assert "lv" in langs
+        assert {h.chunk.lang for h in retrieve(a, question, 1, filters=["lang=en"])} == {"en"}
