@@ -302,7 +302,10 @@ def gather(
         if lang_bias is not None:
             c.score -= float(lang_bias[c.hit])
     cands.sort(key=lambda c: -c.score)
-    ev = Evidence(cands, relevance(cands), kind=kind)
+    # Relevance is calibrated on the passages the search found; those beside them add spans
+    # that would lower the median and so lift every question's relevance.
+    found = [c for c in cands if not hits[c.hit].beside]
+    ev = Evidence(cands, relevance(found or cands), kind=kind)
     if embedder is not None:
         vecs = [c.vec for c in cands]
         spans = np.stack(vecs) if vecs and all(v is not None for v in vecs) else None

@@ -54,7 +54,9 @@ def retrieve(assistant: Assistant, query: str, k: int, filters: Any = None) -> l
         for h in hits[:near]:
             by_doc.setdefault(h.chunk.doc_id, h)
         extra = [
-            Hit(c, by_doc[c.doc_id].score, title=by_doc[c.doc_id].title, doc_meta=by_doc[c.doc_id].doc_meta)
+            Hit(
+                c, by_doc[c.doc_id].score, title=by_doc[c.doc_id].title, doc_meta=by_doc[c.doc_id].doc_meta, beside=True
+            )
             for c in assistant.index.neighbours([h.chunk for h in hits[:near]])
             if not langs or c.lang.lower() in langs
         ]

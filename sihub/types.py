@@ -82,6 +82,8 @@ class Hit:
     dense: float | None = None
     lexical: float | None = None
     doc_meta: dict[str, Any] = field(default_factory=dict)
+    beside: bool = False
+    """Not found by the search itself: the passage next to one it found (see `ask.retrieve`)."""
 
     def to_json(self) -> dict[str, Any]:
         c = self.chunk

@@ -463,3 +463,42 @@ def test_a_quoted_table_keeps_its_rows_apart_on_one_line():
     assert _one_line("Three were launched:\n\n- Clean  laundry;\n- Repair café.") == (
         "Three were launched: - Clean laundry; - Repair café."
     )
+
+
+def test_passages_beside_the_found_ones_leave_the_relevance_as_it_was():
+    """The answer threshold is calibrated on the passages the search finds; the extra spans of
+    their neighbours would lower the median span and lift the relevance of every question."""
+    from dataclasses import replace
+
+    import numpy as np
+
+    from assistant.answer import gather
+    from sihub.types import Chunk, Hit
+
+    class Fixed:
+        name, dim = "fixed-beside", 2
+
+        def embed_queries(self, texts):
+            return np.array([[1.0, 0.0]] * len(texts), dtype=np.float32)
+
+        def embed_passages(self, texts):
+            def vec(t):
+                c = 0.95 if "pilot" in t else 0.70
+                return [c, (1 - c * c) ** 0.5]
+
+            return np.array([vec(t) for t in texts], dtype=np.float32)
+
+    found = Hit(
+        Chunk(path="a.md", text="The pilot trained twelve advisers. The pilot opened two places.", lang="en"), 1.0
+    )
+    near = Hit(
+        Chunk(path="a.md", text="Gardens need water. Roads need repair. Schools need staff.", lang="en"),
+        1.0,
+        beside=True,
+    )
+    alone = gather("What did the pilot do?", [found], Fixed())
+    with_near = gather("What did the pilot do?", [found, near], Fixed())
+    assert with_near.relevance == pytest.approx(alone.relevance)
+    assert len(with_near.sentences) > len(alone.sentences)
+    counted = gather("What did the pilot do?", [found, replace(near, beside=False)], Fixed())
+    assert counted.relevance > alone.relevance
