@@ -133,7 +133,8 @@ def offers(text: str, kind: Kind | None, context: str = "") -> bool:
     folded = fold(text)
     if kind == "time":
         return bool(_TIME.search(folded)) or any(_names_time(w) for w in _WORD.findall(folded))
-    return bool(_figures(_DATE_DAY.sub(" ", folded))) or any(w in _NUMBER_WORDS for w in _WORD.findall(folded))
+    counted = fold(_without_ordinals(text))
+    return bool(_figures(_DATE_DAY.sub(" ", counted))) or any(w in _NUMBER_WORDS for w in _WORD.findall(folded))
 
 
 # Numbers that are not how many of something: the day of a date ("16 and 17 February",
@@ -147,8 +148,22 @@ _DAY = r"\d{1,2}\.?"
 _DATE_DAY = re.compile(
     rf"\b{_DAY}(?:\s*(?:[-–]|and|och|un|et|y|al|to|till|lidz)\s*{_DAY})?\s*(?:de\s+)?{_MONTH_WORD}"
     rf"|\b{_MONTH_WORD}\s+\d{{1,2}}\b(?!\d)"
-    r"|\b\d{1,3}\.\s+(?=[a-z])"
 )
+# A number with a full stop before a lower-case word: "5. darba paketē" (not "was 46. Most came").
+_ORDINAL = re.compile(r"\b\d{1,3}\.\s+(?=\w)")
+
+
+def _without_ordinals(text: str) -> str:
+    """`text` without such ordinals; a day before a month ("17. februārī") is `_DATE_DAY`'s."""
+
+    def drop(m: re.Match[str]) -> str:
+        word = _WORD.match(text, m.end())
+        keep = not text[m.end()].islower() or (word is not None and _names_time(fold(word.group(0))))
+        return m.group(0) if keep else " "
+
+    return _ORDINAL.sub(drop, text)
+
+
 _NUMBER = re.compile(r"(?<![\w.,])\d+(?:[.,\s\u00a0\u202f]\d+)*")
 _YEAR = re.compile(r"(?:1[89]|20)\d\d")
 

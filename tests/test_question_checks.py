@@ -91,6 +91,7 @@ def test_time_and_count():
     assert offers("Dalībnieki klātienē | 138", "count")
     assert offers("Il a réuni 24 jeunes le 3 mars.", "count")
     assert offers("The 3 main findings", "count") and offers("5 majors", "count")
+    assert offers("The number of participants was 46. Most came from towns.", "count")
     assert offers("anything at all", None)
 
 
