@@ -27,8 +27,9 @@ from sihub.errors import LLMError
 from sihub.types import Answer, Citation, Hit
 
 from . import terms
-from .answer import Evidence, candidate_spans
+from .answer import Evidence
 from .i18n import LANG_NAMES, label
+from .spans import candidate_spans
 
 NO_ANSWER = "NO_ANSWER"
 

@@ -356,8 +356,8 @@ def indexed_quote_texts(index: Any) -> Iterator[list[str]]:
     """
     from sihub.types import Hit
 
-    from .answer import quote_texts
     from .retrieve import merge_adjacent
+    from .spans import quote_texts
 
     docs = sorted(index.documents(), key=lambda d: (d.ingested_at or "", d.path), reverse=True)
     for d in docs:

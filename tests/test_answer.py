@@ -8,9 +8,10 @@ import re
 import pytest
 from click.testing import CliRunner
 
-from assistant.answer import candidate_spans, topic
+from assistant.answer import topic
 from assistant.conversation import is_followup, resolve, turns
 from assistant.i18n import label, lang_name, question_language
+from assistant.spans import candidate_spans
 from sihub.types import Answer
 
 
@@ -229,7 +230,8 @@ def test_history_shapes_and_follow_up_detection():
 
 
 def test_overlapping_sentence_pairs_widen_one_quote():
-    from assistant.answer import Evidence, Sentence, select, units
+    from assistant.answer import Evidence, Sentence, select
+    from assistant.spans import units
     from sihub.types import Chunk, Hit
 
     text = (
@@ -247,7 +249,7 @@ def test_overlapping_sentence_pairs_widen_one_quote():
 
 
 def test_a_table_row_is_embedded_with_its_header():
-    from assistant.answer import quote_texts
+    from assistant.spans import quote_texts
     from sihub.types import Chunk, Hit
 
     text = "Results of the pilot.\nIndicator | 2020 | 2021\nEmployees | 7 | 9\nOf them with a disability | 4 | 6"
@@ -262,7 +264,8 @@ def test_a_table_row_is_embedded_with_its_header():
 def test_two_sentences_of_one_passage_are_never_duplicates_of_each_other():
     import numpy as np
 
-    from assistant.answer import Evidence, Sentence, select, units
+    from assistant.answer import Evidence, Sentence, select
+    from assistant.spans import units
     from sihub.types import Chunk, Hit
 
     text = (
@@ -332,7 +335,8 @@ def test_words_no_passage_holds_lower_the_relevance(tiny, monkeypatch):
 
 
 def test_a_passage_is_quoted_where_it_gives_the_figure_asked_for():
-    from assistant.answer import Evidence, Sentence, candidate_spans, select
+    from assistant.answer import Evidence, Sentence, select
+    from assistant.spans import candidate_spans
     from sihub.types import Chunk, Hit
 
     text = (
@@ -367,7 +371,7 @@ def test_a_quote_that_leads_into_a_list_goes_on_with_it():
 
 
 def test_tables_and_introduced_lists_are_quotable_as_a_whole():
-    from assistant.answer import MAX_QUOTE_CHARS, blocks, units
+    from assistant.spans import MAX_QUOTE_CHARS, blocks, units
 
     text = (
         "The roadmap has three phases.\n\n"
