@@ -1,8 +1,9 @@
 """Extractive answers: the sentences of the top passages that answer the question, cited.
 
-Every candidate sentence of the retrieved passages is embedded (with the passage's heading as
-context, so "It was created in 2002" still knows what "it" is) and scored against the question
-by cosine similarity plus the share of the question's content terms it contains. The best
+Every quotable span of the retrieved passages (`spans.py`: sentence pairs, tables and lists)
+is embedded (with the passage's heading as context, so "It was created in 2002" still knows
+what "it" is) and scored against the question by cosine similarity plus the share of the
+question's content terms it contains, compared within its own language. The best
 sentences, near-duplicates across documents removed, are grouped by document and written as a
 short Markdown answer whose every line ends with `[n]`; `[n]` is `citations[n-1]`, and each
 citation's `quote` is a verbatim slice of its chunk.
