@@ -80,6 +80,26 @@ def asked(question: str) -> Kind | None:
     return None
 
 
+# Questions that ask for several things: "Which projects…", "What are the steps…", "Vilka
+# teman…", "Quels modules…", "¿Qué funciones…", "¿Cuáles son…", "Kādus soļus…".
+_SEVERAL = re.compile(
+    r"^(?:(?:which|what)(?: \w+){0,2}? (?:are|were)\b|(?:which|what) (?:\w+ )?\w{3,}(?<!ss)(?<!is)(?<!us)s\b|"
+    r"vilka\b|"
+    r"quel(?:le)?s\b|"
+    r"cuales\b|que (?:\w+ )?\w{3,}s\b|"
+    r"kadi\b|kadas\b|kadus\b|kuri\b|kuras\b|kurus\b)",
+    _F,
+)
+
+
+def asks_several(question: str) -> bool:
+    """Whether `question` asks for several things (a list, the rows of a table), not one.
+    Names are left out first: "Which BuiCaSuS work package…" asks for one."""
+    words = question.lstrip("¿¡ ").split()
+    plain = [w for i, w in enumerate(words) if i == 0 or not w[:1].isupper()]
+    return bool(_SEVERAL.match(fold(" ".join(plain))))
+
+
 _CURRENCY = r"(?:€|\$|£|eur\b|euros?\b|eiro\b|kr\b|kronor|kronas?\b|couronnes?|coronas?\b|sek\b|usd\b|gbp\b)"
 _SCALE = r"(?:k|m|mn|milj\w*|million\w*|miljon\w*|miljard\w*|milliard\w*|mil|thousand|tusen|tukst\w*)"
 _MONEY = re.compile(

@@ -506,3 +506,34 @@ def test_passages_beside_the_found_ones_leave_the_relevance_as_it_was():
     assert len(with_near.sentences) > len(alone.sentences)
     counted = gather("What did the pilot do?", [found, replace(near, beside=False)], Fixed())
     assert counted.relevance > alone.relevance
+
+
+def test_a_question_for_several_things_prefers_the_list_that_enumerates_them():
+    import numpy as np
+
+    from assistant.answer import gather
+    from sihub.types import Chunk, Hit
+
+    class Fixed:
+        """The prose sentence a little closer to the question than the list, as e5 rates them."""
+
+        name, dim = "fixed-several", 2
+
+        def embed_queries(self, texts):
+            return np.array([[1.0, 0.0]] * len(texts), dtype=np.float32)
+
+        def embed_passages(self, texts):
+            return np.array([[0.86, 0.51] if "Tīrā" in t else [0.88, 0.475] for t in texts], dtype=np.float32)
+
+    text = (
+        "The pilot ran in three municipalities from November 2022 to May 2023.\n\n"
+        "By May 2023 three projects were launched:\n\n- Tīrā veļa: laundry for older people;\n\n"
+        "- Remonta kafejnīca: a repair café;\n\n- Vasaras darbu birža: summer jobs."
+    )
+    hits = [Hit(Chunk(path="pilot.md", text=text, lang="en"), 1.0)]
+    best = gather("Which projects were launched in the pilot?", hits, Fixed()).sentences[0]
+    assert best.whole and text[best.start : best.end].startswith("By May 2023 three projects were launched:")
+    assert text[best.start : best.end].endswith("summer jobs.")
+    # Asked for one thing, the closer sentence stays first.
+    best = gather("When did the pilot run?", hits, Fixed()).sentences[0]
+    assert not best.whole

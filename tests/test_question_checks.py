@@ -153,3 +153,32 @@ def test_names_the_passages_do_not_address():
     # Other names: absent from every passage and no vectors to weigh them -> not addressed.
     assert unsupported("Hur många anställda har Vinnova?", swedish, None, None, None) == ["Vinnova"]
     assert names_in("Hur många projekt stödde Reach for Change 2022?") == ["Reach", "Change", "2022"]
+
+
+@pytest.mark.parametrize(
+    ("question", "several"),
+    [
+        ("Which projects were launched in the pilot?", True),
+        ("What are the core elements that cannot change?", True),
+        ("What conditions did a practice have to meet?", True),
+        ("Vilka teman hade rundabordssamtalen?", True),
+        ("Quels modules les participants ont-ils jugés utiles ?", True),
+        ("Quelles sont les fonctions prévues ?", True),
+        ("¿Qué funciones tendría el centro?", True),
+        ("¿Cuáles son los objetivos del plan?", True),
+        ("Kādus soļus ietver cikls?", True),
+        ("Kādi projekti tika uzsākti?", True),
+        # One thing asked for, or a name that only ends in "s".
+        ("Which BuiCaSuS work package was led by MSI?", False),
+        ("What is the provisional name of the centre?", False),
+        ("Vilken organisation leder arbetspaket 3?", False),
+        ("Quel montant la commune a-t-elle réservé ?", False),
+        ("¿Qué presupuesto anual tendrá el centro?", False),
+        ("Kura valsts vada WP5?", False),
+        ("How many partners are there?", False),
+    ],
+)
+def test_questions_that_ask_for_several_things(question, several):
+    from assistant.kinds import asks_several
+
+    assert asks_several(question) is several
