@@ -38,7 +38,7 @@ KIND_BONUS = 0.02
 MAX_QUOTES = 5
 # Added to a table or a list quoted whole when the question asks for several things ("Which
 # functions…", "Vilka teman…"): its rows and items are what is asked for (bench/answers.py:
-# 0.04 to 0.1 give the same answers on the gold questions).
+# 0.05 and 0.08 give the same answers on the gold questions, 0.03 two fewer).
 LIST_BONUS = 0.05
 # How far below a passage's best span a span of the same passage that holds the figure asked
 # for may score and still be quoted instead.
@@ -185,7 +185,9 @@ def gather(
     found = [c for c in cands if not hits[c.hit].beside]
     ev = Evidence(cands, relevance(found or cands), kind=kind)
     if embedder is not None:
-        vecs = [c.vec for c in cands]
+        # Sentence pairs only: a table or a list quoted whole is long, and what one name adds to
+        # its similarity says little (`names.unsupported` compares the best spans with the median).
+        vecs = [c.vec for c in cands if not c.whole]
         spans = np.stack(vecs) if vecs and all(v is not None for v in vecs) else None
         ev.unsupported = names.unsupported(query, hits, spans, embedder, query_vec)
     return ev

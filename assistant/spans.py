@@ -86,8 +86,9 @@ def _windows(starts: list[int], ends: list[int], first: int) -> list[tuple[int, 
 
 
 def blocks(text: str) -> list[tuple[int, int]]:
-    """Tables (consecutive " | " rows) and lists introduced by a line ending with ":" as quotable
-    spans of up to MAX_QUOTE_CHARS (longer ones in runs of whole rows). A row or an item alone is
+    """Tables (consecutive " | " rows), lists introduced by a line ending with ":", and lists of
+    three items or more (with the short title line above them, if any) as quotable spans of up
+    to MAX_QUOTE_CHARS (longer ones in runs of whole rows). A row or an item alone is
     terse and scores below prose that only shares the topic, while the question ("Which functions
     would the centre have?", "What steps does the cycle take?") asks for the whole of it."""
     lines = _lines(text)
@@ -114,6 +115,22 @@ def blocks(text: str) -> list[tuple[int, int]]:
                 first = _windows([r[0] for r in items], [r[1] for r in items], lead)[:1]
                 out += first
             i = j + 1 if j > i else i + 1
+            continue
+        if _ITEM.match(text, s):
+            # A list under a title line ("The five-step cycle"), or on its own: three items or more.
+            j = i
+            while j + 1 < len(lines) and _ITEM.match(text, lines[j + 1][0]):
+                j += 1
+            if j - i >= 2:
+                items = lines[i : j + 1]
+                lead = s
+                if i > 0:
+                    ps, pe, _ = lines[i - 1]
+                    title = text[ps:pe]
+                    if len(title.split()) <= 8 and not title.rstrip().endswith((".", "!", "?")) and " | " not in title:
+                        lead = ps
+                out += _windows([r[0] for r in items], [r[1] for r in items], lead)[:1]
+            i = j + 1
             continue
         i += 1
     return out

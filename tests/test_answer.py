@@ -395,6 +395,14 @@ def test_tables_and_introduced_lists_are_quotable_as_a_whole():
     assert all(r.startswith(("Name", "Row")) and r.endswith(tuple(f"| {i}" for i in range(20))) for r in runs)
     # A line ending with a colon and no list after it is no block.
     assert blocks("Results:\n\nThe pilot went well.") == []
+    # Three items or more under a title line, or on their own, are one too; two are not.
+    steps = (
+        "Why measure.\n\nThe five-step cycle\n\n1. Describe the change.\n\n2. Choose indicators.\n\n3. Collect data."
+    )
+    assert [steps[s:e] for s, e in blocks(steps)] == [steps[steps.index("The five") :]]
+    bare = "We learned a lot.\n\n- Start small;\n- Measure little;\n- Share early."
+    assert [bare[s:e] for s, e in blocks(bare)] == ["- Start small;\n- Measure little;\n- Share early."]
+    assert blocks("Two things.\n\n- One;\n- Two.") == []
 
 
 def test_term_overlap_is_ranked_within_each_language():
