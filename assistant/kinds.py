@@ -83,10 +83,11 @@ def asked(question: str) -> Kind | None:
 # Questions that ask for several things: "Which projects…", "What are the steps…", "Vilka
 # teman…", "Quels modules…", "¿Qué funciones…", "¿Cuáles son…", "Kādus soļus…".
 _SEVERAL = re.compile(
-    r"^(?:(?:which|what)(?: \w+){0,2}? (?:are|were)\b|(?:which|what) (?:\w+ )?\w{3,}(?<!ss)(?<!is)(?<!us)s\b|"
+    r"^(?:(?:which|what)(?: \w+){0,2}? (?:are|were)\b|"
+    r"(?:which|what) (?!(?:does|was|has|happens|means|makes)\b)\w{3,}(?<!ss)(?<!is)(?<!us)s\b|"
     r"vilka\b|"
     r"quel(?:le)?s\b|"
-    r"cuales\b|que (?:\w+ )?\w{3,}s\b|"
+    r"cuales\b|que \w{3,}s\b|"
     r"kadi\b|kadas\b|kadus\b|kuri\b|kuras\b|kurus\b)",
     _F,
 )

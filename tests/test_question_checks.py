@@ -176,6 +176,10 @@ def test_names_the_passages_do_not_address():
         ("¿Qué presupuesto anual tendrá el centro?", False),
         ("Kura valsts vada WP5?", False),
         ("How many partners are there?", False),
+        ("What does Avise do?", False),
+        ("What was the total budget?", False),
+        ("Which organisation leads WP3?", False),
+        ("¿Qué recomienda el informe?", False),
     ],
 )
 def test_questions_that_ask_for_several_things(question, several):
