@@ -100,6 +100,8 @@ def _figures_of_the_subject(assistant: Assistant, query: str, hits: list[Hit], e
     named = names.subjects(query)
     if not named:
         return
+    # A name no retrieved document holds is `unsupported`'s concern; one too common to look up
+    # (None) binds nothing.
     holders = [d for d in documents_naming(assistant.index, named, {h.chunk.path for h in hits}).values() if d]
     for c in evidence.sentences:
         if c.fits and not all(hits[c.hit].chunk.path in d for d in holders):

@@ -128,17 +128,21 @@ def name_forms(word: str, langs: list[str]) -> set[str]:
 def named_in_documents(index: Index, words: list[str], paths: set[str], limit: int = 500) -> set[str]:
     """Those of `words` that some passage of the documents `paths` contains (in any form of
     `name_forms`): a name the answer's passages lack may stand elsewhere in their documents."""
-    return {w for w, holders in documents_naming(index, words, paths, limit).items() if holders}
+    return {w for w, holders in documents_naming(index, words, paths, limit).items() if holders is None or holders}
 
 
-def documents_naming(index: Index, words: list[str], paths: set[str], limit: int = 500) -> dict[str, set[str]]:
+def documents_naming(index: Index, words: list[str], paths: set[str], limit: int = 500) -> dict[str, set[str] | None]:
     """For each of `words`, those of the documents `paths` that name it in some passage (in any
-    form of `name_forms`)."""
+    form of `name_forms`); None for a word more than `limit` passages hold, whose holders among
+    `paths` the `limit` best matches may not show (a name that common is named everywhere)."""
     langs = sorted(index.language_shares())
-    out = {}
+    out: dict[str, set[str] | None] = {}
     for w in words:
-        found, _ = index.search_terms(sorted(name_forms(w, langs)), limit)
-        out[w] = {h.chunk.path for h in index.hits_for(found)} & paths if found else set()
+        found, counts = index.search_terms(sorted(name_forms(w, langs)), limit)
+        if sum(counts.values()) > limit:
+            out[w] = None
+        else:
+            out[w] = {h.chunk.path for h in index.hits_for(found)} & paths if found else set()
     return out
 
 

@@ -487,3 +487,19 @@ def test_a_language_filter_holds_for_the_neighbouring_passages(tmp_path: Path) -
         langs = {h.chunk.lang for h in retrieve(a, question, 1)}
         assert "lv" in langs
         assert {h.chunk.lang for h in retrieve(a, question, 1, filters=["lang=en"])} == {"en"}
+
+
+def test_a_name_more_passages_hold_than_were_looked_at_is_not_judged(tmp_path: Path) -> None:
+    from assistant.retrieve import documents_naming, named_in_documents
+
+    docs = {f"en/report-{i}.md": f"# Report {i}\n\nThe Ekedala fund paid {i} grants this year." for i in range(4)}
+    docs["en/other.md"] = "# Other\n\nNotes on something else entirely."
+    with assistant_over(tmp_path, docs) as a:
+        paths = {str(tmp_path / "docs" / "en" / f"report-{i}.md") for i in range(4)}
+        other = str(tmp_path / "docs" / "en" / "other.md")
+        assert documents_naming(a.index, ["Ekedala"], paths | {other}) == {"Ekedala": paths}
+        # Past the limit the best matches may miss a holder: the answer is "cannot tell" (None),
+        # and such a common name counts as named.
+        assert documents_naming(a.index, ["Ekedala"], {other}, limit=2) == {"Ekedala": None}
+        assert named_in_documents(a.index, ["Ekedala"], {other}, limit=2) == {"Ekedala"}
+        assert named_in_documents(a.index, ["Ekedala"], {other}) == set()
