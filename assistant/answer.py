@@ -26,7 +26,7 @@ from sihub.types import Answer, Citation, Hit
 from . import kinds, names, terms
 from .i18n import label, lang_name
 from .quote_cache import QuoteVectors
-from .spans import MAX_QUOTE_CHARS, blocks, candidate_spans, embed_text, units
+from .spans import MAX_QUOTE_CHARS, candidate_spans, embed_text, marked_units
 
 # Weight of term overlap next to cosine similarity in a sentence's score. e5 cosines of a
 # question against related and unrelated sentences sit within ~0.1 of each other, so a
@@ -146,9 +146,8 @@ def gather(
     kind = kinds.asked(query)
     cands: list[Sentence] = []
     for i, h in enumerate(hits):
-        whole = set(blocks(h.chunk.text))
-        for s, e in units(h.chunk.text):
-            cands.append(Sentence(i, s, e, whole=(s, e) in whole))
+        for s, e, whole in marked_units(h.chunk.text):
+            cands.append(Sentence(i, s, e, whole=whole))
     if not cands:
         return Evidence([], 0.0)
     if embedder is not None:

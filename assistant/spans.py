@@ -45,10 +45,17 @@ def units(text: str) -> list[tuple[int, int]]:
     Two sentences carry what one often lacks: the lead-in of a list item, the subject
     ("It was created in 2002") of the sentence after it.
     """
+    return [(s, e) for s, e, _ in marked_units(text)]
+
+
+def marked_units(text: str) -> list[tuple[int, int, bool]]:
+    """`units` as (start, end, whole): whole for a table or a list (`blocks`)."""
     spans = candidate_spans(text)
     if len(spans) > 1:
         spans = [(spans[j][0], spans[j + 1][1]) for j in range(len(spans) - 1)]
-    return list(dict.fromkeys(spans + blocks(text)))
+    whole = blocks(text)
+    marked = {span: False for span in spans} | {span: True for span in whole}
+    return [(s, e, w) for (s, e), w in marked.items()]
 
 
 _ITEM = re.compile(r"[ \t]*(?:[-•*–▪·]|\d{1,2}[.)])\s")
@@ -105,34 +112,24 @@ def blocks(text: str) -> list[tuple[int, int]]:
                 out += _windows([r[0] for r in rows], [r[1] for r in rows], s)
             i = j + 1
             continue
-        if text[s:e].endswith(":"):
-            j = i
-            while j + 1 < len(lines) and _ITEM.match(text, lines[j + 1][0]):
-                j += 1
-            if j - i >= 2:
-                lead = s + ([a for a, _ in split_sentences(text[s:e])] or [0])[-1]
-                items = lines[i + 1 : j + 1]
-                first = _windows([r[0] for r in items], [r[1] for r in items], lead)[:1]
-                out += first
-            i = j + 1 if j > i else i + 1
+        if not _ITEM.match(text, s):
+            i += 1
             continue
-        if _ITEM.match(text, s):
-            # A list under a title line ("The five-step cycle"), or on its own: three items or more.
-            j = i
-            while j + 1 < len(lines) and _ITEM.match(text, lines[j + 1][0]):
-                j += 1
-            if j - i >= 2:
-                items = lines[i : j + 1]
-                lead = s
-                if i > 0:
-                    ps, pe, _ = lines[i - 1]
-                    title = text[ps:pe]
-                    if len(title.split()) <= 8 and not title.rstrip().endswith((".", "!", "?")) and " | " not in title:
-                        lead = ps
-                out += _windows([r[0] for r in items], [r[1] for r in items], lead)[:1]
-            i = j + 1
-            continue
-        i += 1
+        j = i
+        while j + 1 < len(lines) and _ITEM.match(text, lines[j + 1][0]):
+            j += 1
+        items = lines[i : j + 1]
+        lead, least = s, 3
+        if i > 0:
+            ps, pe, _ = lines[i - 1]
+            above = text[ps:pe]
+            if above.endswith(":"):  # "By May three projects were launched:" (its last sentence)
+                lead, least = ps + ([a for a, _ in split_sentences(above)] or [0])[-1], 2
+            elif len(above.split()) <= 8 and not above.endswith((".", "!", "?")) and " | " not in above:
+                lead = ps  # a title line: "The five-step cycle"
+        if len(items) >= least:
+            out += _windows([r[0] for r in items], [r[1] for r in items], lead)[:1]
+        i = j + 1
     return out
 
 
