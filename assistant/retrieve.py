@@ -161,9 +161,7 @@ def unknown_words(index: Index, question: str, lang: str) -> tuple[list[str], in
     if not words or share < UNKNOWN_MIN_SHARE or share * index.size < UNKNOWN_MIN_PASSAGES:
         return [], len(words)
     langs = sorted(shares)
-    forms = {
-        w: {fts_token(f) for f in (w.lower(), *(lexmod.stem_all([w.lower()], x)[0] for x in langs))} for w in words
-    }
+    forms = {w: {fts_token(f) for f in name_forms(w, langs)} for w in words}
     counts = index.term_counts(sorted(set().union(*forms.values())))
     return [w for w in words if not any(counts.get(f, 0) for f in forms[w])], len(words)
 
