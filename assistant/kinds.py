@@ -9,6 +9,9 @@ Three kinds are told apart, in the hub's five languages (sv, lv, fr, es, en):
 - `count`: how many, how much, what share -> a figure (digits or a number word);
 - `None`:  anything else (who, what, which, how) -> no check.
 
+`asks_several` tells a question that asks for several things ("Which projects…", "Vilka
+teman…"), which a table or a list answers best.
+
 The patterns are deliberately narrow (a question that is not clearly one of the kinds gets no
 check), since a wrong kind turns away a real answer.
 """
@@ -151,11 +154,11 @@ def offers(text: str, kind: Kind | None, context: str = "") -> bool:
             return True
         # A table row with a figure, in a passage whose header names the currency.
         return bool(context and "|" in text and _figures(text) and re.search(_CURRENCY, context, _F))
-    folded = fold(text)
     if kind == "time":
+        folded = fold(text)
         return bool(_TIME.search(folded)) or any(_names_time(w) for w in _WORD.findall(folded))
     counted = fold(_without_ordinals(text))
-    return bool(_figures(_DATE_DAY.sub(" ", counted))) or any(w in _NUMBER_WORDS for w in _WORD.findall(folded))
+    return bool(_figures(_DATE_DAY.sub(" ", counted))) or any(w in _NUMBER_WORDS for w in _WORD.findall(counted))
 
 
 # Numbers that are not how many of something: the day of a date ("16 and 17 February",
