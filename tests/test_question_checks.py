@@ -44,54 +44,57 @@ def test_kind_asked(question, kind):
     assert asked(question) == kind
 
 
-def test_money_needs_a_currency_next_to_a_figure():
-    for text in (
-        "about 62,000 euros",
-        "642 000 €",
-        "EUR 1 860 000",
-        "9,4 miljoner kronor",
-        "€15k",
-        "380 000 couronnes",
-    ):
-        assert offers(text, "money"), text
-    for text in ("42 projets en 2022", "The euro area grew", "12 européens ont participé"):
-        assert not offers(text, "money"), text
-    # A table row's figure counts when the passage names the currency in its header.
+OFFERS = {
+    # Money needs a currency next to a figure.
+    "money": (
+        ["about 62,000 euros", "642 000 €", "EUR 1 860 000", "9,4 miljoner kronor", "€15k", "380 000 couronnes"],
+        ["42 projets en 2022", "The euro area grew", "12 européens ont participé", "Personāls (7 slodzes) | 300 000"],
+    ),
+    "time": (
+        ["28 June 2021", "grundades 2010", "2023. gada 16. februārī", "13.45–15.15", "en août", "el 17 de abril"],
+        ["The market grew a lot", "la mairie a approuvé", "maybe later"],
+    ),
+    "count": (
+        [
+            "seven partners from four Member States",
+            "asistieron 23 empresas",
+            "Dalībnieki klātienē | 138",
+            "Il a réuni 24 jeunes le 3 mars.",
+            "The 3 main findings",
+            "5 majors",
+            "The number of participants was 46. Most came from towns.",
+        ],
+        [
+            # Articles are no figures.
+            "un projet et une entreprise",
+            # Nor is the day of a date, nor a Latvian ordinal: they say when and which, not how many.
+            "The conference took place in Riga on 16 and 17 February 2023.",
+            "It opened on February 16, 2023.",
+            "se celebró el 17 de abril de 2023",
+            "notika 2023. gada 12. jūnijā",
+            "Rīgā 16.–17. februārī",
+            "sagatavota projekta 5. darba paketē (WP5)",
+        ],
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    ("kind", "text", "expected"),
+    [
+        (kind, text, expected)
+        for kind, (yes, no) in OFFERS.items()
+        for expected, texts in ((True, yes), (False, no))
+        for text in texts
+    ],
+)
+def test_what_a_span_offers(kind, text, expected):
+    assert offers(text, kind) is expected
+
+
+def test_a_table_row_is_money_under_a_currency_header():
     row = "Personāls (7 slodzes) | 300 000"
-    assert not offers(row, "money")
     assert offers(row, "money", context="Izdevumu pozīcija (EUR) | 2025\n" + row)
-
-
-def test_time_and_count():
-    for text in (
-        "28 June 2021",
-        "grundades 2010",
-        "2023. gada 16. februārī",
-        "13.45–15.15",
-        "en août",
-        "el 17 de abril",
-    ):
-        assert offers(text, "time"), text
-    for text in ("The market grew a lot", "la mairie a approuvé", "maybe later"):
-        assert not offers(text, "time"), text
-    assert offers("seven partners from four Member States", "count")
-    assert offers("asistieron 23 empresas", "count")
-    # Articles are no figures.
-    assert not offers("un projet et une entreprise", "count")
-    # Nor is the day of a date, nor a Latvian ordinal: they say when and which, not how many.
-    for text in (
-        "The conference took place in Riga on 16 and 17 February 2023.",
-        "It opened on February 16, 2023.",
-        "se celebró el 17 de abril de 2023",
-        "notika 2023. gada 12. jūnijā",
-        "Rīgā 16.–17. februārī",
-        "sagatavota projekta 5. darba paketē (WP5)",
-    ):
-        assert not offers(text, "count"), text
-    assert offers("Dalībnieki klātienē | 138", "count")
-    assert offers("Il a réuni 24 jeunes le 3 mars.", "count")
-    assert offers("The 3 main findings", "count") and offers("5 majors", "count")
-    assert offers("The number of participants was 46. Most came from towns.", "count")
     assert offers("anything at all", None)
 
 
