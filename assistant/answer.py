@@ -129,18 +129,18 @@ def term_overlap(question_keys: set[str], sentence: str) -> float:
     return sum(terms.weight(k) for k in question_keys if k in have) / total
 
 
-def gather(
+def rank_spans(
     query: str,
     hits: list[Hit],
     embedder: Embedder | None,
     query_vec: np.ndarray | None = None,
     lang_bias: np.ndarray | None = None,
-) -> Evidence:
-    """Score every quotable span of `hits` against `query` (cosine + term overlap + figures).
+) -> list[Sentence]:
+    """Every quotable span of `hits`, scored against `query` (cosine + term overlap + figures), best first.
 
     `lang_bias[i]` (retrieve.language_bias) is taken off the cosine of the spans of `hits[i]`
     when they are ranked: e5 rates sentences in the question's language higher for their
-    language alone. The relevance of the evidence uses the plain cosines it was calibrated on.
+    language alone. `Sentence.sim` keeps the plain cosine.
     """
     qkeys = terms.keys(query)
     kind = kinds.asked(query)
@@ -149,7 +149,7 @@ def gather(
         for s, e, whole in marked_units(h.chunk.text):
             cands.append(Sentence(i, s, e, whole=whole))
     if not cands:
-        return Evidence([], 0.0)
+        return []
     if embedder is not None:
         if query_vec is None:
             query_vec = embedder.embed_queries([query])[0]
@@ -179,10 +179,30 @@ def gather(
         if lang_bias is not None:
             c.score -= float(lang_bias[c.hit])
     cands.sort(key=lambda c: -c.score)
+    return cands
+
+
+def gather(
+    query: str,
+    hits: list[Hit],
+    embedder: Embedder | None,
+    query_vec: np.ndarray | None = None,
+    lang_bias: np.ndarray | None = None,
+) -> Evidence:
+    """The evidence `hits` offer for `query`: their spans ranked (`rank_spans`), the relevance
+    of the passages the search found, and the question's names no passage addresses.
+
+    The relevance uses the plain cosines it was calibrated on (no language-bias correction).
+    """
+    if embedder is not None and query_vec is None:
+        query_vec = embedder.embed_queries([query])[0]
+    cands = rank_spans(query, hits, embedder, query_vec, lang_bias)
+    if not cands:
+        return Evidence([], 0.0)
     # Relevance is calibrated on the passages the search found; those beside them add spans
     # that would lower the median and so lift every question's relevance.
     found = [c for c in cands if not hits[c.hit].beside]
-    ev = Evidence(cands, relevance(found or cands), kind=kind)
+    ev = Evidence(cands, relevance(found or cands), kind=kinds.asked(query))
     if embedder is not None:
         # Sentence pairs only: a table or a list quoted whole is long, and what one name adds to
         # its similarity says little (`names.unsupported` compares the best spans with the median).

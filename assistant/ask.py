@@ -8,13 +8,14 @@ may be corrected, before it becomes the answer).
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from sihub.errors import LLMError
 from sihub.types import Answer, Hit
 
 from . import conversation, names, places
-from .answer import Evidence, compose, gather, not_found
+from .answer import Evidence, compose, gather, not_found, rank_spans
 from .i18n import hinted_language, label, question_language
 from .llm import ChatClient, build_messages, finish
 from .query import normalise_filters
@@ -39,31 +40,65 @@ def language_of(question: str, resolved: conversation.Resolved) -> str:
 
 
 def retrieve(assistant: Assistant, query: str, k: int, filters: Any = None) -> list[Hit]:
-    """The `k` passages an answer is drawn from, then the passages next to the best
-    `Settings.ask_neighbours` of them (before and after, in their documents): the table with the
-    figures, or the list a passage announces, often sits beside the passage the search ranks first."""
-    kwargs = {"filters": filters} if filters else {}
-    near = assistant.settings.ask_neighbours
+    """The `k` passages an answer is drawn from; then, weighed with them but outside the
+    relevance (`Hit.beside`):
+
+    - the passages next to the best `Settings.ask_neighbours` of them (before and after, in
+      their documents): the table with the figures, or the list a passage announces, often
+      sits beside the passage the search ranks first;
+    - the passages of the search's top `Settings.ask_deeper` that hold one of their best
+      `Settings.ask_deeper_sentences` sentences: a passage on many things ranks low against a
+      question in another language even when one of its sentences answers it.
+    """
+    s = assistant.settings
+    langs = {v.lower() for v in normalise_filters(filters).get("lang", [])}
 
     def read() -> list[Hit]:
-        hits = assistant.search(query, k, per_document=assistant.settings.ask_per_document, **kwargs)
-        if not near or not hits:
+        hits, deeper = assistant.search_deeper(
+            query, k, s.ask_deeper if s.ask_deeper_sentences else 0, filters=filters, per_document=s.ask_per_document
+        )
+        if not hits:
             return hits
-        langs = {v.lower() for v in normalise_filters(filters).get("lang", [])}
         by_doc: dict[int | None, Hit] = {}
-        for h in hits[:near]:
+        for h in hits[: s.ask_neighbours]:
             by_doc.setdefault(h.chunk.doc_id, h)
-        extra = [
-            Hit(
-                c, by_doc[c.doc_id].score, title=by_doc[c.doc_id].title, doc_meta=by_doc[c.doc_id].doc_meta, beside=True
-            )
-            for c in assistant.index.neighbours([h.chunk for h in hits[:near]])
+        beside = [
+            _beside(c, by_doc[c.doc_id])
+            for c in assistant.index.neighbours([h.chunk for h in hits[: s.ask_neighbours]])
             if not langs or c.lang.lower() in langs
         ]
         have = {h.chunk.id for h in hits}
-        return hits + [h for h in extra if h.chunk.id not in have]
+        hits = hits + [h for h in beside if h.chunk.id not in have]
+        return hits + _best_sentences(assistant, query, hits, deeper, s.ask_deeper_sentences)
 
     return assistant.index.consistent(read)
+
+
+def _beside(chunk: Any, of: Hit) -> Hit:
+    return Hit(chunk, of.score, title=of.title, doc_meta=of.doc_meta, beside=True)
+
+
+def _best_sentences(assistant: Assistant, query: str, hits: list[Hit], deeper: list[Hit], n: int) -> list[Hit]:
+    """The passages of `deeper` not among `hits` that hold one of the `n` best sentences of
+    `deeper` (ranked as an answer ranks them)."""
+    if not n or not deeper:
+        return []
+    qvec = assistant.embedder.embed_queries([query])[0]
+    ranked = rank_spans(query, deeper, assistant.embedder, qvec, language_bias(assistant.index, qvec, deeper))
+    out: list[Hit] = []
+    for c in ranked[:n]:
+        h = deeper[c.hit]
+        if not any(_overlap(h, o) for o in hits + out):
+            out.append(replace(h, beside=True))
+    return out
+
+
+def _overlap(a: Hit, b: Hit) -> bool:
+    """Whether two passages share text (the same chunk, or joined passages that overlap)."""
+    x, y = a.chunk, b.chunk
+    if x.id == y.id:
+        return True
+    return x.path == y.path and x.page == y.page and x.start < y.end and y.start < x.end
 
 
 def weigh(assistant: Assistant, query: str, hits: list[Hit], lang: str | None = None) -> Evidence:

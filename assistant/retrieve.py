@@ -212,13 +212,32 @@ def search(
     merge_neighbours: bool = True,
 ) -> list[Hit]:
     """The top `k` passages as shown to people: ranked, diversified, neighbours merged."""
+    return search_deeper(index, embedder, query, k, 0, mode, per_document, merge_neighbours)[0]
+
+
+def search_deeper(
+    index: Index,
+    embedder: Embedder,
+    query: Query,
+    k: int,
+    deeper: int,
+    mode: str = "hybrid",
+    per_document: int = 2,
+    merge_neighbours: bool = True,
+) -> tuple[list[Hit], list[Hit]]:
+    """`search`'s top `k` passages, and the top `deeper` passages of the same ranking (no cap per
+    document) from one search: the chunk ranking does not depend on how many are asked for."""
     depth = k * max(4, per_document * 2) if per_document else k
-    hits = retrieve(index, embedder, query, depth, mode)
+    ranked = retrieve(index, embedder, query, max(depth, deeper), mode)
+    hits = ranked[:depth]
     if merge_neighbours:
         hits = merge_adjacent(hits)
     if per_document:
         hits = cap_per_document(hits, per_document)
-    return hits[:k]
+    more = ranked[:deeper]
+    if merge_neighbours:
+        more = merge_adjacent(more)
+    return hits[:k], more
 
 
 def cap_per_document(hits: list[Hit], cap: int) -> list[Hit]:

@@ -20,7 +20,7 @@ from sihub.types import Answer, Chunk, Document, Hit, IngestReport
 
 from .query import normalise_filters, parse_query
 from .quote_cache import QuoteStore, WarmReport, indexed_quote_texts, quotes_path, remove_file, warm
-from .retrieve import search
+from .retrieve import search, search_deeper
 
 
 class Assistant:
@@ -155,6 +155,16 @@ class Assistant:
                 mode or self.settings.mode,
                 per_document=self.settings.per_document if per_document is None else per_document,
             )
+        )
+
+    def search_deeper(
+        self, query: str, k: int, deeper: int, filters: Any = None, per_document: int = 0
+    ) -> tuple[list[Hit], list[Hit]]:
+        """`search(query, k)` and the top `deeper` passages of the same ranking, from one search."""
+        q = parse_query(_text(query), normalise_filters(filters))
+        index, embedder = self.index, self.embedder
+        return index.consistent(
+            lambda: search_deeper(index, embedder, q, k, deeper, self.settings.mode, per_document=per_document)
         )
 
     def ask(self, question: str, k: int | None = None, history: Any = None, filters: Any = None) -> Answer:

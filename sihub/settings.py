@@ -56,6 +56,17 @@ class Settings:
         "passage the search ranks first.",
         default=3,
     )
+    ask_deeper: int = _doc(
+        "The search's top this many passages are looked through for the sentences that answer best "
+        "(see `ask_deeper_sentences`).",
+        default=40,
+    )
+    ask_deeper_sentences: int = _doc(
+        "The passages holding the best this many sentences of those `ask_deeper` passages are weighed "
+        "too (0 = none): a passage on many things ranks low against a question in another language "
+        "even when one of its sentences answers it.",
+        default=3,
+    )
     answer_threshold: float = _doc(
         "Relevance an answer needs (best passage cosine + 0.2 x its best share of the question's terms "
         "+ 0.5 x how far the best passage stands out - 0.2 x the share of the question's words no passage "

@@ -503,3 +503,47 @@ def test_a_name_more_passages_hold_than_were_looked_at_is_not_judged(tmp_path: P
         assert documents_naming(a.index, ["Ekedala"], {other}, limit=2) == {"Ekedala": None}
         assert named_in_documents(a.index, ["Ekedala"], {other}, limit=2) == {"Ekedala"}
         assert named_in_documents(a.index, ["Ekedala"], {other}) == set()
+
+
+def test_an_answer_also_weighs_a_deeper_passage_whose_sentence_answers_best(tmp_path: Path) -> None:
+    """A passage on many things ranks low as a whole even when one of its sentences answers the
+    question: the passages of the search's top `ask_deeper` holding the best sentences are
+    weighed too, beside the others (outside the relevance), once."""
+    from assistant.ask import retrieve
+
+    overview = "# Youth employment pilots in Malmö\n\n" + " ".join(
+        [
+            "The youth employment pilot in Malmö works with young people from Rosengård and Hyllie.",
+            "Young people in the Malmö pilot meet volunteer mentors from local employers.",
+            "The Malmö youth employment pilot was inspired by a method from Lyon.",
+            "Mentors in the youth employment pilot are trained in two evening sessions.",
+        ]
+    )
+    minutes = "# Board minutes, autumn meeting\n\n" + " ".join(
+        [
+            "The board approved the accounts for the previous year without remarks.",
+            "New office chairs will be bought for the secretariat before December.",
+            "The IT contract for the shared servers is extended by one year.",
+            "In the Malmö youth employment pilot, 14 of the 24 young people found a job or a training place.",
+            "Room bookings for the spring seminars are handled by the secretariat.",
+            "The next board meeting will take place in the town hall in February.",
+        ]
+    )
+    question = "How many young people found a job or training in the Malmö youth employment pilot?"
+    with assistant_over(tmp_path, {"en/overview.md": overview, "en/minutes.md": minutes}) as a:
+        # The overview's three sentence pairs answer better than any of the minutes' but its fourth best.
+        a.settings = a.settings.replace(ask_k=1, ask_neighbours=0, ask_deeper=10, ask_deeper_sentences=4)
+        got = retrieve(a, question, 1)
+        assert got[0].chunk.path.endswith("overview.md") and not got[0].beside
+        assert [(h.chunk.path.endswith("minutes.md"), h.beside) for h in got[1:]] == [(True, True)]
+        answer = a.ask(question)
+        assert any("14 of the 24" in c.quote and c.file.endswith("minutes.md") for c in answer.citations)
+        # Only the passages of the best sentences: the three best are all the overview's.
+        a.settings = a.settings.replace(ask_deeper_sentences=3)
+        assert [h.chunk.path.endswith("overview.md") for h in retrieve(a, question, 1)] == [True]
+        a.settings = a.settings.replace(ask_deeper_sentences=0)
+        assert [h.chunk.path.endswith("overview.md") for h in retrieve(a, question, 1)] == [True]
+        # A deeper passage the search already gave is not weighed twice.
+        a.settings = a.settings.replace(ask_deeper_sentences=4)
+        got = retrieve(a, question, 2)
+        assert len({h.chunk.id for h in got}) == len(got) == 2 and not any(h.beside for h in got)
