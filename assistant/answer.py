@@ -135,12 +135,14 @@ def rank_spans(
     embedder: Embedder | None,
     query_vec: np.ndarray | None = None,
     lang_bias: np.ndarray | None = None,
+    known_only: bool = False,
 ) -> list[Sentence]:
     """Every quotable span of `hits`, scored against `query` (cosine + term overlap + figures), best first.
 
     `lang_bias[i]` (retrieve.language_bias) is taken off the cosine of the spans of `hits[i]`
     when they are ranked: e5 rates sentences in the question's language higher for their
-    language alone. `Sentence.sim` keeps the plain cosine.
+    language alone. `Sentence.sim` keeps the plain cosine. With `known_only`, only spans whose
+    vectors are already remembered or stored are ranked (nothing is embedded).
     """
     qkeys = terms.keys(query)
     kind = kinds.asked(query)
@@ -154,7 +156,14 @@ def rank_spans(
         if query_vec is None:
             query_vec = embedder.embed_queries([query])[0]
         texts = [embed_text(hits[c.hit], c.start, c.end) for c in cands]
-        vecs = _vectors.embed(embedder, texts)
+        if known_only:
+            have = _vectors.known(embedder, texts)
+            cands = [c for c, v in zip(cands, have, strict=True) if v is not None]
+            if not cands:
+                return []
+            vecs = np.stack([v for v in have if v is not None]).astype(np.float32)
+        else:
+            vecs = _vectors.embed(embedder, texts)
         sims = vecs @ np.asarray(query_vec, dtype=np.float32)
         for c, v, sim in zip(cands, vecs, sims, strict=True):
             c.vec, c.sim = v, float(sim)

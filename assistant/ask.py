@@ -15,11 +15,12 @@ from sihub.errors import LLMError
 from sihub.types import Answer, Hit
 
 from . import conversation, names, places
-from .answer import Evidence, compose, gather, not_found, rank_spans
+from .answer import Evidence, _vectors, compose, gather, not_found, rank_spans
 from .i18n import hinted_language, label, question_language
 from .llm import ChatClient, build_messages, finish
 from .query import normalise_filters
 from .retrieve import documents_naming, language_bias, named_in_documents, unknown_words
+from .spans import quote_texts
 
 if TYPE_CHECKING:
     from .service import Assistant
@@ -80,11 +81,16 @@ def _beside(chunk: Any, of: Hit) -> Hit:
 
 def _best_sentences(assistant: Assistant, query: str, hits: list[Hit], deeper: list[Hit], n: int) -> list[Hit]:
     """The passages of `deeper` not among `hits` that hold one of the `n` best sentences of
-    `deeper` (ranked as an answer ranks them)."""
+    `deeper` (ranked as an answer ranks them), among the sentences whose vectors are known."""
     if not n or not deeper:
         return []
     qvec = assistant.embedder.embed_queries([query])[0]
-    ranked = rank_spans(query, deeper, assistant.embedder, qvec, language_bias(assistant.index, qvec, deeper))
+    # The sentences of `hits` are weighed next anyway (so embedded now, once); of the others,
+    # only those whose vectors are known (`sihub warm`, the chat's warm-up, earlier answers):
+    # embedding every sentence of forty passages would make a first question four times slower.
+    _vectors.embed(assistant.embedder, [t for h in hits for t in quote_texts(h)])
+    bias = language_bias(assistant.index, qvec, deeper)
+    ranked = rank_spans(query, deeper, assistant.embedder, qvec, bias, known_only=True)
     out: list[Hit] = []
     for c in ranked[:n]:
         h = deeper[c.hit]

@@ -273,6 +273,22 @@ class QuoteVectors:
                 self._live -= 1
                 self._idle.notify_all()
 
+    def known(self, embedder: Embedder, texts: list[str]) -> list[np.ndarray | None]:
+        """Vectors of `texts` that are remembered or stored (None for the others): nothing is computed."""
+        engine = engine_of(embedder)
+        keys = [text_key(t) for t in texts]
+        got: dict[bytes, np.ndarray] = {}
+        with self._lock:
+            for k in keys:
+                v = self._lru.get((engine, k))
+                if v is not None:
+                    got[k] = v
+        missing = [k for k in dict.fromkeys(keys) if k not in got]
+        store = self.store
+        if missing and store is not None:
+            got.update(self._remember(engine, store.get(engine, missing, int(getattr(embedder, "dim", 0)))))
+        return [got.get(k) for k in keys]
+
     def _embed(self, embedder: Embedder, texts: list[str]) -> np.ndarray:
         engine = engine_of(embedder)
         keys = [text_key(t) for t in texts]

@@ -118,6 +118,9 @@ def build(index_dir: Path, fresh: bool) -> Any:
     report_ = assistant.ingest([CORPUS], rebuild=fresh)
     for f in report_.failed:
         print(f"warning: {f.path}: {f.reason}", file=sys.stderr)
+    # Answers are measured as the chat gives them once its warm-up is done (= `sihub warm`): the
+    # deeper look for answering sentences (Settings.ask_deeper) reads known vectors only.
+    assistant.warm_quotes()
     return assistant
 
 

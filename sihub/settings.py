@@ -64,7 +64,8 @@ class Settings:
     ask_deeper_sentences: int = _doc(
         "The passages holding the best this many sentences of those `ask_deeper` passages are weighed "
         "too (0 = none): a passage on many things ranks low against a question in another language "
-        "even when one of its sentences answers it.",
+        "even when one of its sentences answers it. Only sentences already embedded count (`sihub warm`, "
+        "the chat's warm-up, earlier answers), so a first question costs no more.",
         default=3,
     )
     answer_threshold: float = _doc(
