@@ -26,7 +26,7 @@ from sihub.types import Answer, Citation, Hit
 from . import kinds, names, terms
 from .i18n import label, lang_name
 from .quote_cache import QuoteVectors
-from .spans import MAX_QUOTE_CHARS, candidate_spans, embed_text, marked_units
+from .spans import MAX_QUOTE_CHARS, candidate_spans, embed_text, marked_units, quote_texts
 
 # Weight of term overlap next to cosine similarity in a sentence's score. e5 cosines of a
 # question against related and unrelated sentences sit within ~0.1 of each other, so a
@@ -115,6 +115,11 @@ class Evidence:
 # Quote-unit vectors by text: an LRU in front of the index's quotes.sqlite (see quote_cache.py),
 # which the Assistant attaches when it opens an index.
 _vectors = QuoteVectors()
+
+
+def embed_spans(hits: list[Hit], embedder: Embedder) -> None:
+    """Have the vectors of every quotable span of `hits` at hand (read back or computed now)."""
+    _vectors.embed(embedder, [t for h in hits for t in quote_texts(h)])
 
 
 # ---- scoring -----------------------------------------------------------------------------------

@@ -15,12 +15,11 @@ from sihub.errors import LLMError
 from sihub.types import Answer, Hit
 
 from . import conversation, names, places
-from .answer import Evidence, _vectors, compose, gather, not_found, rank_spans
+from .answer import Evidence, compose, embed_spans, gather, not_found, rank_spans
 from .i18n import hinted_language, label, question_language
 from .llm import ChatClient, build_messages, finish
 from .query import normalise_filters
 from .retrieve import documents_naming, language_bias, named_in_documents, unknown_words
-from .spans import quote_texts
 
 if TYPE_CHECKING:
     from .service import Assistant
@@ -88,7 +87,7 @@ def _best_sentences(assistant: Assistant, query: str, hits: list[Hit], deeper: l
     # The sentences of `hits` are weighed next anyway (so embedded now, once); of the others,
     # only those whose vectors are known (`sihub warm`, the chat's warm-up, earlier answers):
     # embedding every sentence of forty passages would make a first question four times slower.
-    _vectors.embed(assistant.embedder, [t for h in hits for t in quote_texts(h)])
+    embed_spans(hits, assistant.embedder)
     bias = language_bias(assistant.index, qvec, deeper)
     ranked = rank_spans(query, deeper, assistant.embedder, qvec, bias, known_only=True)
     out: list[Hit] = []
