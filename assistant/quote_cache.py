@@ -275,23 +275,12 @@ class QuoteVectors:
 
     def known(self, embedder: Embedder, texts: list[str]) -> list[np.ndarray | None]:
         """Vectors of `texts` that are remembered or stored (None for the others): nothing is computed."""
-        engine = engine_of(embedder)
         keys = [text_key(t) for t in texts]
-        got: dict[bytes, np.ndarray] = {}
-        with self._lock:
-            for k in keys:
-                v = self._lru.get((engine, k))
-                if v is not None:
-                    got[k] = v
-        missing = [k for k in dict.fromkeys(keys) if k not in got]
-        store = self.store
-        if missing and store is not None:
-            got.update(self._remember(engine, store.get(engine, missing, int(getattr(embedder, "dim", 0)))))
+        got = self._lookup(engine_of(embedder), keys, int(getattr(embedder, "dim", 0)), self.store)
         return [got.get(k) for k in keys]
 
-    def _embed(self, embedder: Embedder, texts: list[str]) -> np.ndarray:
-        engine = engine_of(embedder)
-        keys = [text_key(t) for t in texts]
+    def _lookup(self, engine: str, keys: list[bytes], dim: int, store: QuoteStore | None) -> dict[bytes, np.ndarray]:
+        """The vectors of `keys` that are remembered, or stored in `store` (then remembered)."""
         got: dict[bytes, np.ndarray] = {}
         with self._lock:
             for k in keys:
@@ -300,10 +289,16 @@ class QuoteVectors:
                     self._lru.move_to_end((engine, k))
                     got[k] = v
         missing = [k for k in dict.fromkeys(keys) if k not in got]
-        store = self.store
         if missing and store is not None:
-            got.update(self._remember(engine, store.get(engine, missing, int(getattr(embedder, "dim", 0)))))
-            missing = [k for k in missing if k not in got]
+            got.update(self._remember(engine, store.get(engine, missing, dim)))
+        return got
+
+    def _embed(self, embedder: Embedder, texts: list[str]) -> np.ndarray:
+        engine = engine_of(embedder)
+        keys = [text_key(t) for t in texts]
+        store = self.store
+        got = self._lookup(engine, keys, int(getattr(embedder, "dim", 0)), store)
+        missing = [k for k in dict.fromkeys(keys) if k not in got]
         if missing:
             wanted = set(missing)
             todo = {k: t for k, t in zip(keys, texts, strict=True) if k in wanted}
