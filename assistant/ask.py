@@ -39,9 +39,10 @@ def language_of(question: str, resolved: conversation.Resolved) -> str:
     return question_language(question, fallback=previous or "en")
 
 
-def retrieve(assistant: Assistant, query: str, k: int, filters: Any = None) -> list[Hit]:
-    """The `k` passages an answer is drawn from; then, weighed with them but outside the
-    relevance (`Hit.beside`):
+def retrieve(assistant: Assistant, query: str, k: int, filters: Any = None, more: bool = True) -> list[Hit]:
+    """The `k` passages an answer is drawn from; then, unless `more` is false (an asker who
+    names `k` gets those passages only), weighed with them but outside the relevance
+    (`Hit.beside`):
 
     - the passages next to the best `Settings.ask_neighbours` of them (before and after, in
       their documents): the table with the figures, or the list a passage announces, often
@@ -54,10 +55,9 @@ def retrieve(assistant: Assistant, query: str, k: int, filters: Any = None) -> l
     langs = {v.lower() for v in normalise_filters(filters).get("lang", [])}
 
     def read() -> list[Hit]:
-        hits, deeper = assistant.search_deeper(
-            query, k, s.ask_deeper if s.ask_deeper_sentences else 0, filters=filters, per_document=s.ask_per_document
-        )
-        if not hits:
+        depth = s.ask_deeper if more and s.ask_deeper_sentences else 0
+        hits, deeper = assistant.search_deeper(query, k, depth, filters=filters, per_document=s.ask_per_document)
+        if not hits or not more:
             return hits
         by_doc: dict[int | None, Hit] = {}
         for h in hits[: s.ask_neighbours]:
@@ -163,7 +163,7 @@ def ask_stream(
         return
     resolved = conversation.resolve(question, history)
     lang = language_of(question, resolved)
-    hits = retrieve(assistant, resolved.query, k or settings.ask_k, filters)
+    hits = retrieve(assistant, resolved.query, k or settings.ask_k, filters, more=not k)
     embedder = assistant.embedder
     evidence = weigh(assistant, resolved.query, hits, lang)
     if not evidence.answers(settings.answer_threshold):

@@ -156,7 +156,7 @@ def search(obj: _Ctx, query: str, k: int | None, filters: tuple[str, ...], mode:
 
 @main.command()
 @click.argument("question")
-@_retrieval_options("Passages to draw from [env SIHUB_ASK_K; 10].")
+@_retrieval_options("Passages to draw from, these only [env SIHUB_ASK_K; 10, and those beside them].")
 @click.pass_obj
 def ask(obj: _Ctx, question: str, k: int | None, filters: tuple[str, ...], mode: str | None, as_json: bool) -> None:
     """Answer QUESTION from the documents, with numbered citations.

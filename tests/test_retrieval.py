@@ -545,6 +545,9 @@ def test_an_answer_also_weighs_a_deeper_passage_whose_sentence_answers_best(tmp_
         assert [(h.chunk.path.endswith("minutes.md"), h.beside) for h in got[1:]] == [(True, True)]
         answer = a.ask(question)
         assert any("14 of the 24" in c.quote and c.file.endswith("minutes.md") for c in answer.citations)
+        # An asker who names k gets those passages only.
+        assert len(retrieve(a, question, 1, more=False)) == 1
+        assert all(c.file.endswith("overview.md") for c in a.ask(question, k=1).citations)
         # Only the passages of the best sentences: the three best are all the overview's.
         a.settings = a.settings.replace(ask_deeper_sentences=3)
         assert [h.chunk.path.endswith("overview.md") for h in retrieve(a, question, 1)] == [True]

@@ -44,7 +44,9 @@ class AskBody(BaseModel):
     """The body of `POST /api/ask`."""
 
     question: str = Field(..., min_length=1, max_length=10_000, description="The question, in any language.")
-    k: int | None = Field(None, ge=1, le=50, description="Passages to draw from.")
+    k: int | None = Field(
+        None, ge=1, le=50, description="Passages to draw from, these only (default: SIHUB_ASK_K and those beside them)."
+    )
     filters: dict[str, str | int | list[str | int]] | None = Field(
         None, description="Restrict to documents: lang, country, partner, type, year, file."
     )
