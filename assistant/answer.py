@@ -16,6 +16,7 @@ nearest documents as "maybe related" instead of passing weak passages off as an 
 from __future__ import annotations
 
 import re
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -125,7 +126,7 @@ def embed_spans(hits: list[Hit], embedder: Embedder) -> None:
 # ---- scoring -----------------------------------------------------------------------------------
 
 
-def term_overlap(question_keys: set[str], sentence: str) -> float:
+def term_overlap(question_keys: AbstractSet[str], sentence: str) -> float:
     """Weighted share of the question's content terms that the sentence contains (0..1)."""
     if not question_keys:
         return 0.0

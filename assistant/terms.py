@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 
@@ -40,6 +41,7 @@ def fold(word: str) -> str:
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
+@lru_cache(maxsize=200_000)
 def key(word: str) -> str:
     """The comparison key of a word: folded, cut to five letters unless it holds a digit."""
     w = fold(word)
@@ -59,9 +61,11 @@ def content_words(text: str) -> list[str]:
     return out
 
 
-def keys(text: str) -> set[str]:
-    """Comparison keys of the content words of `text`."""
-    return {key(w) for w in content_words(text)}
+@lru_cache(maxsize=50_000)
+def keys(text: str) -> frozenset[str]:
+    """Comparison keys of the content words of `text` (remembered: an answer weighs the same
+    passages' sentences question after question)."""
+    return frozenset(key(w) for w in content_words(text))
 
 
 def weight(k: str) -> float:
