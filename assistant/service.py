@@ -20,7 +20,7 @@ from sihub.types import Answer, Chunk, Document, Hit, IngestReport
 
 from .query import normalise_filters, parse_query
 from .quote_cache import QuoteStore, WarmReport, indexed_quote_texts, quotes_path, remove_file, warm
-from .retrieve import search, search_deeper
+from .retrieve import search_deeper
 
 
 class Assistant:
@@ -143,28 +143,32 @@ class Assistant:
         `lang` is the question's language when the caller knows it (else it is detected);
         `per_document` overrides `Settings.per_document`.
         """
+        return self.search_deeper(query, k, 0, mode, filters, lang, per_document)[0]
+
+    def search_deeper(
+        self,
+        query: str,
+        k: int | None = None,
+        deeper: int = 0,
+        mode: str | None = None,
+        filters: dict[str, Any] | list[str] | None = None,
+        lang: str | None = None,
+        per_document: int | None = None,
+    ) -> tuple[list[Hit], list[Hit]]:
+        """`search`, and the top `deeper` passages of the same ranking (no cap per document), from one search."""
         q = parse_query(_text(query), normalise_filters(filters), lang=lang)
         index, embedder = self.index, self.embedder
         # One committed state for the whole search, even while an ingest commits next door.
         return index.consistent(
-            lambda: search(
+            lambda: search_deeper(
                 index,
                 embedder,
                 q,
                 k or self.settings.search_k,
+                deeper,
                 mode or self.settings.mode,
                 per_document=self.settings.per_document if per_document is None else per_document,
             )
-        )
-
-    def search_deeper(
-        self, query: str, k: int, deeper: int, filters: Any = None, per_document: int = 0
-    ) -> tuple[list[Hit], list[Hit]]:
-        """`search(query, k)` and the top `deeper` passages of the same ranking, from one search."""
-        q = parse_query(_text(query), normalise_filters(filters))
-        index, embedder = self.index, self.embedder
-        return index.consistent(
-            lambda: search_deeper(index, embedder, q, k, deeper, self.settings.mode, per_document=per_document)
         )
 
     def ask(self, question: str, k: int | None = None, history: Any = None, filters: Any = None) -> Answer:

@@ -83,7 +83,8 @@ class Hit:
     lexical: float | None = None
     doc_meta: dict[str, Any] = field(default_factory=dict)
     beside: bool = False
-    """Not found by the search itself: the passage next to one it found (see `ask.retrieve`)."""
+    """Not among the search's passages an answer was asked from, but weighed beside them: the
+    passage next to one of them, or a deeper one holding a best sentence (see `ask.retrieve`)."""
 
     def to_json(self) -> dict[str, Any]:
         c = self.chunk
