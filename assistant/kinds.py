@@ -19,6 +19,7 @@ check), since a wrong kind turns away a real answer.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from .terms import fold
 
@@ -154,6 +155,13 @@ def offers(text: str, kind: Kind | None, context: str = "") -> bool:
             return True
         # A table row with a figure, in a passage whose header names the currency.
         return bool(context and "|" in text and _figures(text) and re.search(_CURRENCY, context, _F))
+    return _offers_in_itself(text, kind)
+
+
+@lru_cache(maxsize=50_000)
+def _offers_in_itself(text: str, kind: Kind) -> bool:
+    """`offers` for a time or a count, which the text alone decides (remembered: the same
+    passages' sentences are weighed question after question)."""
     if kind == "time":
         folded = fold(text)
         return bool(_TIME.search(folded)) or any(_names_time(w) for w in _WORD.findall(folded))
