@@ -226,7 +226,8 @@ def search_deeper(
     merge_neighbours: bool = True,
 ) -> tuple[list[Hit], list[Hit]]:
     """`search`'s top `k` passages, and the top `deeper` passages of the same ranking (no cap per
-    document) from one search: the chunk ranking does not depend on how many are asked for."""
+    document) from one search: the chunk ranking does not depend on how many are asked for (up
+    to the `retrieve` pool of 100 candidates per list)."""
     depth = k * max(4, per_document * 2) if per_document else k
     ranked = retrieve(index, embedder, query, max(depth, deeper), mode)
     hits = ranked[:depth]
