@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 """The newest migration; an index with an older number is brought up to date when opened."""
 
 MIGRATIONS: list[str] = [
@@ -50,6 +50,11 @@ MIGRATIONS: list[str] = [
     """
     CREATE TABLE lang_vectors (lang TEXT PRIMARY KEY, n INTEGER NOT NULL, sum BLOB NOT NULL);
     INSERT INTO meta VALUES ('lang_vectors', CASE WHEN EXISTS (SELECT 1 FROM chunks) THEN 'pending' ELSE 'ready' END);
+    """,
+    # 3: which version of its reader read each document (ingest.reader_version), so that a
+    # file read by an older reader is read again by the next ingest. Earlier documents: 1.
+    """
+    ALTER TABLE documents ADD COLUMN reader INTEGER NOT NULL DEFAULT 1;
     """,
 ]
 

@@ -501,8 +501,8 @@ class Index:
             with self._transaction() as db:
                 old_ids = self._delete_doc_rows(db, doc.path)
                 cur = db.execute(
-                    "INSERT INTO documents (path, title, lang, langs, pages, sha256, size, mtime, meta, ingested_at) "
-                    "VALUES (?,?,?,?,?,?,?,?,?,?)",
+                    "INSERT INTO documents (path, title, lang, langs, pages, sha256, size, mtime, meta, ingested_at, reader) "
+                    "VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                     (
                         doc.path,
                         doc.title,
@@ -514,6 +514,7 @@ class Index:
                         doc.mtime,
                         json.dumps(doc.meta, ensure_ascii=False),
                         _now(),
+                        doc.reader,
                     ),
                 )
                 doc_id = int(cur.lastrowid)
@@ -623,7 +624,7 @@ class Index:
         with self._read() as conn:
             rows = conn.execute(
                 "SELECT d.id, d.path, d.title, d.lang, d.langs, d.pages, d.sha256, d.size, d.mtime, d.meta, "
-                "d.ingested_at, (SELECT COUNT(*) FROM chunks c WHERE c.doc_id = d.id) "
+                "d.ingested_at, (SELECT COUNT(*) FROM chunks c WHERE c.doc_id = d.id), d.reader "
                 "FROM documents d ORDER BY d.path"
             ).fetchall()
         return [_row_to_doc(r) for r in rows]
@@ -632,7 +633,7 @@ class Index:
         with self._read() as conn:
             r = conn.execute(
                 "SELECT d.id, d.path, d.title, d.lang, d.langs, d.pages, d.sha256, d.size, d.mtime, d.meta, "
-                "d.ingested_at, (SELECT COUNT(*) FROM chunks c WHERE c.doc_id = d.id) "
+                "d.ingested_at, (SELECT COUNT(*) FROM chunks c WHERE c.doc_id = d.id), d.reader "
                 "FROM documents d WHERE d.path = ?",
                 (path,),
             ).fetchone()
@@ -932,4 +933,5 @@ def _row_to_doc(r: tuple) -> Document:
         meta=json.loads(r[9]),
         ingested_at=r[10],
         chunks=r[11],
+        reader=r[12],
     )

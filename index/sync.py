@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from ingest import ChunkerConfig, chunk_document, supported
+from ingest import ChunkerConfig, chunk_document, reader_version, supported
 from ingest.chunker import document_languages
 from ingest.model import ParsedDocument, ReadOptions
 from sihub.errors import BadInputError, SihubError
@@ -168,7 +168,7 @@ def sync(
                 report.results.append(res)
                 progress.file_done(res)
                 continue
-        if old and old.sha256 == sha:
+        if old and old.sha256 == sha and old.reader >= reader_version(cand.path):
             if old.meta != cand.meta or old.mtime != st.st_mtime:
                 index.update_meta(cand.key, cand.meta, st.st_mtime)
             res = FileResult(cand.key, "unchanged", chunks=old.chunks)
@@ -216,10 +216,13 @@ def sync(
                         size=st.st_size,
                         mtime=st.st_mtime,
                         meta={k: v for k, v in cand.meta.items() if k != "title"},
+                        reader=reader_version(cand.path),
                     )
                     vectors = _embed(index, embedder, chunks, batch_size, report, progress)
                     index.put_document(doc, chunks, vectors)
                     res = FileResult(cand.key, status, chunks=len(chunks), warnings=list(parsed.warnings))
+                    if existing.get(cand.key) and existing[cand.key].sha256 == sha:
+                        res.reason = "read again by a newer reader"
                     if status == "added":
                         added_by_sha.setdefault(sha, res)
                     progress.chunks_added(len(chunks))

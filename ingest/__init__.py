@@ -2,7 +2,7 @@
 
 from .chunker import ChunkerConfig, chunk_document, split_sentences
 from .model import Block, Page, ParsedDocument
-from .readers import READERS, read_document, supported
+from .readers import READERS, read_document, reader_version, supported
 
 __all__ = [
     "READERS",
@@ -12,6 +12,7 @@ __all__ = [
     "ParsedDocument",
     "chunk_document",
     "read_document",
+    "reader_version",
     "split_sentences",
     "supported",
 ]

@@ -41,6 +41,12 @@ class _Line:
     bold: bool = False
     cells: list[str] = field(default_factory=list)
     """Text of each cell when the line looks like a table row (2+ far-apart pieces)."""
+    low: float | None = None
+    """Baseline of the row's lowest line, for a table row whose cells wrap (else `y`)."""
+
+    @property
+    def bottom(self) -> float:
+        return self.y if self.low is None else self.low
 
 
 def read_pdf(path: Path, data: bytes, opts: ReadOptions | None = None) -> ParsedDocument:
@@ -186,7 +192,94 @@ def _page_lines(page: Any) -> list[_Line]:
                 pieces.append((part.strip(), x, x + 0.45 * size * len(part.strip()), size))
             cur.text += part
     close()
-    return lines
+    return _join_wrapped_rows(lines)
+
+
+# A table cell wrapped over more lines than this is taken for a column of text, not a cell.
+_MAX_CELL_LINES = 6
+_WORDY = re.compile(r"[^\W\d_]{3}")
+
+
+def _join_wrapped_rows(lines: list[_Line]) -> list[_Line]:
+    """Table rows whose cells wrap, rebuilt as one line with cells.
+
+    Many PDF writers draw such a row cell by cell: "WP3", then "Learning from each other:" /
+    "replicating and scaling" one line lower, then "France (Avise)" back up at the row's top,
+    further right. Read in that order, the row falls apart into short paragraphs. A run of
+    lines that goes down within a column and back up to the row's top in the next column
+    (further right, same type size, at most `_MAX_CELL_LINES` lines a column) is one row: its
+    cells are the columns' lines joined. A run counts only beside a table row (a line with
+    cells) or with three columns or more, so that two columns of text are left alone.
+    """
+    out: list[_Line] = []
+    i = 0
+    while i < len(lines):
+        j, columns = _row_run(lines, i) if any(ch.isalnum() for ch in lines[i].text) else (i + 1, [])
+        row = None
+        if len(columns) >= 2:
+            beside_table = (out and out[-1].cells) or (j < len(lines) and lines[j].cells)
+            if len(columns) >= 3 or beside_table:
+                row = _row_line(lines[i:j], columns)
+                if sum(bool(_WORDY.search(c)) for c in row.cells) < 2:
+                    row = None  # labels of a drawing ("P", "Q", "x1"), not a row of words
+        if row is None:
+            out.append(lines[i])
+            i += 1
+        else:
+            out.append(row)
+            i = j
+    return out
+
+
+def _row_run(lines: list[_Line], i: int) -> tuple[int, list[list[_Line]]]:
+    """The end of the run of row lines from `i`, and its columns (lines grouped by column)."""
+    first = lines[i]
+    size = max(first.size, 1.0)
+    if i and _continues(lines[i - 1], first, size):
+        return i + 1, [[first]]  # the line goes on from the one above: text, not a row's start
+    # A cell's text is centred in its row: a one-line cell sits half the row's height below
+    # the top of a cell of several lines.
+    reach = 0.5 * _MAX_CELL_LINES * 1.6 * size
+    top, low = first.y, first.y
+    columns = [[first]]
+    j = i + 1
+    while j < len(lines):
+        ln, last = lines[j], columns[-1][-1]
+        if abs(ln.size - first.size) > 0.6 or not any(ch.isalnum() for ch in ln.text):
+            break
+        if _continues(last, ln, size) and len(columns[-1]) < _MAX_CELL_LINES:
+            columns[-1].append(ln)  # the cell goes on one line lower
+        elif ln.x > last.x + 2 * size and low - 0.5 <= ln.y <= top + reach and ln.y > last.y - 0.5:
+            columns.append([ln])  # back up, further right: the next cell of the row
+        else:
+            break
+        top, low = max(top, ln.y), min(low, ln.y)
+        j += 1
+    if j < len(lines) and _continues(columns[-1][-1], lines[j], size):
+        return i + 1, [[first]]  # a column longer than a cell: text, not a row
+    return j, columns
+
+
+def _continues(a: _Line, b: _Line, size: float) -> bool:
+    """Whether `b` is the next line of `a`'s column (same left edge, one line lower)."""
+    return abs(b.x - a.x) < 1.0 and 0 < a.y - b.y <= 1.6 * size
+
+
+def _row_line(lines: list[_Line], columns: list[list[_Line]]) -> _Line:
+    cells: list[str] = []
+    for col in columns:
+        cells.append(join_lines([ln.cells[0] if ln.cells else ln.text for ln in col]))
+        cells.extend(c for ln in col for c in ln.cells[1:])  # a wrapped cell's last line met the next cell
+    first = lines[0]
+    return _Line(
+        " ".join(cells),
+        x=min(ln.x for ln in lines),
+        y=max(ln.y for ln in lines),
+        size=first.size,
+        bold=first.bold,
+        cells=cells,
+        low=min(ln.y for ln in lines),
+    )
 
 
 def _cells(pieces: list[tuple[str, float, float, float]]) -> list[str]:
@@ -326,9 +419,9 @@ def _blocks(
     # Line spacing inside a paragraph: the low end of the gaps between lines of the same size
     # (paragraph breaks and headings make the larger gaps).
     gaps = sorted(
-        a.y - b.y
+        a.bottom - b.y
         for a, b in zip(lines, lines[1:], strict=False)
-        if 0 < a.y - b.y < 3 * max(a.size, 1) and abs(a.size - b.size) < 0.6
+        if 0 < a.bottom - b.y < 3 * max(a.size, 1) and abs(a.size - b.size) < 0.6
     )
     spacing = gaps[len(gaps) // 4] if gaps else body * 1.2
     lengths = sorted(len(ln.text) for ln in lines if abs(ln.size - body) < 0.6)
@@ -342,7 +435,7 @@ def _blocks(
             roles.append(("heading", heading_of[i]))
             continue
         size_key = round(ln.size * 2) / 2
-        gap_before = lines[i - 1].y - ln.y if i else spacing * 3
+        gap_before = lines[i - 1].bottom - ln.y if i else spacing * 3
         short = len(ln.text) < 150 and not re.search(r"[.,;]$", ln.text) and any(c.isalpha() for c in ln.text)
         if size_key in font_level and short and not ln.cells:
             roles.append(("heading", font_level[size_key] + max_outline))
@@ -403,9 +496,10 @@ def _blocks(
         elif role == "heading":
             new = not _close(prev, ln, spacing * 1.6) or abs(prev.size - ln.size) > 0.6
         elif role == "table":
-            new = not _close(prev, ln, spacing * 3)
+            # Rows of one shape (as many cells) stay one table across a taller row.
+            new = not _close(prev, ln, spacing * (4 if prev.cells and len(prev.cells) == len(ln.cells) else 3))
         else:
-            gap = prev.y - ln.y
+            gap = prev.bottom - ln.y
             indent = ln.x > prev.x + 0.8 * ln.size and abs(prev.x - left) < 2
             ended = re.search(r"[.!?:…»”\"]$", prev.text) and len(prev.text) < 0.75 * full
             new = (
@@ -425,7 +519,7 @@ def _blocks(
 
 
 def _close(a: _Line, b: _Line, limit: float) -> bool:
-    return 0 <= a.y - b.y <= limit + 0.5
+    return 0 <= a.bottom - b.y <= limit + 0.5
 
 
 def _match_outline(lines: list[_Line], outline: list[tuple[int, str]]) -> dict[int, int]:

@@ -28,6 +28,16 @@ READERS: dict[str, Reader] = {
     ".text": read_text,
 }
 
+# Raised when a reader's output for the same file changes (or the chunks cut from it), so that
+# the next ingest reads such files again instead of keeping what the older reader made of them.
+# 2: PDF table rows whose cells wrap are rebuilt as one row.
+READER_VERSIONS: dict[str, int] = {".pdf": 2}
+
+
+def reader_version(path: Path) -> int:
+    """The version of the reader for `path` (1 unless raised in `READER_VERSIONS`)."""
+    return READER_VERSIONS.get(path.suffix.lower(), 1)
+
 
 def supported(path: Path) -> bool:
     return path.suffix.lower() in READERS

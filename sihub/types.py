@@ -29,6 +29,8 @@ class Document:
     id: int | None = None
     chunks: int = 0
     ingested_at: str | None = None
+    reader: int = 1
+    """The version of the reader that read it (`ingest.reader_version`)."""
 
     def to_json(self) -> dict[str, Any]:
         """The `sihub docs --json` / `GET /api/documents` form: file facts, then catalogue fields."""

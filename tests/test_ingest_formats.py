@@ -386,3 +386,83 @@ def test_real_pdf_samples():
         if path.name == "pdflatex-outline.pdf":
             assert any(c.heading for c in chunks)
     assert seen >= 8
+
+
+def _table_pdf(path: Path, rows: list[tuple[str, ...]], widths: tuple[int, ...]) -> Path:
+    """A paragraph, a table drawn as fpdf2 draws one (cell by cell, wrapped cells centred in
+    their row), then another paragraph."""
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.add_font("DejaVu", "", str(FONT))
+    pdf.add_font("DejaVu", "B", str(FONT_BOLD))
+    pdf.add_page()
+    pdf.set_font("DejaVu", size=10)
+    pdf.multi_cell(0, 6, "The work plan has four work packages.", new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(3)
+    pdf.set_font("DejaVu", size=9)
+    with pdf.table(
+        width=sum(widths),
+        col_widths=widths,
+        text_align="LEFT",
+        line_height=4.6,
+        padding=1.2,
+        first_row_as_headings=True,
+    ) as table:
+        for row in rows:
+            r = table.row()
+            for cell in row:
+                r.cell(cell)
+    pdf.ln(5)
+    pdf.set_font("DejaVu", size=10)
+    pdf.multi_cell(0, 6, "After the table comes a paragraph of ordinary text, long enough to run over two lines.")
+    pdf.output(str(path))
+    return path
+
+
+@needs_font
+def test_pdf_table_row_with_wrapped_cells_stays_one_row(tmp_path):
+    rows = [
+        ("WP", "Title", "Lead", "Co-lead", "Key outputs"),
+        ("WP1", "Management", "Spain", "-", "Reports"),
+        (
+            "WP3",
+            "Learning from each other: replicating and scaling initiatives",
+            "France (Avise)",
+            "Reach for Change and Inkludera",
+            "Peer-learning visits; replication and scaling pilots",
+        ),
+        ("WP4", "Knowledge hub", "Sweden", "Avise", "Hub"),
+    ]
+    doc = read_document(_table_pdf(tmp_path / "wp.pdf", rows, (20, 35, 25, 25, 40)))
+    blocks = [(b.kind, b.text) for b in doc.pages[0].blocks]
+    # One table, its wrapped row one line with its five cells (not five short paragraphs).
+    assert blocks == [
+        ("para", "The work plan has four work packages."),
+        ("table", "\n".join(" | ".join(r) for r in rows)),
+        ("para", "After the table comes a paragraph of ordinary text, long enough to run over two lines."),
+    ]
+
+
+@needs_font
+def test_pdf_two_columns_of_text_are_not_taken_for_a_table_row(tmp_path):
+    from fpdf import FPDF
+
+    left = " ".join(f"Left column sentence {n} about social innovation." for n in range(1, 9))
+    right = " ".join(f"Right column sentence {n} about competence centres." for n in range(1, 9))
+    pdf = FPDF()
+    pdf.add_font("DejaVu", "", str(FONT))
+    pdf.add_page()
+    pdf.set_font("DejaVu", size=10)
+    top = pdf.get_y()
+    pdf.multi_cell(85, 5, left)
+    pdf.set_xy(110, top)
+    pdf.multi_cell(85, 5, right)
+    path = tmp_path / "columns.pdf"
+    pdf.output(str(path))
+    doc = read_document(path)
+    text = doc.pages[0].text
+    assert " | " not in text
+    # Each column reads on as one text, left then right.
+    assert text.index("sentence 8 about social") < text.index("Right column sentence 1")
+    assert "Left column sentence 1" in text and "Right column sentence 8 about competence centres." in text

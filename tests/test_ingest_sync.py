@@ -201,3 +201,40 @@ def test_catalog_fields_reach_documents(tmp_path, fmt):
         "type": "report",
     }
     assert docs["a.md"].meta == {"partner": "MSI"} and docs["a.md"].title == "Inkubator"
+
+
+def test_files_read_by_an_older_reader_are_read_again(tmp_path, monkeypatch):
+    from ingest import readers
+
+    folder = write_tree(tmp_path / "docs", TEXTS)
+    idx = tmp_path / "index"
+    assert run(idx, folder).count("added") == 2
+    with Index.open(idx, EMB.id) as index:
+        assert {Path(d.path).name: d.reader for d in index.documents()} == {"a.md": 1, "b.txt": 1}
+
+    # A newer Markdown reader: Markdown files are read again (their unchanged chunks keep their
+    # vectors), the others are not.
+    monkeypatch.setitem(readers.READER_VERSIONS, ".md", 7)
+    again = run(idx, folder)
+    assert {Path(r.path).name: r.status for r in again.results} == {"a.md": "updated", "b.txt": "unchanged"}
+    assert again.embedded == 0
+    assert next(r.reason for r in again.results if r.status == "updated") == "read again by a newer reader"
+    with Index.open(idx, EMB.id) as index:
+        assert {Path(d.path).name: d.reader for d in index.documents()} == {"a.md": 7, "b.txt": 1}
+    assert snapshot(idx) == expected(folder)
+    assert run(idx, folder).count("unchanged") == 2
+
+
+def test_an_index_from_before_reader_versions_opens_with_version_1(tmp_path):
+    import sqlite3
+
+    folder = write_tree(tmp_path / "docs", TEXTS)
+    idx = tmp_path / "index"
+    run(idx, folder)
+    db = sqlite3.connect(idx / "sihub.db")
+    db.executescript("ALTER TABLE documents DROP COLUMN reader; PRAGMA user_version = 2;")
+    db.close()
+    result = run(idx, folder)
+    assert result.count("unchanged") == 2
+    with Index.open(idx, EMB.id) as index:
+        assert [d.reader for d in index.documents()] == [1, 1]
