@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from .terms import fold
+from .terms import content_words, fold, key
 
 Kind = str  # "money" | "time" | "count"
 
@@ -103,6 +103,13 @@ def asks_several(question: str) -> bool:
     words = question.lstrip("¿¡ ").split()
     plain = [w for i, w in enumerate(words) if i == 0 or not w[:1].isupper()]
     return bool(_SEVERAL.match(fold(" ".join(plain))))
+
+
+def several_of(question: str) -> str | None:
+    """The comparison key (terms.key) of what a question asking for several things asks
+    for: its first content word ("¿Qué funciones tendría…" -> "funci", "Vilka teman…" -> "teman")."""
+    words = content_words(question)
+    return key(words[0]) if words else None
 
 
 _CURRENCY = r"(?:€|\$|£|eur\b|euros?\b|eiro\b|kr\b|kronor|kronas?\b|couronnes?|coronas?\b|sek\b|usd\b|gbp\b)"

@@ -545,3 +545,21 @@ def test_a_question_for_several_things_prefers_the_list_that_enumerates_them():
     # Asked for one thing, the closer sentence stays first.
     best = gather("When did the pilot run?", hits, Fixed()).sentences[0]
     assert not best.whole
+
+
+def test_of_several_lists_the_one_headed_by_what_is_asked_for_comes_first():
+    from assistant import answer
+    from sihub.types import Chunk, Hit
+
+    board = "The competence centre should be governed by:\n- a steering council\n- a small core team"
+    functions = "Function | Content\nObservatory | inventory of practices\nTraining | courses for support staff"
+    hits = [
+        Hit(Chunk(path="roadmap.pdf", text=board, lang="en", heading="Governance"), 1.0),
+        Hit(Chunk(path="roadmap.pdf", text=functions, lang="en", heading="Five tasks"), 1.0),
+    ]
+    question = "Which functions should the competence centre have?"
+    ranked = [c for c in answer.rank_spans(question, hits, None) if c.whole]
+    # The governance list shares more of the question's words; the table headed "Function" is
+    # what the question asks for.
+    assert [hits[c.hit].chunk.text for c in ranked][:2] == [functions, board]
+    assert ranked[0].lex < ranked[1].lex
