@@ -27,7 +27,7 @@ from sihub.types import Answer, Citation, Hit
 from . import kinds, names, terms
 from .i18n import label, lang_name
 from .quote_cache import QuoteVectors
-from .spans import MAX_QUOTE_CHARS, candidate_spans, embed_text, marked_units, quote_texts
+from .spans import MAX_QUOTE_CHARS, candidate_spans, embed_text, marked_units, quote_texts, section
 
 # Weight of term overlap next to cosine similarity in a sentence's score. e5 cosines of a
 # question against related and unrelated sentences sit within ~0.1 of each other, so a
@@ -206,9 +206,8 @@ def rank_spans(
 
 def _lead(hit: Hit, c: Sentence) -> str:
     """What introduces a table or a list: its section heading and its first line."""
-    heading = hit.chunk.heading.split(" > ")[-1] if hit.chunk.heading else ""
     first = hit.chunk.text[c.start : c.end].lstrip().split("\n", 1)[0]
-    return f"{heading}\n{first}"
+    return f"{section(hit)}\n{first}"
 
 
 def gather(

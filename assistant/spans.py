@@ -150,11 +150,15 @@ def _table_header(text: str, start: int) -> str:
     return text[head : text.find("\n", head)]
 
 
+def section(hit: Hit) -> str:
+    """The heading of the passage's own section (the last of its heading path)."""
+    return hit.chunk.heading.split(" > ")[-1] if hit.chunk.heading else ""
+
+
 def embed_text(hit: Hit, start: int, end: int) -> str:
     """A span with its document title and section heading, so that it is embedded in context;
     a table row also with its table's header row ("Model | Description | Example of fit")."""
-    heading = hit.chunk.heading.split(" > ")[-1] if hit.chunk.heading else ""
-    context = ". ".join(x for x in (hit.title, heading, _table_header(hit.chunk.text, start)) if x)
+    context = ". ".join(x for x in (hit.title, section(hit), _table_header(hit.chunk.text, start)) if x)
     text = hit.chunk.text[start:end]
     return f"{context}: {text}" if context else text
 

@@ -221,7 +221,8 @@ def sync(
                     vectors = _embed(index, embedder, chunks, batch_size, report, progress)
                     index.put_document(doc, chunks, vectors)
                     res = FileResult(cand.key, status, chunks=len(chunks), warnings=list(parsed.warnings))
-                    if existing.get(cand.key) and existing[cand.key].sha256 == sha:
+                    old = existing.get(cand.key)
+                    if old and old.sha256 == sha:  # the same content: only its reader is newer
                         res.reason = "read again by a newer reader"
                     if status == "added":
                         added_by_sha.setdefault(sha, res)
