@@ -130,13 +130,23 @@ def embed_spans(hits: list[Hit], embedder: Embedder) -> None:
 # ---- scoring -----------------------------------------------------------------------------------
 
 
-def term_overlap(question_keys: AbstractSet[str], sentence: str) -> float:
-    """Weighted share of the question's content terms that the sentence contains (0..1)."""
+def term_overlap(question_keys: AbstractSet[str], sentence: str, alt: dict[str, str] | None = None) -> float:
+    """Weighted share of the question's content terms that the sentence contains (0..1); a term
+    also counts when the sentence holds its translation `alt[term]` (keys both)."""
     if not question_keys:
         return 0.0
     have = terms.keys(sentence)
+    alt = alt or {}
     total = sum(terms.weight(k) for k in question_keys)
-    return sum(terms.weight(k) for k in question_keys if k in have) / total
+    return sum(terms.weight(k) for k in question_keys if k in have or alt.get(k) in have) / total
+
+
+def translated_keys(translations: dict[str, dict[str, str]] | None) -> dict[str, dict[str, str]]:
+    """Per language, {question term key: key of its translation} (`lexicon.Lexicon.translate`)."""
+    return {
+        lang: {terms.key(w): terms.key(t) for w, t in words.items() if terms.key(w) != terms.key(t)}
+        for lang, words in (translations or {}).items()
+    }
 
 
 def rank_spans(
@@ -146,15 +156,18 @@ def rank_spans(
     query_vec: np.ndarray | None = None,
     lang_bias: np.ndarray | None = None,
     known_only: bool = False,
+    translations: dict[str, dict[str, str]] | None = None,
 ) -> list[Sentence]:
     """Every quotable span of `hits`, scored against `query` (cosine + term overlap + figures), best first.
 
     `lang_bias[i]` (retrieve.language_bias) is taken off the cosine of the spans of `hits[i]`
     when they are ranked: e5 rates sentences in the question's language higher for their
     language alone. `Sentence.sim` keeps the plain cosine. With `known_only`, only spans whose
-    vectors are already remembered or stored are ranked (nothing is embedded).
+    vectors are already remembered or stored are ranked (nothing is embedded). `translations`
+    (`lexicon.Lexicon.translate`) let a span in another language share the question's terms.
     """
     qkeys = terms.keys(query)
+    alt = translated_keys(translations)
     kind = kinds.asked(query)
     cands: list[Sentence] = []
     for i, h in enumerate(hits):
@@ -180,7 +193,7 @@ def rank_spans(
     for c in cands:
         chunk = hits[c.hit].chunk.text
         text = chunk[c.start : c.end]
-        c.lex = term_overlap(qkeys, text)
+        c.lex = term_overlap(qkeys, text, alt.get(hits[c.hit].chunk.lang))
         c.fits = kinds.offers(text, kind, chunk)
     # Term overlap ranks spans against the best overlap in their own language: a Latvian
     # sentence cannot share the words of a French question, so raw overlap would rank every
@@ -216,6 +229,7 @@ def gather(
     embedder: Embedder | None,
     query_vec: np.ndarray | None = None,
     lang_bias: np.ndarray | None = None,
+    translations: dict[str, dict[str, str]] | None = None,
 ) -> Evidence:
     """The evidence `hits` offer for `query`: their spans ranked (`rank_spans`), the relevance
     of the passages the search found, and the question's names no passage addresses.
@@ -224,7 +238,7 @@ def gather(
     """
     if embedder is not None and query_vec is None:
         query_vec = embedder.embed_queries([query])[0]
-    cands = rank_spans(query, hits, embedder, query_vec, lang_bias)
+    cands = rank_spans(query, hits, embedder, query_vec, lang_bias, translations=translations)
     if not cands:
         return Evidence([], 0.0)
     # Relevance is calibrated on the passages the search found; those beside them add spans

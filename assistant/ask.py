@@ -17,6 +17,7 @@ from sihub.types import Answer, Hit
 from . import conversation, names, places
 from .answer import Evidence, compose, embed_spans, gather, not_found, rank_spans
 from .i18n import hinted_language, label, question_language
+from .lexicon import LEXICON
 from .llm import ChatClient, build_messages, finish
 from .query import normalise_filters
 from .retrieve import documents_naming, language_bias, named_in_documents, unknown_words
@@ -74,6 +75,11 @@ def retrieve(assistant: Assistant, query: str, k: int, filters: Any = None, more
     return assistant.index.consistent(read)
 
 
+def _translations(assistant: Assistant, query: str, lang: str | None = None) -> dict[str, dict[str, str]]:
+    """The question's words in the index's other languages (`lexicon.py`), as the search used them."""
+    return LEXICON.translate(assistant.index, assistant.embedder, query, lang or question_language(query))
+
+
 def _beside(chunk: Any, of: Hit) -> Hit:
     return Hit(chunk, of.score, title=of.title, doc_meta=of.doc_meta, beside=True)
 
@@ -89,7 +95,9 @@ def _best_sentences(assistant: Assistant, query: str, hits: list[Hit], deeper: l
     # embedding every sentence of forty passages would make a first question four times slower.
     embed_spans(hits, assistant.embedder)
     bias = language_bias(assistant.index, qvec, deeper)
-    ranked = rank_spans(query, deeper, assistant.embedder, qvec, bias, known_only=True)
+    ranked = rank_spans(
+        query, deeper, assistant.embedder, qvec, bias, known_only=True, translations=_translations(assistant, query)
+    )
     out: list[Hit] = []
     for c in ranked[:n]:
         h = deeper[c.hit]
@@ -114,7 +122,8 @@ def weigh(assistant: Assistant, query: str, hits: list[Hit], lang: str | None = 
     embedder = assistant.embedder
     qvec = embedder.embed_queries([query])[0]
     bias = language_bias(assistant.index, qvec, hits) if hits else None
-    evidence = gather(query, hits, embedder, query_vec=qvec, lang_bias=bias)
+    translations = _translations(assistant, query, lang)
+    evidence = gather(query, hits, embedder, query_vec=qvec, lang_bias=bias, translations=translations)
     unknown, words = unknown_words(assistant.index, query, lang or question_language(query))
     if unknown:
         evidence.unknown = unknown

@@ -225,6 +225,7 @@ def evaluate_beir(
             report = assistant.ingest([base / "docs"], rebuild=True)
         if report.failed and on_log:
             on_log(f"{evalset.name}: {len(report.failed)} documents failed to ingest")
+        assistant.warm_words()  # as served after the warm-up: the search's translations
         queries = [q for q in evalset.queries if evalset.qrels.get(str(q["_id"]))]
         if max_queries:
             queries = queries[:max_queries]
@@ -264,6 +265,7 @@ def evaluate_gold(
             assistant.ingest([corpus])
         except IndexMismatchError:
             assistant.ingest([corpus], rebuild=True)
+        assistant.warm_words()
         prefix = str(corpus).rstrip("/") + "/"
         per_query = []
         misses = []

@@ -72,6 +72,10 @@ class FusionParams:
     """Give the name bonus to chunks in the question's language too (else only to others)."""
     country: float = 1.0
     """Bonus for chunks of documents from the one country the question names (catalogue field)."""
+    translated: float = 1.5
+    """Weight of the bonus (0..1: BM25 relative to the best chunk of the same language) for chunks
+    in another language that hold the question's words as that language writes them
+    (`lexicon.py`; nothing before the warm-up has computed the index's word vectors)."""
 
 
 @dataclass
@@ -88,6 +92,8 @@ class Candidates:
     """Name/code bonus input (0..1), see FusionParams.names."""
     country: np.ndarray | None = None
     """1.0 for chunks from the country the question names, else 0."""
+    translated: np.ndarray | None = None
+    """Translated-words bonus input (0..1), see FusionParams.translated."""
 
 
 def standardise(x: np.ndarray, pool: int) -> np.ndarray:
@@ -132,6 +138,9 @@ def fuse(c: Candidates, query_lang: str, params: FusionParams, lang_share: float
     if c.names is not None and params.names:
         other = np.array([unknown_q or lang != query_lang for lang in c.langs])
         bonus += params.names * c.names * (1.0 if params.names_everywhere else other)
+    if c.translated is not None and params.translated:
+        other = np.array([not unknown_q and lang not in ("", "und", query_lang) for lang in c.langs])
+        bonus += params.translated * c.translated * other
     if c.country is not None and params.country:
         bonus += params.country * c.country
     return dense + bonus

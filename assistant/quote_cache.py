@@ -345,12 +345,17 @@ class WarmReport:
     seconds: float = 0.0
     problem: str | None = None
     """Why nothing could be kept (the cache file is unusable), if so."""
+    words: int = 0
+    """Distinct words of the index (`lexicon.py`)."""
+    words_embedded: int = 0
 
     def summary(self) -> str:
         text = (
-            f"{self.documents} documents, {self.units} quote units: {self.cached} were cached, "
-            f"{self.embedded} embedded ({self.seconds:.1f} s)"
+            f"{self.documents} documents, {self.units} quote units: {self.cached} were cached, {self.embedded} embedded"
         )
+        if self.words:
+            text += f"; {self.words} words, {self.words_embedded} embedded"
+        text += f" ({self.seconds:.1f} s)"
         if self.stopped:
             text += "; stopped early"
         if self.problem:

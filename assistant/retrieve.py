@@ -19,6 +19,7 @@ from sihub.types import Hit
 
 from . import places, terms
 from .fusion import Candidates, FusionParams, fuse
+from .lexicon import LEXICON
 from .query import Query, country_mentions, name_terms
 
 MODES = ("hybrid", "dense", "lexical")
@@ -27,6 +28,9 @@ DEFAULT_FUSION = FusionParams()
 # `unknown_words` to count.
 UNKNOWN_MIN_SHARE = 0.05
 UNKNOWN_MIN_PASSAGES = 20
+# Chunks each other language's lexical search with the question's translated words adds to
+# the candidates (`lexicon.py`).
+TRANSLATED_POOL = 30
 
 
 def retrieve(
@@ -62,15 +66,32 @@ def retrieve(
         for h in hits:
             h.dense = h.score
         return hits
-    return _hybrid(index, qvec, query, k, params or DEFAULT_FUSION, max(pool, k), allowed)
+    params = params or DEFAULT_FUSION
+    translated = LEXICON.translate(index, embedder, query.lexical, query.lang) if params.translated else {}
+    return _hybrid(index, qvec, query, k, params, max(pool, k), allowed, translated)
 
 
 def _hybrid(
-    index: Index, qvec: np.ndarray, query: Query, k: int, params: FusionParams, pool: int, allowed: np.ndarray | None
+    index: Index,
+    qvec: np.ndarray,
+    query: Query,
+    k: int,
+    params: FusionParams,
+    pool: int,
+    allowed: np.ndarray | None,
+    translated: dict[str, dict[str, str]] | None = None,
 ) -> list[Hit]:
     dense = dict(index.search_dense(qvec, pool, allowed))
     lexical = dict(index.search_lexical(query.lexical, pool, query.lang, allowed))
     names = name_terms(query.text) if params.names else []
+    # The question in each other language: its translated words, with its names and codes.
+    anchors = name_terms(query.text)
+    other_texts = {
+        lang: " ".join([*dict.fromkeys(words.values()), *anchors]) for lang, words in (translated or {}).items()
+    }
+    other_found = {
+        lang: dict(index.search_lexical(text, TRANSLATED_POOL, lang, allowed)) for lang, text in other_texts.items()
+    }
     forms_by_name: dict[str, set[str]] = {}
     rarity: dict[str, float] = {}
     name_ids: list[int] = []
@@ -84,7 +105,7 @@ def _hybrid(
         for t, forms in forms_by_name.items():
             n = sum(df.get(f, 0) for f in forms)
             rarity[t] = float(np.clip(np.log(total / n) / np.log(total), 0.0, 1.0)) if n else 0.0
-    ids = list(dict.fromkeys([*dense, *lexical, *name_ids]))
+    ids = list(dict.fromkeys([*dense, *lexical, *name_ids, *(i for found in other_found.values() for i in found)]))
     if not ids:
         return []
     only_lexical = [i for i in ids if i not in dense]
@@ -104,6 +125,7 @@ def _hybrid(
         langs=[h.chunk.lang for h in hits],
         names=_name_scores(hits, forms_by_name, rarity) if forms_by_name else None,
         country=_country_flags(query.text, hits) if params.country else None,
+        translated=_translated_scores(index, hits, other_texts, other_found) if other_texts else None,
     )
     share = index.language_shares().get(query.lang, 0.0) if query.lang not in ("", "und") else 1.0
     scores = fuse(cands, query.lang, params, lang_share=share)
@@ -113,6 +135,24 @@ def _hybrid(
         h.lexical = lexical.get(h.chunk.id, 0.0)
     order = np.argsort(-scores, kind="stable")[:k]
     return [hits[i] for i in order]
+
+
+def _translated_scores(
+    index: Index, hits: list[Hit], texts: dict[str, str], found: dict[str, dict[int, float]]
+) -> np.ndarray:
+    """Per hit: the BM25 of the question's words translated into the hit's language (`texts`),
+    relative to the best hit of that language (0..1); 0 for languages without translations."""
+    raw = np.zeros(len(hits))
+    for lang, text in texts.items():
+        rows = [i for i, h in enumerate(hits) if h.chunk.lang == lang]
+        missing = [hits[i].chunk.id for i in rows if hits[i].chunk.id not in found[lang]]
+        scores = {**found[lang], **(index.lexical_scores(text, lang, missing) if missing else {})}
+        for i in rows:
+            raw[i] = max(0.0, scores.get(hits[i].chunk.id, 0.0))
+        best = max((raw[i] for i in rows), default=0.0)
+        if best > 0:
+            raw[rows] /= best
+    return raw
 
 
 def name_forms(word: str, langs: list[str]) -> set[str]:

@@ -6,6 +6,7 @@ It builds the embedder and opens the index lazily, from settings, on first use.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -65,8 +66,10 @@ class Assistant:
     def _use_quotes(self) -> None:
         """Let answers read and keep quote vectors in this index's cache."""
         from .answer import _vectors
+        from .lexicon import LEXICON
 
         _vectors.attach(self.quotes)
+        LEXICON.attach(self.quotes)
 
     def close(self) -> None:
         with self._lock:
@@ -189,13 +192,22 @@ class Assistant:
         self._use_quotes()
         return ask_stream(self, _text(question), k, history=history, filters=filters)
 
+    def warm_words(self, stop_event: threading.Event | None = None) -> tuple[int, int]:
+        """Embed and keep the index's words not yet cached (`lexicon.py`): (words, embedded)."""
+        from .answer import _vectors
+        from .lexicon import LEXICON
+
+        self._use_quotes()
+        return LEXICON.warm(self.index, self.embedder, stop_event, wait=lambda: _vectors.wait_idle(2.0))
+
     def warm_quotes(
         self,
         stop_event: threading.Event | None = None,
         batch: int = 8,
         progress: Callable[[int, int | None], Any] | None = None,
     ) -> WarmReport:
-        """Embed and keep the quote units of every indexed chunk not yet cached, newest documents first.
+        """Embed and keep the words of the index (`lexicon.py`: the search's translations), then the
+        quote units of every indexed chunk not yet cached, newest documents first.
 
         Afterwards an extractive answer embeds only the question. Safe beside live questions
         (they wait for at most one batch of `batch` units) and stops between batches once
@@ -205,7 +217,9 @@ class Assistant:
         self._use_quotes()
         from .answer import _vectors
 
-        return warm(
+        t0 = time.perf_counter()
+        words, embedded = self.warm_words(stop_event)
+        report = warm(
             indexed_quote_texts(index),
             embedder,
             _vectors,
@@ -215,6 +229,9 @@ class Assistant:
             stop_event=stop_event,
             progress=progress,
         )
+        report.words, report.words_embedded = words, embedded
+        report.seconds = time.perf_counter() - t0
+        return report
 
 
 def _text(text: str) -> str:

@@ -648,6 +648,16 @@ class Index:
             ).fetchall()
         return [_row_to_chunk(r) for r in rows]
 
+    def chunk_texts(self) -> list[tuple[str, str]]:
+        """(language, text) of every chunk, in index order."""
+        with self._read() as conn:
+            return [(str(r[0]), str(r[1])) for r in conn.execute("SELECT lang, text FROM chunks ORDER BY id")]
+
+    def state(self) -> tuple[int, int]:
+        """What changes whenever the index's content does (for caches of derived data)."""
+        self.refresh()
+        return (self._generation, self._data_version)
+
     def neighbours(self, chunks: list[Chunk], reach: int = 1) -> list[Chunk]:
         """The `reach` chunks before and after each of `chunks` in its document, in the order of
         `chunks`, each once. A search hit may be several consecutive chunks joined into one

@@ -1,0 +1,90 @@
+"""The question's words in the index's other languages (assistant/lexicon.py), and their use by
+the search and the answer: real index, real default embedder."""
+
+from __future__ import annotations
+
+import numpy as np
+from conftest import assistant_over
+
+from assistant.fusion import Candidates, FusionParams, fuse
+from assistant.lexicon import LEXICON, question_words, vocabulary
+from assistant.query import parse_query
+from assistant.retrieve import retrieve
+
+SV = {
+    "sv/projekt.md": (
+        "# Projektets organisation\n\n"
+        "Stiftelsen ledde arbetspaket fyra om verktyg och metoder. Deltagarna kom från kommuner och regioner.\n"
+    ),
+    "sv/fika.md": "# Personalens fikarum\n\nKaffebryggaren i fikarummet byts ut under våren.\n",
+}
+
+
+def test_question_words_are_content_words_once():
+    assert question_words("Which work package did the foundation lead, and which work?", "en") == [
+        "work",
+        "package",
+        "foundation",
+        "lead",
+    ]
+    assert question_words("Cik dalībnieku 2022. gadā?", "lv") == ["dalībnieku", "gadā"]
+
+
+def test_vocabulary_counts_chunks_by_language(tmp_path):
+    with assistant_over(tmp_path, SV) as a:
+        vocab = vocabulary(a.index)
+    assert set(vocab) == {"sv"}
+    assert vocab["sv"]["arbetspaket"] == 1 and "och" not in vocab["sv"]
+
+
+def test_translations_come_after_the_warm_up_and_are_kept(tmp_path):
+    question = "Which work package did the foundation lead?"
+    with assistant_over(tmp_path, SV) as a:
+        a.search(question)  # attaches the index's cache
+        assert LEXICON.translate(a.index, a.embedder, question, "en") == {}
+        words, embedded = a.warm_words()
+        assert words == embedded == len(vocabulary(a.index)["sv"])
+        got = LEXICON.translate(a.index, a.embedder, question, "en")
+        assert got["sv"]["lead"] == "ledde"
+        assert got["sv"]["package"] == "arbetspaket"
+        # No translation into the question's own language, none for an unknown language.
+        assert LEXICON.translate(a.index, a.embedder, "Vem ledde arbetspaketet?", "sv") == {}
+        assert LEXICON.translate(a.index, a.embedder, question, "und") == {}
+        # Kept in the index's cache: a second warm-up embeds nothing.
+        assert a.warm_words() == (words, 0)
+        # The warm-up report names them.
+        assert f"{words} words, 0 embedded" in a.warm_quotes().summary()
+
+
+def test_search_finds_the_passage_holding_the_translated_words(tmp_path):
+    # An English passage on the foundation without the answer outranks the Swedish one that
+    # holds it, as the embedder prefers the question's language; the Swedish words for "work
+    # package" and "lead" turn that round.
+    question = "Which work package did the foundation lead?"
+    report = (
+        "# The foundation in the project\n\nThe foundation took part in the project from the start. "
+        "Its work on the project is described in the annual report of the foundation.\n"
+    )
+    with assistant_over(tmp_path, {**SV, "en/report.md": report}) as a:
+        a.warm_words()
+        first = [
+            retrieve(a.index, a.embedder, parse_query(question), 2, params=FusionParams(translated=t))[0].chunk.path
+            for t in (0.0, FusionParams().translated)
+        ]
+        assert first[0].endswith("report.md") and first[1].endswith("projekt.md")
+        answer = a.ask(question)
+        assert answer.found and any("ledde arbetspaket" in c.quote for c in answer.citations)
+
+
+def test_translated_bonus_goes_to_other_languages_only():
+    c = Candidates(
+        ids=np.array([1, 2, 3]),
+        dense=np.array([0.80, 0.80, 0.80]),
+        lexical=np.zeros(3),
+        langs=["en", "sv", "sv"],
+        translated=np.array([1.0, 1.0, 0.0]),
+    )
+    plain = fuse(c, "en", FusionParams(translated=0.0))
+    scores = fuse(c, "en", FusionParams(translated=1.5))
+    assert scores[0] == plain[0]  # the question's language: its own lexical score counts
+    assert scores[1] - plain[1] == 1.5 and scores[2] == plain[2]
