@@ -118,7 +118,8 @@ def weigh(assistant: Assistant, query: str, hits: list[Hit], lang: str | None = 
     """The evidence `hits` offer for `query` (in language `lang`): their sentences scored against
     it (answer.gather), ranked with the same language-bias correction as the search (a question
     in Swedish does not prefer Swedish sentences for their language alone); its relevance
-    lowered by the share of the question's words that no passage of the index holds."""
+    lowered by the share of the question's words that no passage of the index holds; a name
+    no passage addresses, or a year none of the passages it would quote mentions, is `unsupported`."""
     embedder = assistant.embedder
     qvec = embedder.embed_queries([query])[0]
     bias = language_bias(assistant.index, qvec, hits) if hits else None
@@ -130,7 +131,10 @@ def weigh(assistant: Assistant, query: str, hits: list[Hit], lang: str | None = 
         evidence.relevance -= UNKNOWN_WEIGHT * len(unknown) / words
     if evidence.kind:
         _figures_of_the_subject(assistant, query, hits, evidence)
-    absent = [w for w in evidence.unsupported if not places.mentions(w)]
+    quoted = [hits[i] for i in dict.fromkeys(c.hit for c in evidence.pool())]
+    years = names.years_unmentioned(query, [f"{h.chunk.heading}\n{h.chunk.text}" for h in quoted])
+    evidence.unsupported += [y for y in years if y not in evidence.unsupported]
+    absent = [w for w in evidence.unsupported if not places.mentions(w) and w not in years]
     if absent:
         # A name no passage holds may stand elsewhere in their documents: a report on "the
         # Gothenburg pilot" names the city in its introduction, not in the passage with the

@@ -22,6 +22,7 @@ NAME_GAIN = 0.003
 NAME_SPANS = 5
 
 _WORDS = re.compile(r"\w+", re.UNICODE)
+_YEARS = re.compile(r"(?<!\w)(?:1[89]|20)\d\d(?!\d)")
 
 
 def names_in(question: str) -> list[str]:
@@ -90,3 +91,17 @@ def unsupported(
         if float(np.max(gain[:NAME_SPANS]) - np.median(gain)) <= NAME_GAIN:
             out.append(w)
     return out
+
+
+def years_unmentioned(question: str, texts: list[str]) -> list[str]:
+    """The years `question` names ("after 2025", "2022. gadā") that none of `texts` mentions.
+
+    A year is part of what a question asks: "What will happen to the website after 2025?" is
+    not answered by passages about the hub that never mention 2025, however close in meaning.
+    `texts` are the passages an answer would quote (not every passage found: a year is common
+    enough to turn up somewhere among them). On the gold questions, each of the 22 answerable
+    ones that names a year has it on the answer's passage.
+    """
+    years = list(dict.fromkeys(_YEARS.findall(question)))
+    mentioned = {y for t in texts for y in _YEARS.findall(t)}
+    return [y for y in years if y not in mentioned]

@@ -563,3 +563,21 @@ def test_of_several_lists_the_one_headed_by_what_is_asked_for_comes_first():
     # what the question asks for.
     assert [hits[c.hit].chunk.text for c in ranked][:2] == [functions, board]
     assert ranked[0].lex < ranked[1].lex
+
+
+def test_a_year_the_quoted_passages_do_not_mention_is_not_answered(tmp_path):
+    from tests.conftest import assistant_over
+
+    docs = {
+        "en/hub.md": "# The knowledge hub\n\nThe knowledge hub collects tools, methods and good examples of "
+        "support to social innovation. Its website is run by the Swedish partner and is updated every month "
+        "with new cases from the partners.\n",
+        "en/plan.md": "# Work plan\n\nThe partners will review the knowledge hub in 2024 and decide how to "
+        "finance its website after the project.\n",
+    }
+    with assistant_over(tmp_path, docs) as a:
+        after = a.ask("What will happen to the knowledge hub website after 2025?")
+        assert not after.found and "2025" in after.answer
+        # The year the plan mentions is answered from it.
+        found = a.ask("What will the partners do with the knowledge hub website in 2024?")
+        assert found.found and any("2024" in c.quote for c in found.citations)

@@ -189,3 +189,15 @@ def test_questions_that_ask_for_several_things(question, several):
     from assistant.kinds import asks_several
 
     assert asks_several(question) is several
+
+
+def test_years_no_quoted_passage_mentions():
+    from assistant.names import years_unmentioned
+
+    texts = ["The hub's website will be kept online until the end of the project.", "Budget 2024–2026: 1.2 M€"]
+    assert years_unmentioned("What will happen to the hub's website after 2025?", texts) == ["2025"]
+    assert years_unmentioned("What is the budget for 2024?", texts) == []
+    assert years_unmentioned("Cik dalībnieku bija 2022. gadā un 2024. gadā?", texts) == ["2022"]
+    # Only whole years: a figure or a code holding one is not a year.
+    assert years_unmentioned("How many projects since 2019?", ["120190 visitors, WP2019"]) == ["2019"]
+    assert years_unmentioned("What does the hub offer?", texts) == []
