@@ -102,7 +102,9 @@ def _best_sentences(assistant: Assistant, query: str, hits: list[Hit], deeper: l
     for c in ranked[:n]:
         h = deeper[c.hit]
         if not any(_overlap(h, o) for o in hits + out):
-            out.append(replace(h, beside=True))
+            # Weighed for one sentence, not for the whole passage's rank: its spans get the
+            # passage score of the search's best passage (answer.PASSAGE_WEIGHT).
+            out.append(replace(h, beside=True, score=max(h.score, hits[0].score)))
     return out
 
 

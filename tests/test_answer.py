@@ -581,3 +581,25 @@ def test_a_year_the_quoted_passages_do_not_mention_is_not_answered(tmp_path):
         # The year the plan mentions is answered from it.
         found = a.ask("What will the partners do with the knowledge hub website in 2024?")
         assert found.found and any("2024" in c.quote for c in found.citations)
+
+
+def test_a_sentence_of_a_passage_the_search_ranks_higher_comes_first(monkeypatch):
+    from assistant import answer
+    from sihub.types import Chunk, Hit
+
+    text = "The pilot trained twenty advisers in the region."
+    hits = [
+        Hit(Chunk(path="a.md", text=text, lang="en", heading="Pilot"), 0.2),
+        Hit(Chunk(path="b.md", text=text, lang="en", heading="Pilot"), 2.5),
+    ]
+    question = "How many advisers did the pilot train?"
+    ranked = answer.rank_spans(question, hits, None)
+    # Alike in every other way, the sentence of the passage the search scored higher comes first.
+    assert [c.hit for c in ranked] == [1, 0]
+    assert ranked[0].score - ranked[1].score == pytest.approx(answer.PASSAGE_WEIGHT * 2.3)
+    # A passage scored beyond the cap, or below zero, counts as the cap, or as zero.
+    hits[0].score, hits[1].score = -1.0, 40.0
+    ranked = answer.rank_spans(question, hits, None)
+    assert ranked[0].score - ranked[1].score == pytest.approx(answer.PASSAGE_WEIGHT * answer.PASSAGE_CAP)
+    monkeypatch.setattr(answer, "PASSAGE_WEIGHT", 0.0)
+    assert [c.hit for c in answer.rank_spans(question, hits, None)] == [0, 1]
