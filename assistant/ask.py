@@ -77,7 +77,7 @@ def retrieve(assistant: Assistant, query: str, k: int, filters: Any = None, more
 
 def _translations(assistant: Assistant, query: str, lang: str | None = None) -> dict[str, dict[str, str]]:
     """The question's words in the index's other languages (`lexicon.py`), as the search used them."""
-    return LEXICON.translate(assistant.index, assistant.embedder, query, lang or question_language(query))
+    return LEXICON.translate(assistant.embedder, query, lang or question_language(query))
 
 
 def _beside(chunk: Any, of: Hit) -> Hit:

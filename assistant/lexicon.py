@@ -11,14 +11,18 @@ when close enough, stands for it there. `retrieve` runs the lexical search once 
 language with those words (`FusionParams.translated`).
 
 The vocabulary is every word of three or more letters of the indexed chunks, by chunk
-language. Its vectors are computed by the warm-up (`sihub warm`, the chat's start, `sihub
-eval`) and kept in the quote cache under their own engine name; until then a question is
-searched without translations, as before (`Lexicon.translate` gives {}).
+language (the MAX_WORDS most frequent of each). The warm-up (`sihub warm`, the chat's start and
+each upload, `sihub eval`) embeds the words not yet kept and stores them with their language in
+the quote cache's `words` table; a question reads them from there (nothing is scanned or
+embedded but its own words). Before the first warm-up a question is searched without
+translations, as before (`Lexicon.translate` gives {}); words of documents since removed stay
+in the table, harmless: the search finds nothing under them.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -29,14 +33,18 @@ from index import lexical
 from index.embedder import Embedder
 
 from . import terms
-from .quote_cache import QuoteStore, engine_of, text_key
+from .quote_cache import QuoteStore, engine_of
 
 # How close (cosine, both words embedded as queries) the nearest word of another language
 # must be to stand for a question's word there (bench/answers.py: 0.88 and 0.92 retrieve
 # about as well; below 0.88 stray words come in).
 MIN_COS = 0.90
 MIN_LETTERS = 3
+# Words kept per language, most frequent first: ~30 MB of vectors per language at the most.
+MAX_WORDS = 20_000
 _BATCH = 64
+# How often (seconds) a process looks for words another process's warm-up has added.
+RECHECK_S = 30.0
 
 
 def _keep(word: str, lang: str) -> bool:
@@ -53,16 +61,16 @@ def question_words(text: str, lang: str) -> list[str]:
     return list(dict.fromkeys(w for w in lexical.tokens(text) if _keep(w, lang)))
 
 
-def vocabulary(index: Any) -> dict[str, dict[str, int]]:
-    """Per chunk language (not "und"): the words of its chunks with the number of chunks holding each."""
-    out: dict[str, dict[str, int]] = {}
+def vocabulary(index: Any, limit: int = MAX_WORDS) -> dict[str, list[str]]:
+    """Per chunk language (not "und"): the `limit` words held by most chunks (ties alphabetical)."""
+    counts: dict[str, dict[str, int]] = {}
     for lang, text in index.chunk_texts():
         if lang in ("", "und"):
             continue
-        counts = out.setdefault(lang, {})
+        seen = counts.setdefault(lang, {})
         for w in {w for w in lexical.tokens(text) if _keep(w, lang)}:
-            counts[w] = counts.get(w, 0) + 1
-    return out
+            seen[w] = seen.get(w, 0) + 1
+    return {lang: sorted(seen, key=lambda w: (-seen[w], w))[:limit] for lang, seen in counts.items()}
 
 
 def word_engine(embedder: Embedder) -> str:
@@ -75,7 +83,8 @@ class _Table:
     key: tuple[Any, ...]
     words: dict[str, list[str]]
     vecs: dict[str, np.ndarray]
-    complete: bool
+    rows: int
+    checked: float
 
 
 class Lexicon:
@@ -100,65 +109,71 @@ class Lexicon:
         stop_event: threading.Event | None = None,
         wait: Callable[[], None] | None = None,
     ) -> tuple[int, int]:
-        """Compute and keep the vectors of the vocabulary's words the store lacks: (words, embedded).
+        """Embed and keep the vocabulary's words the store lacks: (words, words embedded).
         `wait()` is called before each batch (to give way to live questions)."""
         store = self.store
         if store is None or not store.usable:
             return 0, 0
         engine = word_engine(embedder)
-        words = sorted({w for counts in vocabulary(index).values() for w in counts})
-        keys = [text_key(w) for w in words]
-        have = store.has(engine, keys)
-        todo = [(k, w) for k, w in zip(keys, words, strict=True) if k not in have]
+        vocab = vocabulary(index)
+        have = store.word_names(engine)
+        todo: dict[str, list[str]] = {}
+        for lang, words in vocab.items():
+            for w in words:
+                if (lang, w) not in have:
+                    todo.setdefault(w, []).append(lang)
+        pending = sorted(todo)
         done = 0
-        for start in range(0, len(todo), _BATCH):
+        for start in range(0, len(pending), _BATCH):
             if stop_event is not None and stop_event.is_set():
                 break
             if wait is not None:
                 wait()
-            part = todo[start : start + _BATCH]
-            vecs = _embed_words(embedder, [w for _, w in part])
-            if not store.put(engine, zip([k for k, _ in part], vecs, strict=True)):
+            part = pending[start : start + _BATCH]
+            vecs = _embed_words(embedder, part)
+            if not store.put_words(engine, [(lang, w, v) for w, v in zip(part, vecs, strict=True) for lang in todo[w]]):
                 break
             done += len(part)
         with self._lock:
             self._warmed += 1
-        return len(words), done
+        return len({w for words in vocab.values() for w in words}), done
 
-    def _vectors(self, index: Any, embedder: Embedder) -> _Table | None:
+    def _vectors(self, embedder: Embedder) -> _Table | None:
+        """The stored word vectors by language (read once, again after a warm-up or when
+        another process has added words)."""
         store = self.store
         if store is None:
             return None
-        key = (id(index), index.state(), engine_of(embedder), id(store), self._warmed)
+        engine, dim = word_engine(embedder), int(getattr(embedder, "dim", 0))
+        key = (id(store), engine, self._warmed)
         with self._lock:
             table = self._table
+        now = time.monotonic()
         if table is not None and table.key == key:
-            return table
-        engine, dim = word_engine(embedder), int(getattr(embedder, "dim", 0))
+            if now - table.checked < RECHECK_S:
+                return table
+            table.checked = now
+            if store.word_count(engine) == table.rows:
+                return table
+        rows = store.words(engine, dim)
         words: dict[str, list[str]] = {}
-        vecs: dict[str, np.ndarray] = {}
-        complete = True
-        for lang, counts in vocabulary(index).items():
-            listed = sorted(counts)
-            got = store.get(engine, [text_key(w) for w in listed], dim)
-            known = [w for w in listed if text_key(w) in got]
-            complete = complete and len(known) == len(listed)
-            if known:
-                words[lang] = known
-                vecs[lang] = np.stack([got[text_key(w)] for w in known]).astype(np.float32)
-        table = _Table(key, words, vecs, complete)
+        vecs: dict[str, list[np.ndarray]] = {}
+        for lang, w, v in rows:
+            words.setdefault(lang, []).append(w)
+            vecs.setdefault(lang, []).append(v)
+        table = _Table(key, words, {lang: np.stack(v).astype(np.float32) for lang, v in vecs.items()}, len(rows), now)
         with self._lock:
             self._table = table
         return table
 
-    def translate(self, index: Any, embedder: Embedder, text: str, lang: str) -> dict[str, dict[str, str]]:
-        """For each other language of the index: the word standing there for each of the question's
+    def translate(self, embedder: Embedder, text: str, lang: str) -> dict[str, dict[str, str]]:
+        """For each other language of the kept words: the word standing there for each of the question's
         words that has one (the nearest word of that language, at cosine >= MIN_COS), as
         {question word: word}. {} for a question of unknown language, or before the warm-up has
         computed any word vectors."""
         if lang in ("", "und"):
             return {}
-        table = self._vectors(index, embedder)
+        table = self._vectors(embedder)
         if table is None or not table.vecs:
             return {}
         words = question_words(text, lang)

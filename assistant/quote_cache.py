@@ -113,6 +113,11 @@ class QuoteStore:
                     "CREATE TABLE IF NOT EXISTS quotes (engine TEXT NOT NULL, key BLOB NOT NULL, "
                     "vec BLOB NOT NULL, PRIMARY KEY (engine, key))"
                 )
+                # The index's words and their vectors, by chunk language (assistant/lexicon.py).
+                db.execute(
+                    "CREATE TABLE IF NOT EXISTS words (engine TEXT NOT NULL, lang TEXT NOT NULL, "
+                    "word TEXT NOT NULL, vec BLOB NOT NULL, PRIMARY KEY (engine, lang, word))"
+                )
             except sqlite3.OperationalError as exc:
                 db.close()
                 if "readonly" not in str(exc) and "unable to open" not in str(exc):
@@ -173,6 +178,42 @@ class QuoteStore:
     def put(self, engine: str, items: Iterable[tuple[bytes, np.ndarray]]) -> bool:
         """Store vectors (existing keys are kept); False when nothing could be written."""
         rows = [(engine, k, np.asarray(v, dtype=np.float32).tobytes()) for k, v in items]
+        return self._insert("INSERT OR IGNORE INTO quotes (engine, key, vec) VALUES (?, ?, ?)", rows)
+
+    def put_words(self, engine: str, items: Iterable[tuple[str, str, np.ndarray]]) -> bool:
+        """Store (language, word, vector) rows (existing ones are kept); False when nothing could be written."""
+        rows = [(engine, lang, w, np.asarray(v, dtype=np.float32).tobytes()) for lang, w, v in items]
+        return self._insert("INSERT OR IGNORE INTO words (engine, lang, word, vec) VALUES (?, ?, ?, ?)", rows)
+
+    def words(self, engine: str, dim: int) -> list[tuple[str, str, np.ndarray]]:
+        """Every stored (language, word, vector) of `engine`; [] when the store is off."""
+        rows = self._select("SELECT lang, word, vec FROM words WHERE engine = ?", (engine,))
+        return [(str(lang), str(w), np.frombuffer(b, dtype=np.float32)) for lang, w, b in rows if len(b) == dim * 4]
+
+    def word_names(self, engine: str) -> set[tuple[str, str]]:
+        """The stored (language, word) pairs of `engine`."""
+        return {(str(a), str(b)) for a, b in self._select("SELECT lang, word FROM words WHERE engine = ?", (engine,))}
+
+    def word_count(self, engine: str) -> int:
+        rows = self._select("SELECT COUNT(*) FROM words WHERE engine = ?", (engine,))
+        return int(rows[0][0]) if rows else 0
+
+    def _select(self, sql: str, args: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        with self._lock:
+            db = self._conn()
+            if db is None:
+                return []
+            try:
+                return db.execute(sql, args).fetchall()
+            except sqlite3.OperationalError as exc:
+                if "no such table" in str(exc) or "locked" in str(exc) or "busy" in str(exc):
+                    return []  # an older cache opened read-only, or a long write elsewhere
+                self._off(str(exc))
+            except sqlite3.Error as exc:
+                self._off(str(exc))
+        return []
+
+    def _insert(self, sql: str, rows: list[tuple[Any, ...]]) -> bool:
         if not rows:
             return True
         with self._lock:
@@ -182,7 +223,7 @@ class QuoteStore:
             try:
                 db.execute("BEGIN IMMEDIATE")
                 try:
-                    db.executemany("INSERT OR IGNORE INTO quotes (engine, key, vec) VALUES (?, ?, ?)", rows)
+                    db.executemany(sql, rows)
                     db.execute("COMMIT")
                 except BaseException:
                     if db.in_transaction:

@@ -67,7 +67,7 @@ def retrieve(
             h.dense = h.score
         return hits
     params = params or DEFAULT_FUSION
-    translated = LEXICON.translate(index, embedder, query.lexical, query.lang) if params.translated else {}
+    translated = LEXICON.translate(embedder, query.lexical, query.lang) if params.translated else {}
     return _hybrid(index, qvec, query, k, params, max(pool, k), allowed, translated)
 
 

@@ -649,14 +649,11 @@ class Index:
         return [_row_to_chunk(r) for r in rows]
 
     def chunk_texts(self) -> list[tuple[str, str]]:
-        """(language, text) of every chunk, in index order."""
-        with self._read() as conn:
-            return [(str(r[0]), str(r[1])) for r in conn.execute("SELECT lang, text FROM chunks ORDER BY id")]
-
-    def state(self) -> tuple[int, int]:
-        """What changes whenever the index's content does (for caches of derived data)."""
+        """(language, heading and text) of every chunk, in index order."""
         self.refresh()
-        return (self._generation, self._data_version)
+        with self._read() as conn:
+            rows = conn.execute("SELECT lang, heading, text FROM chunks ORDER BY id")
+            return [(str(r[0]), f"{r[1]}\n{r[2]}") for r in rows]
 
     def neighbours(self, chunks: list[Chunk], reach: int = 1) -> list[Chunk]:
         """The `reach` chunks before and after each of `chunks` in its document, in the order of

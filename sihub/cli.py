@@ -300,11 +300,13 @@ def serve(obj: _Ctx, host: str | None, port: int | None, library: Path | None) -
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @click.pass_obj
 def warm(obj: _Ctx, batch: int, quiet: bool) -> None:
-    """Embed the quotable sentences of every indexed passage ahead of time, so answers are fast.
+    """Embed the index's words and the quotable sentences of every passage ahead of time.
 
-    An answer weighs each sentence pair of its passages by its vector; `warm` computes the
-    ones not cached yet (newest documents first) into <index>/quotes.sqlite. `sihub serve`
-    does the same in the background; stopping midway keeps what was done.
+    The search looks a question's words up in the index's other languages by their vectors
+    (cross-language search), and an answer weighs each sentence pair of its passages by its
+    vector; `warm` computes those not cached yet (newest documents first) into
+    <index>/quotes.sqlite. `sihub serve` does the same in the background; stopping midway
+    keeps what was done.
 
     \b
     Example:

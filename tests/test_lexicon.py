@@ -7,7 +7,7 @@ import numpy as np
 from conftest import assistant_over
 
 from assistant.fusion import Candidates, FusionParams, fuse
-from assistant.lexicon import LEXICON, question_words, vocabulary
+from assistant.lexicon import LEXICON, Lexicon, question_words, vocabulary, word_engine
 from assistant.query import parse_query
 from assistant.retrieve import retrieve
 
@@ -30,30 +30,52 @@ def test_question_words_are_content_words_once():
     assert question_words("Cik dalībnieku 2022. gadā?", "lv") == ["dalībnieku", "gadā"]
 
 
-def test_vocabulary_counts_chunks_by_language(tmp_path):
-    with assistant_over(tmp_path, SV) as a:
+def test_vocabulary_keeps_the_most_frequent_words_by_language(tmp_path):
+    docs = {
+        **SV,
+        "sv/styrelse.md": "# Styrelsen\n\nStiftelsen och styrelsen träffas fyra gånger om året för att följa verktyg och metoder.\n",
+    }
+    with assistant_over(tmp_path, docs) as a:
         vocab = vocabulary(a.index)
-    assert set(vocab) == {"sv"}
-    assert vocab["sv"]["arbetspaket"] == 1 and "och" not in vocab["sv"]
+        assert set(vocab) == {"sv"}
+        assert "arbetspaket" in vocab["sv"] and "personalens" in vocab["sv"]  # headings too
+        assert "och" not in vocab["sv"]
+        # Words held by two chunks come first, then alphabetically; the limit keeps the first.
+        assert vocab["sv"][:4] == ["fyra", "metoder", "stiftelsen", "verktyg"]
+        assert vocabulary(a.index, limit=3)["sv"] == vocab["sv"][:3]
 
 
 def test_translations_come_after_the_warm_up_and_are_kept(tmp_path):
     question = "Which work package did the foundation lead?"
     with assistant_over(tmp_path, SV) as a:
         a.search(question)  # attaches the index's cache
-        assert LEXICON.translate(a.index, a.embedder, question, "en") == {}
+        assert LEXICON.translate(a.embedder, question, "en") == {}
         words, embedded = a.warm_words()
         assert words == embedded == len(vocabulary(a.index)["sv"])
-        got = LEXICON.translate(a.index, a.embedder, question, "en")
+        assert ("sv", "arbetspaket") in a.quotes.word_names(word_engine(a.embedder))
+        got = LEXICON.translate(a.embedder, question, "en")
         assert got["sv"]["lead"] == "ledde"
         assert got["sv"]["package"] == "arbetspaket"
         # No translation into the question's own language, none for an unknown language.
-        assert LEXICON.translate(a.index, a.embedder, "Vem ledde arbetspaketet?", "sv") == {}
-        assert LEXICON.translate(a.index, a.embedder, question, "und") == {}
-        # Kept in the index's cache: a second warm-up embeds nothing.
+        assert LEXICON.translate(a.embedder, "Vem ledde arbetspaketet?", "sv") == {}
+        assert LEXICON.translate(a.embedder, question, "und") == {}
+        # Kept in the index's cache: a second warm-up embeds nothing, and another process
+        # (a new lexicon on the same cache) translates without embedding the vocabulary.
         assert a.warm_words() == (words, 0)
+        other = Lexicon()
+        other.attach(a.quotes)
+        assert other.translate(a.embedder, question, "en") == got
         # The warm-up report names them.
         assert f"{words} words, 0 embedded" in a.warm_quotes().summary()
+        # A new document's words come with the next warm-up.
+        (tmp_path / "docs" / "sv" / "budget.md").write_text(
+            "# Budget\n\nBudgeten för projektet godkändes av styrelsen i mars, och den omfattar alla kostnader "
+            "för personal och resor under de tre åren.\n"
+        )
+        a.ingest([tmp_path / "docs"])
+        assert "budget" not in LEXICON.translate(a.embedder, "Who approved the budget?", "en").get("sv", {}).values()
+        assert a.warm_words()[1] > 0
+        assert LEXICON.translate(a.embedder, "Who approved the budget?", "en")["sv"]["budget"] in ("budget", "budgeten")
 
 
 def test_search_finds_the_passage_holding_the_translated_words(tmp_path):

@@ -101,7 +101,7 @@ class Hub:
         while not self.stop_warming.is_set():
             try:
                 report = self.assistant.warm_quotes(stop_event=self.stop_warming)
-                if report.embedded or report.problem:
+                if report.embedded or report.words_embedded or report.problem:
                     print(f"sihub: quote vectors: {report.summary()}", file=sys.stderr, flush=True)
             except Exception as exc:  # noqa: BLE001 - a cache warm-up must never take the server down
                 print(f"sihub: quote warm-up stopped: {exc}", file=sys.stderr, flush=True)
