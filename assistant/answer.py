@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 
 import numpy as np
 
@@ -145,8 +146,13 @@ def term_overlap(question_keys: AbstractSet[str], sentence: str, alt: dict[str, 
         return 0.0
     have = terms.keys(sentence)
     alt = alt or {}
-    total = sum(terms.weight(k) for k in question_keys)
-    return sum(terms.weight(k) for k in question_keys if k in have or alt.get(k) in have) / total
+    weights = _weights(frozenset(question_keys))
+    return sum(w for k, w in weights.items() if k in have or alt.get(k) in have) / sum(weights.values())
+
+
+@lru_cache(maxsize=1024)
+def _weights(question_keys: frozenset[str]) -> dict[str, float]:
+    return {k: terms.weight(k) for k in question_keys}
 
 
 def translated_keys(translations: dict[str, dict[str, str]] | None) -> dict[str, dict[str, str]]:

@@ -8,6 +8,7 @@ chunks of one passage shown as one.
 from __future__ import annotations
 
 from dataclasses import replace
+from functools import lru_cache
 
 import numpy as np
 
@@ -227,9 +228,15 @@ def _name_scores(hits: list[Hit], forms: dict[str, set[str]], rarity: dict[str, 
     whole = max(1.0, sum(rarity.values()))
     out = np.zeros(len(hits))
     for i, h in enumerate(hits):
-        words = set(lexmod.analyze(f"{h.chunk.heading}\n{h.chunk.text}", h.chunk.lang).split())
+        words = _analyzed(h.chunk.heading, h.chunk.text, h.chunk.lang)
         out[i] = sum(rarity[t] for t, fs in forms.items() if words & fs) / whole
     return out
+
+
+@lru_cache(maxsize=4096)
+def _analyzed(heading: str, text: str, lang: str) -> frozenset[str]:
+    """The analysed words of a chunk (remembered: the same candidates come back question after question)."""
+    return frozenset(lexmod.analyze(f"{heading}\n{text}", lang).split())
 
 
 def _country_flags(text: str, hits: list[Hit]) -> np.ndarray | None:
