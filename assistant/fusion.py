@@ -28,7 +28,9 @@ one-language collection):
 - names and codes (capitalised words, acronyms, numbers) matched in every language's stemmed
   form, weighted by how rare they are in the index, as a bonus for other-language chunks;
 - a country the question names ("the Latvian centre", "Spānijas ceļvedis"): a soft bonus for
-  chunks of documents catalogued under that country, never a filter.
+  chunks of documents catalogued under that country, never a filter;
+- the question's words as each other language writes them (`lexicon.py`): their BM25 in that
+  language, relative to its best chunk, as a bonus for chunks of that language.
 
 All weights live in `FusionParams`; they were measured on the 17 dev sets
 (`bench/quality.py`), where the result was flat around these values.
@@ -75,7 +77,9 @@ class FusionParams:
     translated: float = 1.5
     """Weight of the bonus (0..1: BM25 relative to the best chunk of the same language) for chunks
     in another language that hold the question's words as that language writes them
-    (`lexicon.py`; nothing before the warm-up has computed the index's word vectors)."""
+    (`lexicon.py`; nothing before the warm-up has computed the index's word vectors). Gold
+    questions' answers (bench/answers.py), cited at 0.5 / 1.0 / 1.5 / 2.0 / 2.5: 85.3 / 84.5 /
+    87.1 / 87.1 / 86.2% (101 without); the dev sets' hybrid nDCG@10 moves by under 0.01."""
 
 
 @dataclass

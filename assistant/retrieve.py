@@ -84,9 +84,9 @@ def _hybrid(
 ) -> list[Hit]:
     dense = dict(index.search_dense(qvec, pool, allowed))
     lexical = dict(index.search_lexical(query.lexical, pool, query.lang, allowed))
-    names = name_terms(query.text) if params.names else []
     # The question in each other language: its translated words, with its names and codes.
     anchors = name_terms(query.text)
+    names = anchors if params.names else []
     other_texts = {
         lang: " ".join([*dict.fromkeys(words.values()), *anchors]) for lang, words in (translated or {}).items()
     }
