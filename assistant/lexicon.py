@@ -26,7 +26,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -88,6 +88,13 @@ class _Table:
     vecs: dict[str, np.ndarray]
     rows: int
     checked: float
+    known: dict[str, tuple[str, int]] = field(default_factory=dict)
+    """Where each kept word's vector is, (language, row): a question's words are mostly among
+    them, and are not embedded again."""
+
+    def vector(self, word: str) -> np.ndarray | None:
+        where = self.known.get(word)
+        return None if where is None else self.vecs[where[0]][where[1]]
 
 
 class Lexicon:
@@ -167,7 +174,14 @@ class Lexicon:
         for lang, w, v in rows:
             words.setdefault(lang, []).append(w)
             vecs.setdefault(lang, []).append(v)
-        table = _Table(key, words, {lang: np.stack(v).astype(np.float32) for lang, v in vecs.items()}, len(rows), now)
+        table = _Table(
+            key,
+            words,
+            {lang: np.stack(v).astype(np.float32) for lang, v in vecs.items()},
+            len(rows),
+            now,
+            {w: (lang, i) for lang, listed in words.items() for i, w in enumerate(listed)},
+        )
         with self._lock:
             self._table = table
         return table
@@ -197,7 +211,9 @@ class Lexicon:
         words = question_words(text, lang)
         if not words:
             return {}
-        qv = _embed_words(embedder, words)
+        new = [w for w in words if w not in table.known]
+        fresh = dict(zip(new, _embed_words(embedder, new), strict=True)) if new else {}
+        qv = np.stack([fresh[w] if w in fresh else table.vector(w) for w in words]).astype(np.float32)
         out: dict[str, dict[str, str]] = {}
         for other, matrix in table.vecs.items():
             if other == lang:

@@ -65,6 +65,20 @@ def test_translations_come_after_the_warm_up_and_are_kept(tmp_path):
         other = Lexicon()
         other.attach(a.quotes)
         assert other.translate(a.embedder, question, "en") == got
+        # A question whose words are all kept is not embedded word by word again.
+        embedded: list[str] = []
+        real = a.embedder.embed_queries
+
+        def counting(texts: list[str]):  # noqa: ANN202
+            embedded.extend(texts)
+            return real(texts)
+
+        a.embedder.embed_queries = counting
+        try:
+            got = other.translate(a.embedder, "Stiftelsen verktyg metoder", "en")
+            assert got["sv"]["verktyg"] == "verktyg" and embedded == []
+        finally:
+            del a.embedder.embed_queries
         # The warm-up report names them.
         assert f"{words} words, 0 embedded" in a.warm_quotes().summary()
         # A new document's words come with the next warm-up.
