@@ -282,3 +282,18 @@ def test_read_only_index_folder_still_answers(hub, tmp_path: Path) -> None:  # n
             subprocess.run(["umount", "-l", str(folder)], capture_output=True)
         else:
             folder.chmod(0o755)
+
+
+def test_words_of_an_older_cache_without_the_table(tmp_path: Path) -> None:
+    """A cache written before the words table existed (and opened where it cannot be created)
+    gives no words and stays on for the quote vectors."""
+    (tmp_path / "index").mkdir()
+    store = QuoteStore(tmp_path / "index" / "quotes.sqlite")
+    assert store.put("e", [(b"k", np.ones(4, dtype=np.float32))])
+    assert store.put_words("e", [("sv", "verktyg", np.ones(4, dtype=np.float32))])
+    assert [(lang, w) for lang, w, _ in store.words("e", 4)] == [("sv", "verktyg")]
+    assert store.word_names("e") == {("sv", "verktyg")} and store.word_count("e") == 1
+    with sqlite3.connect(store.path) as db:
+        db.execute("DROP TABLE words")
+    assert store.words("e", 4) == [] and store.word_names("e") == set() and store.word_count("e") == 0
+    assert store.problem is None and set(store.get("e", [b"k"], 4)) == {b"k"}
