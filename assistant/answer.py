@@ -54,8 +54,6 @@ KIND_SWAP = 0.03
 # questions cited at 0.05 / 0.06 / 0.07 / 0.10: 103 / 104 / 104 / 104; at 0.06 an answer quotes
 # 4.2 passages on average instead of 3.9.
 MARGIN = 0.06
-# Relevance = best cosine + REL_LEX x best term share + REL_CONTRAST x (best - median cosine);
-# the default threshold on it (calibrated by bench/answers.py; see Settings.answer_threshold).
 # Weight of the search's score of a span's passage (its hybrid score: standardised cosine plus
 # the bonuses of its shared words, translated words and names; capped at PASSAGE_CAP) in the
 # span's score. A sentence's cosine alone is a weak judge between sentences a few hundredths
@@ -64,6 +62,8 @@ MARGIN = 0.06
 # 103 / 100 / 97 against 101 without it).
 PASSAGE_WEIGHT = 0.015
 PASSAGE_CAP = 3.0
+# Relevance = best cosine + REL_LEX x best term share + REL_CONTRAST x (best - median cosine);
+# the default threshold on it (calibrated by bench/answers.py; see Settings.answer_threshold).
 REL_LEX = 0.2
 REL_CONTRAST = 0.5
 THRESHOLD = 0.865

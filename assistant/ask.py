@@ -19,7 +19,7 @@ from .answer import Evidence, compose, embed_spans, gather, not_found, rank_span
 from .i18n import hinted_language, label, question_language
 from .lexicon import LEXICON
 from .llm import ChatClient, build_messages, finish
-from .query import normalise_filters
+from .query import normalise_filters, strip_filler
 from .retrieve import documents_naming, language_bias, named_in_documents, unknown_words
 
 if TYPE_CHECKING:
@@ -76,8 +76,9 @@ def retrieve(assistant: Assistant, query: str, k: int, filters: Any = None, more
 
 
 def _translations(assistant: Assistant, query: str, lang: str | None = None) -> dict[str, dict[str, str]]:
-    """The question's words in the index's other languages (`lexicon.py`), as the search used them."""
-    return LEXICON.translate(assistant.embedder, query, lang or question_language(query))
+    """The question's words in the index's other languages (`lexicon.py`): from the words the
+    lexical search sees (chat filler left out), as the search took them."""
+    return LEXICON.translate(assistant.embedder, strip_filler(query), lang or question_language(query))
 
 
 def _beside(chunk: Any, of: Hit) -> Hit:

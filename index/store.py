@@ -648,12 +648,21 @@ class Index:
             ).fetchall()
         return [_row_to_chunk(r) for r in rows]
 
-    def chunk_texts(self) -> list[tuple[str, str]]:
-        """(language, heading and text) of every chunk, in index order."""
+    def chunk_texts(self, page: int = 2000) -> Iterator[tuple[str, str]]:
+        """(language, heading and text) of every chunk, in index order, read `page` chunks at a
+        time (an index of 100k chunks is not held in memory at once)."""
         self.refresh()
-        with self._read() as conn:
-            rows = conn.execute("SELECT lang, heading, text FROM chunks ORDER BY id")
-            return [(str(r[0]), f"{r[1]}\n{r[2]}") for r in rows]
+        last = -1
+        while True:
+            with self._read() as conn:
+                rows = conn.execute(
+                    "SELECT id, lang, heading, text FROM chunks WHERE id > ? ORDER BY id LIMIT ?", (last, page)
+                ).fetchall()
+            if not rows:
+                return
+            for r in rows:
+                yield str(r[1]), f"{r[2]}\n{r[3]}"
+            last = int(rows[-1][0])
 
     def neighbours(self, chunks: list[Chunk], reach: int = 1) -> list[Chunk]:
         """The `reach` chunks before and after each of `chunks` in its document, in the order of

@@ -43,6 +43,9 @@ def test_vocabulary_keeps_the_most_frequent_words_by_language(tmp_path):
         # Words held by two chunks come first, then alphabetically; the limit keeps the first.
         assert vocab["sv"][:4] == ["fyra", "metoder", "stiftelsen", "verktyg"]
         assert vocabulary(a.index, limit=3)["sv"] == vocab["sv"][:3]
+        # The chunks are read a page at a time: every one once, in order, whatever the page.
+        texts = list(a.index.chunk_texts())
+        assert len(texts) == 3 and list(a.index.chunk_texts(page=1)) == texts == list(a.index.chunk_texts(page=2))
 
 
 def test_translations_come_after_the_warm_up_and_are_kept(tmp_path):
