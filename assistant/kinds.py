@@ -6,7 +6,8 @@ Three kinds are told apart, in the hub's five languages (sv, lv, fr, es, en):
 
 - `money`: cost, budget, price, amount of money -> a figure with a currency;
 - `time`:  when, which year, at what time -> a year, a date, a month, a season or a clock time;
-- `count`: how many, how much, what share -> a figure (digits or a number word);
+- `count`: how many, how much, what share, what (average) rating -> a figure (digits or a
+  number word);
 - `None`:  anything else (who, what, which, how) -> no check.
 
 `asks_several` tells a question that asks for several things ("Which projects…", "Vilka
@@ -58,10 +59,14 @@ _CLAUSE_KINDS = [
         "count",
         re.compile(
             r"(how (?:many|much)|what (?:share|percentage|proportion)|"
+            r"what (?:(?:average|mean|overall) )?(?:rating|score|grade)s?\b|"
             r"hur (?:manga|mycket|stor andel)|vilken andel|"
-            r"cik\b|kada dala|"
+            r"vilke[nt] (?:genomsnittlig[ta]? )?(?:betyg|poang|snittbetyg)\b|"
+            r"cik\b|kada dala|kad[sau] videj\w+ vertejum\w*|"
             r"combien|quel(?:le)? (?:part|pourcentage|proportion)|"
-            r"(?:de |a )?cuant[oa]s?\b|que (?:porcentaje|proporcion|parte))",
+            r"quel(?:le)? (?:note (?:moyenne|globale|de satisfaction)|score)\b|"
+            r"(?:de |a )?cuant[oa]s?\b|que (?:porcentaje|proporcion|parte)|"
+            r"que (?:valoracion|puntuacion|calificacion|nota media)\b)",
             _F,
         ),
     ),

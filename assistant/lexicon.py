@@ -42,6 +42,12 @@ from .quote_cache import QuoteStore, engine_of
 # cited (translated weight 1.5): 85.3% at 0.88, 87.1% at 0.90, 86.2% at 0.92; below 0.88
 # stray words come in ("teman" -> "member").
 MIN_COS = 0.90
+# A word of the other language spelled the same but for diacritics stands for the question's
+# word when it is within this much of MIN_COS, before any nearer word: a name keeps its own
+# form ("riga" -> "rīga" at 0.898, not "rīku", tools, at 0.906). Only the whole folded word:
+# sharing the first five letters lets false friends in ("attended" -> French "attendre";
+# bench/answers.py, 2 answerable gold questions fewer cited).
+ALIKE_SLACK = 0.05
 MIN_LETTERS = 3
 # Words kept per language, most frequent first: ~30 MB of vectors per language at the most.
 MAX_WORDS = 20_000
@@ -92,9 +98,21 @@ class _Table:
     """Where each kept word's vector is, (language, row): a question's words are mostly among
     them, and are not embedded again."""
 
+    _alike: dict[str, dict[str, list[int]]] = field(default_factory=dict)
+
     def vector(self, word: str) -> np.ndarray | None:
         where = self.known.get(word)
         return None if where is None else self.vecs[where[0]][where[1]]
+
+    def alike(self, lang: str) -> dict[str, list[int]]:
+        """The rows of `lang`'s words by their folded spelling (built on first use)."""
+        by_spelling = self._alike.get(lang)
+        if by_spelling is None:
+            by_spelling = {}
+            for row, word in enumerate(self.words[lang]):
+                by_spelling.setdefault(terms.fold(word), []).append(row)
+            self._alike[lang] = by_spelling
+        return by_spelling
 
 
 class Lexicon:
@@ -220,11 +238,15 @@ class Lexicon:
                 continue
             sims = qv @ matrix.T
             best = sims.argmax(axis=1)
-            found = {
-                w: table.words[other][j]
-                for i, (w, j) in enumerate(zip(words, best, strict=True))
-                if sims[i, j] >= MIN_COS
-            }
+            alike = table.alike(other)
+            found: dict[str, str] = {}
+            for i, (w, j) in enumerate(zip(words, best, strict=True)):
+                rows = [r for r in alike.get(terms.fold(w), ()) if sims[i, r] >= MIN_COS - ALIKE_SLACK]
+                if rows:
+                    j = max(rows, key=lambda r: sims[i, r])
+                elif sims[i, j] < MIN_COS:
+                    continue
+                found[w] = table.words[other][j]
             if found:
                 out[other] = found
         return out

@@ -95,6 +95,28 @@ def test_translations_come_after_the_warm_up_and_are_kept(tmp_path):
         assert LEXICON.translate(a.embedder, "Who approved the budget?", "en")["sv"]["budget"] in ("budget", "budgeten")
 
 
+def test_a_name_keeps_its_own_form_over_a_nearer_word(tmp_path):
+    # To the embedder, the Latvian "rīku" (tools) is a little nearer to "riga" than "Rīga" is:
+    # the name spelled the same but for its diacritics stands for it; a word spelled otherwise
+    # still goes to its nearest translation.
+    docs = {
+        "lv/konference.md": (
+            "# Konference Rīgā\n\nNoslēguma konference notika Rīgā. Rīga uzņēma dalībniekus, "
+            "un darbnīcās izmantoja rīku komplektu.\n"
+        ),
+    }
+    with assistant_over(tmp_path, docs) as a:
+        a.search("conference")
+        a.warm_words()
+        table = LEXICON._vectors(a.embedder)
+        words = table.words["lv"]
+        sims = {w: float(table.vecs["lv"][i] @ a.embedder.embed_queries(["riga"])[0]) for i, w in enumerate(words)}
+        assert max(sims, key=sims.get) == "rīku"  # what the nearest word alone would give
+        got = LEXICON.translate(a.embedder, "the conference in Riga", "en")["lv"]
+        assert got["riga"] == "rīga"
+        assert got["conference"] == "konference"
+
+
 def test_search_finds_the_passage_holding_the_translated_words(tmp_path):
     # An English passage on the foundation without the answer outranks the Swedish one that
     # holds it, as the embedder prefers the question's language; the Swedish words for "work

@@ -28,6 +28,14 @@ from assistant.places import cities, mentions
         ("Combien de participants à l'atelier ?", "count"),
         ("¿Cuántas familias atendió el piloto?", "count"),
         ("Tell me the budget lines, and how many people work there", "money"),
+        # A rating is a figure too ("4,6 no 5 punktiem").
+        ("What average rating did the participants give the course?", "count"),
+        ("Vilket betyg gav deltagarna utbildningen?", "count"),
+        ("Kādu vidējo vērtējumu saņēma konference?", "count"),
+        ("Quelle note de satisfaction moyenne a obtenu la visite ?", "count"),
+        ("¿Qué valoración media obtuvo la conferencia final?", "count"),
+        ("Quelle note de cadrage a publié Avise ?", None),  # a note (a paper), not a mark
+        ("Kādu vērtējumu sniedza eksperti par plānu?", None),  # an assessment, no average
         # How and why questions about money ask for no amount; nor does a cost-benefit analysis.
         ("How should the budget of a competence centre be shared between partners?", None),
         ("¿Por qué subieron los costes del comedor?", None),
