@@ -40,7 +40,9 @@ def language_of(question: str, resolved: conversation.Resolved) -> str:
     return question_language(question, fallback=previous or "en")
 
 
-def retrieve(assistant: Assistant, query: str, k: int, filters: Any = None, more: bool = True) -> list[Hit]:
+def retrieve(
+    assistant: Assistant, query: str, k: int, filters: Any = None, more: bool = True, lang: str | None = None
+) -> list[Hit]:
     """The `k` passages an answer is drawn from; then, unless `more` is false (an asker who
     names `k` gets those passages only), weighed with them but outside the relevance
     (`Hit.beside`):
@@ -51,13 +53,17 @@ def retrieve(assistant: Assistant, query: str, k: int, filters: Any = None, more
     - the passages of the search's top `Settings.ask_deeper` that hold one of their best
       `Settings.ask_deeper_sentences` sentences: a passage on many things ranks low against a
       question in another language even when one of its sentences answers it.
+
+    `lang` is the question's language (the chat's, for a terse follow-up); detected when None.
     """
     s = assistant.settings
     langs = {v.lower() for v in normalise_filters(filters).get("lang", [])}
 
     def read() -> list[Hit]:
         depth = s.ask_deeper if more and s.ask_deeper_sentences else 0
-        hits, deeper = assistant.search_deeper(query, k, depth, filters=filters, per_document=s.ask_per_document)
+        hits, deeper = assistant.search_deeper(
+            query, k, depth, filters=filters, per_document=s.ask_per_document, lang=lang
+        )
         if not hits or not more:
             return hits
         by_doc: dict[int | None, Hit] = {}
@@ -70,7 +76,7 @@ def retrieve(assistant: Assistant, query: str, k: int, filters: Any = None, more
         ]
         have = {h.chunk.id for h in hits}
         hits = hits + [h for h in beside if h.chunk.id not in have]
-        return hits + _best_sentences(assistant, query, hits, deeper, s.ask_deeper_sentences)
+        return hits + _best_sentences(assistant, query, hits, deeper, s.ask_deeper_sentences, lang)
 
     return assistant.index.consistent(read)
 
@@ -85,7 +91,9 @@ def _beside(chunk: Any, of: Hit) -> Hit:
     return Hit(chunk, of.score, title=of.title, doc_meta=of.doc_meta, beside=True)
 
 
-def _best_sentences(assistant: Assistant, query: str, hits: list[Hit], deeper: list[Hit], n: int) -> list[Hit]:
+def _best_sentences(
+    assistant: Assistant, query: str, hits: list[Hit], deeper: list[Hit], n: int, lang: str | None = None
+) -> list[Hit]:
     """The passages of `deeper` not among `hits` that hold one of the `n` best sentences of
     `deeper` (ranked as an answer ranks them), among the sentences whose vectors are known."""
     if not n or not deeper:
@@ -97,7 +105,13 @@ def _best_sentences(assistant: Assistant, query: str, hits: list[Hit], deeper: l
     embed_spans(hits, assistant.embedder)
     bias = language_bias(assistant.index, qvec, deeper)
     ranked = rank_spans(
-        query, deeper, assistant.embedder, qvec, bias, known_only=True, translations=_translations(assistant, query)
+        query,
+        deeper,
+        assistant.embedder,
+        qvec,
+        bias,
+        known_only=True,
+        translations=_translations(assistant, query, lang),
     )
     out: list[Hit] = []
     for c in ranked[:n]:
@@ -179,7 +193,7 @@ def ask_stream(
         return
     resolved = conversation.resolve(question, history)
     lang = language_of(question, resolved)
-    hits = retrieve(assistant, resolved.query, k or settings.ask_k, filters, more=not k)
+    hits = retrieve(assistant, resolved.query, k or settings.ask_k, filters, more=not k, lang=lang)
     embedder = assistant.embedder
     evidence = weigh(assistant, resolved.query, hits, lang)
     if not evidence.answers(settings.answer_threshold):

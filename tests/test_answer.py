@@ -139,10 +139,22 @@ def test_follow_up_uses_the_previous_question(tiny):
     assert not alone.answer.startswith(label("en", "opening_followup", previous="\0", topic="\0").split("\0")[0])
 
 
-def test_follow_up_keeps_the_conversation_language(tiny):
+def test_follow_up_keeps_the_conversation_language(tiny, monkeypatch):
     history = [tiny.ask("Hur många personer fick anställning genom Malmö stads upphandling?")]
+    # The search, its deeper look and the weighing all take the conversation's language, not
+    # one guessed again from the combined query.
+    from assistant import ask as ask_module
+
+    seen: list[str | None] = []
+    search_deeper, translate = tiny.search_deeper, ask_module.LEXICON.translate
+    monkeypatch.setattr(tiny, "search_deeper", lambda *a, **kw: seen.append(kw.get("lang")) or search_deeper(*a, **kw))
+    monkeypatch.setattr(
+        ask_module.LEXICON, "translate", lambda e, text, lang: seen.append(lang) or translate(e, text, lang)
+    )
+    monkeypatch.setattr(ask_module, "question_language", lambda *a, **kw: "xx")  # a guess would show
     follow = tiny.ask("och i Nantes?", history=history)
     assert follow.language == "sv"
+    assert len(seen) >= 3 and set(seen) == {"sv"}
 
 
 def test_stream_yields_text_then_the_answer(tiny):
