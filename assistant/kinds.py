@@ -178,7 +178,8 @@ def _offers_in_itself(text: str, kind: Kind) -> bool:
         folded = fold(text)
         return bool(_TIME.search(folded)) or any(_names_time(w) for w in _WORD.findall(folded))
     counted = fold(_without_ordinals(text))
-    return bool(_figures(_DATE_DAY.sub(" ", counted))) or any(w in _NUMBER_WORDS for w in _WORD.findall(counted))
+    figures = _figures(_LABEL.sub(" ", _DATE_DAY.sub(" ", counted)))
+    return bool(figures) or any(w in _NUMBER_WORDS for w in _WORD.findall(counted))
 
 
 # Numbers that are not how many of something: the day of a date ("16 and 17 February",
@@ -193,6 +194,18 @@ _DATE_DAY = re.compile(
     rf"\b{_DAY}(?:\s*(?:[-–]|and|och|un|et|y|al|to|till|lidz)\s*{_DAY})?\s*(?:de\s+)?{_MONTH_WORD}"
     rf"|\b{_MONTH_WORD}\s+\d{{1,2}}\b(?!\d)"
 )
+# A number that names a part rather than counts: "Work Package 5", "arbetspaket 4", "module 4",
+# "fase 2", "Ley 5/2011", "article 3", "page 12" (folded; the word's inflections by its start).
+_LABEL_WORDS = (
+    "work package|package|module|phase|step|stage|lot|article|section|chapter|page|table|figure|annex|"
+    "appendix|round|level|wave|priority|axis|pillar|objective|option|scenario|version|"
+    "arbetspaket|paket|modul|fas|steg|etapp|artikel|avsnitt|kapitel|sida|tabell|figur|bilaga|omgang|niva|"
+    "darba paket|paket|modul|posm|solis|pant|nodal|lappus|tabul|attel|pielikum|kart|limen|"
+    "etape|chapitre|tableau|annexe|axe|objectif|niveau|vague|tour|"
+    "paquete de trabajo|paquete|modulo|fase|etapa|paso|articulo|seccion|capitulo|pagina|tabla|anexo|eje|"
+    "objetivo|nivel|ronda|ley"
+)
+_LABEL = re.compile(rf"\b(?:{_LABEL_WORDS})\w{{0,3}}\s+(?:n[or]\.?\s*)?\d+(?:[./]\d+)?\b(?!\s*%)")
 # A number with a full stop before a lower-case word: "5. darba paketē" (not "was 46. Most came").
 _ORDINAL = re.compile(r"\b\d{1,3}\.\s+(?=\w)")
 

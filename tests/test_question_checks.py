@@ -71,6 +71,9 @@ OFFERS = {
             "The 3 main findings",
             "5 majors",
             "The number of participants was 46. Most came from towns.",
+            "Module 4 had 23 participants.",
+            "3 modules",
+            "fase 2: 14 nodos",
         ],
         [
             # Articles are no figures.
@@ -82,6 +85,11 @@ OFFERS = {
             "notika 2023. gada 12. jūnijā",
             "Rīgā 16.–17. februārī",
             "sagatavota projekta 5. darba paketē (WP5)",
+            # Nor is the number that names a part.
+            "It is hosted by the Society Integration Foundation, which leads Work Package 5.",
+            "Arbetspaket 4, som leds av Mötesplats Social Innovation (MSI)",
+            "con marco legal propio desde la Ley 5/2011 de Economía Social",
+            "participants rated module 4 on impact measurement",
         ],
     ),
 }
