@@ -188,6 +188,7 @@ def rank_spans(
     qkeys = terms.keys(query)
     alt = translated_keys(translations)
     kind = kinds.asked(query)
+    given = kinds.given_figures(query) if kind == "count" else frozenset()
     cands: list[Sentence] = []
     for i, h in enumerate(hits):
         for s, e, whole in marked_units(h.chunk.text):
@@ -213,7 +214,7 @@ def rank_spans(
         chunk = hits[c.hit].chunk.text
         text = chunk[c.start : c.end]
         c.lex = term_overlap(qkeys, text, alt.get(hits[c.hit].chunk.lang))
-        c.fits = kinds.offers(text, kind, chunk)
+        c.fits = kinds.offers(text, kind, chunk, given)
     # Term overlap ranks spans against the best overlap in their own language: a Latvian
     # sentence cannot share the words of a French question, so raw overlap would rank every
     # French sentence that restates the question above the Latvian one that answers it.

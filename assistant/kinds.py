@@ -154,11 +154,13 @@ def _names_time(word: str) -> bool:
     return any((word == m) if m in _WHOLE_MONTHS else word.startswith(m) for m in _MONTHS)
 
 
-def offers(text: str, kind: Kind | None, context: str = "") -> bool:
+def offers(text: str, kind: Kind | None, context: str = "", given: frozenset[str] = frozenset()) -> bool:
     """Whether `text` holds something of `kind` (always True for no kind).
 
     `context` is the passage around `text`: a figure in a table row counts as money when the
-    passage names the currency elsewhere (a header "Izdevumu pozīcija (EUR)").
+    passage names the currency elsewhere (a header "Izdevumu pozīcija (EUR)"). `given` are the
+    figures the question states itself (`given_figures`): "How many of the 35 best practices came
+    from each country?" is not answered by "the collection of 35 best practices".
     """
     if kind is None:
         return True
@@ -167,19 +169,31 @@ def offers(text: str, kind: Kind | None, context: str = "") -> bool:
             return True
         # A table row with a figure, in a passage whose header names the currency.
         return bool(context and "|" in text and _figures(text) and re.search(_CURRENCY, context, _F))
-    return _offers_in_itself(text, kind)
+    return _offers_in_itself(text, kind, given)
+
+
+def given_figures(question: str) -> frozenset[str]:
+    """The figures and number words a question states ("the 35 best practices", "tre partner")."""
+    folded = fold(question)
+    return frozenset(_plain(n) for n in _figures(folded)) | frozenset(
+        w for w in _WORD.findall(folded) if w in _NUMBER_WORDS
+    )
+
+
+def _plain(number: str) -> str:
+    return re.sub(r"[\s\u00a0\u202f]", "", number)
 
 
 @lru_cache(maxsize=50_000)
-def _offers_in_itself(text: str, kind: Kind) -> bool:
+def _offers_in_itself(text: str, kind: Kind, given: frozenset[str] = frozenset()) -> bool:
     """`offers` for a time or a count, which the text alone decides (remembered: the same
     passages' sentences are weighed question after question)."""
     if kind == "time":
         folded = fold(text)
         return bool(_TIME.search(folded)) or any(_names_time(w) for w in _WORD.findall(folded))
     counted = fold(_without_ordinals(text))
-    figures = _figures(_LABEL.sub(" ", _DATE_DAY.sub(" ", counted)))
-    return bool(figures) or any(w in _NUMBER_WORDS for w in _WORD.findall(counted))
+    figures = [n for n in _figures(_LABEL.sub(" ", _DATE_DAY.sub(" ", counted))) if _plain(n) not in given]
+    return bool(figures) or any(w in _NUMBER_WORDS and w not in given for w in _WORD.findall(counted))
 
 
 # Numbers that are not how many of something: the day of a date ("16 and 17 February",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.kinds import asked, offers
+from assistant.kinds import asked, given_figures, offers
 from assistant.places import cities, mentions
 
 
@@ -106,6 +106,16 @@ OFFERS = {
 )
 def test_what_a_span_offers(kind, text, expected):
     assert offers(text, kind) is expected
+
+
+def test_a_figure_the_question_states_is_not_its_answer():
+    given = given_figures("How many of the 35 best practices came from each country, and how many of the three?")
+    assert given == {"35", "three"}
+    assert not offers("the collection of 35 best practices of support", "count", given=given)
+    assert not offers("three countries took part", "count", given=given)
+    assert offers("35 practices: 14 from France, 4 from Latvia", "count", given=given)
+    assert offers("the collection of 35 best practices of support", "count")
+    assert given_figures("Cik 2022. gadā, 1 000 vai 1\u00a0000 eiro?") == {"1000"}
 
 
 def test_a_table_row_is_money_under_a_currency_header():
