@@ -265,8 +265,13 @@ def evaluate_gold(
             assistant.ingest([corpus])
         except IndexMismatchError:
             assistant.ingest([corpus], rebuild=True)
-        assistant.warm_words()
         prefix = str(corpus).rstrip("/") + "/"
+        # A reused work folder may hold the corpus under another spelling of its path ("corpus"
+        # then "/work/corpus"): the index is the evaluation's own, so only this corpus stays.
+        foreign = [d.path for d in assistant.documents() if not d.path.startswith(prefix)]
+        if foreign:
+            assistant.remove(foreign)
+        assistant.warm_words()
         per_query = []
         misses = []
         for g in gold:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import random
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 from conftest import SHARED_EVAL
 
+from assistant import Assistant
 from assistant.evaluate import load_beir, run_eval, score_ranking
 from index.embed_cache import CachedEmbedder, cache_path
 from index.embedder import make_embedder
@@ -156,6 +158,19 @@ def test_gold_questions_hit_file_and_page(tmp_path: Path, hash_settings: Setting
     # Questions 1 and 2 find their page first; question 3's gold page 1 only shares "hub": second.
     assert row["misses"] == []
     assert row["mrr@10"] == pytest.approx((1 + 1 + 0.5) / 3, abs=1e-3)
+    # A kept work folder fed the same corpus under two spellings of its path holds it once.
+    work = tmp_path / "work"
+    first = run_eval([gold], hash_settings, mode="lexical", corpus=corpus, workdir=work)["sets"][0]
+    other = Path(os.path.relpath(corpus))
+    again = run_eval([gold], hash_settings, mode="lexical", corpus=other, workdir=work)["sets"][0]
+    assert again["mrr@10"] == first["mrr@10"] == row["mrr@10"]
+    held = Assistant(hash_settings.replace(index=work / "gold-index"))
+    try:
+        assert sorted(d.path for d in held.documents()) == [
+            os.path.join(str(other), f) for f in ("en/report.pdf", "sv/note.txt")
+        ]
+    finally:
+        held.close()
 
 
 @pytest.mark.skipif(not (SHARED_EVAL / "xquadr_es-en").is_dir(), reason="../shared/eval is absent")
