@@ -180,8 +180,12 @@ def given_figures(question: str) -> frozenset[str]:
     )
 
 
+_SPACES = re.compile(r"[\s\u00a0\u202f]")
+
+
 def _plain(number: str) -> str:
-    return re.sub(r"[\s\u00a0\u202f]", "", number)
+    """A number without the spaces that group its digits ("1 000" -> "1000")."""
+    return _SPACES.sub("", number)
 
 
 @lru_cache(maxsize=50_000)
@@ -214,7 +218,7 @@ _LABEL_WORDS = (
     "work package|package|module|phase|step|stage|lot|article|section|chapter|page|table|figure|annex|"
     "appendix|round|level|wave|priority|axis|pillar|objective|option|scenario|version|"
     "arbetspaket|paket|modul|fas|steg|etapp|artikel|avsnitt|kapitel|sida|tabell|figur|bilaga|omgang|niva|"
-    "darba paket|paket|modul|posm|solis|pant|nodal|lappus|tabul|attel|pielikum|kart|limen|"
+    "posm|solis|pant|nodal|lappus|tabul|attel|pielikum|kart|limen|"
     "etape|chapitre|tableau|annexe|axe|objectif|niveau|vague|tour|"
     "paquete de trabajo|paquete|modulo|fase|etapa|paso|articulo|seccion|capitulo|pagina|tabla|anexo|eje|"
     "objetivo|nivel|ronda|ley"
