@@ -96,9 +96,12 @@ class Evidence:
     unsupported: list[str] = field(default_factory=list)
     """Names or figures of the question that no passage addresses (see `names.unsupported`)."""
     kind: str | None = None
-    """The kind of answer the question asks for: "money", "time", "count" or None (kinds.py)."""
+    """The kind of answer the question asks for: "money", "time", "score", "count" or None (kinds.py)."""
     unknown: list[str] = field(default_factory=list)
     """Words of the question no passage of the index holds (see ask.weigh)."""
+    said_of: list[str] = field(default_factory=list)
+    """The organisations or programmes the question names, when spans with what it asks for were
+    set aside for not being said of them (see ask.weigh)."""
 
     def pool(self, margin: float = MARGIN, limit: int = 2 * MAX_QUOTES) -> list[Sentence]:
         """The spans an answer may quote: the best ones, within `margin` of the top one."""
@@ -188,7 +191,7 @@ def rank_spans(
     qkeys = terms.keys(query)
     alt = translated_keys(translations)
     kind = kinds.asked(query)
-    given = kinds.given_figures(query) if kind == "count" else frozenset()
+    given = kinds.given_figures(query) if kind in ("count", "score") else frozenset()
     cands: list[Sentence] = []
     for i, h in enumerate(hits):
         for s, e, whole in marked_units(h.chunk.text):
@@ -453,6 +456,10 @@ def related_documents(hits: list[Hit], limit: int = 3) -> list[dict]:
     return out
 
 
+def _quoted(names: list[str]) -> str:
+    return ", ".join(f"“{m}”" for m in names)
+
+
 def not_found(
     question: str,
     lang: str,
@@ -460,12 +467,16 @@ def not_found(
     note: str | None = None,
     missing: list[str] | None = None,
     kind: str | None = None,
+    said_of: list[str] | None = None,
 ) -> Answer:
-    """ "Not in the documents", saying what is missing (`missing` names, or no `kind` of figure)."""
+    """ "Not in the documents", saying what is missing (`missing` names, or no `kind` of figure,
+    none `said_of` what the question names)."""
     related = related_documents(hits)
     lines = [label(lang, "not_found")]
     if missing:
-        lines[0] += " " + label(lang, "missing", names=", ".join(f"“{m}”" for m in missing))
+        lines[0] += " " + label(lang, "missing", names=_quoted(missing))
+    elif kind and said_of:
+        lines[0] += " " + label(lang, f"no_{kind}_of", names=_quoted(said_of))
     elif kind:
         lines[0] += " " + label(lang, f"no_{kind}")
     if related:
@@ -496,7 +507,8 @@ def compose(
     """
     ev = evidence or gather(query or question, hits, embedder)
     if not ev.answers(threshold):
-        return not_found(question, language, hits, missing=ev.unsupported, kind=ev.kind if ev.kind_missing else None)
+        kind = ev.kind if ev.kind_missing else None
+        return not_found(question, language, hits, missing=ev.unsupported, kind=kind, said_of=ev.said_of)
     chosen = select(ev, hits, max_quotes=max_quotes)
     by_hit: dict[int, list[Sentence]] = {}
     for c in chosen:

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from index.store import fts_token
 from sihub.errors import LLMError
 from sihub.types import Answer, Hit
 
@@ -20,7 +21,7 @@ from .i18n import hinted_language, label, question_language
 from .lexicon import LEXICON
 from .llm import ChatClient, build_messages, finish
 from .query import normalise_filters, strip_filler
-from .retrieve import documents_naming, language_bias, named_in_documents, unknown_words
+from .retrieve import analysed_words, documents_naming, language_bias, name_forms, named_in_documents, unknown_words
 
 if TYPE_CHECKING:
     from .service import Assistant
@@ -164,18 +165,32 @@ def weigh(assistant: Assistant, query: str, hits: list[Hit], lang: str | None = 
 
 def _figures_of_the_subject(assistant: Assistant, query: str, hits: list[Hit], evidence: Evidence) -> None:
     """A figure, date or amount answers a question about a named organisation or programme only
-    from a document that names it: "Reach for Change's budget for BuiCaSuS" is not the 642 000 €
-    of an incubator's report that mentions BuiCaSuS. Spans of other documents stop counting as
-    holding what is asked for (names no retrieved document holds are `unsupported`'s concern)."""
+    where it is said of it. From a document that names it: "Reach for Change's budget for
+    BuiCaSuS" is not the 642 000 € of an incubator's report that mentions BuiCaSuS. And from a
+    span that names one of them itself, or whose document title or section heading does: "How
+    many social enterprises did ALTUM support in 2022?" is not answered by "64 participants from
+    ministries, municipalities, social enterprises" of a report that names ALTUM elsewhere. Other
+    spans stop counting as holding what is asked for (a name no retrieved document holds is
+    `unsupported`'s concern; one too common to look up binds nothing)."""
     named = names.subjects(query)
     if not named:
         return
-    # A name no retrieved document holds is `unsupported`'s concern; one too common to look up
-    # (None) binds nothing.
-    holders = [d for d in documents_naming(assistant.index, named, {h.chunk.path for h in hits}).values() if d]
+    holding = documents_naming(assistant.index, named, {h.chunk.path for h in hits})
+    holders = [d for d in holding.values() if d]
+    langs = sorted(assistant.index.language_shares())
+    bound = all(d is not None for d in holding.values())
+    forms = [{fts_token(f) for f in name_forms(w, langs)} for w in named] if bound else []
     for c in evidence.sentences:
-        if c.fits and not all(hits[c.hit].chunk.path in d for d in holders):
+        if not c.fits:
+            continue
+        h = hits[c.hit]
+        if not all(h.chunk.path in d for d in holders):
             c.fits = False
+        elif forms:
+            said = analysed_words(f"{h.title}\n{h.chunk.heading}\n{h.chunk.text[c.start : c.end]}", h.chunk.lang)
+            c.fits = any(f & said for f in forms)
+            if not c.fits:
+                evidence.said_of = named
 
 
 def ask_stream(
@@ -198,7 +213,7 @@ def ask_stream(
     evidence = weigh(assistant, resolved.query, hits, lang)
     if not evidence.answers(settings.answer_threshold):
         kind = evidence.kind if evidence.kind_missing else None
-        answer = not_found(question, lang, hits, missing=evidence.unsupported, kind=kind)
+        answer = not_found(question, lang, hits, missing=evidence.unsupported, kind=kind, said_of=evidence.said_of)
         yield answer.answer
         yield answer
         return

@@ -6,8 +6,9 @@ Three kinds are told apart, in the hub's five languages (sv, lv, fr, es, en):
 
 - `money`: cost, budget, price, amount of money -> a figure with a currency;
 - `time`:  when, which year, at what time -> a year, a date, a month, a season or a clock time;
-- `count`: how many, how much, what share, what (average) rating -> a figure (digits or a
-  number word);
+- `score`: what (average) rating, grade or mark -> a score: a decimal ("4,6"), one figure out
+  of another ("4 of 5", "8/10") or a percentage;
+- `count`: how many, how much, what share -> a figure (digits or a number word);
 - `None`:  anything else (who, what, which, how) -> no check.
 
 `asks_several` tells a question that asks for several things ("Which projects…", "Vilka
@@ -24,7 +25,7 @@ from functools import lru_cache
 
 from .terms import content_words, fold, key
 
-Kind = str  # "money" | "time" | "count"
+Kind = str  # "money" | "time" | "score" | "count"
 
 _F = re.IGNORECASE
 # Words of money anywhere in the question ("the total budget of ...", "¿Cuánto costó ...?").
@@ -56,17 +57,24 @@ _CLAUSE_KINDS = [
         ),
     ),
     (
+        "score",
+        re.compile(
+            r"(what (?:(?:average|mean|overall) )?(?:rating|score|grade)s?\b|"
+            r"vilke[nt] (?:genomsnittlig[ta]? )?(?:betyg|poang|snittbetyg)\b|"
+            r"kad[sau] videj\w+ vertejum\w*|"
+            r"quel(?:le)? (?:note (?:moyenne|globale|de satisfaction)|score)\b|"
+            r"que (?:valoracion|puntuacion|calificacion|nota media)\b)",
+            _F,
+        ),
+    ),
+    (
         "count",
         re.compile(
             r"(how (?:many|much)|what (?:share|percentage|proportion)|"
-            r"what (?:(?:average|mean|overall) )?(?:rating|score|grade)s?\b|"
             r"hur (?:manga|mycket|stor andel)|vilken andel|"
-            r"vilke[nt] (?:genomsnittlig[ta]? )?(?:betyg|poang|snittbetyg)\b|"
-            r"cik\b|kada dala|kad[sau] videj\w+ vertejum\w*|"
+            r"cik\b|kada dala|"
             r"combien|quel(?:le)? (?:part|pourcentage|proportion)|"
-            r"quel(?:le)? (?:note (?:moyenne|globale|de satisfaction)|score)\b|"
-            r"(?:de |a )?cuant[oa]s?\b|que (?:porcentaje|proporcion|parte)|"
-            r"que (?:valoracion|puntuacion|calificacion|nota media)\b)",
+            r"(?:de |a )?cuant[oa]s?\b|que (?:porcentaje|proporcion|parte))",
             _F,
         ),
     ),
@@ -195,6 +203,8 @@ def _offers_in_itself(text: str, kind: Kind, given: frozenset[str] = frozenset()
     if kind == "time":
         folded = fold(text)
         return bool(_TIME.search(folded)) or any(_names_time(w) for w in _WORD.findall(folded))
+    if kind == "score":
+        return any(_plain(m.group(1)) not in given for m in _SCORE.finditer(fold(text)))
     counted = fold(_without_ordinals(text))
     figures = [n for n in _figures(_LABEL.sub(" ", _DATE_DAY.sub(" ", counted))) if _plain(n) not in given]
     return bool(figures) or any(w in _NUMBER_WORDS and w not in given for w in _WORD.findall(counted))
@@ -211,6 +221,12 @@ _DAY = r"\d{1,2}\.?"
 _DATE_DAY = re.compile(
     rf"\b{_DAY}(?:\s*(?:[-–]|and|och|un|et|y|al|to|till|lidz)\s*{_DAY})?\s*(?:de\s+)?{_MONTH_WORD}"
     rf"|\b{_MONTH_WORD}\s+\d{{1,2}}\b(?!\d)"
+)
+# A score: a decimal of a few digits ("4,6", "8.25"; not "1,000"), a figure out of another ("4
+# of 5", "3,9/5", "4,6 no 5", "17 sur 20") or a percentage.
+_SCORE = re.compile(
+    r"(?<![\d.,])(\d{1,2}[.,]\d{1,2}(?!\d)(?![.,]\d)|\d{1,3}(?:[.,]\d{1,2})?(?=\s*(?:/|(?:out )?of|no|sur|de|av|pa|iz)"
+    r"\s*\d{1,3}\b)|\d{1,3}(?:[.,]\d{1,2})?(?=\s*(?:%|procent|percent|pour ?cent|por ciento)))"
 )
 # A number that names a part rather than counts: "Work Package 5", "arbetspaket 4", "module 4",
 # "fase 2", "Ley 5/2011", "article 3", "page 12" (folded; the word's inflections by its start).

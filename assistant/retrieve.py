@@ -166,6 +166,13 @@ def name_forms(word: str, langs: list[str]) -> set[str]:
     return forms
 
 
+@lru_cache(maxsize=50_000)
+def analysed_words(text: str, lang: str) -> frozenset[str]:
+    """The words of `text` as the lexical index stores them (stemmed in `lang`, folded), to
+    compare with `name_forms` (remembered: the same passages are weighed question after question)."""
+    return frozenset(fts_token(t) for t in lexmod.analyze(text, lang).split())
+
+
 def named_in_documents(index: Index, words: list[str], paths: set[str], limit: int = 500) -> set[str]:
     """Those of `words` that some passage of the documents `paths` contains (in any form of
     `name_forms`): a name the answer's passages lack may stand elsewhere in their documents."""

@@ -186,6 +186,13 @@ def test_cli_ask_json_contract(tiny):
 # ---- pieces ---------------------------------------------------------------------------------
 
 
+def test_every_label_is_in_all_five_languages():
+    from assistant.i18n import LABELS, LANGS
+
+    for lang in LANGS:
+        assert set(LABELS[lang]) == set(LABELS["en"]), lang
+
+
 def test_labels_fall_back_to_english():
     assert label("de", "not_found") == label("en", "not_found")
     assert label("sv", "not_found") == "Jag hittade inget om det i dokumenten."
@@ -475,6 +482,33 @@ def test_a_figure_about_a_named_organisation_comes_from_a_document_naming_it(tmp
         # Asked about the incubator, the same amount answers.
         ev = weigh(a, "Quel est le budget de l'incubateur Germoir pour BuiCaSuS ?", hits)
         assert not ev.kind_missing
+
+
+def test_a_figure_about_a_named_programme_comes_from_a_span_naming_it(tmp_path):
+    # The report names ALTUM, but its figure is said of something else (the survey's answers): it
+    # is not how many ALTUM supported. A span naming the programme, or a document titled by it, is.
+    from assistant.ask import weigh
+    from tests.conftest import assistant_over
+
+    report = (
+        "# Ekosistēmas kartējums\n\n"
+        "Valsts atbalstu sociālajiem uzņēmumiem no 2015. līdz 2023. gadam sniedza ALTUM programma.\n\n"
+        "Kartējums aptvēra normatīvos aktus un pētījumus. Tas noslēdzās ar ieteikumiem.\n\n"
+        "Kartējuma aptaujā atbildēja 64 sociālie uzņēmumi.\n"
+    )
+    question = "Cik sociālo uzņēmumu atbalstīja ALTUM programma?"
+    with assistant_over(tmp_path / "a", {"lv/kartejums.md": report}) as a:
+        ev = weigh(a, question, a.search(question, 5))
+        assert ev.kind == "count" and ev.kind_missing
+        answer = a.ask(question)
+        assert not answer.found
+        assert label("lv", "no_count_of", names="“ALTUM”") in answer.answer.splitlines()[0]
+    said = report.replace("Kartējuma aptaujā atbildēja 64", "ALTUM programma atbalstīja 120")
+    titled = "# ALTUM programmas pārskats\n\nProgramma atbalstīja 120 sociālos uzņēmumus Latgalē un Kurzemē.\n"
+    for name, text in (("said", said), ("titled", titled)):
+        with assistant_over(tmp_path / name, {"lv/kartejums.md": text}) as a:
+            ev = weigh(a, question, a.search(question, 5))
+            assert not ev.kind_missing, name
 
 
 def test_a_quoted_table_keeps_its_rows_apart_on_one_line():

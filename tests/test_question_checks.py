@@ -28,12 +28,12 @@ from assistant.places import cities, mentions
         ("Combien de participants à l'atelier ?", "count"),
         ("¿Cuántas familias atendió el piloto?", "count"),
         ("Tell me the budget lines, and how many people work there", "money"),
-        # A rating is a figure too ("4,6 no 5 punktiem").
-        ("What average rating did the participants give the course?", "count"),
-        ("Vilket betyg gav deltagarna utbildningen?", "count"),
-        ("Kādu vidējo vērtējumu saņēma konference?", "count"),
-        ("Quelle note de satisfaction moyenne a obtenu la visite ?", "count"),
-        ("¿Qué valoración media obtuvo la conferencia final?", "count"),
+        # A rating asks for a score ("4,6 no 5 punktiem"), not for how many of something.
+        ("What average rating did the participants give the course?", "score"),
+        ("Vilket betyg gav deltagarna utbildningen?", "score"),
+        ("Kādu vidējo vērtējumu saņēma konference?", "score"),
+        ("Quelle note de satisfaction moyenne a obtenu la visite ?", "score"),
+        ("¿Qué valoración media obtuvo la conferencia final?", "score"),
         ("Quelle note de cadrage a publié Avise ?", None),  # a note (a paper), not a mark
         ("Kādu vērtējumu sniedza eksperti par plānu?", None),  # an assessment, no average
         # How and why questions about money ask for no amount; nor does a cost-benefit analysis.
@@ -61,6 +61,17 @@ OFFERS = {
     "time": (
         ["28 June 2021", "grundades 2010", "2023. gada 16. februārī", "13.45–15.15", "en août", "el 17 de abril"],
         ["The market grew a lot", "la mairie a approuvé", "maybe later"],
+    ),
+    "score": (
+        ["Vidējais vērtējums bija 4,6 no 5 punktiem.", "rated 4 out of 5", "8/10", "89 % respondentu", "3.9", "12,5 %"],
+        [
+            # A count, a thousands separator, a year or a figure of another thing is no score.
+            "three needs came up",
+            "1,000 people took part",
+            "a budget of 1,500,000 euros",
+            "in 2023",
+            "7 partners of 12 countries",
+        ],
     ),
     "count": (
         [
