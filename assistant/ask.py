@@ -139,11 +139,12 @@ def weigh(assistant: Assistant, query: str, hits: list[Hit], lang: str | None = 
     lowered by the share of the question's words that no passage of the index holds; a name
     no passage addresses, or a year none of the passages it would quote mentions, is `unsupported`."""
     embedder = assistant.embedder
+    lang = lang or question_language(query)
     qvec = embedder.embed_queries([query])[0]
     bias = language_bias(assistant.index, qvec, hits) if hits else None
     translations = _translations(assistant, query, lang)
     evidence = gather(query, hits, embedder, query_vec=qvec, lang_bias=bias, translations=translations)
-    unknown, words = unknown_words(assistant.index, query, lang or question_language(query))
+    unknown, words = unknown_words(assistant.index, query, lang)
     if unknown:
         evidence.unknown = unknown
         evidence.relevance -= UNKNOWN_WEIGHT * len(unknown) / words
@@ -177,9 +178,10 @@ def _figures_of_the_subject(assistant: Assistant, query: str, hits: list[Hit], e
         return
     holding = documents_naming(assistant.index, named, {h.chunk.path for h in hits})
     holders = [d for d in holding.values() if d]
-    langs = sorted(assistant.index.language_shares())
-    bound = all(d is not None for d in holding.values())
-    forms = [{fts_token(f) for f in name_forms(w, langs)} for w in named] if bound else []
+    forms: list[set[str]] = []
+    if all(d is not None for d in holding.values()):
+        langs = sorted(assistant.index.language_shares())
+        forms = [{fts_token(f) for f in name_forms(w, langs)} for w in named]
     for c in evidence.sentences:
         if not c.fits:
             continue

@@ -169,7 +169,8 @@ def name_forms(word: str, langs: list[str]) -> set[str]:
 @lru_cache(maxsize=50_000)
 def analysed_words(text: str, lang: str) -> frozenset[str]:
     """The words of `text` as the lexical index stores them (stemmed in `lang`, folded), to
-    compare with `name_forms` (remembered: the same passages are weighed question after question)."""
+    compare with `name_forms` folded the same way (remembered: the same passages come back
+    question after question, to the search's name bonus and to the answer's checks)."""
     return frozenset(fts_token(t) for t in lexmod.analyze(text, lang).split())
 
 
@@ -233,17 +234,12 @@ def language_bias(index: Index, qvec: np.ndarray, hits: list[Hit], params: Fusio
 def _name_scores(hits: list[Hit], forms: dict[str, set[str]], rarity: dict[str, float]) -> np.ndarray:
     """Per hit: the rarity-weighted share of the question's names and codes it contains."""
     whole = max(1.0, sum(rarity.values()))
+    folded = {t: {fts_token(f) for f in fs} for t, fs in forms.items()}
     out = np.zeros(len(hits))
     for i, h in enumerate(hits):
-        words = _analyzed(h.chunk.heading, h.chunk.text, h.chunk.lang)
-        out[i] = sum(rarity[t] for t, fs in forms.items() if words & fs) / whole
+        words = analysed_words(f"{h.chunk.heading}\n{h.chunk.text}", h.chunk.lang)
+        out[i] = sum(rarity[t] for t, fs in folded.items() if words & fs) / whole
     return out
-
-
-@lru_cache(maxsize=4096)
-def _analyzed(heading: str, text: str, lang: str) -> frozenset[str]:
-    """The analysed words of a chunk (remembered: the same candidates come back question after question)."""
-    return frozenset(lexmod.analyze(f"{heading}\n{text}", lang).split())
 
 
 def _country_flags(text: str, hits: list[Hit]) -> np.ndarray | None:
