@@ -8,9 +8,9 @@ sentences, near-duplicates across documents removed, are grouped by document and
 short Markdown answer whose every line ends with `[n]`; `[n]` is `citations[n-1]`, and each
 citation's `quote` is a verbatim slice of its chunk.
 
-When the best evidence stays under the calibrated threshold (`Settings.answer_threshold`,
-see `bench/answers.py`), the answer says the documents hold nothing about it and offers the
-nearest documents as "maybe related" instead of passing weak passages off as an answer.
+Whether the passages answer at all is the verdict's call (`verdict.py`); when they do not, the
+answer says the documents hold nothing about it and offers the nearest documents as "maybe
+related" instead of passing weak passages off as an answer.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import numpy as np
 from index.embedder import Embedder
 from sihub.types import Answer, Citation, Hit
 
-from . import kinds, names, terms
+from . import kinds, terms
 from .i18n import label, lang_name
 from .quote_cache import QuoteVectors
 from .spans import MAX_QUOTE_CHARS, candidate_spans, embed_text, marked_units, quote_texts, section
@@ -62,11 +62,10 @@ MARGIN = 0.06
 # 103 / 100 / 97 against 101 without it).
 PASSAGE_WEIGHT = 0.015
 PASSAGE_CAP = 3.0
-# Relevance = best cosine + REL_LEX x best term share + REL_CONTRAST x (best - median cosine);
-# the default threshold on it (calibrated by bench/answers.py; see Settings.answer_threshold).
+# Relevance = best cosine + REL_LEX x best term share + REL_CONTRAST x (best - median cosine): a
+# summary of the evidence shown beside answers in bench/answers.py (the verdict decides).
 REL_LEX = 0.2
 REL_CONTRAST = 0.5
-THRESHOLD = 0.865
 
 
 @dataclass
@@ -92,16 +91,13 @@ class Evidence:
 
     sentences: list[Sentence]
     relevance: float
-    """See `relevance()`: compared with the answer threshold."""
-    unsupported: list[str] = field(default_factory=list)
-    """Names or figures of the question that no passage addresses (see `names.unsupported`)."""
+    """See `relevance()`."""
+    bias: np.ndarray | None = field(default=None, repr=False)
+    """Per hit, the language bias taken off its spans' cosines (`retrieve.language_bias`)."""
+    translations: dict[str, dict[str, str]] = field(default_factory=dict)
+    """The question's words in the index's other languages (`lexicon.Lexicon.translate`)."""
     kind: str | None = None
     """The kind of answer the question asks for: "money", "time", "score", "count" or None (kinds.py)."""
-    unknown: list[str] = field(default_factory=list)
-    """Words of the question no passage of the index holds (see ask.weigh)."""
-    said_of: list[str] = field(default_factory=list)
-    """The organisations or programmes the question names, when spans with what it asks for were
-    set aside for not being said of them (see ask.weigh)."""
 
     def pool(self, margin: float = MARGIN, limit: int = 2 * MAX_QUOTES) -> list[Sentence]:
         """The spans an answer may quote: the best ones, within `margin` of the top one."""
@@ -124,11 +120,6 @@ class Evidence:
         where = {old: new for new, old in enumerate(order)}
         kept = [replace(c, hit=where[c.hit]) for c in self.sentences if c.hit in where]
         return replace(self, sentences=kept)
-
-    def answers(self, threshold: float) -> bool:
-        """Whether this evidence is an answer: relevant enough, about what the question names,
-        and holding the kind of thing it asks for."""
-        return bool(self.sentences) and self.relevance >= threshold and not self.unsupported and not self.kind_missing
 
 
 # ---- sentence embeddings, cached ------------------------------------------------------------------
@@ -268,18 +259,11 @@ def gather(
     # Relevance is calibrated on the passages the search found; those beside them add spans
     # that would lower the median and so lift every question's relevance.
     found = [c for c in cands if not hits[c.hit].beside]
-    ev = Evidence(cands, relevance(found or cands), kind=kinds.asked(query))
-    if embedder is not None:
-        # Sentence pairs only: a table or a list quoted whole is long, and what one name adds to
-        # its similarity says little (`names.unsupported` compares the best spans with the median).
-        vecs = [c.vec for c in cands if not c.whole]
-        spans = np.stack(vecs) if vecs and all(v is not None for v in vecs) else None
-        ev.unsupported = names.unsupported(query, hits, spans, embedder, query_vec)
-    return ev
+    return Evidence(cands, relevance(found or cands), kind=kinds.asked(query))
 
 
 def relevance(cands: list[Sentence]) -> float:
-    """How strongly the passages bear on the question, compared with `Settings.answer_threshold`.
+    """How strongly the passages bear on the question (a summary; the verdict decides).
 
     The best span's cosine alone does not separate on-topic from off-topic questions: e5
     cosines sit in a narrow band whose level shifts with the language. Two things lift an
@@ -467,16 +451,12 @@ def not_found(
     note: str | None = None,
     missing: list[str] | None = None,
     kind: str | None = None,
-    said_of: list[str] | None = None,
 ) -> Answer:
-    """ "Not in the documents", saying what is missing (`missing` names, or no `kind` of figure,
-    none `said_of` what the question names)."""
+    """ "Not in the documents", saying what is missing (`missing` names, or no `kind` of figure)."""
     related = related_documents(hits)
     lines = [label(lang, "not_found")]
     if missing:
         lines[0] += " " + label(lang, "missing", names=_quoted(missing))
-    elif kind and said_of:
-        lines[0] += " " + label(lang, f"no_{kind}_of", names=_quoted(said_of))
     elif kind:
         lines[0] += " " + label(lang, f"no_{kind}")
     if related:
@@ -494,21 +474,20 @@ def compose(
     embedder: Embedder | None = None,
     *,
     query: str | None = None,
-    threshold: float = THRESHOLD,
     followup_of: str | None = None,
     evidence: Evidence | None = None,
     max_quotes: int = MAX_QUOTES,
 ) -> Answer:
-    """An extractive answer to `question` from `hits` (or "not in the documents").
+    """An extractive answer to `question` from `hits`, once the verdict (`verdict.py`) has found
+    that they answer it ("not in the documents" when they hold no quotable span).
 
     `query` is what was searched for (a follow-up combined with the earlier question); it is
     what sentences are scored against. Without an embedder, sentences are scored by term
-    overlap alone (and the threshold is then a share of terms).
+    overlap alone.
     """
     ev = evidence or gather(query or question, hits, embedder)
-    if not ev.answers(threshold):
-        kind = ev.kind if ev.kind_missing else None
-        return not_found(question, language, hits, missing=ev.unsupported, kind=kind, said_of=ev.said_of)
+    if not ev.sentences:
+        return not_found(question, language, hits)
     chosen = select(ev, hits, max_quotes=max_quotes)
     by_hit: dict[int, list[Sentence]] = {}
     for c in chosen:

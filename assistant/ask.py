@@ -1,4 +1,5 @@
-"""Asking: resolve a follow-up, retrieve, weigh the evidence, then answer (model or extractive).
+"""Asking: resolve a follow-up, retrieve, weigh the evidence, let the verdict decide, then answer
+(model or extractive).
 
 `ask_stream` yields pieces of answer text as they are written and ends with the final
 `Answer`, whose `answer` field is authoritative (a model's streamed text is checked, and
@@ -8,27 +9,23 @@ may be corrected, before it becomes the answer).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from index.store import fts_token
 from sihub.errors import LLMError
 from sihub.types import Answer, Hit
 
-from . import conversation, names, places
+from . import conversation
 from .answer import Evidence, compose, embed_spans, gather, not_found, rank_spans
 from .i18n import hinted_language, label, question_language
 from .lexicon import LEXICON
 from .llm import ChatClient, build_messages, finish
 from .query import normalise_filters, strip_filler
-from .retrieve import analysed_words, documents_naming, language_bias, name_forms, named_in_documents, unknown_words
+from .retrieve import language_bias
+from .verdict import Verdict, judge, measure
 
 if TYPE_CHECKING:
     from .service import Assistant
-
-# How much the share of a question's words that no passage holds lowers its relevance: all
-# unknown takes UNKNOWN_WEIGHT off (calibrated with the threshold by bench/answers.py).
-UNKNOWN_WEIGHT = 0.2
 
 
 def language_of(question: str, resolved: conversation.Resolved) -> str:
@@ -135,64 +132,71 @@ def _overlap(a: Hit, b: Hit) -> bool:
 def weigh(assistant: Assistant, query: str, hits: list[Hit], lang: str | None = None) -> Evidence:
     """The evidence `hits` offer for `query` (in language `lang`): their sentences scored against
     it (answer.gather), ranked with the same language-bias correction as the search (a question
-    in Swedish does not prefer Swedish sentences for their language alone); its relevance
-    lowered by the share of the question's words that no passage of the index holds; a name
-    no passage addresses, or a year none of the passages it would quote mentions, is `unsupported`."""
+    in Swedish does not prefer Swedish sentences for their language alone)."""
     embedder = assistant.embedder
     lang = lang or question_language(query)
     qvec = embedder.embed_queries([query])[0]
     bias = language_bias(assistant.index, qvec, hits) if hits else None
     translations = _translations(assistant, query, lang)
     evidence = gather(query, hits, embedder, query_vec=qvec, lang_bias=bias, translations=translations)
-    unknown, words = unknown_words(assistant.index, query, lang)
-    if unknown:
-        evidence.unknown = unknown
-        evidence.relevance -= UNKNOWN_WEIGHT * len(unknown) / words
-    if evidence.kind:
-        _figures_of_the_subject(assistant, query, hits, evidence)
-    quoted = [hits[i] for i in dict.fromkeys(c.hit for c in evidence.pool())]
-    years = names.years_unmentioned(query, [f"{h.chunk.heading}\n{h.chunk.text}" for h in quoted])
-    evidence.unsupported += [y for y in years if y not in evidence.unsupported]
-    absent = [w for w in evidence.unsupported if not places.mentions(w) and w not in years]
-    if absent:
-        # A name no passage holds may stand elsewhere in their documents: a report on "the
-        # Gothenburg pilot" names the city in its introduction, not in the passage with the
-        # figures. (Not so a country: a report that mentions Italy once does not answer a
-        # question about Italy's rules.)
-        elsewhere = named_in_documents(assistant.index, absent, {h.chunk.path for h in hits})
-        evidence.unsupported = [w for w in evidence.unsupported if w not in elsewhere]
+    evidence.bias, evidence.translations = bias, translations
     return evidence
 
 
-def _figures_of_the_subject(assistant: Assistant, query: str, hits: list[Hit], evidence: Evidence) -> None:
-    """A figure, date or amount answers a question about a named organisation or programme only
-    where it is said of it. From a document that names it: "Reach for Change's budget for
-    BuiCaSuS" is not the 642 000 € of an incubator's report that mentions BuiCaSuS. And from a
-    span that names one of them itself, or whose document title or section heading does: "How
-    many social enterprises did ALTUM support in 2022?" is not answered by "64 participants from
-    ministries, municipalities, social enterprises" of a report that names ALTUM elsewhere. Other
-    spans stop counting as holding what is asked for (a name no retrieved document holds is
-    `unsupported`'s concern; one too common to look up binds nothing)."""
-    named = names.subjects(query)
-    if not named:
-        return
-    holding = documents_naming(assistant.index, named, {h.chunk.path for h in hits})
-    holders = [d for d in holding.values() if d]
-    forms: list[set[str]] = []
-    if all(d is not None for d in holding.values()):
-        langs = sorted(assistant.index.language_shares())
-        forms = [{fts_token(f) for f in name_forms(w, langs)} for w in named]
-    for c in evidence.sentences:
-        if not c.fits:
-            continue
-        h = hits[c.hit]
-        if not all(h.chunk.path in d for d in holders):
-            c.fits = False
-        elif forms:
-            said = analysed_words(f"{h.title}\n{h.chunk.heading}\n{h.chunk.text[c.start : c.end]}", h.chunk.lang)
-            c.fits = any(f & said for f in forms)
-            if not c.fits:
-                evidence.said_of = named
+def decide(assistant: Assistant, query: str, lang: str, hits: list[Hit], evidence: Evidence) -> Verdict:
+    """The verdict (`verdict.py`) on `evidence`: does it answer `query`?"""
+    features, missing = measure(assistant.index, query, lang, hits, evidence, evidence.bias)
+    kind = evidence.kind if evidence.kind_missing else None
+    return judge(
+        features,
+        assistant.verdict_params,
+        assistant.settings.answer_threshold,
+        missing=missing,
+        kind=kind,
+        has_evidence=bool(evidence.sentences),
+    )
+
+
+@dataclass
+class Prepared:
+    """A question taken through the pipeline up to the verdict: what `compose` works from."""
+
+    resolved: conversation.Resolved
+    lang: str
+    hits: list[Hit]
+    evidence: Evidence
+    verdict: Verdict
+
+
+def prepare(
+    assistant: Assistant, question: str, k: int | None = None, history: Any = None, filters: Any = None
+) -> Prepared:
+    """Resolve a follow-up, retrieve, weigh the evidence and decide (`Settings.ask_k` passages, or
+    the `k` an asker names, which are then the only ones weighed)."""
+    resolved = conversation.resolve(question, history)
+    lang = language_of(question, resolved)
+    hits = retrieve(assistant, resolved.query, k or assistant.settings.ask_k, filters, more=not k, lang=lang)
+    evidence = weigh(assistant, resolved.query, hits, lang)
+    verdict = decide(assistant, resolved.query, lang, hits, evidence)
+    return Prepared(resolved, lang, hits, evidence, verdict)
+
+
+def extractive(assistant: Assistant, question: str, p: Prepared) -> Answer:
+    """The extractive answer `p` allows: cited quotes when the verdict found one, else "not in the documents"."""
+    if not p.verdict.found:
+        answer = not_found(question, p.lang, p.hits, missing=p.verdict.missing, kind=p.verdict.kind)
+    else:
+        answer = compose(
+            question,
+            p.lang,
+            p.hits,
+            assistant.embedder,
+            query=p.resolved.query,
+            followup_of=p.resolved.followup_of,
+            evidence=p.evidence,
+        )
+    answer.confidence = p.verdict.probability
+    return answer
 
 
 def ask_stream(
@@ -202,36 +206,19 @@ def ask_stream(
     history: Any = None,
     filters: Any = None,
 ) -> Iterator[str | Answer]:
-    settings = assistant.settings
     if not question.strip():
         text = label("en", "empty_question")
         yield text
         yield Answer(question, "en", False, text)
         return
-    resolved = conversation.resolve(question, history)
-    lang = language_of(question, resolved)
-    hits = retrieve(assistant, resolved.query, k or settings.ask_k, filters, more=not k, lang=lang)
-    embedder = assistant.embedder
-    evidence = weigh(assistant, resolved.query, hits, lang)
-    if not evidence.answers(settings.answer_threshold):
-        kind = evidence.kind if evidence.kind_missing else None
-        answer = not_found(question, lang, hits, missing=evidence.unsupported, kind=kind, said_of=evidence.said_of)
-        yield answer.answer
-        yield answer
+    p = prepare(assistant, question, k, history, filters)
+    if p.verdict.found and assistant.settings.llm_url:
+        for item in _generate(assistant, question, p.lang, p.hits, p.evidence, p.resolved):
+            if isinstance(item, Answer):
+                item.confidence = p.verdict.probability
+            yield item
         return
-    if settings.llm_url:
-        yield from _generate(assistant, question, lang, hits, evidence, resolved)
-        return
-    answer = compose(
-        question,
-        lang,
-        hits,
-        embedder,
-        query=resolved.query,
-        threshold=settings.answer_threshold,
-        followup_of=resolved.followup_of,
-        evidence=evidence,
-    )
+    answer = extractive(assistant, question, p)
     yield answer.answer
     yield answer
 
@@ -274,7 +261,6 @@ def _generate(
         hits,
         assistant.embedder,
         query=resolved.query,
-        threshold=s.answer_threshold,
         followup_of=resolved.followup_of,
         evidence=evidence,
     )

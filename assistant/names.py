@@ -9,17 +9,9 @@ from __future__ import annotations
 
 import re
 
-import numpy as np
-
-from index.embedder import Embedder
 from sihub.types import Hit
 
 from . import places, terms
-
-# How much more a name of the question, absent from every passage, must add to one of the best
-# spans' similarity than to the median span to count as addressed there; see `unsupported`.
-NAME_GAIN = 0.003
-NAME_SPANS = 5
 
 _WORDS = re.compile(r"\w+", re.UNICODE)
 _YEARS = re.compile(r"(?<!\w)(?:1[89]|20)\d\d(?!\d)")
@@ -50,47 +42,40 @@ def subjects(question: str) -> list[str]:
     ]
 
 
-def unsupported(
-    question: str, hits: list[Hit], spans: np.ndarray | None, embedder: Embedder | None, query_vec: np.ndarray | None
-) -> list[str]:
-    """Names of the question that the passages `hits` do not address (so they cannot answer it).
-
-    Countries and cities are looked up in `places`: one the passages never name in any of the
-    five languages (nor, for a country, come from) is not addressed. Any other name is not
-    addressed when no passage contains it (by its first five letters, as `terms.key` compares)
-    and taking it out of the question costs none of the best spans more similarity than it costs
-    the typical span (a translated name, "Lettonie" for "Latvia", still ties the question to the
-    span that holds it in another language). `spans` are the vectors of the scored spans, best
-    first (rows), `query_vec` the question's; without them an absent name is not addressed.
-    """
-    if not hits:
-        return []
-    texts = [f"{h.title} {h.chunk.heading} {h.chunk.text}" for h in hits]
-    present = set().union(*(terms.keys(t) for t in texts))
+def places_unaddressed(question: str, hits: list[Hit]) -> tuple[list[str], list[str]]:
+    """The countries and cities `question` names (as it words them), and those of them that the
+    passages `hits` never name in any of the five languages (nor, for a country, come from)."""
     countries = places.mentions(question)
-    covered = places.mentions(" ".join(texts), set(countries)).keys() | {
+    cities = places.cities(question)
+    named = {**countries, **cities}
+    if not named:
+        return [], []
+    texts = " ".join(f"{h.title} {h.chunk.heading} {h.chunk.text}" for h in hits)
+    covered = places.mentions(texts, set(countries)).keys() | {
         str((h.doc_meta or {}).get("country") or "").upper() for h in hits
     }
-    cities = places.cities(question)
-    covered |= places.cities(" ".join(texts), set(cities)).keys()
-    named = {**countries, **cities}
-    out = [word for key, word in named.items() if key not in covered]
-    place_words = {terms.key(w) for w in _WORDS.findall(" ".join(named.values()))}
-    absent = [w for w in names_in(question) if terms.key(w) not in present and terms.key(w) not in place_words]
-    if not absent:
-        return out
-    if spans is None or embedder is None or query_vec is None or not len(spans):
-        return out + absent
-    without = [re.sub(r"(?<!\w)" + re.escape(w) + r"(?!\w)", " ", question, count=1) for w in absent]
-    vecs = embedder.embed_queries(without)
-    base = spans @ np.asarray(query_vec, dtype=np.float32)
-    for w, v in zip(absent, vecs, strict=True):
-        # What the name adds to each span's similarity; dropping any word lifts all spans a little,
-        # so the best spans are compared with the median span, not with zero.
-        gain = base - spans @ v
-        if float(np.max(gain[:NAME_SPANS]) - np.median(gain)) <= NAME_GAIN:
-            out.append(w)
-    return out
+    covered |= places.cities(texts, set(cities)).keys()
+    return list(named.values()), [word for key, word in named.items() if key not in covered]
+
+
+def absent_from(words: list[str], hits: list[Hit]) -> list[str]:
+    """Those of `words` that no passage of `hits` (title, heading, text) contains, compared by
+    `terms.key` (folded, first five letters)."""
+    if not words:
+        return []
+    present = set().union(*(terms.keys(f"{h.title} {h.chunk.heading} {h.chunk.text}") for h in hits)) if hits else set()
+    return [w for w in words if terms.key(w) not in present]
+
+
+def unsupported(question: str, hits: list[Hit]) -> list[str]:
+    """Names of the question that the passages `hits` do not hold: places they never name in any
+    language (`places_unaddressed`), and other names and codes none of them contains."""
+    if not hits:
+        return []
+    named_places, out = places_unaddressed(question, hits)
+    place_words = {terms.key(w) for w in _WORDS.findall(" ".join(named_places))}
+    others = [w for w in names_in(question) if terms.key(w) not in place_words]
+    return out + absent_from(others, hits)
 
 
 def years_unmentioned(question: str, texts: list[str]) -> list[str]:

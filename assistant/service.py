@@ -22,6 +22,7 @@ from sihub.types import Answer, Chunk, Document, Hit, IngestReport
 from .query import normalise_filters, parse_query
 from .quote_cache import QuoteStore, WarmReport, indexed_quote_texts, quotes_path, remove_file, warm
 from .retrieve import search_deeper
+from .verdict import PARAMS_PATH, VerdictParams
 
 
 class Assistant:
@@ -31,6 +32,7 @@ class Assistant:
         self._embedder: Embedder | None = embedder
         self._index: Index | None = None
         self._quotes: QuoteStore | None = None
+        self._verdict: VerdictParams | None = None
         self._lock = threading.RLock()
 
     # ---- parts, built lazily ---------------------------------------------------------------
@@ -54,6 +56,14 @@ class Assistant:
             if self._index is None:
                 self._index = Index.open(self.settings.index, embedder_id(self.settings.embedder))
             return self._index
+
+    @property
+    def verdict_params(self) -> VerdictParams:
+        """The answer verdict's model (`verdict.py`): `Settings.verdict`, or the shipped one."""
+        with self._lock:
+            if self._verdict is None:
+                self._verdict = VerdictParams.load(self.settings.verdict or PARAMS_PATH)
+            return self._verdict
 
     @property
     def quotes(self) -> QuoteStore:

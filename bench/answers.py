@@ -1,25 +1,34 @@
-"""Answer quality on the demo corpus's gold questions, and the calibration of the answer threshold.
+"""Answer quality on the demo corpus's gold questions, by split, with gold removal; and the fit
+of the answer verdict (assistant/verdict.py).
 
-For every gold question the real `ask` path runs (retrieval, sentence scoring, extractive
-answer) and is judged:
+Every gold question gets a split, dev (tune on it) or test (report only, about 40 %), fixed
+by a seeded hash of its id (`split_of`). For every question the real pipeline runs
+(`assistant.ask.prepare`: retrieval, evidence, verdict; then the extractive answer) and is
+judged:
 
 - answerable: `found`, and some citation is on the gold page (file + page; page null = any
   page of the file) with a quote that contains a gold fact (case- and whitespace-insensitive);
 - unanswerable: `found` is false;
+- gold removal: every answerable question whose facts stand in no other document is asked
+  again with its gold document removed from the index, and `found` must be false;
 - language: `answer.language` is the question's gold language and the answer opens with the
   opening line (or the not-found line) of that language.
 
-It also prints every question's relevance (the score compared with `answer_threshold`) and
-a sweep of thresholds, so the threshold can be chosen with a margin rather than fitted.
+`--fit` refits the verdict's logistic model on the dev cases (gold questions with their
+document, without it, the unanswerable and off-topic ones) and on a sample of the public
+question sets in ../shared/eval (XQuAD-R, SweQUAD-MC: each question with its paragraph
+indexed and removed), writes assistant/verdict.json, and reports dev and test side by side.
 
-    .venv/bin/python bench/answers.py                 # whole gold set, index kept in .sihub/bench
-    .venv/bin/python bench/answers.py --sweep         # plus the threshold table
-    .venv/bin/python bench/answers.py --threshold 0.85 --no-save
+    .venv/bin/python bench/answers.py                 # dev / test / removal figures
+    .venv/bin/python bench/answers.py --fit           # refit the verdict, then report
+    .venv/bin/python bench/answers.py --fit --public 0 --no-save
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import re
 import sys
 import time
@@ -29,9 +38,15 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import GOLD, ROOT, _jsonl, report, run_info, table  # noqa: E402
+from bench.common import GOLD, ROOT, SHARED_EVAL, _jsonl, report, run_info, table  # noqa: E402
 
 CORPUS = ROOT / "corpus"
+# The dev/test split of the gold questions: a seeded hash of the id (see `split_of`).
+SPLIT_SEED = "sihub-gold-v1"
+TEST_SHARE = 0.4
+# The public QA sets whose questions (with and without their paragraph) train the verdict.
+PUBLIC_SETS = ("xquadr_en-en", "xquadr_es-es", "xquadr_en-es", "xquadr_es-en", "swequad_sv-sv")
+
 
 # Questions far from anything a social-innovation hub holds, in the five languages: the answer
 # threshold must turn these away with a margin (the gold set's unanswerable questions are
@@ -80,222 +95,351 @@ def rel_path(path: str) -> str:
     return p[p.rindex(marker) + len(marker) :] if marker in p else p
 
 
+def split_of(case_id: str) -> str:
+    """The split of a case: test for about TEST_SHARE of the ids, dev for the rest (a seeded hash)."""
+    digest = hashlib.sha256(f"{SPLIT_SEED}:{case_id}".encode()).hexdigest()
+    return "test" if int(digest[:8], 16) / 0xFFFFFFFF < TEST_SHARE else "dev"
+
+
 def judge(answer: Any, gold: dict[str, Any]) -> dict[str, Any]:
-    """How one answer fares against its gold row (see the module doc)."""
+    """How one answer fares against its gold row (see the module doc): language and verbatim quotes."""
     from assistant.i18n import label
 
     lang = gold["lang"]
     first = answer.answer.split("\n", 1)[0]
     expected = label(lang, "opening", topic="\0").split("\0")[0] if answer.found else label(lang, "not_found")
-    if answer.found and first.startswith(label(lang, "opening_followup", previous="\0", topic="\0").split("\0")[0]):
-        expected = first
-    out = {
-        "id": gold["id"],
-        "lang": lang,
-        "answerable": bool(gold.get("answerable")),
-        "found": answer.found,
+    return {
         "lang_ok": answer.language == lang and first.startswith(expected),
-        "cited": False,
         "verbatim": all(c.quote and c.quote in c.text for c in answer.citations),
     }
-    if gold.get("answerable"):
-        facts = [norm(f) for f in gold.get("facts") or []]
-        for c in answer.citations:
-            on_page = rel_path(c.file) == gold["file"] and (gold.get("page") is None or c.page == gold["page"])
-            if on_page and any(f in norm(c.quote) for f in facts):
-                out["cited"] = True
-    return out
 
 
-def build(index_dir: Path, fresh: bool) -> Any:
-    """An Assistant over corpus/ (incremental ingest; the embedding cache makes re-runs cheap)."""
+def cited(answer: Any, gold: dict[str, Any]) -> bool:
+    """Whether a citation of `answer` is on the gold page with a quote holding a gold fact."""
+    facts = [norm(f) for f in gold.get("facts") or []]
+    return any(
+        rel_path(c.file) == gold["file"]
+        and (gold.get("page") is None or c.page == gold["page"])
+        and any(f in norm(c.quote) for f in facts)
+        for c in answer.citations
+    )
+
+
+def build(index_dir: Path, folder: Path, fresh: bool = False) -> Any:
+    """An Assistant over `folder` (incremental ingest; the embedding cache makes re-runs cheap),
+    warmed as the chat is (= `sihub warm`)."""
     from assistant import Assistant
     from assistant.evaluate import cached_embedder
     from sihub.settings import Settings
 
-    settings = Settings.from_env(index=index_dir)
+    settings = Settings.from_env(index=index_dir).replace(llm_url="")
     assistant = Assistant(settings, embedder=cached_embedder(settings))
-    report_ = assistant.ingest([CORPUS], rebuild=fresh)
+    report_ = assistant.ingest([folder], rebuild=fresh)
     for f in report_.failed:
         print(f"warning: {f.path}: {f.reason}", file=sys.stderr)
-    # Answers are measured as the chat gives them once its warm-up is done (= `sihub warm`): the
-    # deeper look for answering sentences (Settings.ask_deeper) reads known vectors only.
     assistant.warm_quotes()
     return assistant
 
 
-def run(assistant: Any, questions: list[dict[str, Any]], threshold: float) -> list[dict[str, Any]]:
-    """Ask every question; each row has the judgement, the relevance and the seconds taken."""
-    from assistant.ask import retrieve, weigh
+def ask_case(assistant: Any, question: str, gold: dict[str, Any] | None = None) -> dict[str, Any]:
+    """One question through the pipeline: the verdict's features and probability, and (with a gold
+    row) whether the extractive answer would cite right were it found."""
+    from assistant.ask import extractive, prepare
 
-    assistant.settings = assistant.settings.replace(answer_threshold=threshold, llm_url="")
-    rows = []
-    for g in questions:
-        t0 = time.perf_counter()
-        answer = assistant.ask(g["question"])
-        seconds = time.perf_counter() - t0
-        hits = retrieve(assistant, g["question"], assistant.settings.ask_k)
-        ev = weigh(assistant, g["question"], hits)
-        best = ev.sentences[0] if ev.sentences else None
-        row = judge(answer, g)
-        row["retrieved"] = bool(g.get("answerable")) and any(
-            rel_path(h.chunk.path) == g["file"]
-            and (g.get("page") is None or h.chunk.page == g["page"])
-            and any(norm(f) in norm(h.chunk.text) for f in g.get("facts") or [])
-            for h in hits
-        )
-        row.update(
-            relevance=ev.relevance,
-            sim=best.sim if best else 0.0,
-            lex=best.lex if best else 0.0,
-            seconds=seconds,
-            unsupported=ev.unsupported,
-            kind_missing=ev.kind_missing,
-            off_topic=bool(g.get("off_topic")),
-        )
-        rows.append(row)
-    return rows
-
-
-def rates(rows: list[dict[str, Any]], threshold: float | None = None) -> dict[str, float]:
-    """Rates at the threshold the rows were run with, or re-decided at `threshold` (found only)."""
-    ans = [r for r in rows if r["answerable"]]
-    una = [r for r in rows if not r["answerable"] and not r["off_topic"]]
-    off = [r for r in rows if r["off_topic"]]
-
-    def found(r: dict[str, Any]) -> bool:
-        if threshold is None:
-            return r["found"]
-        return r["relevance"] >= threshold and not r["unsupported"] and not r["kind_missing"]
-
-    got = [r for r in ans if r["retrieved"]]
-    return {
-        "answerable": len(ans),
-        "retrieved": len(got) / max(1, len(ans)),
-        "cited_given_retrieved": sum(found(r) and r["cited"] for r in got) / max(1, len(got)),
-        "unanswerable": len(una),
-        "answered": sum(found(r) for r in ans) / max(1, len(ans)),
-        "cited_gold": sum(found(r) and r["cited"] for r in ans) / max(1, len(ans)),
-        "rejected": sum(not found(r) for r in una) / max(1, len(una)),
-        "off_topic_rejected": sum(not found(r) for r in off) / max(1, len(off)),
-        "lang_ok": sum(r["lang_ok"] for r in rows) / max(1, len(rows)),
+    t0 = time.perf_counter()
+    p = prepare(assistant, question)
+    answer = extractive(assistant, question, p)
+    row: dict[str, Any] = {
+        "found": p.verdict.found,
+        "p": p.verdict.probability,
+        "features": p.verdict.features,
+        "seconds": time.perf_counter() - t0,
     }
+    if gold is not None:
+        row.update(judge(answer, gold))
+        if gold.get("answerable"):
+            if not answer.found:  # judged as it would be answered if the verdict said found
+                from assistant.answer import compose
+
+                answer = compose(
+                    question, p.lang, p.hits, assistant.embedder, query=p.resolved.query, evidence=p.evidence
+                )
+            row["cited"] = cited(answer, gold)
+    return row
 
 
-def main() -> None:
-    from sihub.settings import Settings
-
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--threshold", type=float, default=Settings().answer_threshold)
-    ap.add_argument("--index", type=Path, default=ROOT / ".sihub" / "bench" / "answers-index")
-    ap.add_argument("--fresh", action="store_true", help="rebuild the corpus index from scratch")
-    ap.add_argument("--sweep", action="store_true", help="print found rates over a range of thresholds")
-    ap.add_argument("--verbose", action="store_true", help="one line per question")
-    ap.add_argument("--json", action="store_true")
-    ap.add_argument("--no-save", action="store_true", help="do not append to bench/RESULTS.md")
-    args = ap.parse_args()
-
+def gold_cases(assistant: Any) -> list[dict[str, Any]]:
+    """The gold questions (answerable and not) and the off-topic ones, each asked once."""
     questions = _jsonl(GOLD) + [
         {"id": f"off-{n}", "question": q, "lang": lang, "answerable": False, "off_topic": True}
         for n, (lang, q) in enumerate(OFF_TOPIC, start=1)
     ]
-    assistant = build(args.index, args.fresh)
-    t0 = time.perf_counter()
-    rows = run(assistant, questions, args.threshold)
-    total = time.perf_counter() - t0
-    assistant.close()
-    r = rates(rows)
+    rows = []
+    for g in questions:
+        group = "answerable" if g.get("answerable") else "off-topic" if g.get("off_topic") else "unanswerable"
+        rows.append(
+            {
+                "id": g["id"],
+                "lang": g["lang"],
+                "split": split_of(g["id"]),
+                "group": group,
+                "source": "gold",
+                "label": int(group == "answerable"),
+                **ask_case(assistant, g["question"], g),
+            }
+        )
+    return rows
 
-    by_lang = []
-    for lang in ("sv", "lv", "fr", "es", "en"):
-        sub = [x for x in rows if x["lang"] == lang]
-        if sub:
-            lr = rates(sub)
-            by_lang.append(
-                [lang, len(sub), lr["cited_gold"], lr["rejected"] if lr["unanswerable"] else "-", lr["lang_ok"]]
-            )
-    ans_rel = sorted(x["relevance"] for x in rows if x["answerable"])
-    una_rel = sorted(x["relevance"] for x in rows if not x["answerable"] and not x["off_topic"])
-    off_rel = sorted(x["relevance"] for x in rows if x["off_topic"])
-    body = [
-        f"Gold questions: {r['answerable']} answerable, {r['unanswerable']} unanswerable; "
-        f"threshold {args.threshold}; {total / max(1, len(rows)):.2f} s per question.",
-        "",
-        table(
-            ["metric", "value", "goal"],
-            [
-                ["answerable: cited on gold page with a gold fact", f"{r['cited_gold']:.1%}", ">= 90%"],
-                ["answerable: found", f"{r['answered']:.1%}", ""],
-                ["answerable: a gold-fact passage among the k retrieved", f"{r['retrieved']:.1%}", "(retrieval)"],
-                ["... of those, cited on gold page with a gold fact", f"{r['cited_given_retrieved']:.1%}", ""],
-                ["unanswerable: found = false", f"{r['rejected']:.1%}", ">= 80%"],
-                ["off-topic (not gold): found = false", f"{r['off_topic_rejected']:.1%}", "100%"],
-                ["opening line in the question's language", f"{r['lang_ok']:.1%}", "100%"],
-                ["quotes verbatim in their chunk", f"{sum(x['verbatim'] for x in rows) / len(rows):.1%}", "100%"],
-            ],
-        ),
-        "",
-        table(["lang", "questions", "cited_gold", "rejected", "lang_ok"], by_lang),
-        "",
-        "Relevance: answerable min/p10/median "
-        + ", ".join(f"{ans_rel[int(q * (len(ans_rel) - 1))]:.3f}" for q in (0, 0.1, 0.5))
-        + "; unanswerable median/p90/max "
-        + (", ".join(f"{una_rel[int(q * (len(una_rel) - 1))]:.3f}" for q in (0.5, 0.9, 1)) if una_rel else "-")
-        + f"; off-topic max {off_rel[-1]:.3f}. Unanswerable turned away by an unsupported name: "
-        + f"{sum(bool(x['unsupported']) for x in rows if not x['answerable'] and not x['off_topic'])}; "
-        + f"answerable: {sum(bool(x['unsupported']) for x in rows if x['answerable'])}. "
-        + "Turned away for want of the amount, date or figure asked for: unanswerable "
-        + f"{sum(x['kind_missing'] and not x['unsupported'] for x in rows if not x['answerable'] and not x['off_topic'])}, "
-        + f"answerable {sum(x['kind_missing'] and not x['unsupported'] for x in rows if x['answerable'])}.",
-        f"Margin: off-topic relevance ends at {off_rel[-1]:.3f}, answerable starts at {ans_rel[0]:.3f}; "
-        f"the threshold {args.threshold} sits {args.threshold - off_rel[-1]:+.3f} / {args.threshold - ans_rel[0]:+.3f} "
-        "from them (near-miss unanswerable questions score like answerable ones: relevance cannot tell them apart).",
+
+def removal_cases(assistant: Any, folder: Path) -> list[dict[str, Any]]:
+    """Each answerable gold question again, its gold document removed (then put back); left out
+    when one of its facts also stands in another document."""
+    docs = {rel_path(d.path): d.path for d in assistant.documents()}
+    texts = {rel: norm(" ".join(c.text for c in assistant.chunks(path))) for rel, path in docs.items()}
+    by_file: dict[str, list[dict[str, Any]]] = {}
+    for g in _jsonl(GOLD):
+        if not g.get("answerable") or g["file"] not in docs:
+            continue
+        elsewhere = any(norm(f) in t for other, t in texts.items() if other != g["file"] for f in g.get("facts") or [])
+        if not elsewhere:
+            by_file.setdefault(g["file"], []).append(g)
+    rows = []
+    for file, golds in by_file.items():
+        assistant.remove([docs[file]])
+        try:
+            for g in golds:
+                rows.append(
+                    {
+                        "id": g["id"],
+                        "lang": g["lang"],
+                        "split": split_of(g["id"]),
+                        "group": "removed",
+                        "source": "gold",
+                        "label": 0,
+                        **ask_case(assistant, g["question"]),
+                    }
+                )
+        finally:
+            assistant.ingest([folder])
+    return rows
+
+
+def public_cases(per_set: int, sets: tuple[str, ...] = PUBLIC_SETS) -> list[dict[str, Any]]:
+    """Questions of the public QA sets, each with its paragraph indexed (answerable) and removed
+    (not): `per_set` of each set, drawn by the seeded hash. Skipped when ../shared/eval is absent."""
+    from assistant.evaluate import corpus_key, load_beir, write_corpus
+
+    rows: list[dict[str, Any]] = []
+    for name in sets:
+        folder = SHARED_EVAL / name
+        if per_set <= 0 or not folder.is_dir():
+            continue
+        evalset = load_beir(folder)
+        base = ROOT / ".sihub" / "bench" / f"public-{corpus_key(evalset)}"
+        names = write_corpus(evalset, base / "docs")
+        file_of = {doc_id: fname for fname, doc_id in names.items()}
+        assistant = build(base / "index", base / "docs")
+        paths = {Path(d.path).name: d.path for d in assistant.documents()}
+        queries = sorted(
+            (q for q in evalset.queries if evalset.qrels.get(str(q["_id"]))),
+            key=lambda q: hashlib.sha256(f"{SPLIT_SEED}:{q['_id']}".encode()).hexdigest(),
+        )[:per_set]
+        for q in queries:
+            doc = next(iter(evalset.qrels[str(q["_id"])]))
+            path = paths.get(file_of.get(doc, ""))
+            if path is None:
+                continue
+            base_row = {"id": f"{name}:{q['_id']}", "lang": q.get("lang") or "", "split": "dev", "source": name}
+            rows.append({**base_row, "group": "answerable", "label": 1, **ask_case(assistant, str(q["text"]))})
+            assistant.remove([path])
+            try:
+                rows.append({**base_row, "group": "removed", "label": 0, **ask_case(assistant, str(q["text"]))})
+            finally:
+                assistant.ingest([base / "docs"])
+        assistant.close()
+        print(f"{name}: {len(queries)} questions", file=sys.stderr)
+    return rows
+
+
+# ---- fitting and figures -----------------------------------------------------------------------
+
+
+def fit_verdict(rows: list[dict[str, Any]], l2: float) -> Any:
+    """The verdict's model fitted on the dev rows: each (source kind, label) group weighs the same
+    in all, so hundreds of public cases do not drown the gold ones; the threshold balances the
+    dev rates of answerable found and unanswerable turned away."""
+    from assistant.verdict import choose_threshold, fit
+
+    train = [r for r in rows if r["split"] == "dev"]
+    groups: dict[tuple[str, int], int] = {}
+    for r in train:
+        key = ("gold" if r["source"] == "gold" else "public", r["label"])
+        groups[key] = groups.get(key, 0) + 1
+    weights = [
+        len(train) / (len(groups) * groups[("gold" if r["source"] == "gold" else "public", r["label"])]) for r in train
     ]
-    if args.sweep:
-        grid = [round(0.80 + 0.01 * i, 3) for i in range(15)]
-        body += [
-            "",
-            table(
-                ["threshold", "answered", "cited_gold", "rejected", "off-topic rejected"],
-                [
-                    [
-                        t,
-                        f"{x['answered']:.1%}",
-                        f"{x['cited_gold']:.1%}",
-                        f"{x['rejected']:.1%}",
-                        f"{x['off_topic_rejected']:.1%}",
-                    ]
-                    for t in grid
-                    for x in [rates(rows, t)]
-                ],
-            ),
-        ]
+    params = fit([r["features"] for r in train], [r["label"] for r in train], weights, l2=l2)
+    gold_dev = [r for r in train if r["source"] == "gold"]
+    threshold = choose_threshold(
+        params,
+        [r["features"] for r in gold_dev if r["label"] == 1],
+        [r["features"] for r in gold_dev if r["label"] == 0],
+    )
+    from dataclasses import replace
+
+    return replace(
+        params,
+        threshold=threshold,
+        fitted={
+            "command": "python bench/answers.py --fit",
+            "cases": {f"{k[0]}:{'answerable' if k[1] else 'not'}": n for k, n in sorted(groups.items())},
+            "l2": l2,
+            "split": {"seed": SPLIT_SEED, "test_share": TEST_SHARE},
+            "date": run_info()["date"],
+        },
+    )
+
+
+def redecide(rows: list[dict[str, Any]], params: Any, threshold: float | None = None) -> None:
+    """Each row's `found` and `p` as `params` decide on its stored features."""
+    cut = params.threshold if threshold is None else threshold
+    for r in rows:
+        r["p"] = params.probability(r["features"]) if any(r["features"].values()) else 0.0
+        r["found"] = r["p"] >= cut
+
+
+def rates(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The figures of one column: answerable cited right and found, unanswerable and removed
+    turned away, off-topic turned away, opening line in the question's language."""
+
+    def share(sub: list[dict[str, Any]], ok: Any) -> tuple[float | None, int]:
+        return (sum(bool(ok(r)) for r in sub) / len(sub) if sub else None), len(sub)
+
+    ans = [r for r in rows if r["group"] == "answerable"]
+    return {
+        "cited": share([r for r in ans if "cited" in r], lambda r: r["found"] and r["cited"]),
+        "answered": share(ans, lambda r: r["found"]),
+        "unanswerable": share([r for r in rows if r["group"] == "unanswerable"], lambda r: not r["found"]),
+        "removed": share([r for r in rows if r["group"] == "removed"], lambda r: not r["found"]),
+        "off_topic": share([r for r in rows if r["group"] == "off-topic"], lambda r: not r["found"]),
+        "lang_ok": share([r for r in rows if "lang_ok" in r], lambda r: r["lang_ok"]),
+    }
+
+
+def _cell(x: tuple[float | None, int]) -> str:
+    return "-" if x[0] is None else f"{x[0]:.3f} ({x[1]})"
+
+
+def figures_table(rows: list[dict[str, Any]]) -> str:
+    gold = [r for r in rows if r["source"] == "gold"]
+    public = [r for r in rows if r["source"] != "gold"]
+    cols = {
+        "dev": rates([r for r in gold if r["split"] == "dev"]),
+        "test": rates([r for r in gold if r["split"] == "test"]),
+    }
+    if public:
+        cols["public (fit)"] = rates(public)
+    labels = {
+        "cited": ("answerable: cited on the gold page with a gold fact", ">= 0.90"),
+        "answered": ("answerable: found", ">= 0.95"),
+        "unanswerable": ("unanswerable: found = false", ">= 0.80"),
+        "removed": ("gold removed: found = false", ">= 0.80"),
+        "off_topic": ("off-topic: found = false", ""),
+        "lang_ok": ("opening line in the question's language", "1.00"),
+    }
+    out = [[text, *(_cell(c[key]) for c in cols.values()), goal] for key, (text, goal) in labels.items()]
+    gaps = []
+    for key in labels:
+        d, t = cols["dev"][key][0], cols["test"][key][0]
+        if d is not None and t is not None:
+            gaps.append(abs(d - t))
+    out.append(["largest dev-test gap", "", f"{max(gaps):.3f}" if gaps else "-", *([""] if public else []), "<= 0.03"])
+    return table(["figure", *cols, "goal"], out)
+
+
+def main() -> None:
+    from assistant.verdict import PARAMS_PATH, VerdictParams
+
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--index", type=Path, default=ROOT / ".sihub" / "bench" / "answers-index")
+    ap.add_argument("--fresh", action="store_true", help="rebuild the corpus index from scratch")
+    ap.add_argument("--fit", action="store_true", help="refit the verdict on the dev cases and write it")
+    ap.add_argument("--out", type=Path, default=PARAMS_PATH, help="where --fit writes the model")
+    ap.add_argument("--l2", type=float, default=1.0, help="L2 penalty of the fit")
+    ap.add_argument("--public", type=int, default=40, help="questions per public set for --fit (0 = none)")
+    ap.add_argument("--rows", type=Path, help="save the cases' features here (JSON)")
+    ap.add_argument("--from-rows", type=Path, help="use saved cases instead of asking again")
+    ap.add_argument("--no-removal", action="store_true", help="skip the gold-removal cases")
+    ap.add_argument("--verbose", action="store_true", help="one line per case")
+    ap.add_argument("--json", action="store_true")
+    ap.add_argument("--no-save", action="store_true", help="do not append to bench/RESULTS.md")
+    args = ap.parse_args()
+
+    t0 = time.perf_counter()
+    if args.from_rows:
+        rows = json.loads(args.from_rows.read_text(encoding="utf-8"))
+    else:
+        assistant = build(args.index, CORPUS, args.fresh)
+        rows = gold_cases(assistant)
+        if not args.no_removal:
+            rows += removal_cases(assistant, CORPUS)
+        assistant.close()
+        if args.fit:
+            rows += public_cases(args.public)
+    if args.rows:
+        args.rows.write_text(json.dumps(rows, ensure_ascii=False), encoding="utf-8")
+    params = VerdictParams.load(args.out if args.out.exists() else PARAMS_PATH)
+    if args.fit:
+        params = fit_verdict(rows, args.l2)
+        params.fitted["figures"] = {}
+    redecide(rows, params)
+    if args.fit:
+        gold = [r for r in rows if r["source"] == "gold"]
+        params.fitted["figures"] = {
+            split: {k: v[0] for k, v in rates([r for r in gold if r["split"] == split]).items()}
+            for split in ("dev", "test")
+        }
+        params.save(args.out)
+    seconds = time.perf_counter() - t0
+    body = [
+        f"{sum(r['source'] == 'gold' and r['group'] != 'removed' for r in rows)} gold and off-topic questions, "
+        f"{sum(r['source'] == 'gold' and r['group'] == 'removed' for r in rows)} gold-removal cases, "
+        f"{sum(r['source'] != 'gold' for r in rows)} public cases; split seed {SPLIT_SEED!r}, "
+        f"test share {TEST_SHARE}; verdict threshold {params.threshold}; {seconds:.0f} s.",
+        "",
+        figures_table(rows),
+        "",
+        "Verdict weights (standardised features): "
+        + ", ".join(f"{n} {w:+.2f}" for n, w in zip(params.features, params.weights, strict=True))
+        + f"; bias {params.bias:+.2f}.",
+    ]
     misses = [
-        x
-        for x in rows
-        if (x["answerable"] and not x["cited"]) or (not x["answerable"] and x["found"]) or not x["lang_ok"]
+        r
+        for r in rows
+        if r["source"] == "gold"
+        and (
+            (r["group"] == "answerable" and not (r["found"] and r.get("cited")))
+            or (r["group"] != "answerable" and r["found"])
+        )
     ]
     if misses:
         body += [
             "",
-            "Misses: "
-            + ", ".join(
-                f"{x['id']}({'not found' if x['answerable'] and not x['found'] else 'no gold quote' if x['answerable'] else 'answered'}"
-                f"{'' if x['lang_ok'] else ', language'} {x['relevance']:.3f})"
-                for x in misses
-            ),
+            "Misses (id, split, group, p): "
+            + ", ".join(f"{r['id']}/{r['split']}/{r['group']}/{r['p']:.2f}" for r in misses),
         ]
     if args.verbose:
-        for x in rows:
+        for r in rows:
+            f = r["features"]
             print(
-                f"{x['id']:8} {x['lang']} ans={x['answerable']!s:5} found={x['found']!s:5} cited={x['cited']!s:5} "
-                f"rel={x['relevance']:.3f} sim={x['sim']:.3f} lex={x['lex']:.2f}"
+                f"{r['id'][:28]:28} {r['split']:4} {r['group']:12} found={r['found']!s:5} cited={r.get('cited', '-')!s:5} p={r['p']:.2f} "
+                + " ".join(f"{k}={v:.2f}" for k, v in f.items())
             )
     report(
-        "Answers (gold questions)",
+        "Answers (gold questions, dev / test, gold removal)",
         "\n".join(body),
         run_info(),
-        {**r, "threshold": args.threshold, "rows": rows},
+        {"params": params.fitted, "rows": rows},
         args.json,
         save=not args.no_save,
     )

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import types
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, get_type_hints
+from typing import Any, get_args, get_type_hints
 
 
 def _doc(text: str, **kw: Any) -> Any:
@@ -68,12 +69,16 @@ class Settings:
         "the chat's warm-up, earlier answers), so a first question costs no more.",
         default=3,
     )
-    answer_threshold: float = _doc(
-        "Relevance an answer needs (best passage cosine + 0.2 x its best share of the question's terms "
-        "+ 0.5 x how far the best passage stands out - 0.2 x the share of the question's words no passage "
-        "of the index holds); below it sihub says the documents hold nothing on the question. "
-        "Calibrated by bench/answers.py.",
-        default=0.865,
+    answer_threshold: float | None = _doc(
+        "Probability (0..1) the answer verdict's model must give before sihub answers; below it sihub "
+        "says the documents hold nothing on the question. Empty = the threshold fitted with the model "
+        "(`assistant/verdict.json`, refit by `bench/answers.py --fit`).",
+        default=None,
+    )
+    verdict: Path | None = _doc(
+        "A verdict model (JSON, as `bench/answers.py --fit --out FILE` writes) to use instead of the "
+        "shipped `assistant/verdict.json`.",
+        default=None,
     )
     llm_url: str = _doc(
         "OpenAI-compatible chat-completions base URL (e.g. http://localhost:11434/v1); empty = extractive answers.",
@@ -130,6 +135,10 @@ class Settings:
 
 
 def _coerce(kind: Any, raw: str, name: str) -> Any:
+    if isinstance(kind, types.UnionType):  # `float | None`: empty means None
+        if not raw.strip():
+            return None
+        kind = next(k for k in get_args(kind) if k is not type(None))
     try:
         if kind is bool:
             low = raw.strip().lower()

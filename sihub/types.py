@@ -158,6 +158,8 @@ class Answer:
     """Nearest documents offered as "maybe related" when nothing answers the question."""
     note: str | None = None
     """A visible remark, e.g. that the language model failed and this answer is extractive."""
+    confidence: float | None = None
+    """The answer verdict's probability that the documents answer the question (0..1)."""
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -167,6 +169,8 @@ class Answer:
             "answer": self.answer,
             "citations": [c.to_json() for c in self.citations],
         }
+        if self.confidence is not None:
+            out["confidence"] = round(float(self.confidence), 4)
         if self.related:
             out["related"] = self.related
         if self.note:

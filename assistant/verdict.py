@@ -1,0 +1,313 @@
+"""The verdict: can the passages found answer the question? The one place that decides.
+
+The evidence (`answer.gather`, `ask.weigh`) scores the spans of the passages; the verdict turns
+it into a handful of features, combines them with a logistic model and says found / not found,
+with the reasons it can show the asker (the names, places or years no passage holds; the kind
+of figure asked for that none gives).
+
+The model's weights are not written by hand: `bench/answers.py --fit` fits them on labelled
+cases and stores them, with how they were fitted, in `verdict.json` beside this file. The
+cases come without writing questions: every gold question of the dev split and a sample of
+the public question sets (XQuAD-R, SweQUAD-MC) is an answerable case with its source indexed,
+and an unanswerable one with its source removed ("gold removal"); the gold set's own
+unanswerable and off-topic questions add near misses and far misses.
+
+Features (all cheap: computed from what the search and the evidence already hold):
+
+- `sim`: the best span's cosine with the question (plain);
+- `sim_adj`: the best span's cosine less its language's bias (`retrieve.language_bias`): e5
+  rates spans in the question's own language higher for their language alone;
+- `contrast`: the best span's cosine less the median span's (a real answer stands out);
+- `lex`: the best share of the question's content terms in one span (translated terms count);
+- `cover`: the best share, over the passages, of the question's words they hold, each word
+  weighed by its rarity in the index (inverse document frequency; a word no passage of the index
+  holds weighs most); a passage in another language holds a word through its translation;
+- `cover_best`: the same share for the passage of the best span;
+- `rare_missing`: how many of the question's rarer words (rarer than the median of its words,
+  so specific to what it asks) no passage holds;
+- `margin`: how far the best span's score stands above the best span of any other document
+  (one document that answers stands out; a topic many documents touch does not);
+- `other_lang`: 1 when the best span is in another language than the question (shares of
+  words are then read through translations, and count for less);
+- `unknown`: the share of the question's content words that no passage of the index holds;
+- `names_missing`: the share of the names and codes the question names (organisations,
+  programmes, acronyms, numbers) that neither the passages nor their documents hold;
+- `places_missing`: the share of the countries and cities it names that the passages do not
+  name in any language (nor, for a country, come from);
+- `years_missing`: 1 when a year it names stands in none of the passages an answer would quote;
+- `kind_missing`: 1 when it asks for an amount, a date, a rating or a count and none of those
+  passages gives one (`kinds.py`).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from index import lexical as lexmod
+from index.lexical import stem_all
+from index.store import Index, fts_token
+from sihub.types import Hit
+
+from . import names, terms
+from .answer import Evidence
+from .lexicon import question_words
+from .query import strip_filler
+from .retrieve import analysed_words, named_in_documents, unknown_words
+
+FEATURES: tuple[str, ...] = (
+    "sim",
+    "sim_adj",
+    "contrast",
+    "lex",
+    "cover",
+    "cover_best",
+    "rare_missing",
+    "margin",
+    "other_lang",
+    "unknown",
+    "names_missing",
+    "places_missing",
+    "years_missing",
+    "kind_missing",
+)
+PARAMS_PATH = Path(__file__).with_name("verdict.json")
+# `margin` when every span comes from one document: as if the nearest other document were far.
+MARGIN_ALONE = 0.1
+
+
+@dataclass
+class Verdict:
+    """Whether the evidence answers the question, how sure the model is, and why not."""
+
+    found: bool
+    probability: float
+    features: dict[str, float]
+    missing: list[str] = field(default_factory=list)
+    """Names, places and years of the question that no passage holds (shown in the not-found line)."""
+    kind: str | None = None
+    """The kind of answer asked for that no quotable passage offers ("money", "time", "score", "count")."""
+
+
+@dataclass(frozen=True)
+class VerdictParams:
+    """A fitted logistic model over standardised features, and the probability an answer needs."""
+
+    features: tuple[str, ...]
+    weights: tuple[float, ...]
+    bias: float
+    mean: tuple[float, ...]
+    scale: tuple[float, ...]
+    threshold: float
+    fitted: dict[str, Any] = field(default_factory=dict)
+    """How the weights were fitted: the command, the cases, the figures on them."""
+
+    @classmethod
+    def load(cls, path: Path = PARAMS_PATH) -> VerdictParams:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        names = tuple(data["features"])
+        return cls(
+            features=names,
+            weights=tuple(float(data["weights"][n]) for n in names),
+            bias=float(data["bias"]),
+            mean=tuple(float(data["mean"][n]) for n in names),
+            scale=tuple(float(data["scale"][n]) for n in names),
+            threshold=float(data["threshold"]),
+            fitted=dict(data.get("fitted") or {}),
+        )
+
+    def save(self, path: Path = PARAMS_PATH) -> None:
+        data = {
+            "about": "The answer verdict's logistic model (assistant/verdict.py); refit with bench/answers.py --fit.",
+            "features": list(self.features),
+            "weights": dict(zip(self.features, self.weights, strict=True)),
+            "bias": self.bias,
+            "mean": dict(zip(self.features, self.mean, strict=True)),
+            "scale": dict(zip(self.features, self.scale, strict=True)),
+            "threshold": self.threshold,
+            "fitted": self.fitted,
+        }
+        path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+    def probability(self, features: dict[str, float]) -> float:
+        z = self.bias + sum(
+            w * (features.get(n, 0.0) - m) / s
+            for n, w, m, s in zip(self.features, self.weights, self.mean, self.scale, strict=True)
+        )
+        return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
+
+
+def judge(
+    features: dict[str, float],
+    params: VerdictParams,
+    threshold: float | None = None,
+    missing: list[str] | None = None,
+    kind: str | None = None,
+    has_evidence: bool = True,
+) -> Verdict:
+    """The verdict on `features`: found when the model's probability reaches `threshold` (the
+    fitted one when None). `missing` and `kind` are kept as the reasons a not-found answer gives."""
+    p = params.probability(features) if has_evidence else 0.0
+    cut = params.threshold if threshold is None else threshold
+    found = has_evidence and p >= cut
+    return Verdict(
+        found,
+        p,
+        features,
+        missing=list(missing or []) if not found else [],
+        kind=kind if not found and features.get("kind_missing") else None,
+    )
+
+
+# ---- features ------------------------------------------------------------------------------------
+
+
+def measure(
+    index: Index, query: str, lang: str, hits: list[Hit], evidence: Evidence, bias: np.ndarray | None
+) -> tuple[dict[str, float], list[str]]:
+    """The features of the module doc for `evidence` (the spans of `hits`, scored for `query`),
+    and the names, places and years of the question that no passage holds."""
+    found = [c for c in evidence.sentences if not hits[c.hit].beside] or evidence.sentences
+    if not found:
+        return dict.fromkeys(FEATURES, 0.0), []
+    sims = sorted(c.sim for c in found)
+    best = sims[-1]
+    adj = max(c.sim - (float(bias[c.hit]) if bias is not None else 0.0) for c in found)
+    unknown, words = unknown_words(index, query, lang)
+    pool = evidence.pool()
+    quoted = [hits[i] for i in dict.fromkeys(c.hit for c in pool)]
+    years = names.years_unmentioned(query, [f"{h.chunk.heading}\n{h.chunk.text}" for h in quoted])
+    places_named, places_absent = names.places_unaddressed(query, hits)
+    place_keys = {terms.key(w) for p in places_named for w in p.split()}
+    named = [w for w in names.names_in(query) if terms.key(w) not in place_keys and w not in years]
+    absent = names.absent_from(named, hits)
+    if absent:
+        # A name the passages lack may stand elsewhere in their documents: a report on "the
+        # Gothenburg pilot" names the city in its introduction, not beside the figures.
+        elsewhere = named_in_documents(index, absent, {h.chunk.path for h in hits})
+        absent = [w for w in absent if w not in elsewhere]
+    cover, rare_missing = coverage(index, query, lang, hits, evidence.translations)
+    found_hits = sorted({c.hit for c in found})
+    top = max(found, key=lambda c: c.score)
+    best_hit = top.hit
+    rival = max((c.score for c in found if hits[c.hit].chunk.path != hits[best_hit].chunk.path), default=None)
+    features = {
+        "sim": best,
+        "sim_adj": adj,
+        "contrast": best - sims[len(sims) // 2],
+        "lex": max(c.lex for c in found),
+        "cover": max(cover[i] for i in found_hits),
+        "cover_best": cover[best_hit],
+        "rare_missing": float(rare_missing),
+        "margin": top.score - rival if rival is not None else MARGIN_ALONE,
+        "other_lang": 0.0 if hits[best_hit].chunk.lang == lang else 1.0,
+        "unknown": len(unknown) / words if words else 0.0,
+        "names_missing": len(absent) / len(named) if named else 0.0,
+        "places_missing": len(places_absent) / len(places_named) if places_named else 0.0,
+        "years_missing": 1.0 if years else 0.0,
+        "kind_missing": 1.0 if evidence.kind_missing else 0.0,
+    }
+    return features, [*places_absent, *absent, *years]
+
+
+def coverage(
+    index: Index, query: str, lang: str, hits: list[Hit], translations: dict[str, dict[str, str]] | None
+) -> tuple[list[float], int]:
+    """Per hit, the rarity-weighted share of the question's words its passage (title, heading,
+    text) holds: `sum(idf(w) for held w) / sum(idf(w))`, with idf(w) = log(N / (1 + df(w))) over
+    the index's N passages (df in the question's language). A passage in another language holds
+    a word when it holds the word itself (a name, a code) or its translation there. Also how many
+    of the question's rarer words (idf above the median of its words) no passage holds."""
+    words = question_words(strip_filler(query), lang)
+    if not words or not hits:
+        return [0.0] * len(hits), 0
+    own = {w: fts_token(stem_all([w], lang)[0]) for w in words}
+    df = index.term_counts(sorted(set(own.values())))
+    n = max(2, index.size)
+    idf = {w: math.log(n / (1 + df.get(own[w], 0))) + 1e-3 for w in words}
+    total = sum(idf.values())
+    forms_by_lang: dict[str, dict[str, set[str]]] = {}
+    out: list[float] = []
+    anywhere: set[str] = set()
+    for h in hits:
+        passage_lang = h.chunk.lang
+        if passage_lang not in forms_by_lang:
+            alt = (translations or {}).get(passage_lang, {}) if passage_lang != lang else {}
+            forms_by_lang[passage_lang] = {
+                w: {own[w], fts_token(stem_all([w], passage_lang)[0])}
+                | ({fts_token(t) for t in lexmod.stem_all(lexmod.tokens(alt[w]), passage_lang)} if w in alt else set())
+                for w in words
+            }
+        held = analysed_words(f"{h.title}\n{h.chunk.heading}\n{h.chunk.text}", passage_lang)
+        have = {w for w, forms in forms_by_lang[passage_lang].items() if forms & held}
+        anywhere |= have
+        out.append(sum(idf[w] for w in have) / total)
+    median = sorted(idf.values())[len(idf) // 2]
+    return out, sum(1 for w in words if idf[w] > median and w not in anywhere)
+
+
+# ---- fitting -------------------------------------------------------------------------------------
+
+
+def fit(
+    rows: list[dict[str, float]],
+    labels: list[int],
+    weights: list[float] | None = None,
+    l2: float = 1.0,
+    features: tuple[str, ...] = FEATURES,
+) -> VerdictParams:
+    """A logistic model of `labels` (1 = the documents answer) on `rows` of features, fitted by
+    Newton's method with an L2 penalty `l2` on the weights (not the bias); `weights` weigh the
+    cases (so that each source of cases counts as much as the others). The threshold is 0.5;
+    `choose_threshold` moves it."""
+    x = np.array([[float(r.get(n, 0.0)) for n in features] for r in rows], dtype=np.float64)
+    y = np.array(labels, dtype=np.float64)
+    w = np.ones(len(y)) if weights is None else np.asarray(weights, dtype=np.float64)
+    mean = np.average(x, axis=0, weights=w)
+    scale = np.sqrt(np.average((x - mean) ** 2, axis=0, weights=w))
+    scale[scale < 1e-9] = 1.0
+    z = np.hstack([(x - mean) / scale, np.ones((len(y), 1))])
+    beta = np.zeros(z.shape[1])
+    penalty = np.full(z.shape[1], l2)
+    penalty[-1] = 0.0
+    for _ in range(100):
+        p = 1.0 / (1.0 + np.exp(-np.clip(z @ beta, -50, 50)))
+        grad = z.T @ (w * (p - y)) + penalty * beta
+        hess = (z * (w * p * (1 - p))[:, None]).T @ z + np.diag(penalty) + 1e-9 * np.eye(z.shape[1])
+        step = np.linalg.solve(hess, grad)
+        beta -= step
+        if float(np.max(np.abs(step))) < 1e-8:
+            break
+    return VerdictParams(
+        features=tuple(features),
+        weights=tuple(float(b) for b in beta[:-1]),
+        bias=float(beta[-1]),
+        mean=tuple(float(m) for m in mean),
+        scale=tuple(float(s) for s in scale),
+        threshold=0.5,
+    )
+
+
+def choose_threshold(
+    params: VerdictParams, positives: list[dict[str, float]], negatives: list[dict[str, float]]
+) -> float:
+    """The probability cut that maximises the mean of the two rates (answerable found, unanswerable
+    turned away) on the given cases; ties go to the middle of the best range."""
+    pos = sorted(params.probability(r) for r in positives)
+    neg = sorted(params.probability(r) for r in negatives)
+    grid = [round(0.05 + 0.01 * i, 2) for i in range(91)]
+
+    def balanced(t: float) -> float:
+        tp = sum(p >= t for p in pos) / max(1, len(pos))
+        tn = sum(p < t for p in neg) / max(1, len(neg))
+        return (tp + tn) / 2
+
+    scores = [balanced(t) for t in grid]
+    best = max(scores)
+    top = [t for t, s in zip(grid, scores, strict=True) if s >= best - 1e-12]
+    return top[len(top) // 2]
