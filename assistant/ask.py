@@ -9,26 +9,27 @@ may be corrected, before it becomes the answer).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from sihub.errors import LLMError
 from sihub.types import Answer, Hit
 
 from . import conversation
-from .answer import Evidence, compose, embed_spans, gather, not_found, rank_spans
+from .compose import compose, not_found
+from .evidence import embed_spans, gather, rank_spans
 from .i18n import hinted_language, label, question_language
-from .lexicon import LEXICON
 from .llm import ChatClient, build_messages, finish
 from .query import normalise_filters, strip_filler
 from .retrieve import language_bias
-from .verdict import Verdict, judge, measure
+from .state import Evidence, Prepared, Resolved, Verdict
+from .verdict import judge, measure
 
 if TYPE_CHECKING:
     from .service import Assistant
 
 
-def language_of(question: str, resolved: conversation.Resolved) -> str:
+def language_of(question: str, resolved: Resolved) -> str:
     """The question's language; a terse follow-up ("och i Lettland?") keeps the conversation's."""
     previous = None
     if resolved.followup_of:
@@ -82,7 +83,7 @@ def retrieve(
 def _translations(assistant: Assistant, query: str, lang: str | None = None) -> dict[str, dict[str, str]]:
     """The question's words in the index's other languages (`lexicon.py`): from the words the
     lexical search sees (chat filler left out), as the search took them."""
-    return LEXICON.translate(assistant.embedder, strip_filler(query), lang or question_language(query))
+    return assistant.lexicon.translate(assistant.embedder, strip_filler(query), lang or question_language(query))
 
 
 def _beside(chunk: Any, of: Hit) -> Hit:
@@ -100,7 +101,7 @@ def _best_sentences(
     # The sentences of `hits` are weighed next anyway (so embedded now, once); of the others,
     # only those whose vectors are known (`sihub warm`, the chat's warm-up, earlier answers):
     # embedding every sentence of forty passages would make a first question four times slower.
-    embed_spans(hits, assistant.embedder)
+    embed_spans(hits, assistant.embedder, assistant.vectors)
     bias = language_bias(assistant.index, qvec, deeper)
     ranked = rank_spans(
         query,
@@ -110,13 +111,14 @@ def _best_sentences(
         bias,
         known_only=True,
         translations=_translations(assistant, query, lang),
+        vectors=assistant.vectors,
     )
     out: list[Hit] = []
     for c in ranked[:n]:
         h = deeper[c.hit]
         if not any(_overlap(h, o) for o in hits + out):
             # Weighed for one sentence, not for the whole passage's rank: its spans get the
-            # passage score of the search's best passage (answer.PASSAGE_WEIGHT).
+            # passage score of the search's best passage (`ANSWER.passage_weight`).
             out.append(replace(h, beside=True, score=max(h.score, hits[0].score)))
     return out
 
@@ -131,14 +133,16 @@ def _overlap(a: Hit, b: Hit) -> bool:
 
 def weigh(assistant: Assistant, query: str, hits: list[Hit], lang: str | None = None) -> Evidence:
     """The evidence `hits` offer for `query` (in language `lang`): their sentences scored against
-    it (answer.gather), ranked with the same language-bias correction as the search (a question
+    it (`evidence.gather`), ranked with the same language-bias correction as the search (a question
     in Swedish does not prefer Swedish sentences for their language alone)."""
     embedder = assistant.embedder
     lang = lang or question_language(query)
     qvec = embedder.embed_queries([query])[0]
     bias = language_bias(assistant.index, qvec, hits) if hits else None
     translations = _translations(assistant, query, lang)
-    evidence = gather(query, hits, embedder, query_vec=qvec, lang_bias=bias, translations=translations)
+    evidence = gather(
+        query, hits, embedder, query_vec=qvec, lang_bias=bias, translations=translations, vectors=assistant.vectors
+    )
     evidence.bias, evidence.translations = bias, translations
     return evidence
 
@@ -155,17 +159,6 @@ def decide(assistant: Assistant, query: str, lang: str, hits: list[Hit], evidenc
         kind=kind,
         has_evidence=bool(evidence.sentences),
     )
-
-
-@dataclass
-class Prepared:
-    """A question taken through the pipeline up to the verdict: what `compose` works from."""
-
-    resolved: conversation.Resolved
-    lang: str
-    hits: list[Hit]
-    evidence: Evidence
-    verdict: Verdict
 
 
 def prepare(
@@ -229,7 +222,7 @@ def _generate(
     lang: str,
     hits: list[Hit],
     evidence: Evidence,
-    resolved: conversation.Resolved,
+    resolved: Resolved,
 ) -> Iterator[str | Answer]:
     s = assistant.settings
     client = ChatClient(s.llm_url, s.llm_model, s.llm_api_key, s.llm_timeout)

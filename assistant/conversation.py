@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import terms
+from .state import Resolved
 
 # Openings that continue the previous turn, in the hub's five languages (lower case).
 _CONTINUATIONS = (
@@ -66,17 +67,6 @@ class Turn:
     question: str
     answer: str = ""
     language: str | None = None
-
-
-@dataclass
-class Resolved:
-    """How a question is searched for: `query`, and the earlier question it follows up (if any)."""
-
-    question: str
-    query: str
-    followup_of: str | None = None
-    language: str | None = None
-    """The previous turn's language, for a follow-up too short to tell its own."""
 
 
 def turns(history: Iterable[Any] | None) -> list[Turn]:

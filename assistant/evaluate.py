@@ -233,7 +233,7 @@ def evaluate_beir(
         depth = max(k * 5, 100)
         for q in queries:
             query = parse_query(str(q.get("text") or ""))
-            hits = retrieve(assistant.index, assistant.embedder, query, depth, mode)
+            hits = retrieve(assistant.index, assistant.embedder, query, depth, mode, lexicon=assistant.lexicon)
             ranked = rank_units(hits, lambda h: names.get(Path(h.chunk.path).name), max(k, 20))
             per_query.append(score_ranking(ranked, evalset.qrels[str(q["_id"])]))
         assistant.close()
@@ -276,7 +276,9 @@ def evaluate_gold(
         misses = []
         for g in gold:
             query = parse_query(str(g["question"]))
-            hits = retrieve(assistant.index, assistant.embedder, query, max(k * 5, 100), mode)
+            hits = retrieve(
+                assistant.index, assistant.embedder, query, max(k * 5, 100), mode, lexicon=assistant.lexicon
+            )
             file = str(g["file"])
             page = g.get("page")
 

@@ -118,7 +118,7 @@ class _Table:
 class Lexicon:
     """Word vectors of an index's vocabulary, by language, and the translations they give.
 
-    One per process (`LEXICON`); the `Assistant` attaches the quote cache of the index it opens.
+    One per `Assistant`, which attaches the quote cache of the index it opens.
     """
 
     def __init__(self) -> None:
@@ -254,6 +254,3 @@ class Lexicon:
 
 def _embed_words(embedder: Embedder, words: list[str]) -> np.ndarray:
     return np.asarray(embedder.embed_queries(words), dtype=np.float32)
-
-
-LEXICON = Lexicon()

@@ -27,9 +27,9 @@ from sihub.errors import LLMError
 from sihub.types import Answer, Citation, Hit
 
 from . import terms
-from .answer import Evidence
 from .i18n import LANG_NAMES, label
 from .spans import candidate_spans
+from .state import Evidence
 
 NO_ANSWER = "NO_ANSWER"
 

@@ -30,18 +30,6 @@ def names_in(question: str) -> list[str]:
     return out
 
 
-def subjects(question: str) -> list[str]:
-    """The names of `names_in` that say whom or what a question is about: organisations,
-    programmes, projects ("Reach for Change", "ALTUM", "BuiCaSuS"). Not places (`places` knows
-    their forms in five languages), numbers, nor short acronyms, which change with the language
-    ("ESF" is "FSE" in French and Spanish, "EU" is "UE")."""
-    return [
-        w
-        for w in names_in(question)
-        if not w.isdigit() and not (w.isupper() and len(w) <= 4) and not places.mentions(w) and not places.cities(w)
-    ]
-
-
 def places_unaddressed(question: str, hits: list[Hit]) -> tuple[list[str], list[str]]:
     """The countries and cities `question` names (as it words them), and those of them that the
     passages `hits` never name in any of the five languages (nor, for a country, come from)."""

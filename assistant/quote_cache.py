@@ -1,6 +1,6 @@
 """Vectors of quote units, kept: in memory (LRU) and in an SQLite file beside the index.
 
-An extractive answer scores every quotable span of its passages (see `answer.gather`) by
+An extractive answer scores every quotable span of its passages (see `evidence.gather`) by
 the cosine of the span's vector with the question's. Embedding those spans at question time
 was nearly all of the time an answer took (~40 spans x ~20 ms on two cores). Spans depend
 only on the indexed text, so their vectors are computed once — by `warm` after an ingest or
@@ -26,7 +26,7 @@ import sqlite3
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -271,8 +271,7 @@ class QuoteStore:
 class QuoteVectors:
     """Quote-unit vectors by text: an in-memory LRU in front of the attached `QuoteStore`.
 
-    One per process (`answer._vectors`); the `Assistant` attaches the store of the index it
-    opens. Keys are content addresses, so a store holds only right answers for whatever
+    One per `Assistant` (`Assistant.vectors`), which attaches the store of the index it opens. Keys are content addresses, so a store holds only right answers for whatever
     index asks.
     """
 
@@ -402,32 +401,6 @@ class WarmReport:
         if self.problem:
             text += f"; nothing kept: {self.problem}"
         return text
-
-
-def indexed_quote_texts(index: Any) -> Iterator[list[str]]:
-    """Per document, newest ingest first: the texts `answer.gather` embeds for its chunks.
-
-    Besides each chunk alone, each pair of touching chunks of a page as the search joins
-    them (`retrieve.merge_adjacent`), under either chunk's heading: spans across the seam
-    of a joined passage are quote units too.
-    """
-    from sihub.types import Hit
-
-    from .retrieve import merge_adjacent
-    from .spans import quote_texts
-
-    docs = sorted(index.documents(), key=lambda d: (d.ingested_at or "", d.path), reverse=True)
-    for d in docs:
-        hits = [Hit(chunk=c, score=0.0, title=d.title, doc_meta=d.meta) for c in index.chunks_of(d.path)]
-        texts: list[str] = []
-        for h in hits:
-            texts.extend(quote_texts(h))
-        for a, b in zip(hits, hits[1:], strict=False):
-            for pair in ([a, b], [b, a]):
-                joined = merge_adjacent(pair)
-                if len(joined) == 1:
-                    texts.extend(quote_texts(joined[0]))
-        yield list(dict.fromkeys(texts))
 
 
 def warm(

@@ -20,7 +20,7 @@ from sihub.types import Hit
 
 from . import places, terms
 from .fusion import Candidates, FusionParams, fuse
-from .lexicon import LEXICON
+from .lexicon import Lexicon
 from .query import Query, country_mentions, name_terms
 
 MODES = ("hybrid", "dense", "lexical")
@@ -42,11 +42,14 @@ def retrieve(
     mode: str = "hybrid",
     params: FusionParams | None = None,
     pool: int = 100,
+    lexicon: Lexicon | None = None,
 ) -> list[Hit]:
     """The top `k` chunks for a query, best first, every Hit carrying its dense and lexical score.
 
     Filters restrict both searches before their top lists are cut. In hybrid mode the top
-    `pool` chunks of each list become candidates and each candidate gets both scores.
+    `pool` chunks of each list become candidates and each candidate gets both scores; with a
+    `lexicon` (the Assistant's), the question's words translated into the index's other
+    languages add a lexical search in each.
     """
     if mode not in MODES:
         raise SihubError(f"unknown search mode {mode!r} (use one of {', '.join(MODES)})")
@@ -68,7 +71,8 @@ def retrieve(
             h.dense = h.score
         return hits
     params = params or DEFAULT_FUSION
-    translated = LEXICON.translate(embedder, query.lexical, query.lang) if params.translated else {}
+    use = params.translated and lexicon is not None
+    translated = lexicon.translate(embedder, query.lexical, query.lang) if use else {}
     return _hybrid(index, qvec, query, k, params, max(pool, k), allowed, translated)
 
 
@@ -260,9 +264,10 @@ def search(
     mode: str = "hybrid",
     per_document: int = 2,
     merge_neighbours: bool = True,
+    lexicon: Lexicon | None = None,
 ) -> list[Hit]:
     """The top `k` passages as shown to people: ranked, diversified, neighbours merged."""
-    return search_deeper(index, embedder, query, k, 0, mode, per_document, merge_neighbours)[0]
+    return search_deeper(index, embedder, query, k, 0, mode, per_document, merge_neighbours, lexicon)[0]
 
 
 def search_deeper(
@@ -274,12 +279,13 @@ def search_deeper(
     mode: str = "hybrid",
     per_document: int = 2,
     merge_neighbours: bool = True,
+    lexicon: Lexicon | None = None,
 ) -> tuple[list[Hit], list[Hit]]:
     """`search`'s top `k` passages, and the top `deeper` passages of the same ranking (no cap per
     document) from one search: the chunk ranking does not depend on how many are asked for (up
     to the `retrieve` pool of 100 candidates per list)."""
     depth = k * max(4, per_document * 2) if per_document else k
-    ranked = retrieve(index, embedder, query, max(depth, deeper), mode)
+    ranked = retrieve(index, embedder, query, max(depth, deeper), mode, lexicon=lexicon)
     hits = ranked[:depth]
     if merge_neighbours:
         hits = merge_adjacent(hits)

@@ -19,9 +19,11 @@ from ingest.model import ReadOptions
 from sihub.settings import Settings
 from sihub.types import Answer, Chunk, Document, Hit, IngestReport
 
+from .lexicon import Lexicon
 from .query import normalise_filters, parse_query
-from .quote_cache import QuoteStore, WarmReport, indexed_quote_texts, quotes_path, remove_file, warm
+from .quote_cache import QuoteStore, QuoteVectors, WarmReport, quotes_path, remove_file, warm
 from .retrieve import search_deeper
+from .spans import indexed_quote_texts
 from .verdict import PARAMS_PATH, VerdictParams
 
 
@@ -33,6 +35,10 @@ class Assistant:
         self._index: Index | None = None
         self._quotes: QuoteStore | None = None
         self._verdict: VerdictParams | None = None
+        # What questions share, owned here (not by modules): span vectors in front of the index's
+        # quotes.sqlite, and the word vectors that translate a question's words (`lexicon.py`).
+        self.vectors = QuoteVectors()
+        self.lexicon = Lexicon()
         self._lock = threading.RLock()
 
     # ---- parts, built lazily ---------------------------------------------------------------
@@ -73,13 +79,12 @@ class Assistant:
                 self._quotes = QuoteStore(quotes_path(self.settings.index))
             return self._quotes
 
-    def _use_quotes(self) -> None:
-        """Let answers read and keep quote vectors in this index's cache."""
-        from .answer import _vectors
-        from .lexicon import LEXICON
-
-        _vectors.attach(self.quotes)
-        LEXICON.attach(self.quotes)
+    def use_caches(self) -> None:
+        """Let searches and answers read and keep vectors in this index's cache (`quotes.sqlite`)."""
+        store = self.quotes
+        if self.vectors.store is not store:
+            self.vectors.attach(store)
+            self.lexicon.attach(store)
 
     def close(self) -> None:
         with self._lock:
@@ -87,9 +92,8 @@ class Assistant:
                 self._index.close()
                 self._index = None
             if self._quotes is not None:
-                from .answer import _vectors
-
-                _vectors.detach(self._quotes)
+                self.vectors.detach(self._quotes)
+                self.lexicon.attach(None)
                 self._quotes.close()
                 self._quotes = None
 
@@ -171,6 +175,7 @@ class Assistant:
         """`search`, and the top `deeper` passages of the same ranking (no cap per document), from one search."""
         q = parse_query(_text(query), normalise_filters(filters), lang=lang)
         index, embedder = self.index, self.embedder
+        self.use_caches()
         # One committed state for the whole search, even while an ingest commits next door.
         return index.consistent(
             lambda: search_deeper(
@@ -181,6 +186,7 @@ class Assistant:
                 deeper,
                 mode or self.settings.mode,
                 per_document=self.settings.per_document if per_document is None else per_document,
+                lexicon=self.lexicon,
             )
         )
 
@@ -199,16 +205,13 @@ class Assistant:
         """Pieces of answer text as they are written, then the final Answer (authoritative)."""
         from .ask import ask_stream
 
-        self._use_quotes()
+        self.use_caches()
         return ask_stream(self, _text(question), k, history=history, filters=filters)
 
     def warm_words(self, stop_event: threading.Event | None = None) -> tuple[int, int]:
         """Embed and keep the index's words not yet cached (`lexicon.py`): (words, embedded)."""
-        from .answer import _vectors
-        from .lexicon import LEXICON
-
-        self._use_quotes()
-        return LEXICON.warm(self.index, self.embedder, stop_event, wait=lambda: _vectors.wait_idle(2.0))
+        self.use_caches()
+        return self.lexicon.warm(self.index, self.embedder, stop_event, wait=lambda: self.vectors.wait_idle(2.0))
 
     def warm_quotes(
         self,
@@ -224,15 +227,13 @@ class Assistant:
         `stop_event` is set; `progress(documents_done, documents_total)`.
         """
         index, embedder = self.index, self.embedder
-        self._use_quotes()
-        from .answer import _vectors
-
+        self.use_caches()
         t0 = time.perf_counter()
         words, embedded = self.warm_words(stop_event)
         report = warm(
             indexed_quote_texts(index),
             embedder,
-            _vectors,
+            self.vectors,
             self.quotes,
             total=index.stats()["documents"],
             batch=batch,

@@ -10,9 +10,13 @@ the table's header row, so that it is scored in its context.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from typing import Any
 
 from ingest import split_sentences
 from sihub.types import Hit
+
+from .retrieve import merge_adjacent
 
 # Longest quote (characters): a table or list quoted whole, or overlapping sentence pairs of
 # one passage merged into one quote.
@@ -166,3 +170,24 @@ def embed_text(hit: Hit, start: int, end: int) -> str:
 def quote_texts(hit: Hit) -> list[str]:
     """What `gather` embeds for a passage: each quotable span, in context (for the warm-up)."""
     return [embed_text(hit, s, e) for s, e in units(hit.chunk.text)]
+
+
+def indexed_quote_texts(index: Any) -> Iterator[list[str]]:
+    """Per document, newest ingest first: the texts `evidence.gather` embeds for its chunks.
+
+    Besides each chunk alone, each pair of touching chunks of a page as the search joins
+    them (`retrieve.merge_adjacent`), under either chunk's heading: spans across the seam
+    of a joined passage are quote units too.
+    """
+    docs = sorted(index.documents(), key=lambda d: (d.ingested_at or "", d.path), reverse=True)
+    for d in docs:
+        hits = [Hit(chunk=c, score=0.0, title=d.title, doc_meta=d.meta) for c in index.chunks_of(d.path)]
+        texts: list[str] = []
+        for h in hits:
+            texts.extend(quote_texts(h))
+        for a, b in zip(hits, hits[1:], strict=False):
+            for pair in ([a, b], [b, a]):
+                joined = merge_adjacent(pair)
+                if len(joined) == 1:
+                    texts.extend(quote_texts(joined[0]))
+        yield list(dict.fromkeys(texts))

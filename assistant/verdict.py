@@ -1,6 +1,6 @@
 """The verdict: can the passages found answer the question? The one place that decides.
 
-The evidence (`answer.gather`, `ask.weigh`) scores the spans of the passages; the verdict turns
+The evidence (`evidence.gather`, `ask.weigh`) scores the spans of the passages; the verdict turns
 it into a handful of features, combines them with a logistic model and says found / not found,
 with the reasons it can show the asker (the names, places or years no passage holds; the kind
 of figure asked for that none gives).
@@ -21,19 +21,27 @@ Features (all cheap: computed from what the search and the evidence already hold
 - `lex`: the best share of the question's content terms in one span (translated terms count);
 - `cover`: the best share, over the passages, of the question's words they hold, each word
   weighed by its rarity in the index (inverse document frequency; a word no passage of the index
-  holds weighs most); a passage in another language holds a word through its translation;
-- `cover_best`: the same share for the passage of the best span;
+  holds weighs most). In a passage in another language only the words that can stand there are
+  counted: names, codes and numbers, and words with a translation (`lexicon.py`); with none of
+  them, the share is unknown (None), and the model reads it as the average case;
+- `cover_best`: the same share for the passage of the best span (None likewise);
 - `rare_missing`: how many of the question's rarer words (rarer than the median of its words,
   so specific to what it asks) no passage holds;
 - `margin`: how far the best span's score stands above the best span of any other document
   (one document that answers stands out; a topic many documents touch does not);
+- `dense_z`: how far the best passage's cosine stands above the others' found (in standard
+  deviations): a passage that answers is an outlier, a topic many passages touch is not;
 - `other_lang`: 1 when the best span is in another language than the question (shares of
   words are then read through translations, and count for less);
 - `unknown`: the share of the question's content words that no passage of the index holds;
 - `names_missing`: the share of the names and codes the question names (organisations,
   programmes, acronyms, numbers) that neither the passages nor their documents hold;
+
+and three checks that veto an answer (`VETOES`):
+
 - `places_missing`: the share of the countries and cities it names that the passages do not
-  name in any language (nor, for a country, come from);
+  name in any language (nor, for a country, come from; a city may stand elsewhere in their
+  documents);
 - `years_missing`: 1 when a year it names stands in none of the passages an answer would quote;
 - `kind_missing`: 1 when it asks for an amount, a date, a rating or a count and none of those
   passages gives one (`kinds.py`).
@@ -54,11 +62,11 @@ from index.lexical import stem_all
 from index.store import Index, fts_token
 from sihub.types import Hit
 
-from . import names, terms
-from .answer import Evidence
+from . import names, places, terms
 from .lexicon import question_words
 from .query import strip_filler
 from .retrieve import analysed_words, named_in_documents, unknown_words
+from .state import Evidence, Verdict
 
 FEATURES: tuple[str, ...] = (
     "sim",
@@ -69,29 +77,20 @@ FEATURES: tuple[str, ...] = (
     "cover_best",
     "rare_missing",
     "margin",
+    "dense_z",
     "other_lang",
     "unknown",
     "names_missing",
-    "places_missing",
-    "years_missing",
-    "kind_missing",
 )
+# Checks whose failure settles the verdict whatever the model says: a question about a place the
+# passages never name in any language, about a year none of the passages to be quoted mentions,
+# or asking for an amount, a date, a rating or a count that none of them gives, is not answered
+# from them. They are logical, not statistical (each says why), and too rare in the labelled cases
+# for a model to learn a weight they deserve; the model is fitted on the cases they let through.
+VETOES: tuple[str, ...] = ("places_missing", "years_missing", "kind_missing")
 PARAMS_PATH = Path(__file__).with_name("verdict.json")
 # `margin` when every span comes from one document: as if the nearest other document were far.
 MARGIN_ALONE = 0.1
-
-
-@dataclass
-class Verdict:
-    """Whether the evidence answers the question, how sure the model is, and why not."""
-
-    found: bool
-    probability: float
-    features: dict[str, float]
-    missing: list[str] = field(default_factory=list)
-    """Names, places and years of the question that no passage holds (shown in the not-found line)."""
-    kind: str | None = None
-    """The kind of answer asked for that no quotable passage offers ("money", "time", "score", "count")."""
 
 
 @dataclass(frozen=True)
@@ -134,27 +133,30 @@ class VerdictParams:
         }
         path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
-    def probability(self, features: dict[str, float]) -> float:
+    def probability(self, features: dict[str, float | None]) -> float:
+        """The model's probability that the documents answer; a feature that is None (unknown)
+        counts as its mean over the cases the model was fitted on."""
         z = self.bias + sum(
-            w * (features.get(n, 0.0) - m) / s
+            w * ((m if (x := features.get(n)) is None else x) - m) / s
             for n, w, m, s in zip(self.features, self.weights, self.mean, self.scale, strict=True)
         )
         return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
 
 
 def judge(
-    features: dict[str, float],
+    features: dict[str, float | None],
     params: VerdictParams,
     threshold: float | None = None,
     missing: list[str] | None = None,
     kind: str | None = None,
     has_evidence: bool = True,
 ) -> Verdict:
-    """The verdict on `features`: found when the model's probability reaches `threshold` (the
-    fitted one when None). `missing` and `kind` are kept as the reasons a not-found answer gives."""
+    """The verdict on `features`: found when no veto (`VETOES`) holds and the model's probability
+    reaches `threshold` (the fitted one when None). `missing` and `kind` are kept as the reasons a
+    not-found answer gives."""
     p = params.probability(features) if has_evidence else 0.0
     cut = params.threshold if threshold is None else threshold
-    found = has_evidence and p >= cut
+    found = has_evidence and not vetoed(features) and p >= cut
     return Verdict(
         found,
         p,
@@ -164,17 +166,22 @@ def judge(
     )
 
 
+def vetoed(features: dict[str, float | None]) -> bool:
+    """Whether one of the `VETOES` checks failed."""
+    return any(features.get(v) for v in VETOES)
+
+
 # ---- features ------------------------------------------------------------------------------------
 
 
 def measure(
     index: Index, query: str, lang: str, hits: list[Hit], evidence: Evidence, bias: np.ndarray | None
-) -> tuple[dict[str, float], list[str]]:
+) -> tuple[dict[str, float | None], list[str]]:
     """The features of the module doc for `evidence` (the spans of `hits`, scored for `query`),
     and the names, places and years of the question that no passage holds."""
     found = [c for c in evidence.sentences if not hits[c.hit].beside] or evidence.sentences
     if not found:
-        return dict.fromkeys(FEATURES, 0.0), []
+        return dict.fromkeys((*FEATURES, *VETOES), 0.0), []
     sims = sorted(c.sim for c in found)
     best = sims[-1]
     adj = max(c.sim - (float(bias[c.hit]) if bias is not None else 0.0) for c in found)
@@ -186,6 +193,12 @@ def measure(
     place_keys = {terms.key(w) for p in places_named for w in p.split()}
     named = [w for w in names.names_in(query) if terms.key(w) not in place_keys and w not in years]
     absent = names.absent_from(named, hits)
+    # A city (not a country: a report that mentions Italy once does not answer about Italy's
+    # rules) may be named elsewhere in the passages' documents, as other names may.
+    cities = [w for w in places_absent if not places.mentions(w)]
+    if cities:
+        named_there = named_in_documents(index, cities, {h.chunk.path for h in hits})
+        places_absent = [w for w in places_absent if w not in named_there]
     if absent:
         # A name the passages lack may stand elsewhere in their documents: a report on "the
         # Gothenburg pilot" names the city in its introduction, not beside the figures.
@@ -201,10 +214,11 @@ def measure(
         "sim_adj": adj,
         "contrast": best - sims[len(sims) // 2],
         "lex": max(c.lex for c in found),
-        "cover": max(cover[i] for i in found_hits),
+        "cover": max((x for i in found_hits if (x := cover[i]) is not None), default=None),
         "cover_best": cover[best_hit],
         "rare_missing": float(rare_missing),
         "margin": top.score - rival if rival is not None else MARGIN_ALONE,
+        "dense_z": dense_z(hits),
         "other_lang": 0.0 if hits[best_hit].chunk.lang == lang else 1.0,
         "unknown": len(unknown) / words if words else 0.0,
         "names_missing": len(absent) / len(named) if named else 0.0,
@@ -215,47 +229,69 @@ def measure(
     return features, [*places_absent, *absent, *years]
 
 
+def dense_z(hits: list[Hit]) -> float:
+    """(best - mean) / std of the dense cosines of the passages found (not those beside them)."""
+    found = np.array([h.dense for h in hits if not h.beside and h.dense is not None], dtype=np.float64)
+    if len(found) < 3:
+        return 0.0
+    return float((found.max() - found.mean()) / (found.std() + 1e-3))
+
+
 def coverage(
     index: Index, query: str, lang: str, hits: list[Hit], translations: dict[str, dict[str, str]] | None
-) -> tuple[list[float], int]:
+) -> tuple[list[float | None], int]:
     """Per hit, the rarity-weighted share of the question's words its passage (title, heading,
     text) holds: `sum(idf(w) for held w) / sum(idf(w))`, with idf(w) = log(N / (1 + df(w))) over
     the index's N passages (df in the question's language). A passage in another language holds
-    a word when it holds the word itself (a name, a code) or its translation there. Also how many
-    of the question's rarer words (idf above the median of its words) no passage holds."""
+    a word when it holds the word itself (a name, a code) or its translation there, and only such
+    words count there (None when there are none). Also how many of the question's rarer words
+    (idf above the median of its words) no passage holds."""
     words = question_words(strip_filler(query), lang)
     if not words or not hits:
-        return [0.0] * len(hits), 0
+        return [None] * len(hits), 0
+    # Words that keep their form in every language: names and codes (not places, whose names
+    # change: `places_missing` weighs them), and numbers.
+    place_words = {
+        w.lower() for p in (*places.mentions(query).values(), *places.cities(query).values()) for w in p.split()
+    }
+    anchors = {w.lower() for w in names.names_in(query)} - place_words
+    anchors |= {w for w in words if any(ch.isdigit() for ch in w)}
     own = {w: fts_token(stem_all([w], lang)[0]) for w in words}
     df = index.term_counts(sorted(set(own.values())))
     n = max(2, index.size)
     idf = {w: math.log(n / (1 + df.get(own[w], 0))) + 1e-3 for w in words}
-    total = sum(idf.values())
     forms_by_lang: dict[str, dict[str, set[str]]] = {}
-    out: list[float] = []
+    out: list[float | None] = []
     anywhere: set[str] = set()
+    countable_any: set[str] = set()
     for h in hits:
         passage_lang = h.chunk.lang
         if passage_lang not in forms_by_lang:
             alt = (translations or {}).get(passage_lang, {}) if passage_lang != lang else {}
+            countable = words if passage_lang == lang else [w for w in words if w in alt or w in anchors]
             forms_by_lang[passage_lang] = {
                 w: {own[w], fts_token(stem_all([w], passage_lang)[0])}
                 | ({fts_token(t) for t in lexmod.stem_all(lexmod.tokens(alt[w]), passage_lang)} if w in alt else set())
-                for w in words
+                for w in countable
             }
+        forms = forms_by_lang[passage_lang]
+        countable_any.update(forms)
+        if not forms:
+            out.append(None)
+            continue
         held = analysed_words(f"{h.title}\n{h.chunk.heading}\n{h.chunk.text}", passage_lang)
-        have = {w for w, forms in forms_by_lang[passage_lang].items() if forms & held}
+        have = {w for w, fs in forms.items() if fs & held}
         anywhere |= have
-        out.append(sum(idf[w] for w in have) / total)
+        out.append(sum(idf[w] for w in have) / sum(idf[w] for w in forms))
     median = sorted(idf.values())[len(idf) // 2]
-    return out, sum(1 for w in words if idf[w] > median and w not in anywhere)
+    return out, sum(1 for w in countable_any if idf[w] > median and w not in anywhere)
 
 
 # ---- fitting -------------------------------------------------------------------------------------
 
 
 def fit(
-    rows: list[dict[str, float]],
+    rows: list[dict[str, float | None]],
     labels: list[int],
     weights: list[float] | None = None,
     l2: float = 1.0,
@@ -265,10 +301,12 @@ def fit(
     Newton's method with an L2 penalty `l2` on the weights (not the bias); `weights` weigh the
     cases (so that each source of cases counts as much as the others). The threshold is 0.5;
     `choose_threshold` moves it."""
-    x = np.array([[float(r.get(n, 0.0)) for n in features] for r in rows], dtype=np.float64)
+    x = np.array([[np.nan if r.get(n) is None else float(r[n]) for n in features] for r in rows], dtype=np.float64)
     y = np.array(labels, dtype=np.float64)
     w = np.ones(len(y)) if weights is None else np.asarray(weights, dtype=np.float64)
-    mean = np.average(x, axis=0, weights=w)
+    known = ~np.isnan(x)
+    mean = np.array([np.average(x[known[:, j], j], weights=w[known[:, j]]) for j in range(x.shape[1])])
+    x = np.where(known, x, mean)  # an unknown feature is read as the average case
     scale = np.sqrt(np.average((x - mean) ** 2, axis=0, weights=w))
     scale[scale < 1e-9] = 1.0
     z = np.hstack([(x - mean) / scale, np.ones((len(y), 1))])

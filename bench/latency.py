@@ -263,7 +263,7 @@ def demo(args) -> int:  # noqa: ANN001
     """`ask` latency on the demo corpus, quote-vector cache cold vs warm (see the module doc)."""
     from common import GOLD, ROOT
 
-    from assistant import Assistant, answer
+    from assistant import Assistant
     from assistant.quote_cache import quotes_path, remove_file
     from sihub.settings import Settings
 
@@ -275,7 +275,6 @@ def demo(args) -> int:  # noqa: ANN001
     built = a.ingest([ROOT / "corpus"])
     a.close()
     remove_file(index)
-    answer._vectors.clear()
     a = Assistant(settings)
     a.embedder.embed_queries(["warm"])
     a.search("warm up", 1)
@@ -283,26 +282,26 @@ def demo(args) -> int:  # noqa: ANN001
     embedded: dict[str, int] = {}
     # Each question on its own with nothing cached: what an answer cost before the cache.
     alone = []
-    before = answer._vectors.embedded
+    before = a.vectors.embedded
     for q in questions[: args.alone]:
         a.close()
         remove_file(index)
-        answer._vectors.clear()
+        a.vectors.clear()
         _ = a.index
         alone.append(new_question(a, a.ask, q))
-    embedded[f"cold, each question alone (first {len(alone)})"] = answer._vectors.embedded - before
+    embedded[f"cold, each question alone (first {len(alone)})"] = a.vectors.embedded - before
     passes[f"cold, each question alone (first {len(alone)})"] = alone
     a.close()
     remove_file(index)
-    answer._vectors.clear()
-    before = answer._vectors.embedded
+    a.vectors.clear()
+    before = a.vectors.embedded
     passes["cold"] = [new_question(a, a.ask, q) for q in questions]
-    embedded["cold"] = answer._vectors.embedded - before
+    embedded["cold"] = a.vectors.embedded - before
     warm, warm_ms = timed(a.warm_quotes)
-    answer._vectors.clear()  # as a fresh process: the vectors come from the file
-    before = answer._vectors.embedded
+    a.vectors.clear()  # as a fresh process: the vectors come from the file
+    before = a.vectors.embedded
     passes["warm"] = [new_question(a, a.ask, q) for q in questions]
-    embedded["warm"] = answer._vectors.embedded - before
+    embedded["warm"] = a.vectors.embedded - before
     passes["warm, in memory"] = [new_question(a, a.ask, q) for q in questions]
     search_ms = [new_question(a, a.search, q) for q in questions]
     cache_mb = sum(p.stat().st_size for p in quotes_path(index).parent.glob("quotes.sqlite*")) / 2**20

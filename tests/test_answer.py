@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 
 import pytest
 from click.testing import CliRunner
 
-from assistant.answer import topic
+from assistant.compose import topic
 from assistant.conversation import is_followup, resolve, turns
 from assistant.i18n import label, lang_name, question_language
 from assistant.spans import candidate_spans
@@ -146,11 +147,9 @@ def test_follow_up_keeps_the_conversation_language(tiny, monkeypatch):
     from assistant import ask as ask_module
 
     seen: list[str | None] = []
-    search_deeper, translate = tiny.search_deeper, ask_module.LEXICON.translate
+    search_deeper, translate = tiny.search_deeper, tiny.lexicon.translate
     monkeypatch.setattr(tiny, "search_deeper", lambda *a, **kw: seen.append(kw.get("lang")) or search_deeper(*a, **kw))
-    monkeypatch.setattr(
-        ask_module.LEXICON, "translate", lambda e, text, lang: seen.append(lang) or translate(e, text, lang)
-    )
+    monkeypatch.setattr(tiny.lexicon, "translate", lambda e, text, lang: seen.append(lang) or translate(e, text, lang))
     monkeypatch.setattr(ask_module, "question_language", lambda *a, **kw: "xx")  # a guess would show
     follow = tiny.ask("och i Nantes?", history=history)
     assert follow.language == "sv"
@@ -249,8 +248,9 @@ def test_history_shapes_and_follow_up_detection():
 
 
 def test_overlapping_sentence_pairs_widen_one_quote():
-    from assistant.answer import Evidence, Sentence, select
+    from assistant.compose import select
     from assistant.spans import units
+    from assistant.state import Evidence, Sentence
     from sihub.types import Chunk, Hit
 
     text = (
@@ -283,8 +283,9 @@ def test_a_table_row_is_embedded_with_its_header():
 def test_two_sentences_of_one_passage_are_never_duplicates_of_each_other():
     import numpy as np
 
-    from assistant.answer import Evidence, Sentence, select
+    from assistant.compose import select
     from assistant.spans import units
+    from assistant.state import Evidence, Sentence
     from sihub.types import Chunk, Hit
 
     text = (
@@ -300,7 +301,7 @@ def test_two_sentences_of_one_passage_are_never_duplicates_of_each_other():
 
 
 def test_a_name_elsewhere_in_the_passages_documents_counts(tmp_path):
-    from assistant.ask import weigh
+    from assistant.ask import decide, weigh
     from sihub.types import Hit
     from tests.conftest import assistant_over
 
@@ -320,19 +321,20 @@ def test_a_name_elsewhere_in_the_passages_documents_counts(tmp_path):
         # names the city, as "Gothenburg", in another passage: the name is addressed.
         hits = [Hit(results, 1.0, title="Support Academy")]
         question = "Cik izmaksāja apmācību pilotprojekts Gēteborgā uz vienu dalībnieku?"
-        assert weigh(a, question, hits).unsupported == []
-        # A city none of the documents names is still missing.
+        verdict = decide(a, question, "lv", hits, weigh(a, question, hits, "lv"))
+        assert verdict.features["places_missing"] == 0.0 and verdict.features["names_missing"] == 0.0
+        # A city none of the documents names is still missing, and said so when not found.
         other = "Cik izmaksāja apmācību pilotprojekts Viļņā uz vienu dalībnieku?"
-        assert weigh(a, other, hits).unsupported == ["Viļņā"]
+        verdict = decide(a, other, "lv", hits, weigh(a, other, hits, "lv"))
+        assert verdict.features["places_missing"] == 1.0
         # And the whole path answers, quoting the cost.
         answer = a.ask(question)
         assert answer.found and any("2,950 euros" in c.quote for c in answer.citations)
 
 
-def test_words_no_passage_holds_lower_the_relevance(tiny, monkeypatch):
-    import assistant.ask as ask_module
+def test_words_no_passage_holds_are_a_feature_of_the_verdict(tiny, monkeypatch):
     import assistant.retrieve as retrieve_module
-    from assistant.ask import retrieve, weigh
+    from assistant.ask import decide, retrieve, weigh
     from assistant.retrieve import unknown_words
 
     counts = tiny.index.term_counts(["projets", "surdegsbrod", "projet"])
@@ -340,22 +342,21 @@ def test_words_no_passage_holds_lower_the_relevance(tiny, monkeypatch):
     question = "Hur bakar man surdegsbröd med kardemumma i Malmö?"
     # The tiny index holds one Swedish passage: too few to say which Swedish words it lacks.
     assert unknown_words(tiny.index, question, "sv") == ([], 4)
+    hits = retrieve(tiny, question, tiny.settings.ask_k)
+    assert decide(tiny, question, "sv", hits, weigh(tiny, question, hits, "sv")).features["unknown"] == 0.0
     monkeypatch.setattr(retrieve_module, "UNKNOWN_MIN_PASSAGES", 0)
     unknown, words = unknown_words(tiny.index, question, "sv")
     assert sorted(unknown) == ["bakar", "kardemumma", "surdegsbröd"] and words == 4
-    hits = retrieve(tiny, question, tiny.settings.ask_k)
-    lowered = weigh(tiny, question, hits, "sv")
-    monkeypatch.setattr(ask_module, "UNKNOWN_WEIGHT", 0.0)
-    plain = weigh(tiny, question, hits, "sv")
-    assert plain.relevance - lowered.relevance == pytest.approx(0.2 * 3 / 4)
-    assert lowered.unknown == unknown
+    verdict = decide(tiny, question, "sv", hits, weigh(tiny, question, hits, "sv"))
+    assert verdict.features["unknown"] == pytest.approx(3 / 4)
     # A language the index holds too little of counts no word as unknown.
     assert unknown_words(tiny.index, "Wie backt man Sauerteigbrot?", "de") == ([], 2)
 
 
 def test_a_passage_is_quoted_where_it_gives_the_figure_asked_for():
-    from assistant.answer import Evidence, Sentence, select
+    from assistant.compose import select
     from assistant.spans import candidate_spans
+    from assistant.state import Evidence, Sentence
     from sihub.types import Chunk, Hit
 
     text = (
@@ -374,7 +375,8 @@ def test_a_passage_is_quoted_where_it_gives_the_figure_asked_for():
 
 
 def test_a_quote_that_leads_into_a_list_goes_on_with_it():
-    from assistant.answer import Evidence, Sentence, select
+    from assistant.compose import select
+    from assistant.state import Evidence, Sentence
     from sihub.types import Chunk, Hit
 
     text = (
@@ -429,7 +431,7 @@ def test_term_overlap_is_ranked_within_each_language():
     answers it must not lose to a French one that restates the question."""
     import numpy as np
 
-    from assistant.answer import gather
+    from assistant.evidence import gather
     from sihub.types import Chunk, Hit
 
     class Fixed:
@@ -456,63 +458,8 @@ def test_term_overlap_is_ranked_within_each_language():
     assert ev.sentences[1].lex > ev.sentences[0].lex  # the raw overlap still feeds the relevance
 
 
-def test_a_figure_about_a_named_organisation_comes_from_a_document_naming_it(tmp_path):
-    from assistant.ask import weigh
-    from assistant.names import subjects
-    from tests.conftest import assistant_over
-
-    assert subjects("Quel est le budget de Reach for Change pour BuiCaSuS en 2022 à Malmö, selon l'ESF ?") == [
-        "Reach",
-        "Change",
-        "BuiCaSuS",
-    ]
-    docs = {
-        "fr/incubateur.md": "# Rapport de l'incubateur Germoir\n\nEn 2022 nous avons accueilli une délégation "
-        "du projet BuiCaSuS. Le budget réalisé 2022 s'élève à 642 000 €.\n",
-        "sv/reach.md": "# Reach for Change\n\nReach for Change deltog i BuiCaSuS och stöttar sociala entreprenörer "
-        "med nätverk och kunskap.\n",
-    }
-    with assistant_over(tmp_path, docs) as a:
-        question = "Quel est le montant du budget de Reach for Change consacré au projet BuiCaSuS ?"
-        hits = a.search(question, 5)
-        assert {h.chunk.path.rsplit("/", 2)[-2] for h in hits} == {"fr", "sv"}
-        ev = weigh(a, question, hits)
-        # The incubator's amount is not Reach for Change's: nothing that may be quoted holds it.
-        assert ev.kind == "money" and ev.kind_missing
-        # Asked about the incubator, the same amount answers.
-        ev = weigh(a, "Quel est le budget de l'incubateur Germoir pour BuiCaSuS ?", hits)
-        assert not ev.kind_missing
-
-
-def test_a_figure_about_a_named_programme_comes_from_a_span_naming_it(tmp_path):
-    # The report names ALTUM, but its figure is said of something else (the survey's answers): it
-    # is not how many ALTUM supported. A span naming the programme, or a document titled by it, is.
-    from assistant.ask import weigh
-    from tests.conftest import assistant_over
-
-    report = (
-        "# Ekosistēmas kartējums\n\n"
-        "Valsts atbalstu sociālajiem uzņēmumiem no 2015. līdz 2023. gadam sniedza ALTUM programma.\n\n"
-        "Kartējums aptvēra normatīvos aktus un pētījumus. Tas noslēdzās ar ieteikumiem.\n\n"
-        "Kartējuma aptaujā atbildēja 64 sociālie uzņēmumi.\n"
-    )
-    question = "Cik sociālo uzņēmumu atbalstīja ALTUM programma?"
-    with assistant_over(tmp_path / "a", {"lv/kartejums.md": report}) as a:
-        ev = weigh(a, question, a.search(question, 5))
-        assert ev.kind == "count" and ev.kind_missing
-        answer = a.ask(question)
-        assert not answer.found
-        assert label("lv", "no_count_of", names="“ALTUM”") in answer.answer.splitlines()[0]
-    said = report.replace("Kartējuma aptaujā atbildēja 64", "ALTUM programma atbalstīja 120")
-    titled = "# ALTUM programmas pārskats\n\nProgramma atbalstīja 120 sociālos uzņēmumus Latgalē un Kurzemē.\n"
-    for name, text in (("said", said), ("titled", titled)):
-        with assistant_over(tmp_path / name, {"lv/kartejums.md": text}) as a:
-            ev = weigh(a, question, a.search(question, 5))
-            assert not ev.kind_missing, name
-
-
 def test_a_quoted_table_keeps_its_rows_apart_on_one_line():
-    from assistant.answer import _one_line
+    from assistant.compose import _one_line
 
     assert (
         _one_line("Fase | Periodo\nFase 1 | 2023\nFase 2 | 2024-2025")
@@ -530,7 +477,7 @@ def test_passages_beside_the_found_ones_leave_the_relevance_as_it_was():
 
     import numpy as np
 
-    from assistant.answer import gather
+    from assistant.evidence import gather
     from sihub.types import Chunk, Hit
 
     class Fixed:
@@ -565,7 +512,7 @@ def test_passages_beside_the_found_ones_leave_the_relevance_as_it_was():
 def test_a_question_for_several_things_prefers_the_list_that_enumerates_them():
     import numpy as np
 
-    from assistant.answer import gather
+    from assistant.evidence import gather
     from sihub.types import Chunk, Hit
 
     class Fixed:
@@ -594,7 +541,7 @@ def test_a_question_for_several_things_prefers_the_list_that_enumerates_them():
 
 
 def test_of_several_lists_the_one_headed_by_what_is_asked_for_comes_first():
-    from assistant import answer
+    from assistant import evidence
     from sihub.types import Chunk, Hit
 
     board = "The competence centre should be governed by:\n- a steering council\n- a small core team"
@@ -604,7 +551,7 @@ def test_of_several_lists_the_one_headed_by_what_is_asked_for_comes_first():
         Hit(Chunk(path="roadmap.pdf", text=functions, lang="en", heading="Five tasks"), 1.0),
     ]
     question = "Which functions should the competence centre have?"
-    ranked = [c for c in answer.rank_spans(question, hits, None) if c.whole]
+    ranked = [c for c in evidence.rank_spans(question, hits, None) if c.whole]
     # The governance list shares more of the question's words; the table headed "Function" is
     # what the question asks for.
     assert [hits[c.hit].chunk.text for c in ranked][:2] == [functions, board]
@@ -630,7 +577,8 @@ def test_a_year_the_quoted_passages_do_not_mention_is_not_answered(tmp_path):
 
 
 def test_a_sentence_of_a_passage_the_search_ranks_higher_comes_first(monkeypatch):
-    from assistant import answer
+    from assistant import evidence
+    from assistant.params import ANSWER
     from sihub.types import Chunk, Hit
 
     text = "The pilot trained twenty advisers in the region."
@@ -639,13 +587,13 @@ def test_a_sentence_of_a_passage_the_search_ranks_higher_comes_first(monkeypatch
         Hit(Chunk(path="b.md", text=text, lang="en", heading="Pilot"), 2.5),
     ]
     question = "How many advisers did the pilot train?"
-    ranked = answer.rank_spans(question, hits, None)
+    ranked = evidence.rank_spans(question, hits, None)
     # Alike in every other way, the sentence of the passage the search scored higher comes first.
     assert [c.hit for c in ranked] == [1, 0]
-    assert ranked[0].score - ranked[1].score == pytest.approx(answer.PASSAGE_WEIGHT * 2.3)
+    assert ranked[0].score - ranked[1].score == pytest.approx(ANSWER.passage_weight * 2.3)
     # A passage scored beyond the cap, or below zero, counts as the cap, or as zero.
     hits[0].score, hits[1].score = -1.0, 40.0
-    ranked = answer.rank_spans(question, hits, None)
-    assert ranked[0].score - ranked[1].score == pytest.approx(answer.PASSAGE_WEIGHT * answer.PASSAGE_CAP)
-    monkeypatch.setattr(answer, "PASSAGE_WEIGHT", 0.0)
-    assert [c.hit for c in answer.rank_spans(question, hits, None)] == [0, 1]
+    ranked = evidence.rank_spans(question, hits, None)
+    assert ranked[0].score - ranked[1].score == pytest.approx(ANSWER.passage_weight * ANSWER.passage_cap)
+    monkeypatch.setattr(evidence, "ANSWER", replace(ANSWER, passage_weight=0.0))
+    assert [c.hit for c in evidence.rank_spans(question, hits, None)] == [0, 1]

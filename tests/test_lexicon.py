@@ -7,7 +7,7 @@ import numpy as np
 from conftest import assistant_over
 
 from assistant.fusion import Candidates, FusionParams, fuse
-from assistant.lexicon import LEXICON, Lexicon, question_words, vocabulary, word_engine
+from assistant.lexicon import Lexicon, question_words, vocabulary, word_engine
 from assistant.query import parse_query
 from assistant.retrieve import retrieve
 
@@ -52,16 +52,16 @@ def test_translations_come_after_the_warm_up_and_are_kept(tmp_path):
     question = "Which work package did the foundation lead?"
     with assistant_over(tmp_path, SV) as a:
         a.search(question)  # attaches the index's cache
-        assert LEXICON.translate(a.embedder, question, "en") == {}
+        assert a.lexicon.translate(a.embedder, question, "en") == {}
         words, embedded = a.warm_words()
         assert words == embedded == len(vocabulary(a.index)["sv"])
         assert ("sv", "arbetspaket") in a.quotes.word_names(word_engine(a.embedder))
-        got = LEXICON.translate(a.embedder, question, "en")
+        got = a.lexicon.translate(a.embedder, question, "en")
         assert got["sv"]["lead"] == "ledde"
         assert got["sv"]["package"] == "arbetspaket"
         # No translation into the question's own language, none for an unknown language.
-        assert LEXICON.translate(a.embedder, "Vem ledde arbetspaketet?", "sv") == {}
-        assert LEXICON.translate(a.embedder, question, "und") == {}
+        assert a.lexicon.translate(a.embedder, "Vem ledde arbetspaketet?", "sv") == {}
+        assert a.lexicon.translate(a.embedder, question, "und") == {}
         # Kept in the index's cache: a second warm-up embeds nothing, and another process
         # (a new lexicon on the same cache) translates without embedding the vocabulary.
         assert a.warm_words() == (words, 0)
@@ -90,9 +90,12 @@ def test_translations_come_after_the_warm_up_and_are_kept(tmp_path):
             "för personal och resor under de tre åren.\n"
         )
         a.ingest([tmp_path / "docs"])
-        assert "budget" not in LEXICON.translate(a.embedder, "Who approved the budget?", "en").get("sv", {}).values()
+        assert "budget" not in a.lexicon.translate(a.embedder, "Who approved the budget?", "en").get("sv", {}).values()
         assert a.warm_words()[1] > 0
-        assert LEXICON.translate(a.embedder, "Who approved the budget?", "en")["sv"]["budget"] in ("budget", "budgeten")
+        assert a.lexicon.translate(a.embedder, "Who approved the budget?", "en")["sv"]["budget"] in (
+            "budget",
+            "budgeten",
+        )
 
 
 def test_a_name_keeps_its_own_form_over_a_nearer_word(tmp_path):
@@ -108,11 +111,11 @@ def test_a_name_keeps_its_own_form_over_a_nearer_word(tmp_path):
     with assistant_over(tmp_path, docs) as a:
         a.search("conference")
         a.warm_words()
-        table = LEXICON._vectors(a.embedder)
+        table = a.lexicon._vectors(a.embedder)
         words = table.words["lv"]
         sims = {w: float(table.vecs["lv"][i] @ a.embedder.embed_queries(["riga"])[0]) for i, w in enumerate(words)}
         assert max(sims, key=sims.get) == "rīku"  # what the nearest word alone would give
-        got = LEXICON.translate(a.embedder, "the conference in Riga", "en")["lv"]
+        got = a.lexicon.translate(a.embedder, "the conference in Riga", "en")["lv"]
         assert got["riga"] == "rīga"
         assert got["conference"] == "konference"
 
@@ -129,7 +132,9 @@ def test_search_finds_the_passage_holding_the_translated_words(tmp_path):
     with assistant_over(tmp_path, {**SV, "en/report.md": report}) as a:
         a.warm_words()
         first = [
-            retrieve(a.index, a.embedder, parse_query(question), 2, params=FusionParams(translated=t))[0].chunk.path
+            retrieve(
+                a.index, a.embedder, parse_query(question), 2, params=FusionParams(translated=t), lexicon=a.lexicon
+            )[0].chunk.path
             for t in (0.0, FusionParams().translated)
         ]
         assert first[0].endswith("report.md") and first[1].endswith("projekt.md")
@@ -149,3 +154,26 @@ def test_translated_bonus_goes_to_other_languages_only():
     scores = fuse(c, "en", FusionParams(translated=1.5))
     assert scores[0] == plain[0]  # the question's language: its own lexical score counts
     assert scores[1] - plain[1] == 1.5 and scores[2] == plain[2]
+
+
+def test_a_fresh_assistant_searches_with_the_kept_translations(tmp_path):
+    """The word vectors belong to the Assistant and live in the index's cache: a new Assistant
+    over the same index (another process, `sihub search` after `sihub warm`) ranks as the one
+    that warmed it, and its search translates as its answers do."""
+    from assistant import Assistant
+
+    question = "Which work package did the foundation lead?"
+    report = (
+        "# The foundation in the project\n\nThe foundation took part in the project from the start. "
+        "Its work on the project is described in the annual report of the foundation.\n"
+    )
+    with assistant_over(tmp_path, {**SV, "en/report.md": report}) as a:
+        a.warm_words()
+        warmed = [h.chunk.id for h in a.search(question, 3)]
+        fresh = Assistant(a.settings, embedder=a.embedder)
+        try:
+            assert fresh.lexicon is not a.lexicon and fresh.vectors is not a.vectors
+            assert [h.chunk.id for h in fresh.search(question, 3)] == warmed
+            assert fresh.lexicon.translate(fresh.embedder, question, "en")["sv"]["package"] == "arbetspaket"
+        finally:
+            fresh.close()

@@ -167,7 +167,6 @@ def hub(tiny_folder: Path, tmp_path: Path):  # noqa: ANN201
 
 
 def test_warm_up_fills_the_cache_and_answers_embed_nothing_new(hub) -> None:  # noqa: ANN001
-    from assistant import answer
 
     a, emb = hub
     emb.passages = 0
@@ -177,7 +176,7 @@ def test_warm_up_fills_the_cache_and_answers_embed_nothing_new(hub) -> None:  # 
     assert emb.passages == report.embedded
     assert a.quotes.count(engine_of(emb)) == report.units
 
-    answer._vectors.clear()  # a fresh process: only the file knows the vectors
+    a.vectors.clear()  # a fresh process: only the file knows the vectors
     emb.passages = 0
     for q in ("How many best practices came from Sweden?", "Vad gör kompetenscentret?", "VP/2020/010"):
         a.ask(q)
@@ -211,13 +210,12 @@ def test_cache_is_no_part_of_the_index(hub, tiny_folder: Path) -> None:  # noqa:
 
 
 def test_corrupt_cache_never_fails_an_ask(hub) -> None:  # noqa: ANN001
-    from assistant import answer
 
     a, emb = hub
     expected = a.ask("How many best practices came from Sweden?")
     a.close()
     quotes_path(a.settings.index).write_bytes(b"\0garbage" * 512)
-    answer._vectors.clear()
+    a.vectors.clear()
     got = a.ask("How many best practices came from Sweden?")
     assert got.to_json() == expected.to_json()
     report = a.warm_quotes()
@@ -254,8 +252,6 @@ def test_read_only_index_folder_still_answers(hub, tmp_path: Path) -> None:  # n
     import os
     import subprocess
 
-    from assistant import answer
-
     a, emb = hub
     question = "How many best practices came from Sweden?"
     expected = a.ask(question).to_json()
@@ -270,7 +266,6 @@ def test_read_only_index_folder_still_answers(hub, tmp_path: Path) -> None:  # n
     else:
         folder.chmod(0o555)
     try:
-        answer._vectors.clear()
         reader = Assistant(a.settings, embedder=emb)
         emb.passages = 0
         assert reader.ask(question).to_json() == expected

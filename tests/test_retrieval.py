@@ -509,7 +509,6 @@ def test_an_answer_also_weighs_a_deeper_passage_whose_sentence_answers_best(tmp_
     """A passage on many things ranks low as a whole even when one of its sentences answers the
     question: the passages of the search's top `ask_deeper` holding the best sentences are
     weighed too, beside the others (outside the relevance), once."""
-    from assistant.answer import _vectors
     from assistant.ask import retrieve
     from assistant.spans import quote_texts
 
@@ -536,9 +535,9 @@ def test_an_answer_also_weighs_a_deeper_passage_whose_sentence_answers_best(tmp_
         # The overview's three sentence pairs answer better than any of the minutes' but its fourth best.
         a.settings = a.settings.replace(ask_k=1, ask_neighbours=0, ask_deeper=10, ask_deeper_sentences=4)
         # Cold, only the sentences of the search's passages are embedded: the minutes' are not known.
-        before = _vectors.embedded
+        before = a.vectors.embedded
         assert [h.chunk.path.endswith("overview.md") for h in retrieve(a, question, 1)] == [True]
-        assert _vectors.embedded - before == len(quote_texts(a.search(question, 1, per_document=0)[0]))
+        assert a.vectors.embedded - before == len(quote_texts(a.search(question, 1, per_document=0)[0]))
         a.warm_quotes()
         got = retrieve(a, question, 1)
         assert got[0].chunk.path.endswith("overview.md") and not got[0].beside
