@@ -378,6 +378,34 @@ def figures_table(rows: list[dict[str, Any]]) -> str:
     return table(["figure", *cols, "goal"], out)
 
 
+def sweep_table(rows: list[dict[str, Any]], params: Any) -> str:
+    """Dev and test figures at thresholds around the fitted one (the rows keep their features)."""
+    out = []
+    for t in [round(params.threshold + d, 2) for d in (-0.2, -0.15, -0.1, -0.05, 0.0, 0.05, 0.1, 0.15)]:
+        redecide(rows, params, t)
+        gold = [r for r in rows if r["source"] == "gold"]
+        cells = []
+        for split in ("dev", "test"):
+            r = rates([x for x in gold if x["split"] == split])
+            cells += [
+                _cell(r["answered"]).split()[0],
+                _cell(r["removed"]).split()[0],
+                _cell(r["unanswerable"]).split()[0],
+            ]
+        out.append([t, *cells])
+    redecide(rows, params)
+    head = [
+        "threshold",
+        "dev found",
+        "dev removed away",
+        "dev unans. away",
+        "test found",
+        "test removed away",
+        "test unans. away",
+    ]
+    return table(head, out)
+
+
 def main() -> None:
     from assistant.verdict import PARAMS_PATH, VerdictParams
 
@@ -391,6 +419,7 @@ def main() -> None:
     ap.add_argument("--rows", type=Path, help="save the cases' features here (JSON)")
     ap.add_argument("--from-rows", type=Path, help="use saved cases instead of asking again")
     ap.add_argument("--no-removal", action="store_true", help="skip the gold-removal cases")
+    ap.add_argument("--sweep", action="store_true", help="the figures at other verdict thresholds")
     ap.add_argument("--verbose", action="store_true", help="one line per case")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--no-save", action="store_true", help="do not append to bench/RESULTS.md")
@@ -434,6 +463,8 @@ def main() -> None:
         + ", ".join(f"{n} {w:+.2f}" for n, w in zip(params.features, params.weights, strict=True))
         + f"; bias {params.bias:+.2f}.",
     ]
+    if args.sweep:
+        body += ["", sweep_table(rows, params)]
     misses = [
         r
         for r in rows

@@ -17,8 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from assistant.ask import retrieve  # noqa: E402
-from bench.answers import CORPUS, OFF_TOPIC, judge, norm, rates, rel_path  # noqa: E402
+from bench.answers import CORPUS, OFF_TOPIC, cited, judge, rates  # noqa: E402
 from bench.common import GOLD, _jsonl  # noqa: E402
 
 pytestmark = pytest.mark.slow
@@ -61,29 +60,24 @@ def test_gold_sample(corpus_assistant):
     rows = []
     for g in sample():
         answer = corpus_assistant.ask(g["question"])
-        hits = retrieve(corpus_assistant, g["question"], corpus_assistant.settings.ask_k)
-        row = judge(answer, g)
-        row["off_topic"] = bool(g.get("off_topic"))
-        row["retrieved"] = bool(g.get("answerable")) and any(
-            rel_path(h.chunk.path) == g["file"]
-            and (g.get("page") is None or h.chunk.page == g["page"])
-            and any(norm(f) in norm(h.chunk.text) for f in g["facts"])
-            for h in hits
-        )
         # Every answer is well formed: [n] is citations[n-1], numbers contiguous, quotes verbatim.
         assert [c.n for c in answer.citations] == list(range(1, len(answer.citations) + 1)), g["id"]
         assert {int(n) for n in re.findall(r"\[(\d+)\]", answer.answer)} == {c.n for c in answer.citations}, g["id"]
         assert answer.found == bool(answer.citations), g["id"]
+        assert answer.confidence is not None and 0.0 <= answer.confidence <= 1.0
+        group = "answerable" if g.get("answerable") else "off-topic" if g.get("off_topic") else "unanswerable"
+        row = {"id": g["id"], "group": group, "found": answer.found, **judge(answer, g)}
+        if group == "answerable":
+            row["cited"] = cited(answer, g)
         rows.append(row)
-    r = rates(rows)
+    r = {k: v[0] for k, v in rates(rows).items()}
     assert all(x["verbatim"] for x in rows)
-    assert all(x["lang_ok"] for x in rows), [x["id"] for x in rows if not x["lang_ok"]]
+    assert r["lang_ok"] == 1.0, [x["id"] for x in rows if not x["lang_ok"]]
     # The off-topic list includes questions that name places the documents also hold ("the budget
     # of the city of Lyon"); nearly all are turned away.
-    assert r["off_topic_rejected"] >= 0.9, [x["id"] for x in rows if x["off_topic"] and x["found"]]
-    assert r["answered"] >= 0.85, r
-    # What the answer step controls: when retrieval brought a passage with the fact, the answer quotes it.
-    assert r["cited_given_retrieved"] >= 0.75, r
+    assert r["off_topic"] >= 0.9, [x["id"] for x in rows if x["group"] == "off-topic" and x["found"]]
+    assert r["answered"] >= 0.75, r
+    assert r["cited"] >= 0.65, r
     # Near-miss questions (the topic is there, the asked detail is not) are hard; most are turned
-    # away (a country or name no passage addresses, no amount where one is asked for).
-    assert r["rejected"] >= 0.5, r
+    # away (a place or year no passage names, no amount where one is asked for, a weak case).
+    assert r["unanswerable"] >= 0.5, r
