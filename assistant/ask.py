@@ -231,6 +231,11 @@ def _generate(
     evidence: Evidence,
     resolved: conversation.Resolved,
 ) -> Iterator[str | Answer]:
+    """The model's answer, streamed then checked (`llm.finish`); when nothing of it can be used,
+    the extractive answer with a note that gives the true reason: the model could not be
+    reached, timed out, answered with an error, said nothing, cited no passage, or cited
+    passages that do not back it (a note blaming the connection for an uncited answer sends the
+    asker to fix the wrong thing)."""
     s = assistant.settings
     client = ChatClient(s.llm_url, s.llm_model, s.llm_api_key, s.llm_timeout)
     # The model reads the passages whose sentences answer best, best first: all ten would
@@ -238,23 +243,24 @@ def _generate(
     order = evidence.passages(s.llm_passages)
     given, given_evidence = [hits[i] for i in order], evidence.for_hits(order)
     parts: list[str] = []
-    reason = None
     try:
         for piece in client.stream(build_messages(question, lang, given)):
             parts.append(piece)
             yield piece
     except LLMError as exc:
-        reason = str(exc)
-    if reason is None:
-        answer, checked = finish(question, lang, given, given_evidence, "".join(parts))
+        if exc.kind == "timeout":
+            note = label(lang, "llm_timeout", seconds=f"{s.llm_timeout:g}")
+        else:
+            note = label(lang, "llm_unreachable" if exc.kind == "unreachable" else "llm_error", reason=str(exc))
+    else:
+        answer, checked = finish(question, lang, given, given_evidence, "".join(parts), assistant.embedder)
         if answer is not None:
             yield answer
             return
         if checked.refused:
-            answer = not_found(question, lang, hits)
-            yield answer
+            yield not_found(question, lang, hits)
             return
-        reason = "no cited passage in its answer"
+        note = label(lang, checked.failure or "llm_empty")
     fallback = compose(
         question,
         lang,
@@ -264,5 +270,5 @@ def _generate(
         followup_of=resolved.followup_of,
         evidence=evidence,
     )
-    fallback.note = label(lang, "llm_failed", reason=reason)
+    fallback.note = note
     yield fallback

@@ -15,7 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from assistant.i18n import label
-from assistant.llm import NO_ANSWER, ChatClient, build_messages, check
+from assistant.llm import NO_ANSWER, Backing, ChatClient, build_messages, check
 from sihub.errors import LLMError
 from sihub.types import Answer, Chunk, Hit
 
@@ -135,6 +135,28 @@ def test_check_reads_a_refusal():
     assert not check("Les passages ne contiennent pas le budget, mais 42 projets ont été suivis [1].", 3).refused
 
 
+def test_check_removes_sentences_their_passage_does_not_back():
+    backs = Backing(_hits())
+    reply = "L'incubateur de Nantes a accompagné 42 projets [1]. Il a accompagné 44 projets [1]. Upphandlingen gav 37 jobb [1]."
+    checked = check(reply, 3, backs)
+    # A wrong figure, and a figure of another passage, are not backed by the passage cited.
+    assert checked.text == "L'incubateur de Nantes a accompagné 42 projets [1]."
+    assert checked.unbacked == 2 and checked.stated == 1 and checked.failure is None
+    assert check("The incubator won 7 prizes [1].", 3, backs).failure == "llm_unsupported"
+    assert check("The incubator won many prizes.", 3, backs).failure == "llm_uncited"
+    assert check("", 3, backs).failure == "llm_empty" and not check("", 3).refused
+    assert check(NO_ANSWER, 3, backs).failure is None
+
+
+def test_backing_reads_a_sentence_in_another_language_by_its_meaning(tiny_assistant):
+    claim = "Malmö reserved five percent of the cleaning contracts [2]."
+    assert not Backing(_hits())(claim, [2])  # few words shared with the Swedish passage
+    backs = Backing(_hits(), tiny_assistant.embedder)
+    assert backs(claim, [2]) and backs("The procurement gave 37 jobs [2].", [2])
+    assert not backs("Malmö is the largest city in Sweden [2].", [2])
+    assert not backs("The procurement gave 37 jobs [1].", [1])
+
+
 def test_prompt_numbers_passages_and_treats_them_as_data():
     messages = build_messages("Combien de projets ?", "fr", _hits())
     system, user = messages[0]["content"], messages[1]["content"]
@@ -170,22 +192,24 @@ def test_client_complete_and_non_streaming_server(fake_llm):
 
 
 @pytest.mark.parametrize(
-    ("kind", "text", "reason"),
-    [("garbage", "", "malformed"), ("http500", "", "HTTP 500"), ("stall", "3", "timeout")],
+    ("kind", "text", "reason", "error_kind"),
+    [("garbage", "", "malformed", "error"), ("http500", "", "HTTP 500", "error"), ("stall", "3", "timeout", "timeout")],
 )
-def test_client_errors_are_llm_errors(fake_llm, kind, text, reason):
+def test_client_errors_are_llm_errors(fake_llm, kind, text, reason, error_kind):
     fake_llm.replies.append((kind, text))
     client = ChatClient(fake_llm.url, timeout=0.5)
-    with pytest.raises(LLMError, match=reason):
+    with pytest.raises(LLMError, match=reason) as caught:
         list(client.stream([{"role": "user", "content": "q"}]))
+    assert caught.value.kind == error_kind
 
 
 def test_client_down_is_an_llm_error():
     from bench.common import free_port
 
     port = free_port()
-    with pytest.raises(LLMError, match="unreachable"):
+    with pytest.raises(LLMError) as caught:
         ChatClient(f"http://127.0.0.1:{port}/v1", timeout=2).complete([{"role": "user", "content": "q"}])
+    assert caught.value.kind == "unreachable"
 
 
 # ---- through the assistant ------------------------------------------------------------------
@@ -252,20 +276,65 @@ def test_refusal_means_not_found(tiny_assistant, fake_llm):
     assert answer.answer.startswith(label("sv", "not_found"))
 
 
-@pytest.mark.parametrize(("kind", "text"), [("garbage", ""), ("stall", "3"), ("http500", "")])
-def test_endpoint_failure_falls_back_to_extractive_with_a_note(tiny_assistant, fake_llm, kind, text):
+_NANTES = "How many projects did the Nantes incubator support?"
+
+
+@pytest.mark.parametrize(
+    ("kind", "text", "key", "reason"),
+    [
+        ("garbage", "", "llm_error", "malformed reply ("),
+        ("http500", "", "llm_error", "HTTP 500"),
+        ("stall", "3", "llm_timeout", None),
+    ],
+)
+def test_endpoint_failure_falls_back_to_extractive_with_a_note(tiny_assistant, fake_llm, kind, text, key, reason):
     fake_llm.replies.append((kind, text))
-    _, answer = _ask(tiny_assistant, fake_llm, "How many projects did the Nantes incubator support?")
+    _, answer = _ask(tiny_assistant, fake_llm, _NANTES)
     assert answer.found and answer.citations
-    assert answer.note and answer.note.startswith(label("en", "llm_failed", reason="").split("(")[0])
+    if reason is None:
+        assert answer.note == label("en", key, seconds="1")
+    else:
+        assert answer.note.startswith(label("en", key, reason=reason).split(reason)[0] + reason)
     assert any("42" in c.quote for c in answer.citations)
 
 
-def test_answer_without_any_valid_citation_falls_back(tiny_assistant, fake_llm):
-    fake_llm.replies.append(("json", "The incubator supported a great many projects over the years [8]."))
-    _, answer = _ask(tiny_assistant, fake_llm, "How many projects did the Nantes incubator support?")
-    assert answer.found and answer.note and all(c.quote in c.text for c in answer.citations)
-    assert "[8]" not in answer.answer
+def test_a_model_nobody_listens_for_is_unreachable(tiny_assistant):
+    from bench.common import free_port
+
+    tiny_assistant.settings = tiny_assistant.settings.replace(llm_url=f"http://127.0.0.1:{free_port()}/v1")
+    answer = tiny_assistant.ask("Combien de projets l'incubateur de Nantes a-t-il accompagnés ?")
+    assert answer.found and answer.citations
+    assert answer.note.startswith(label("fr", "llm_unreachable", reason="").split("(")[0])
+
+
+# The model answered: the note says what was wrong with the answer, never that it could not be reached.
+@pytest.mark.parametrize(
+    ("reply", "reason"),
+    [
+        ("", "llm_empty"),
+        ("Okay. [1]", "llm_empty"),
+        ("The incubator supported a great many projects over the years [8].", "llm_uncited"),
+        ("The Nantes incubator supported many social enterprise projects in 2022.", "llm_uncited"),
+        ("The Nantes incubator supported 99 projects in 2022 [1].", "llm_unsupported"),
+        ("The hub's Riga conference decided on a budget of one billion euros [1].", "llm_unsupported"),
+    ],
+)
+def test_an_answer_that_cannot_be_used_falls_back_with_the_true_reason(tiny_assistant, fake_llm, reply, reason):
+    fake_llm.replies.append(("sse", reply))
+    _, answer = _ask(tiny_assistant, fake_llm, _NANTES)
+    assert fake_llm.requests, "the model was asked"
+    assert answer.found and answer.note == label("en", reason)
+    assert all(c.quote in c.text for c in answer.citations) and any("42" in c.quote for c in answer.citations)
+    assert "[8]" not in answer.answer and "99" not in answer.answer and "billion" not in answer.answer
+
+
+def test_unbacked_sentences_go_and_the_answer_says_so(tiny_assistant, fake_llm):
+    fake_llm.replies.append(
+        ("sse", "L'incubateur de Nantes a accompagné 42 projets en 2022 [1]. Il a aussi reçu 7 prix européens [1].")
+    )
+    _, answer = _ask(tiny_assistant, fake_llm, "Combien de projets l'incubateur de Nantes a-t-il accompagnés ?")
+    assert answer.found and answer.answer.startswith("L'incubateur de Nantes a accompagné 42 projets en 2022 [1].")
+    assert "prix" not in answer.answer and answer.note == label("fr", "llm_unbacked")
 
 
 def test_weak_evidence_never_reaches_the_model(tiny_assistant, fake_llm):
