@@ -237,7 +237,7 @@ def _generate(
     passages that do not back it (a note blaming the connection for an uncited answer sends the
     asker to fix the wrong thing)."""
     s = assistant.settings
-    client = ChatClient(s.llm_url, s.llm_model, s.llm_api_key, s.llm_timeout)
+    client = ChatClient(s.llm_url, s.llm_model, s.llm_api_key, s.llm_timeout, s.llm_max_tokens)
     # The model reads the passages whose sentences answer best, best first: all ten would
     # overflow the context window of a small local model.
     order = evidence.passages(s.llm_passages)

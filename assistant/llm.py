@@ -91,17 +91,22 @@ def _failure(exc: BaseException, reading: bool = False) -> LLMError:
 class ChatClient:
     """A minimal OpenAI-compatible chat-completions client (standard library only)."""
 
-    def __init__(self, url: str, model: str = "", api_key: str = "", timeout: float = 60.0) -> None:
+    def __init__(
+        self, url: str, model: str = "", api_key: str = "", timeout: float = 60.0, max_tokens: int = 0
+    ) -> None:
         base = url.rstrip("/")
         self.endpoint = base if base.endswith("/chat/completions") else base + "/chat/completions"
         self.model = model
         self.api_key = api_key
         self.timeout = timeout
+        self.max_tokens = max_tokens
 
     def _request(self, messages: list[dict[str, str]], stream: bool) -> Any:
         body: dict[str, Any] = {"messages": messages, "temperature": 0, "stream": stream}
         if self.model:
             body["model"] = self.model
+        if self.max_tokens:
+            body["max_tokens"] = self.max_tokens
         headers = {"Content-Type": "application/json", "Accept": "text/event-stream" if stream else "application/json"}
         if self.api_key:
             headers["Authorization"] = f"Bearer {self.api_key}"

@@ -175,10 +175,11 @@ def test_prompt_numbers_passages_and_treats_them_as_data():
 
 def test_client_streams_and_sends_model_and_key(fake_llm):
     fake_llm.replies.append(("sse", "Nantes a suivi 42 projets [1]."))
-    client = ChatClient(fake_llm.url, model="tiny", api_key="k123", timeout=5)
+    client = ChatClient(fake_llm.url, model="tiny", api_key="k123", timeout=5, max_tokens=300)
     pieces = list(client.stream([{"role": "user", "content": "q"}]))
     assert len(pieces) > 1 and "".join(pieces) == "Nantes a suivi 42 projets [1]."
     assert fake_llm.requests[0]["model"] == "tiny" and fake_llm.requests[0]["stream"] is True
+    assert fake_llm.requests[0]["max_tokens"] == 300
     assert fake_llm.headers[0]["Authorization"] == "Bearer k123"
 
 
@@ -186,7 +187,7 @@ def test_client_complete_and_non_streaming_server(fake_llm):
     fake_llm.replies += [("json", "one [1]"), ("json", "two [1]")]
     client = ChatClient(fake_llm.url + "/chat/completions", timeout=5)
     assert client.complete([{"role": "user", "content": "q"}]) == "one [1]"
-    assert fake_llm.requests[0]["stream"] is False and "model" not in fake_llm.requests[0]
+    assert fake_llm.requests[0]["stream"] is False and not {"model", "max_tokens"} & set(fake_llm.requests[0])
     # A server that ignores "stream" and answers with one JSON body still works.
     assert list(client.stream([{"role": "user", "content": "q"}])) == ["two [1]"]
 
