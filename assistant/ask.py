@@ -19,7 +19,7 @@ from . import conversation
 from .answer import Evidence, compose, embed_spans, gather, not_found, rank_spans
 from .i18n import hinted_language, label, question_language
 from .lexicon import LEXICON
-from .llm import ChatClient, build_messages, finish
+from .llm import Backing, ChatClient, Streamed, build_messages, finish
 from .query import normalise_filters, strip_filler
 from .retrieve import language_bias
 from .verdict import Verdict, judge, measure
@@ -242,23 +242,31 @@ def _generate(
     # overflow the context window of a small local model.
     order = evidence.passages(s.llm_passages)
     given, given_evidence = [hits[i] for i in order], evidence.for_hits(order)
-    parts: list[str] = []
+    backs = Backing(given, assistant.embedder)
+    # Only checked sentences are shown as they come: a weak model's unbacked sentence must not
+    # flash up in the chat before the checked answer replaces it.
+    reply = Streamed(len(given), backs)
     try:
         for piece in client.stream(build_messages(question, lang, given)):
-            parts.append(piece)
-            yield piece
+            if shown := reply.add(piece):
+                yield shown
     except LLMError as exc:
         if exc.kind == "timeout":
             note = label(lang, "llm_timeout", seconds=f"{s.llm_timeout:g}")
         else:
             note = label(lang, "llm_unreachable" if exc.kind == "unreachable" else "llm_error", reason=str(exc))
     else:
-        answer, checked = finish(question, lang, given, given_evidence, "".join(parts), assistant.embedder)
+        answer, checked = finish(question, lang, given, given_evidence, reply.reply, backs)
         if answer is not None:
+            if answer.answer.startswith(reply.shown) and len(answer.answer) > len(reply.shown):
+                yield answer.answer[len(reply.shown) :]
             yield answer
             return
         if checked.refused:
-            yield not_found(question, lang, hits)
+            answer = not_found(question, lang, hits)
+            if not reply.shown:
+                yield answer.answer
+            yield answer
             return
         note = label(lang, checked.failure or "llm_empty")
     fallback = compose(
@@ -271,4 +279,6 @@ def _generate(
         evidence=evidence,
     )
     fallback.note = note
+    if not reply.shown:  # the chat shows it come in, as an extractive answer (nothing to replace)
+        yield fallback.answer
     yield fallback

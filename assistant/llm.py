@@ -217,13 +217,22 @@ def _is_claim(sentence: str) -> bool:
     return (len(bare.split()) >= 4 or any(ch.isdigit() for ch in bare)) and not bare.endswith(":")
 
 
+# Markers put after a sentence's full stop ("… in 2022. [1] The …", a common habit of models):
+# they belong to the sentence before, so they are moved in front of its stop.
+_TRAILING_MARKERS = re.compile(r"([.!?…]+)([ \t]*)((?:\[\d+(?:\s*[,;]\s*\d+)*\][ \t]*)+)(?=\s|$)")
+
+
+def _markers_first(m: re.Match[str]) -> str:
+    return " " + m.group(3).strip() + m.group(1)
+
+
 def check(text: str, n_passages: int, backs: Callable[[str, list[int]], bool] | None = None) -> Checked:
     """Validate a model answer against the `n_passages` supplied passages (see module doc).
 
     `backs(sentence, cited)` says whether the passages a sentence cites (1-based numbers) back
     it; a sentence they do not back is removed like one without a source (`Backing`).
     """
-    stripped = text.strip()
+    stripped = _TRAILING_MARKERS.sub(_markers_first, text.strip())
     if not stripped:
         return Checked("")  # an empty reply is no refusal: the documents were not found wanting
     valid_any = any(
@@ -249,13 +258,14 @@ def check(text: str, n_passages: int, backs: Callable[[str, list[int]], bool] | 
                         nums.append(n)
                     else:
                         bad += 1
-            if not nums and _is_claim(sent):
+            claim = _is_claim(sent)
+            if not nums and claim:
                 dropped += 1
                 continue
-            if nums and backs is not None and not backs(sent, list(dict.fromkeys(nums))):
+            if nums and claim and backs is not None and not backs(sent, list(dict.fromkeys(nums))):
                 unbacked += 1
                 continue
-            stated += _is_claim(sent)
+            stated += claim
             for n in nums:
                 order.setdefault(n, len(order) + 1)
                 claims.setdefault(n, []).append(_MARKER.sub("", sent))
@@ -309,9 +319,16 @@ class Backing:
         self.texts = [h.chunk.text for h in hits]
         self.embedder = embedder
         self._vectors: dict[int, np.ndarray] = {}
+        self._seen: dict[tuple[str, tuple[int, ...]], bool] = {}
 
     def __call__(self, sentence: str, cited: list[int]) -> bool:
         claim = _ENUMERATOR.sub("", _MARKER.sub("", sentence)).strip()
+        key = (claim, tuple(cited))
+        if key not in self._seen:  # a streamed reply is checked again as it grows
+            self._seen[key] = self._backs(claim, cited)
+        return self._seen[key]
+
+    def _backs(self, claim: str, cited: list[int]) -> bool:
         passages = [self.texts[n - 1] for n in cited]
         if not figures(claim) <= set().union(*(figures(t) for t in passages)):
             return False
@@ -354,18 +371,60 @@ def _quote_for(chunk_text: str, claims: list[str], evidence_order: dict[tuple[in
     return chunk_text[s:e]
 
 
+class Streamed:
+    """What may be shown of a reply while the model writes it: its complete sentences, checked
+    as the whole reply will be (`check` with `backs`), so the reader never sees a sentence that
+    the answer then drops. Each `add` returns the text newly shown ("" while a sentence is being
+    written); all of it together is the start of the checked answer."""
+
+    def __init__(self, n_passages: int, backs: Callable[[str, list[int]], bool] | None = None) -> None:
+        self.n_passages = n_passages
+        self.backs = backs
+        self.reply = ""
+        self.shown = ""
+        self._settled = 0
+
+    def add(self, piece: str) -> str:
+        self.reply += piece
+        end = settled(self.reply)
+        if end <= self._settled:
+            return ""
+        self._settled = end
+        text = check(self.reply[:end], self.n_passages, self.backs).text
+        if not text.startswith(self.shown):
+            return ""  # not the start of what was shown: left to the final answer
+        new, self.shown = text[len(self.shown) :], text
+        return new
+
+
+# A sentence's end, and the start of the next: split_sentences' boundary (ingest.chunker).
+_BOUNDARY = re.compile(r"[.!?…]+[\"'”’»)\]]*\s+(?=\S)|\n+(?=\S)")
+
+
+def settled(reply: str) -> int:
+    """How much of a reply being written holds complete sentences that no later text changes:
+    up to a line break, or a sentence end followed by the next sentence's first letter (a lower-
+    case one continues the sentence, "approx. ten"; a marker may still belong to it, "… 2022. [1]")."""
+    end = 0
+    for m in _BOUNDARY.finditer(reply):
+        nxt = reply[m.end()]
+        if "\n" in m.group() or not (nxt.islower() or nxt == "["):
+            end = m.end()
+    return end
+
+
 def finish(
     question: str,
     lang: str,
     hits: list[Hit],
     evidence: Evidence | None,
     reply: str,
-    embedder: Embedder | None = None,
+    backs: Backing | None = None,
 ) -> tuple[Answer | None, Checked]:
     """Turn a model reply into an Answer; None when no backed, cited statement survives (the
-    caller falls back, saying why: `Checked.failure`). `embedder` lets `Backing` read a sentence
-    written in another language than the passage it cites."""
-    checked = check(reply, len(hits), Backing(hits, embedder))
+    caller falls back, saying why: `Checked.failure`). `backs` defaults to `Backing(hits)`; give
+    it an embedder to read a sentence written in another language than the passage it cites."""
+    checked = check(reply, len(hits), backs or Backing(hits))
     if checked.failure or checked.refused:
         return None, checked
     sentence_scores: dict[int, dict[tuple[int, int], float]] = {}

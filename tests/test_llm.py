@@ -15,7 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from assistant.i18n import label
-from assistant.llm import NO_ANSWER, Backing, ChatClient, build_messages, check
+from assistant.llm import NO_ANSWER, Backing, ChatClient, Streamed, build_messages, check, settled
 from sihub.errors import LLMError
 from sihub.types import Answer, Chunk, Hit
 
@@ -157,6 +157,33 @@ def test_backing_reads_a_sentence_in_another_language_by_its_meaning(tiny_assist
     assert not backs("The procurement gave 37 jobs [1].", [1])
 
 
+def test_a_marker_after_the_full_stop_belongs_to_the_sentence_before():
+    checked = check("L'incubateur a accompagné 42 projets. [1] Malmö a réservé cinq pour cent. [2][3]", 3)
+    assert checked.text == "L'incubateur a accompagné 42 projets [1]. Malmö a réservé cinq pour cent [2][3]."
+    assert checked.dropped == 0 and checked.cited == [1, 2, 3]
+
+
+def test_settled_is_where_no_later_text_changes_the_sentences():
+    assert settled("Nantes a suivi 42 projets [1]. Le") == len("Nantes a suivi 42 projets [1]. ")
+    assert settled("Nantes a suivi 42 projets [1].") == 0  # the marker of a next one may follow
+    assert settled("Il y a env. dix") == 0  # a lower-case word continues the sentence
+    assert settled("Nantes a suivi 42 projets. [1") == 0  # the marker belongs to the sentence
+    assert settled("Titre\nNantes") == len("Titre\n")
+
+
+def test_only_checked_sentences_are_shown_while_the_model_writes():
+    reply = (
+        "L'incubateur de Nantes a accompagné 42 projets [1]. Il a gagné 7 prix [1]. Upphandlingen gav 37 jobb [2]. Slut"
+    )
+    stream = Streamed(3, Backing(_hits()))
+    shown = [stream.add(reply[i : i + 3]) for i in range(0, len(reply), 3)]
+    assert [s for s in shown if s] == [
+        "L'incubateur de Nantes a accompagné 42 projets [1].",
+        " Upphandlingen gav 37 jobb [2].",
+    ]
+    assert check(reply, 3, Backing(_hits())).text.startswith("".join(shown))
+
+
 def test_prompt_numbers_passages_and_treats_them_as_data():
     messages = build_messages("Combien de projets ?", "fr", _hits())
     system, user = messages[0]["content"], messages[1]["content"]
@@ -245,6 +272,8 @@ def test_streamed_answer_is_checked_and_cited(tiny_assistant, fake_llm):
     pieces, answer = _ask(tiny_assistant, fake_llm, question)
     assert len(pieces) > 1  # streamed, piece by piece
     assert answer.found and answer.language == "fr"
+    # What was shown as it came is what the answer says: the unbacked sentence never showed.
+    assert "".join(pieces) == answer.answer
     assert answer.answer.startswith("L'incubateur de Nantes a accompagné 42 projets en 2022 [1].")
     # The sentence citing a passage that was never supplied goes, and the answer says so.
     assert "tout réussi" not in answer.answer and "[9]" not in answer.answer and "[2]" not in answer.answer
@@ -322,8 +351,9 @@ def test_a_model_nobody_listens_for_is_unreachable(tiny_assistant):
 )
 def test_an_answer_that_cannot_be_used_falls_back_with_the_true_reason(tiny_assistant, fake_llm, reply, reason):
     fake_llm.replies.append(("sse", reply))
-    _, answer = _ask(tiny_assistant, fake_llm, _NANTES)
+    pieces, answer = _ask(tiny_assistant, fake_llm, _NANTES)
     assert fake_llm.requests, "the model was asked"
+    assert "".join(pieces) == answer.answer  # none of the model's words showed
     assert answer.found and answer.note == label("en", reason)
     assert all(c.quote in c.text for c in answer.citations) and any("42" in c.quote for c in answer.citations)
     assert "[8]" not in answer.answer and "99" not in answer.answer and "billion" not in answer.answer
