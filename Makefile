@@ -31,6 +31,7 @@ install-dev: $(VENV)/.installed-dev
 # the server does not need for text.
 LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DLLAVA_BUILD=OFF
 $(VENV)/.installed-llm: $(VENV)/.installed-dev
+	@echo "installing the LLM test server (the first time, llama.cpp builds from source: about 10 minutes)"
 	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(PIP) install -q -e '.[llm-server]'
 	touch $@
 
