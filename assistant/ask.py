@@ -233,9 +233,10 @@ def _generate(
 ) -> Iterator[str | Answer]:
     """The model's answer, streamed then checked (`llm.finish`); when nothing of it can be used,
     the extractive answer with a note that gives the true reason: the model could not be
-    reached, timed out, answered with an error, said nothing, cited no passage, or cited
-    passages that do not back it (a note blaming the connection for an uncited answer sends the
-    asker to fix the wrong thing)."""
+    reached, timed out, answered with an error, said nothing, refused, cited no passage, or
+    cited passages that do not back it (a note blaming the connection for an uncited answer
+    sends the asker to fix the wrong thing). A refusal does not overturn the verdict, which
+    found the passages answer: a small model refuses what they plainly say."""
     s = assistant.settings
     client = ChatClient(s.llm_url, s.llm_model, s.llm_api_key, s.llm_timeout, s.llm_max_tokens)
     # The model reads the passages whose sentences answer best, best first: all ten would
@@ -260,12 +261,6 @@ def _generate(
         if answer is not None:
             if answer.answer.startswith(reply.shown) and len(answer.answer) > len(reply.shown):
                 yield answer.answer[len(reply.shown) :]
-            yield answer
-            return
-        if checked.refused:
-            answer = not_found(question, lang, hits)
-            if not reply.shown:
-                yield answer.answer
             yield answer
             return
         note = label(lang, checked.failure or "llm_empty")

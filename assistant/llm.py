@@ -4,10 +4,11 @@ The model gets the numbered passages and the question, is asked to answer in the
 language with `[n]` after each claim, and is told the passages are data. Its reply is then
 checked: markers naming no supplied passage are removed, claim sentences without a marker are
 dropped, and so are sentences that the passages they cite do not back (`Backing`: a figure not
-in them, neither their words nor their meaning); the answer says so. A refusal means "not in
-the documents", and the passages actually cited are renumbered 1..m so `[n]` is
-`citations[n-1]`. When nothing backed and cited is left, the service answers extractively with
-a note saying why (`Checked.failure`).
+in them, neither their words nor their meaning); the answer says so. The passages actually
+cited are renumbered 1..m so `[n]` is `citations[n-1]`. When nothing backed and cited is left,
+or the model refuses, the service answers extractively with a note saying why
+(`Checked.failure`): whether the documents answer is the verdict's call (`verdict.py`), not a
+model's, which may refuse what the passages plainly say.
 
 The client speaks HTTP with the standard library (no vendor SDK): `complete()` for one reply,
 `stream()` for server-sent events. Every failure is an `LLMError` whose `kind` tells a model
@@ -198,10 +199,12 @@ class Checked:
 
     @property
     def failure(self) -> str | None:
-        """Why nothing of the reply can be used, as the key of the note's label; None when the
-        reply is usable or a refusal. The note says what happened (the model answered without
-        citing, or cited passages that do not back it), not that the model failed to answer."""
-        if self.refused or (self.cited and self.stated):
+        """Why nothing of the reply can be used, as the key of the note's label; None when it
+        can. The note says what happened (the model refused, answered without citing, or cited
+        passages that do not back it), not that the model failed to answer."""
+        if self.refused:
+            return "llm_refused"
+        if self.cited and self.stated:
             return None
         if self.unbacked:
             return "llm_unsupported"
@@ -222,6 +225,10 @@ def _is_claim(sentence: str) -> bool:
 _TRAILING_MARKERS = re.compile(r"([.!?…]+)([ \t]*)((?:\[\d+(?:\s*[,;]\s*\d+)*\][ \t]*)+)(?=\s|$)")
 
 
+# The prompt's passage delimiters, which a small model copies into its answer.
+_PROMPT_TAGS = re.compile(r"</?passage>")
+
+
 def _markers_first(m: re.Match[str]) -> str:
     return " " + m.group(3).strip() + m.group(1)
 
@@ -232,7 +239,7 @@ def check(text: str, n_passages: int, backs: Callable[[str, list[int]], bool] | 
     `backs(sentence, cited)` says whether the passages a sentence cites (1-based numbers) back
     it; a sentence they do not back is removed like one without a source (`Backing`).
     """
-    stripped = _TRAILING_MARKERS.sub(_markers_first, text.strip())
+    stripped = _TRAILING_MARKERS.sub(_markers_first, _PROMPT_TAGS.sub("", text).strip())
     if not stripped:
         return Checked("")  # an empty reply is no refusal: the documents were not found wanting
     valid_any = any(
@@ -373,9 +380,11 @@ def _quote_for(chunk_text: str, claims: list[str], evidence_order: dict[tuple[in
 
 class Streamed:
     """What may be shown of a reply while the model writes it: its complete sentences, checked
-    as the whole reply will be (`check` with `backs`), so the reader never sees a sentence that
-    the answer then drops. Each `add` returns the text newly shown ("" while a sentence is being
-    written); all of it together is the start of the checked answer."""
+    as the whole reply will be (`check` with `backs`), from the first cited, backed statement
+    on (from then on the model's answer is used), so the reader never sees a sentence that the
+    answer then drops. Each `add` returns the text newly shown ("" while a sentence is being
+    written); all of it together is the start of the checked answer, unless the endpoint fails
+    midway (the fallback answer then replaces it)."""
 
     def __init__(self, n_passages: int, backs: Callable[[str, list[int]], bool] | None = None) -> None:
         self.n_passages = n_passages
@@ -390,7 +399,10 @@ class Streamed:
         if end <= self._settled:
             return ""
         self._settled = end
-        text = check(self.reply[:end], self.n_passages, self.backs).text
+        checked = check(self.reply[:end], self.n_passages, self.backs)
+        if checked.failure:
+            return ""  # nothing shown before a cited, backed statement: the answer may yet fall back
+        text = checked.text
         if not text.startswith(self.shown):
             return ""  # not the start of what was shown: left to the final answer
         new, self.shown = text[len(self.shown) :], text
@@ -425,7 +437,7 @@ def finish(
     caller falls back, saying why: `Checked.failure`). `backs` defaults to `Backing(hits)`; give
     it an embedder to read a sentence written in another language than the passage it cites."""
     checked = check(reply, len(hits), backs or Backing(hits))
-    if checked.failure or checked.refused:
+    if checked.failure:
         return None, checked
     sentence_scores: dict[int, dict[tuple[int, int], float]] = {}
     for sent in evidence.sentences if evidence else []:

