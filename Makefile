@@ -8,7 +8,7 @@ export HF_HUB_DISABLE_TELEMETRY := 1
 export GRADIO_ANALYTICS_ENABLED := False
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: install install-dev system-ocr system-browser run test lint bench clean
+.PHONY: install install-dev install-llm-server system-ocr system-browser run test lint bench clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -25,6 +25,18 @@ $(VENV)/.installed-dev: $(VENV)/.installed
 
 install-dev: $(VENV)/.installed-dev
 
+# The LLM tests' real server: llama-cpp-python builds llama.cpp from source (about 10 minutes on
+# two cores, once: pip's cache keeps the wheel). Portable (no -march=native: the cached wheel may
+# run on another CPU of the same kind; AVX2/FMA stay on) and without the multimodal library
+# the server does not need for text.
+LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DLLAVA_BUILD=OFF
+$(VENV)/.installed-llm: $(VENV)/.installed-dev
+	@echo "installing the LLM test server (the first time, llama.cpp builds from source: about 10 minutes)"
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(PIP) install -q -e '.[llm-server]'
+	touch $@
+
+install-llm-server: $(VENV)/.installed-llm
+
 # System packages (Debian): Tesseract for scanned PDFs, Chromium for browser tests.
 # Installed with apt-get when missing and running as root; otherwise a hint is printed.
 system-ocr:
@@ -39,7 +51,7 @@ run: install system-ocr   ## ingest corpus/ (incrementally) and serve the web ch
 	-$(SIHUB) ingest corpus/    # a file that fails is reported; the chat still starts
 	$(SIHUB) serve
 
-test: install-dev system-ocr system-browser   ## the whole test suite
+test: install-dev install-llm-server system-ocr system-browser   ## the whole test suite
 	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(PY) -m pytest -q
 
 lint: install-dev

@@ -19,7 +19,7 @@ from . import conversation
 from .compose import compose, not_found
 from .evidence import embed_spans, gather, rank_spans
 from .i18n import hinted_language, label, question_language
-from .llm import ChatClient, build_messages, finish
+from .llm import Backing, ChatClient, Streamed, build_messages, finish
 from .query import normalise_filters, strip_filler
 from .retrieve import language_bias
 from .state import Evidence, Prepared, Resolved, Verdict
@@ -224,30 +224,39 @@ def _generate(
     evidence: Evidence,
     resolved: Resolved,
 ) -> Iterator[str | Answer]:
+    """The model's answer, streamed then checked (`llm.finish`); when nothing of it can be used,
+    the extractive answer with a note that gives the true reason: the model could not be
+    reached, timed out, answered with an error, said nothing, refused, cited no passage, or
+    cited passages that do not back it (a note blaming the connection for an uncited answer
+    sends the asker to fix the wrong thing). A refusal does not overturn the verdict, which
+    found the passages answer: a small model refuses what they plainly say."""
     s = assistant.settings
-    client = ChatClient(s.llm_url, s.llm_model, s.llm_api_key, s.llm_timeout)
+    client = ChatClient(s.llm_url, s.llm_model, s.llm_api_key, s.llm_timeout, s.llm_max_tokens)
     # The model reads the passages whose sentences answer best, best first: all ten would
     # overflow the context window of a small local model.
     order = evidence.passages(s.llm_passages)
     given, given_evidence = [hits[i] for i in order], evidence.for_hits(order)
-    parts: list[str] = []
-    reason = None
+    backs = Backing(given, assistant.embedder)
+    # Only checked sentences are shown as they come: a weak model's unbacked sentence must not
+    # flash up in the chat before the checked answer replaces it.
+    reply = Streamed(len(given), backs)
     try:
         for piece in client.stream(build_messages(question, lang, given)):
-            parts.append(piece)
-            yield piece
+            if shown := reply.add(piece):
+                yield shown
     except LLMError as exc:
-        reason = str(exc)
-    if reason is None:
-        answer, checked = finish(question, lang, given, given_evidence, "".join(parts))
+        if exc.kind == "timeout":
+            note = label(lang, "llm_timeout", seconds=f"{s.llm_timeout:g}")
+        else:
+            note = label(lang, "llm_unreachable" if exc.kind == "unreachable" else "llm_error", reason=str(exc))
+    else:
+        answer, checked = finish(question, lang, given, given_evidence, reply.reply, backs)
         if answer is not None:
+            if answer.answer.startswith(reply.shown) and len(answer.answer) > len(reply.shown):
+                yield answer.answer[len(reply.shown) :]
             yield answer
             return
-        if checked.refused:
-            answer = not_found(question, lang, hits)
-            yield answer
-            return
-        reason = "no cited passage in its answer"
+        note = label(lang, checked.failure or "llm_empty")
     fallback = compose(
         question,
         lang,
@@ -257,5 +266,7 @@ def _generate(
         followup_of=resolved.followup_of,
         evidence=evidence,
     )
-    fallback.note = label(lang, "llm_failed", reason=reason)
+    fallback.note = note
+    if not reply.shown:  # the chat shows it come in, as an extractive answer (nothing to replace)
+        yield fallback.answer
     yield fallback

@@ -79,7 +79,7 @@ class FusionParams:
     in another language that hold the question's words as that language writes them
     (`lexicon.py`; nothing before the warm-up has computed the index's word vectors). Gold
     questions' answers (bench/answers.py), cited at 0.5 / 1.0 / 1.5 / 2.0 / 2.5: 85.3 / 84.5 /
-    87.1 / 87.1 / 86.2% (86.2% without), and with answer.PASSAGE_WEIGHT at 1.0 / 1.5 / 2.0:
+    87.1 / 87.1 / 86.2% (86.2% without), and with the answer's passage weight at 1.0 / 1.5 / 2.0:
     87.1 / 88.8 / 87.1%. Hybrid nDCG@10 (bench/RESULTS.md): gold 0.743 -> 0.778, xquadr en-es
     0.947 -> 0.954 and es-en 0.930 -> 0.947, the ntrex sets within +-0.03 (62 queries each),
     one-language sets unchanged."""

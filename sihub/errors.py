@@ -30,4 +30,13 @@ class EmbedderError(SihubError):
 
 
 class LLMError(SihubError):
-    """The language-model endpoint failed (down, timeout, malformed reply)."""
+    """The language-model endpoint failed (down, timeout, malformed reply).
+
+    `kind` says which, so the answer's note can tell the asker the true reason: "unreachable"
+    (nothing listens, the name does not resolve), "timeout" (no reply in time) or "error" (it
+    answered with an HTTP error or something that is not a chat completion).
+    """
+
+    def __init__(self, message: str, kind: str = "error") -> None:
+        super().__init__(message)
+        self.kind = kind

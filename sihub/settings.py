@@ -92,6 +92,11 @@ class Settings:
     )
     llm_api_key: str = _doc("Bearer token for the LLM endpoint, if it needs one.", default="")
     llm_timeout: float = _doc("Seconds to wait for the LLM before falling back to an extractive answer.", default=60.0)
+    llm_max_tokens: int = _doc(
+        "Most tokens the LLM may write for one answer (sent as `max_tokens`; 0 = the endpoint's own limit): "
+        "a small model that repeats itself stops there instead of filling its context window.",
+        default=512,
+    )
     admin_password: str = _doc("Coordinator password for uploads and deletions; empty disables them.", default="")
     host: str = _doc("Address `sihub serve` listens on.", default="127.0.0.1")
     port: int = _doc("Port `sihub serve` listens on.", default=7860)
