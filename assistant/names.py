@@ -20,13 +20,19 @@ from . import places, terms
 # spans' similarity than to the median span to count as addressed there; see `unsupported`.
 NAME_GAIN = 0.003
 NAME_SPANS = 5
+# A question made of unknown names must not cost minutes (issue 18): `names_in` returns at most
+# MAX_NAMES names, and `unsupported` embeds copies of the question for at most NAME_CHECK_CHARS
+# characters in all (one name of a 1,000-character question, eight of a short one).
+MAX_NAMES = 8
+NAME_CHECK_CHARS = 1000
 
 _WORDS = re.compile(r"\w+", re.UNICODE)
 _YEARS = re.compile(r"(?<!\w)(?:1[89]|20)\d\d(?!\d)")
 
 
 def names_in(question: str) -> list[str]:
-    """What a question names: capitalised words past the first, acronyms, numbers of 3+ digits."""
+    """What a question names: capitalised words past the first, acronyms, numbers of 3+ digits
+    (the first `MAX_NAMES` of them)."""
     out = []
     for i, w in enumerate(_WORDS.findall(question)):
         if w.isdigit():
@@ -35,6 +41,8 @@ def names_in(question: str) -> list[str]:
             keep = (i > 0 and w[:1].isupper() and w.lower() not in terms.STOPWORDS) or (len(w) >= 2 and w.isupper())
         if keep and w not in out:
             out.append(w)
+            if len(out) == MAX_NAMES:
+                break
     return out
 
 
@@ -61,7 +69,8 @@ def unsupported(
     and taking it out of the question costs none of the best spans more similarity than it costs
     the typical span (a translated name, "Lettonie" for "Latvia", still ties the question to the
     span that holds it in another language). `spans` are the vectors of the scored spans, best
-    first (rows), `query_vec` the question's; without them an absent name is not addressed.
+    first (rows), `query_vec` the question's; without them an absent name is not addressed, nor
+    is one past the `NAME_CHECK_CHARS` budget.
     """
     if not hits:
         return []
@@ -81,10 +90,12 @@ def unsupported(
         return out
     if spans is None or embedder is None or query_vec is None or not len(spans):
         return out + absent
-    without = [re.sub(r"(?<!\w)" + re.escape(w) + r"(?!\w)", " ", question, count=1) for w in absent]
+    checked = absent[: max(1, NAME_CHECK_CHARS // len(question))]
+    out += absent[len(checked) :]
+    without = [re.sub(r"(?<!\w)" + re.escape(w) + r"(?!\w)", " ", question, count=1) for w in checked]
     vecs = embedder.embed_queries(without)
     base = spans @ np.asarray(query_vec, dtype=np.float32)
-    for w, v in zip(absent, vecs, strict=True):
+    for w, v in zip(checked, vecs, strict=True):
         # What the name adds to each span's similarity; dropping any word lifts all spans a little,
         # so the best spans are compared with the median span, not with zero.
         gain = base - spans @ v
