@@ -195,7 +195,8 @@ def sync(
     options = read_options or ReadOptions()
     t0 = time.perf_counter()
     report = IngestReport()
-    candidates, skipped, roots = scan([Path(p) for p in paths], _base(index))
+    paths = [Path(p) for p in paths]
+    candidates, skipped, roots = scan(paths, _base(index, paths))
     report.results.extend(skipped)
     existing = {d.path: d for d in index.documents()}
     progress.start(len(candidates))
@@ -337,10 +338,11 @@ def _embed(
     return vectors
 
 
-def _base(index: Index) -> Path:
-    """The index's base folder; the working folder of its first ingest, recorded then."""
+def _base(index: Index, paths: list[Path]) -> Path | None:
+    """The index's base folder: the working folder of the first ingest given a relative path,
+    recorded then (relative keys are relative to it)."""
     base = index.base
-    if base is None:
+    if base is None and any(not p.is_absolute() for p in paths):
         base = Path.cwd()
         index.set_base(base)
     return base
