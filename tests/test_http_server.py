@@ -113,11 +113,11 @@ def server(tmp_path_factory) -> Iterator[Server]:
 # ---- Gradio's event API -------------------------------------------------------------------------
 
 
-def gradio_call(base: str, fn_index: int, data: list, headers: dict | None = None) -> str:
+def gradio_call(base: str, fn_index: int, data: list, session: str | None = None) -> str:
     """Run one Gradio event through its queue (as the page does); the event stream's text."""
-    session = uuid.uuid4().hex[:12]
+    session = session or uuid.uuid4().hex[:12]
     body = {"data": data, "fn_index": fn_index, "session_hash": session, "event_data": None, "trigger_id": None}
-    joined = httpx.post(f"{base}/gradio_api/queue/join", json=body, headers=headers, timeout=30)
+    joined = httpx.post(f"{base}/gradio_api/queue/join", json=body, timeout=30)
     if joined.status_code != 200:
         return joined.text
     return httpx.get(f"{base}/gradio_api/queue/data", params={"session_hash": session}, timeout=60).text
@@ -172,6 +172,23 @@ def test_the_chat_refuses_an_overlong_question_at_once(server):
     """Finding 2: the chat path has the same length cap as the API."""
     out = gradio_call(server.base, event_index(server.base, "respond"), ["Zorblax " * 400, None] + ["any"] * 5)
     assert "at most 2,000" in out and "Searching" not in out
+
+
+def test_a_long_chat_keeps_answering(server):
+    """The chat's history is server-side and trimmed to SIHUB_MAX_HISTORY_TURNS for each question."""
+    session, respond = uuid.uuid4().hex[:12], event_index(server.base, "respond")
+    for i in range(22):
+        out = gradio_call(
+            server.base, respond, [f"Which incubator mentors enterprises, take {i}?", None] + ["any"] * 5, session
+        )
+        assert '"success":true' in out.replace(" ", "") and "history" not in out, out[-400:]
+
+
+def test_the_file_route_fetches_no_web_address(server):
+    """Gradio's file route fetched any public URL for whoever asked."""
+    for path in ("/gradio_api/file=https://example.org/x.txt", "/gradio_api/file=http://203.0.113.9/a"):
+        r = httpx.get(server.url(path))
+        assert r.status_code == 403 and r.json()["error"], path
 
 
 # ---- uploads ------------------------------------------------------------------------------------

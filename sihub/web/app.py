@@ -31,7 +31,7 @@ from sihub.settings import Settings
 from sihub.types import FileResult
 
 from .auth import Denied, Guard
-from .guards import GRADIO_UPLOAD, BodyLimit, HostCheck, SameOrigin, UploadGate
+from .guards import GRADIO_UPLOAD, BodyLimit, GradioGate, HostCheck, SameOrigin
 from .hub import Hub
 from .render import report_lines
 
@@ -251,7 +251,7 @@ def _add_guards(app: Any, settings: Settings, guard: Guard) -> None:
         max_files=settings.max_upload_files,
         upload_paths=("/api/documents", GRADIO_UPLOAD),
     )
-    app.add_middleware(UploadGate, guard=guard)
+    app.add_middleware(GradioGate, guard=guard)
     app.add_middleware(SameOrigin)
     app.add_middleware(HostCheck, allowed=settings.allowed_hosts)
 

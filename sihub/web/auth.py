@@ -32,7 +32,7 @@ class Guard:
     `max_clients` clients (the longest quiet go first), so a flood of addresses cannot grow it.
 
     `issue` makes an upload token, `valid` checks one: the web page's proof, for its file
-    uploads, that the password was typed (see guards.UploadGate).
+    uploads, that the password was typed (see guards.GradioGate).
     """
 
     def __init__(

@@ -4,8 +4,9 @@ Each refuses a request before any route sees it, with a JSON `{"error": ...}`:
 
 - `HostCheck`: a Host header naming a server this is not (DNS rebinding) gets 400;
 - `SameOrigin`: a write (POST, PUT, PATCH, DELETE) sent by a page of another site gets 403;
-- `UploadGate`: the web page's file uploads (`/gradio_api/upload`) need the coordinator's
-  upload cookie (issued once the password is checked) or the password itself;
+- `GradioGate`: the web page's file uploads (`/gradio_api/upload`) need the coordinator's
+  upload cookie (issued once the password is checked) or the password itself, and its file
+  route serves no web address (Gradio would fetch any public URL for the asker);
 - `BodyLimit`: a body over its limit (uploads: size and number of files) gets 413.
 """
 
@@ -25,6 +26,7 @@ Receive = Callable[[], Awaitable[dict]]
 Send = Callable[[dict], Awaitable[None]]
 
 GRADIO_UPLOAD = "/gradio_api/upload"
+GRADIO_FILE = "/gradio_api/file"
 UPLOAD_COOKIE = "sihub_upload"
 _WRITES = ("POST", "PUT", "PATCH", "DELETE")
 
@@ -48,6 +50,12 @@ def _header(scope: Scope, name: bytes) -> str | None:
 def _path(scope: Scope) -> str:
     """The request path without repeated or trailing slashes."""
     return "/" + "/".join(p for p in str(scope.get("path", "")).split("/") if p)
+
+
+def _names_url(path: str) -> bool:
+    """Whether a Gradio file route names a web address (`/gradio_api/file=https://...`)."""
+    target = path.split("file", 1)[1].lstrip("=/").lower()
+    return target.startswith(("http:", "https:", "ftp:"))
 
 
 def _host_name(netloc: str) -> str:
@@ -126,10 +134,13 @@ class SameOrigin:
         await self.app(scope, receive, send)
 
 
-class UploadGate:
+class GradioGate:
     """The web page uploads files to `/gradio_api/upload` before they are added; only a
     coordinator may: with the upload cookie `Guard.issue` made when the page checked the
-    password, or with `Authorization: Bearer <password>`. Without a password, never."""
+    password, or with `Authorization: Bearer <password>`. Without a password, never.
+
+    Gradio's file route (`/gradio_api/file=<path or URL>`) would also fetch any public web
+    address for whoever asks; the page never needs that, so only local paths pass."""
 
     def __init__(self, app: Any, guard: Guard) -> None:
         self.app = app
@@ -153,7 +164,11 @@ class UploadGate:
         self.guard.check(supplied, client)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and _path(scope) == GRADIO_UPLOAD:
+        path = _path(scope) if scope["type"] == "http" else ""
+        if path.startswith((GRADIO_FILE + "=", GRADIO_FILE + "/")) and _names_url(path):
+            await refuse(send, 403, "only files of this server are served here")
+            return
+        if path == GRADIO_UPLOAD:
             try:
                 self.check(scope)
             except Denied as exc:

@@ -156,7 +156,8 @@ def build_ui(hub: Hub, settings: Settings, guard: Guard | None = None):  # noqa:
         yield chat, "", gr.update(), convo
         try:
             final: Answer | None = None
-            for item in hub.ask_stream(question, None, list(convo["turns"]), filters):
+            history = convo["turns"][-settings.max_history_turns :]  # a follow-up leans on the latest turns
+            for item in hub.ask_stream(question, None, history, filters):
                 if isinstance(item, Answer):
                     final = item
                     break
