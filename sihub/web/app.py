@@ -30,7 +30,7 @@ from sihub.errors import (
 from sihub.settings import Settings
 from sihub.types import FileResult
 
-from .auth import Denied, Guard
+from .auth import Denied, Guard, bearer
 from .guards import GRADIO_UPLOAD, BodyLimit, GradioGate, HostCheck, SameOrigin
 from .hub import Hub
 from .render import report_lines
@@ -132,11 +132,8 @@ def create_app(settings: Settings, hub: Hub | None = None):  # noqa: ANN201 - Fa
         return error(exc.status_code, str(exc.detail))
 
     def admin(request: Request) -> None:
-        auth = request.headers.get("authorization", "")
-        scheme, _, token = auth.partition(" ")
-        # Starlette decodes headers as Latin-1: back to the bytes the client sent.
-        supplied = token.strip().encode("latin-1") if scheme.lower() == "bearer" else None
-        guard.check(supplied, request.client.host if request.client else "unknown")
+        client = request.client.host if request.client else "unknown"
+        guard.check(bearer(request.headers.get("authorization")), client)
 
     # ---- routes -----------------------------------------------------------------------------
 

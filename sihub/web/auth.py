@@ -23,6 +23,13 @@ class Denied(Exception):
         return self.message
 
 
+def bearer(authorization: str | None) -> bytes | None:
+    """The token of an `Authorization: Bearer <token>` header, as the bytes the client sent
+    (servers decode headers as Latin-1), or None."""
+    scheme, _, token = (authorization or "").partition(" ")
+    return token.strip().encode("latin-1") if scheme.lower() == "bearer" else None
+
+
 class Guard:
     """Checks the coordinator password for uploads and deletions.
 

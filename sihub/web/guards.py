@@ -15,11 +15,11 @@ from __future__ import annotations
 import ipaddress
 import json
 from collections.abc import Awaitable, Callable
-from http.cookies import SimpleCookie
+from http.cookies import CookieError, SimpleCookie
 from typing import Any
 from urllib.parse import urlsplit
 
-from .auth import Denied, Guard
+from .auth import Denied, Guard, bearer
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict]]
@@ -152,12 +152,11 @@ class GradioGate:
         cookie = SimpleCookie()
         try:
             cookie.load(_header(scope, b"cookie") or "")
-        except Exception:  # noqa: BLE001 - a malformed cookie header is no cookie
+        except CookieError:  # a malformed cookie header is no cookie
             cookie = SimpleCookie()
         if UPLOAD_COOKIE in cookie and self.guard.valid(cookie[UPLOAD_COOKIE].value):
             return
-        scheme, _, token = (_header(scope, b"authorization") or "").partition(" ")
-        supplied = token.strip().encode("latin-1") if scheme.lower() == "bearer" else None
+        supplied = bearer(_header(scope, b"authorization"))
         client = (scope.get("client") or ("unknown",))[0]
         if supplied is None:
             raise Denied(401, "uploading needs the coordinator password: type it and press Unlock first")

@@ -265,12 +265,8 @@ class Hub:
             raise BadInputError(f"{base}: not a plain file name")
         return target
 
-    def ingest(self, paths: list[Path], progress: Any = None) -> IngestReport:
-        """Index these files only (nothing else is removed), then let the reader see them."""
-        with self._write:
-            return self._ingest_locked(paths, progress)
-
     def _ingest_locked(self, paths: list[Path], progress: Any) -> IngestReport:
+        """Index these files only (nothing else is removed), then let the reader see them."""
         report = self.assistant.ingest(paths, progress=progress, remove_missing=False)
         self._refresh_quietly()
         if self._warmer is not None:  # the server keeps quote vectors warm: add the new documents'
