@@ -13,12 +13,17 @@ from sihub.types import Hit
 
 from . import places, terms
 
+# A question made of unknown names must not cost more than an ordinary one (issue 18):
+# `names_in` returns at most MAX_NAMES names (each is then looked up in the index).
+MAX_NAMES = 8
+
 _WORDS = re.compile(r"\w+", re.UNICODE)
 _YEARS = re.compile(r"(?<!\w)(?:1[89]|20)\d\d(?!\d)")
 
 
 def names_in(question: str) -> list[str]:
-    """What a question names: capitalised words past the first, acronyms, numbers of 3+ digits."""
+    """What a question names: capitalised words past the first, acronyms, numbers of 3+ digits
+    (the first `MAX_NAMES` of them)."""
     out = []
     for i, w in enumerate(_WORDS.findall(question)):
         if w.isdigit():
@@ -27,6 +32,8 @@ def names_in(question: str) -> list[str]:
             keep = (i > 0 and w[:1].isupper() and w.lower() not in terms.STOPWORDS) or (len(w) >= 2 and w.isupper())
         if keep and w not in out:
             out.append(w)
+            if len(out) == MAX_NAMES:
+                break
     return out
 
 

@@ -499,11 +499,13 @@ class Index:
         self._require_writable()
         with self._lock:
             with self._transaction() as db:
-                old_ids = self._delete_doc_rows(db, doc.path)
+                # A replaced document keeps its id: links to /files/{id} stay valid.
+                old_id, old_ids = self._delete_doc_rows(db, doc.path)
                 cur = db.execute(
-                    "INSERT INTO documents (path, title, lang, langs, pages, sha256, size, mtime, meta, ingested_at, reader) "
-                    "VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                    "INSERT INTO documents (id, path, title, lang, langs, pages, sha256, size, mtime, meta, ingested_at, reader) "
+                    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                     (
+                        old_id,
                         doc.path,
                         doc.title,
                         doc.lang,
@@ -546,6 +548,23 @@ class Index:
             doc.id, doc.chunks = doc_id, len(chunks)
             return doc
 
+    @property
+    def base(self) -> Path | None:
+        """The folder the documents' relative paths are relative to (see `set_base`), if recorded."""
+        with self._read() as conn:
+            row = conn.execute("SELECT value FROM meta WHERE key = 'base'").fetchone()
+        return Path(row[0]) if row else None
+
+    def set_base(self, folder: Path) -> None:
+        """Record the folder relative document paths are rooted in (the first ingest's working
+        folder), so readers started elsewhere find the files."""
+        self._require_writable()
+        with self._lock, self._transaction() as db:
+            db.execute(
+                "INSERT INTO meta (key, value) VALUES ('base', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (str(Path(folder).resolve()),),
+            )
+
     def update_meta(self, path: str, meta: dict[str, Any], mtime: float | None = None) -> None:
         """Change a document's catalogue fields (and file mtime) without touching its chunks."""
         self._require_writable()
@@ -561,7 +580,7 @@ class Index:
         with self._lock:
             with self._transaction() as db:
                 exists = db.execute("SELECT 1 FROM documents WHERE path = ?", (path,)).fetchone()
-                ids = self._delete_doc_rows(db, path)
+                _, ids = self._delete_doc_rows(db, path)
                 if exists:
                     self._bump(db)
             if ids:
@@ -576,10 +595,11 @@ class Index:
             cur = self._db.execute("DELETE FROM embeddings WHERE hash NOT IN (SELECT hash FROM chunks)")
             return cur.rowcount
 
-    def _delete_doc_rows(self, db: sqlite3.Connection, path: str) -> list[int]:
+    def _delete_doc_rows(self, db: sqlite3.Connection, path: str) -> tuple[int | None, list[int]]:
+        """Delete a document's rows; returns its id and its chunks' ids (None, [] if there was none)."""
         row = db.execute("SELECT id FROM documents WHERE path = ?", (path,)).fetchone()
         if not row:
-            return []
+            return None, []
         ids = [r[0] for r in db.execute("SELECT id FROM chunks WHERE doc_id = ?", (row[0],))]
         old = db.execute(
             "SELECT c.lang, e.vec FROM chunks c JOIN embeddings e ON e.hash = c.hash WHERE c.doc_id = ?", (row[0],)
@@ -588,7 +608,7 @@ class Index:
         db.executemany("DELETE FROM chunks_fts WHERE rowid = ?", [(i,) for i in ids])
         db.execute("DELETE FROM chunks WHERE doc_id = ?", (row[0],))
         db.execute("DELETE FROM documents WHERE id = ?", (row[0],))
-        return ids
+        return row[0], ids
 
     def _add_lang_vectors(self, db: sqlite3.Connection, items: list[tuple[str, np.ndarray]], sign: int = 1) -> None:
         """Add (sign=-1: take away) chunk vectors to the per-language sums, inside the caller's transaction."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 import time
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -60,17 +61,23 @@ class Progress:
         """`n` more chunks have their vectors (from the model or the cache)."""
 
 
-def scan(paths: list[Path]) -> tuple[list[Candidate], list[FileResult], list[str]]:
-    """Files to ingest, results for what is skipped at once, and the folder prefixes covered."""
+def scan(paths: list[Path], base: Path | None = None) -> tuple[list[Candidate], list[FileResult], list[str]]:
+    """Files to ingest, results for what is skipped at once, and the folder prefixes covered.
+
+    A file is keyed by its path as given, a relative one made relative to `base` (the index's
+    base folder, where relative keys are rooted) when given. Inside a folder, a symlink that
+    points outside it is not followed, and what is not a regular file (a FIFO, a device) is
+    skipped, each with a one-line reason.
+    """
     found: list[Candidate] = []
     skipped: list[FileResult] = []
     roots: list[str] = []
     for root in paths:
-        key_root = os.path.normpath(str(root))
+        key_root = _key(root, base)
         if root.is_dir():
             roots.append(key_root)
             catalog = load_catalog(root)
-            for path in _walk(root, skipped):
+            for path in _walk(root, skipped, key_root):
                 rel = path.relative_to(root).as_posix()
                 key = os.path.normpath(os.path.join(key_root, rel))
                 if path.name in CATALOG_NAMES or path.name.startswith("."):
@@ -78,10 +85,16 @@ def scan(paths: list[Path]) -> tuple[list[Candidate], list[FileResult], list[str
                 if not supported(path):
                     skipped.append(FileResult(key, "skipped", f"unsupported file type {path.suffix or '(none)'}"))
                     continue
+                if not _regular(path):
+                    skipped.append(FileResult(key, "skipped", "not a regular file"))
+                    continue
                 found.append(Candidate(path, key, dict(catalog.get(rel) or catalog.get(path.name) or {})))
         elif root.exists() or root.is_symlink():
             if not supported(root):
                 skipped.append(FileResult(key_root, "skipped", f"unsupported file type {root.suffix or '(none)'}"))
+                continue
+            if root.exists() and not _regular(root):
+                skipped.append(FileResult(key_root, "skipped", "not a regular file"))
                 continue
             catalog = load_catalog(root.parent)
             found.append(Candidate(root, key_root, dict(catalog.get(root.name) or {})))
@@ -90,11 +103,35 @@ def scan(paths: list[Path]) -> tuple[list[Candidate], list[FileResult], list[str
     return found, skipped, roots
 
 
-def _walk(root: Path, problems: list[FileResult]) -> Iterator[Path]:
+def _key(path: Path, base: Path | None) -> str:
+    """How `path` is named in the index: as given; a relative path relative to `base`."""
+    if base is None or path.is_absolute():
+        return os.path.normpath(str(path))
+    return os.path.normpath(os.path.relpath(os.path.abspath(path), base))
+
+
+def _regular(path: Path) -> bool:
+    try:
+        return stat.S_ISREG(path.stat().st_mode)
+    except OSError:
+        return True  # vanished or unreadable: reported when it is read
+
+
+def _walk(root: Path, problems: list[FileResult], key_root: str) -> Iterator[Path]:
     seen: set[tuple[int, int]] = set()
+    inside = os.path.realpath(root)
 
     def onerror(exc: OSError) -> None:
         problems.append(FileResult(str(exc.filename), "failed", f"cannot list folder ({exc.strerror})"))
+
+    def escapes(folder: str, name: str) -> bool:
+        """A symlink under `root` to something outside it is not followed (its target is not published)."""
+        path = os.path.join(folder, name)
+        if not os.path.islink(path) or _within(os.path.realpath(path), inside):
+            return False
+        key = os.path.normpath(os.path.join(key_root, os.path.relpath(path, root)))
+        problems.append(FileResult(key, "skipped", f"symlink to outside {key_root}, not followed"))
+        return True
 
     for folder, dirs, files in os.walk(root, followlinks=True, onerror=onerror):
         try:
@@ -107,16 +144,33 @@ def _walk(root: Path, problems: list[FileResult]) -> Iterator[Path]:
             dirs[:] = []
             continue
         seen.add((st.st_dev, st.st_ino))
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and not escapes(folder, d))
         for name in sorted(files):
-            yield Path(folder) / name
+            if not escapes(folder, name):
+                yield Path(folder) / name
 
 
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
+def _within(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
+def file_sha256(path: Path, timeout: float | None = None) -> str:
+    """The content hash of a regular file, read within `timeout` seconds.
+
+    Opened without blocking and checked to be a regular file on the open descriptor, so a FIFO
+    swapped in after the scan cannot hang the ingest; a read slower than `timeout` raises
+    TimeoutError.
+    """
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    with open(fd, "rb") as fh:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise BadInputError("not a regular file")
+        deadline = None if timeout is None else time.monotonic() + timeout
+        h = hashlib.sha256()
         for block in iter(lambda: fh.read(1 << 20), b""):
             h.update(block)
+            if deadline is not None and time.monotonic() > deadline:
+                raise TimeoutError(f"took longer than {timeout:.0f} s to read")
     return h.hexdigest()
 
 
@@ -141,7 +195,8 @@ def sync(
     options = read_options or ReadOptions()
     t0 = time.perf_counter()
     report = IngestReport()
-    candidates, skipped, roots = scan([Path(p) for p in paths])
+    paths = [Path(p) for p in paths]
+    candidates, skipped, roots = scan(paths, _base(index, paths))
     report.results.extend(skipped)
     existing = {d.path: d for d in index.documents()}
     progress.start(len(candidates))
@@ -162,9 +217,9 @@ def sync(
             sha = old.sha256
         else:
             try:
-                sha = file_sha256(cand.path)
-            except OSError as exc:
-                res = FileResult(cand.key, "failed", _os_reason(exc))
+                sha = file_sha256(cand.path, file_timeout)
+            except (OSError, BadInputError) as exc:
+                res = FileResult(cand.key, "failed", _os_reason(exc) if isinstance(exc, OSError) else str(exc))
                 report.results.append(res)
                 progress.file_done(res)
                 continue
@@ -283,6 +338,16 @@ def _embed(
     return vectors
 
 
+def _base(index: Index, paths: list[Path]) -> Path | None:
+    """The index's base folder: the working folder of the first ingest given a relative path,
+    recorded then (relative keys are relative to it)."""
+    base = index.base
+    if base is None and any(not p.is_absolute() for p in paths):
+        base = Path.cwd()
+        index.set_base(base)
+    return base
+
+
 def _under(path: str, root: str) -> bool:
     if root == ".":
         return not os.path.isabs(path) and not path.startswith("..")
@@ -290,6 +355,8 @@ def _under(path: str, root: str) -> bool:
 
 
 def _os_reason(exc: OSError) -> str:
+    if isinstance(exc, TimeoutError):
+        return str(exc)
     if isinstance(exc, FileNotFoundError):
         return "file vanished during ingest"
     if isinstance(exc, PermissionError):

@@ -12,6 +12,7 @@ import click
 
 from sihub import __version__
 from sihub.errors import SihubError
+from sihub.limits import check_question
 from sihub.settings import Settings
 
 
@@ -113,7 +114,7 @@ def _retrieval_options(k_help: str) -> Callable[[Callable[..., Any]], Callable[.
     def apply(f: Callable[..., Any]) -> Callable[..., Any]:
         for option in reversed(
             [
-                click.option("--k", default=None, type=int, help=k_help),
+                click.option("--k", default=None, type=click.IntRange(min=1), help=k_help),
                 click.option("--filter", "filters", multiple=True, metavar="KEY=VALUE", help=_FILTER_HELP),
                 click.option(
                     "--mode", type=click.Choice(["hybrid", "dense", "lexical"]), default=None, help=_MODE_HELP
@@ -127,8 +128,16 @@ def _retrieval_options(k_help: str) -> Callable[[Callable[..., Any]], Callable[.
     return apply
 
 
+def _text(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """A question or query within the limits (`sihub.limits`), else a usage error (exit 2)."""
+    try:
+        return check_question(value, ctx.find_object(_Ctx).settings, param.name or "question")
+    except SihubError as exc:
+        raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
+
+
 @main.command()
-@click.argument("query")
+@click.argument("query", callback=_text)
 @_retrieval_options("Number of hits [env SIHUB_SEARCH_K; 10].")
 @click.pass_obj
 def search(obj: _Ctx, query: str, k: int | None, filters: tuple[str, ...], mode: str | None, as_json: bool) -> None:
@@ -155,7 +164,7 @@ def search(obj: _Ctx, query: str, k: int | None, filters: tuple[str, ...], mode:
 
 
 @main.command()
-@click.argument("question")
+@click.argument("question", callback=_text)
 @_retrieval_options("Passages to draw from, these only [env SIHUB_ASK_K; 10, and those beside them].")
 @click.pass_obj
 def ask(obj: _Ctx, question: str, k: int | None, filters: tuple[str, ...], mode: str | None, as_json: bool) -> None:

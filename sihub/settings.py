@@ -100,7 +100,35 @@ class Settings:
     admin_password: str = _doc("Coordinator password for uploads and deletions; empty disables them.", default="")
     host: str = _doc("Address `sihub serve` listens on.", default="127.0.0.1")
     port: int = _doc("Port `sihub serve` listens on.", default=7860)
-    max_upload_mb: float = _doc("Largest upload accepted by the web app and API.", default=100.0)
+    max_upload_mb: float = _doc(
+        "Largest upload request (all its files together) accepted by the web page and the API.", default=100.0
+    )
+    max_upload_files: int = _doc("Most files in one upload request of the web page or the API.", default=20)
+    max_question_chars: int = _doc(
+        "Longest question or search query the web page, the API and the CLI accept (the model reads about "
+        "2,000 characters of it); longer ones are refused with a clear message.",
+        default=2000,
+    )
+    max_history_turns: int = _doc(
+        "Most earlier turns (`history` entries) one `POST /api/ask` may carry; a user turn holds at most "
+        "`max_question_chars` characters, an assistant turn ten times as many.",
+        default=20,
+    )
+    max_request_kb: int = _doc(
+        "Largest body of any other request to the web app or the API (questions, histories, the chat's calls).",
+        default=1024,
+    )
+    trusted_proxies: str = _doc(
+        "Addresses of reverse proxies whose X-Forwarded-For / X-Forwarded-Proto headers are believed "
+        "(comma-separated, e.g. `127.0.0.1`); empty = none, the client address is the connection's.",
+        default="",
+    )
+    allowed_hosts: str = _doc(
+        "Host names the server answers to besides IP addresses and `localhost` (comma-separated, e.g. "
+        "`hub.example.org`; `*` = any): a request naming another host gets 400, so a web page cannot "
+        "reach a sihub on loopback through DNS rebinding.",
+        default="",
+    )
     per_document: int = _doc(
         "Most passages of one document among the hits of a search (0 = no limit); more follow after the others.",
         default=2,

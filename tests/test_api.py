@@ -14,6 +14,7 @@ pytest.importorskip("gradio")
 
 from fastapi.testclient import TestClient  # noqa: E402
 
+LOCAL = "http://127.0.0.1"  # the app answers IP addresses and localhost (a DNS name must be allowed)
 PASSWORD = "coordinator-secret"
 AUTH = {"Authorization": f"Bearer {PASSWORD}"}
 
@@ -48,7 +49,7 @@ def built(template, tmp_path: Path):
 def client(built):
     from sihub.web import create_app
 
-    with TestClient(create_app(built)) as c:
+    with TestClient(create_app(built), base_url=LOCAL) as c:
         yield c
 
 
@@ -75,7 +76,7 @@ def test_health_reports_index_size_embedder_and_version(client) -> None:
 def test_no_index_gives_503_as_json(settings) -> None:
     from sihub.web import create_app
 
-    with TestClient(create_app(settings)) as c:
+    with TestClient(create_app(settings), base_url=LOCAL) as c:
         for r in (
             c.get("/api/health"),
             c.get("/api/documents"),
@@ -193,7 +194,7 @@ def test_upload_and_delete_refused_without_a_configured_password(built) -> None:
     from sihub.web import create_app
 
     settings = built.replace(admin_password="")
-    with TestClient(create_app(settings)) as c:
+    with TestClient(create_app(settings), base_url=LOCAL) as c:
         r = c.post("/api/documents", files={"files": ("a.md", UPLOAD)}, headers=AUTH)
         assert r.status_code == 403
         assert "SIHUB_ADMIN_PASSWORD" in r.json()["error"]
@@ -251,7 +252,7 @@ def test_upload_over_the_limit_is_413(built) -> None:
 
     s = built.replace(max_upload_mb=0.01)
     big = b"# Big\n\n" + b"word " * 10_000
-    with TestClient(create_app(s)) as c:
+    with TestClient(create_app(s), base_url=LOCAL) as c:
         r = c.post("/api/documents", files={"files": ("big.md", big)}, headers=AUTH)
         assert r.status_code == 413
         assert "limit" in r.json()["error"]

@@ -51,6 +51,7 @@ def server(tmp_path_factory):
         "SIHUB_ADMIN_PASSWORD": PASSWORD,
         "HF_HUB_OFFLINE": "1",
         "GRADIO_ANALYTICS_ENABLED": "False",
+        "PYTHONPATH": str(Path(__file__).resolve().parent.parent),  # this checkout's code, from any folder
     }
     env.pop("SIHUB_LIBRARY", None)
     log = open(root / "serve.log", "w+")
@@ -177,12 +178,15 @@ def test_coordinator_uploads_a_file_and_finds_it_in_documents(page, server, tmp_
         encoding="utf-8",
     )
     _open_tab(page, "Add documents")
-    page.set_input_files("#upload-files input[type=file]", str(doc))
-    page.wait_for_selector("#upload-files >> text=Kiruna-rapport.md")
+    assert page.locator("#upload-files input[type=file]").count() == 0  # locked until the password is checked
     page.fill("#upload-password input", "not the password")
-    page.click("#upload")
+    page.click("#unlock")
     page.wait_for_selector("#upload-result >> text=wrong coordinator password")
     page.fill("#upload-password input", PASSWORD)
+    page.click("#unlock")
+    page.wait_for_selector("#upload-result >> text=unlocked")
+    page.set_input_files("#upload-files input[type=file]", str(doc))
+    page.wait_for_selector("#upload-files >> text=Kiruna-rapport.md")
     page.click("#upload")
     page.wait_for_selector("#upload-result >> text=added 1", timeout=30_000)
     assert (server[1] / "uploads" / "Kiruna-rapport.md").is_file()

@@ -19,6 +19,7 @@ pytest.importorskip("gradio")
 
 from fastapi.testclient import TestClient  # noqa: E402
 
+LOCAL = "http://127.0.0.1"  # the app answers IP addresses and localhost (a DNS name must be allowed)
 PASSWORD = "s3cret-coordinator"
 AUTH = {"Authorization": f"Bearer {PASSWORD}"}
 XSS = "<script>alert('x')</script><img src=x onerror=alert(1)>"
@@ -50,7 +51,7 @@ def _site(tmp_path: Path):  # noqa: ANN202
     a = Assistant(settings)
     assert not a.ingest([docs]).failed
     a.close()
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings), base_url=LOCAL) as client:
         yield client, settings, root
 
 
@@ -374,7 +375,7 @@ def test_without_a_configured_password_writes_are_disabled(tmp_path):
     from sihub.web import create_app
 
     settings = Settings.from_env(env={}, index=tmp_path / "index", library=tmp_path / "library", embedder="hash")
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings), base_url=LOCAL) as client:
         assert_clean_4xx(upload(client, "x.md", headers={"Authorization": "Bearer "}), 401, 403)
         assert_clean_4xx(upload(client, "x.md", headers={"Authorization": "Bearer anything"}), 403)
     assert not os.path.exists(tmp_path / "library" / "uploads" / "x.md")

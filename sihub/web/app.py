@@ -2,12 +2,13 @@
 
 Errors are JSON `{"error": "..."}` with a status that means something: 400 bad request,
 401/403 coordinator access, 404 unknown document, 409 index busy, 413 too large, 429 too many
-wrong passwords, 503 no index built yet.
+wrong passwords, 503 no index built yet (or the index cannot be read).
 """
 
 from __future__ import annotations
 
 import os
+import sqlite3
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -19,7 +20,6 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from sihub.errors import (
-    BadInputError,
     EmbedderError,
     IndexLockedError,
     IndexMismatchError,
@@ -28,10 +28,15 @@ from sihub.errors import (
     SihubError,
 )
 from sihub.settings import Settings
+from sihub.types import FileResult
 
-from .auth import Denied, Guard
+from .auth import Denied, Guard, bearer
+from .guards import GRADIO_UPLOAD, BodyLimit, GradioGate, HostCheck, SameOrigin
 from .hub import Hub
 from .render import report_lines
+
+ERROR_CHARS = 500
+"""Longest error message sent back: a message never echoes more of the request than this."""
 
 API_DESCRIPTION = """Cited multilingual search over the social-innovation knowledge hub.
 
@@ -43,7 +48,9 @@ Reading is open. Uploading and deleting documents need the coordinator password
 class AskBody(BaseModel):
     """The body of `POST /api/ask`."""
 
-    question: str = Field(..., min_length=1, max_length=10_000, description="The question, in any language.")
+    question: str = Field(
+        ..., min_length=1, description="The question, in any language (at most SIHUB_MAX_QUESTION_CHARS characters)."
+    )
     k: int | None = Field(
         None, ge=1, le=50, description="Passages to draw from, these only (default: SIHUB_ASK_K and those beside them)."
     )
@@ -51,7 +58,9 @@ class AskBody(BaseModel):
         None, description="Restrict to documents: lang, country, partner, type, year, file."
     )
     history: list[dict[str, str]] | None = Field(
-        None, description='Earlier turns, oldest first: [{"role": "user"|"assistant", "content": "..."}].'
+        None,
+        description='Earlier turns, oldest first: [{"role": "user"|"assistant", "content": "..."}] '
+        "(at most SIHUB_MAX_HISTORY_TURNS).",
     )
 
 
@@ -64,7 +73,7 @@ def create_app(settings: Settings, hub: Hub | None = None):  # noqa: ANN201 - Fa
 
     hub = hub or Hub(settings)
     guard = Guard(settings.admin_password)
-    limit = int(settings.max_upload_mb * 1024 * 1024)
+    limit = upload_limit(settings)
 
     app = FastAPI(
         title="sihub",
@@ -76,9 +85,11 @@ def create_app(settings: Settings, hub: Hub | None = None):  # noqa: ANN201 - Fa
     )
     app.state.hub = hub
     app.state.guard = guard
-    app.add_middleware(BodyLimit, limit=limit, paths=("/api/documents",))
+    _add_guards(app, settings, guard)
 
     def error(status: int, message: str, **headers: str) -> JSONResponse:
+        if len(message) > ERROR_CHARS:
+            message = message[: ERROR_CHARS - 1] + "…"
         return JSONResponse({"error": message}, status_code=status, headers=headers or None)
 
     @app.exception_handler(Denied)
@@ -104,6 +115,10 @@ def create_app(settings: Settings, hub: Hub | None = None):  # noqa: ANN201 - Fa
         status = 503 if isinstance(exc, EmbedderError) else 502 if isinstance(exc, LLMError) else 400
         return error(status, str(exc))
 
+    @app.exception_handler(sqlite3.Error)
+    async def _store(request: Request, exc: sqlite3.Error) -> JSONResponse:
+        return error(503, "the index cannot answer this request now (database error); try again or simplify it")
+
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         parts = []
@@ -117,11 +132,8 @@ def create_app(settings: Settings, hub: Hub | None = None):  # noqa: ANN201 - Fa
         return error(exc.status_code, str(exc.detail))
 
     def admin(request: Request) -> None:
-        auth = request.headers.get("authorization", "")
-        scheme, _, token = auth.partition(" ")
-        # Starlette decodes headers as Latin-1: back to the bytes the client sent.
-        supplied = token.strip().encode("latin-1") if scheme.lower() == "bearer" else None
-        guard.check(supplied, request.client.host if request.client else "unknown")
+        client = request.client.host if request.client else "unknown"
+        guard.check(bearer(request.headers.get("authorization")), client)
 
     # ---- routes -----------------------------------------------------------------------------
 
@@ -133,13 +145,13 @@ def create_app(settings: Settings, hub: Hub | None = None):  # noqa: ANN201 - Fa
     @app.post("/api/ask", tags=["ask"])
     def ask(body: AskBody) -> dict[str, Any]:
         """An answer with numbered citations: the same object as `sihub ask --json`."""
-        if not body.question.strip():
-            return error(400, "the question is empty")
         return hub.ask(body.question, body.k, body.history, body.filters).to_json()
 
     @app.get("/api/search", tags=["ask"])
     def search(
-        q: str = Query(..., min_length=1, max_length=10_000, description="The query, in any language."),
+        q: str = Query(
+            ..., min_length=1, description="The query, in any language (at most SIHUB_MAX_QUESTION_CHARS characters)."
+        ),
         k: int = Query(10, ge=1, le=100),
         filter: Annotated[  # noqa: A002 - the public parameter name
             list[str] | None,
@@ -147,8 +159,6 @@ def create_app(settings: Settings, hub: Hub | None = None):  # noqa: ANN201 - Fa
         ] = None,
     ) -> dict[str, Any]:
         """The passages closest to `q`: the same object as `sihub search --json`."""
-        if not q.strip():
-            return error(400, "the query is empty")
         return {"query": q, "hits": [h.to_json() for h in hub.search(q, k, filter or None)]}
 
     @app.get("/api/documents", tags=["documents"])
@@ -161,26 +171,19 @@ def create_app(settings: Settings, hub: Hub | None = None):  # noqa: ANN201 - Fa
         """Add documents (coordinators): saved under the library folder, then indexed.
 
         Returns the per-file results and the summary line `sihub ingest` prints. 400 when no
-        file could be saved, 413 when the request is larger than the upload limit.
+        file could be saved, 413 when the request is larger than the upload limit or holds more
+        than SIHUB_MAX_UPLOAD_FILES files.
         """
         admin(request)
-        saved: list[Path] = []
-        refused: list[dict[str, str]] = []
-        for f in files:
-            name = f.filename or ""
-            try:
-                saved.append(hub.save_upload(name, lambda tmp, f=f: _copy(f, tmp, limit)))
-            except BadInputError as exc:
-                refused.append({"file": name, "status": "failed", "reason": str(exc)})
-            except _TooLarge:
-                return error(413, f"{name}: larger than the upload limit ({settings.max_upload_mb:g} MB)")
-        if not saved:
-            return error(400, "; ".join(r["reason"] for r in refused) or "no files")
-        report = hub.ingest(saved)
-        results = refused + [
-            {"file": r.path, "status": r.status, "reason": r.reason, "chunks": r.chunks, "warnings": r.warnings}
-            for r in report.results
-        ]
+        if len(files) > settings.max_upload_files:
+            return error(413, f"at most {settings.max_upload_files} files in one upload")
+        try:
+            report, refused = hub.add_uploads([(f.filename or "", _copier(f, limit)) for f in files])
+        except _TooLarge as exc:
+            return error(413, f"{exc}: larger than the upload limit ({settings.max_upload_mb:g} MB)")
+        if report is None:
+            return error(400, "; ".join(r.reason for r in refused) or "no files")
+        results = [_result_json(r) for r in refused + report.results]
         ids = hub.doc_ids()
         for r in results:
             if r["file"] in ids:
@@ -213,7 +216,7 @@ def create_app(settings: Settings, hub: Hub | None = None):  # noqa: ANN201 - Fa
 
     theme, css, head = ui_assets()
     demo = build_ui(hub, settings, guard)
-    return gr.mount_gradio_app(
+    gr.mount_gradio_app(
         app,
         demo,
         path="/",
@@ -224,25 +227,53 @@ def create_app(settings: Settings, hub: Hub | None = None):  # noqa: ANN201 - Fa
         max_file_size=limit,
         show_error=True,
     )
+    # Gradio checks that the files an event's data names were uploaded to it (are inside its
+    # upload folder) only for Blocks it launched itself; these are mounted, so say they were.
+    # Without it, any file the server can read could be named and fetched back (issue 18).
+    demo.has_launched = True
+    return app
+
+
+def upload_limit(settings: Settings) -> int:
+    """The upload limit in bytes (one request, all its files)."""
+    return int(settings.max_upload_mb * 1024 * 1024)
+
+
+def _add_guards(app: Any, settings: Settings, guard: Guard) -> None:
+    """The middleware of `guards`, outermost first: host, origin, upload access, body size."""
+    app.add_middleware(
+        BodyLimit,
+        limit=settings.max_request_kb * 1024,
+        upload_limit=upload_limit(settings),
+        max_files=settings.max_upload_files,
+        upload_paths=("/api/documents", GRADIO_UPLOAD),
+    )
+    app.add_middleware(GradioGate, guard=guard)
+    app.add_middleware(SameOrigin)
+    app.add_middleware(HostCheck, allowed=settings.allowed_hosts)
+
+
+def _result_json(r: FileResult) -> dict[str, Any]:
+    return {"file": r.path, "status": r.status, "reason": r.reason, "chunks": r.chunks, "warnings": r.warnings}
 
 
 class _TooLarge(Exception):
-    pass
+    """An uploaded file went over the limit; the message is its name."""
 
 
-def _copy(upload: Any, target: Path, limit: int) -> None:
-    """Copy an UploadFile to `target`, refusing more than `limit` bytes."""
-    total = 0
-    upload.file.seek(0)
-    with open(target, "wb") as out:
-        while True:
-            block = upload.file.read(1 << 20)
-            if not block:
-                break
+def _copier(upload: Any, limit: int) -> Any:
+    """A writer (hub.Writer) that copies an UploadFile, refusing more than `limit` bytes."""
+
+    def copy(out: Any) -> None:
+        total = 0
+        upload.file.seek(0)
+        while block := upload.file.read(1 << 20):
             total += len(block)
             if total > limit:
-                raise _TooLarge()
+                raise _TooLarge(upload.filename or "upload")
             out.write(block)
+
+    return copy
 
 
 _TYPES = {
@@ -270,64 +301,6 @@ def _file_response(FileResponse: Any, path: Path) -> Any:  # noqa: N803
         filename=path.name,
         content_disposition_type="inline" if inline else "attachment",
     )
-
-
-class BodyLimit:
-    """ASGI middleware: a request body over `limit` bytes to one of `paths` gets 413 at once.
-
-    Checks Content-Length up front, and counts the bytes of bodies sent without one.
-    """
-
-    def __init__(self, app: Any, limit: int, paths: tuple[str, ...]) -> None:
-        self.app = app
-        self.limit = limit
-        self.paths = paths
-
-    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        if scope["type"] != "http" or scope.get("method") not in ("POST", "PUT") or scope["path"] not in self.paths:
-            await self.app(scope, receive, send)
-            return
-        # Multipart framing adds a little to the files themselves.
-        allowed = self.limit + 64 * 1024
-        length = dict(scope.get("headers") or []).get(b"content-length")
-        if length is not None and length.isdigit() and int(length) > allowed:
-            await self._too_large(send)
-            return
-        state = {"seen": 0, "over": False, "started": False}
-
-        async def counted() -> dict:
-            message = await receive()
-            if message["type"] == "http.request":
-                state["seen"] += len(message.get("body", b""))
-                if state["seen"] > allowed:
-                    state["over"] = True
-                    return {"type": "http.disconnect"}
-            return message
-
-        async def guarded(message: dict) -> None:
-            if state["over"]:
-                return
-            state["started"] = True
-            await send(message)
-
-        try:
-            await self.app(scope, counted, guarded)
-        except Exception:
-            if not state["over"]:
-                raise
-        if state["over"] and not state["started"]:
-            await self._too_large(send)
-
-    async def _too_large(self, send: Any) -> None:
-        body = b'{"error": "upload larger than the limit (SIHUB_MAX_UPLOAD_MB)"}'
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
 
 
 def exposure_warning(settings: Settings) -> str | None:
@@ -362,4 +335,14 @@ def serve(settings: Settings) -> None:
     )
     if remark is None:
         hub.warm_quotes_in_background()  # answers read quote vectors as this thread fills them in
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
+    proxies = [p.strip() for p in settings.trusted_proxies.split(",") if p.strip()]
+    # Forwarded headers are believed only from configured proxies: otherwise any client could
+    # name its own address (and dodge the password rate limit).
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level="warning",
+        proxy_headers=bool(proxies),
+        forwarded_allow_ips=proxies or None,
+    )

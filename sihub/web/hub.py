@@ -11,20 +11,24 @@ import inspect
 import os
 import re
 import sys
+import tempfile
 import threading
 import time
 import unicodedata
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from sihub.errors import BadInputError, IndexMissingError, SihubError
 from sihub.feedback import FeedbackStore, feedback_path
+from sihub.limits import check_filters, check_history, check_question
 from sihub.settings import Settings
-from sihub.types import Answer, Document, Hit, IngestReport
+from sihub.types import Answer, Document, FileResult, Hit, IngestReport
 
 FILTER_FIELDS = ("lang", "country", "partner", "type", "year")
 UPLOAD_DIR = "uploads"
+Writer = Callable[[BinaryIO], None]
+"""Writes an uploaded file's content into the (binary) file it is given."""
 _NAME_OK = re.compile(r"[^\w.\- ()]+", re.UNICODE)
 
 
@@ -127,10 +131,14 @@ class Hub:
         return {d.path: d.id for d in self.documents() if d.id is not None}
 
     def file_of(self, doc: Document) -> Path | None:
-        """The original file of an indexed document, if it is still there."""
+        """The original file of an indexed document, if it is still there.
+
+        A relative path is relative to the index's base folder (where it was first ingested),
+        whatever folder the server runs in.
+        """
         p = Path(doc.path)
         if not p.is_absolute():
-            p = Path.cwd() / p
+            p = (self.assistant.index.base or Path.cwd()) / p
         return p if p.is_file() else None
 
     def filter_choices(self) -> dict[str, list[str]]:
@@ -144,7 +152,14 @@ class Hub:
                     values[f].add(str(v))
         return {f: sorted(v) for f, v in values.items()}
 
+    def check(self, question: str, history: list | None = None, filters: Any = None, what: str = "question") -> None:
+        """Refuse (BadInputError) a question, history or filters over the limits (`sihub.limits`)."""
+        check_question(question, self.settings, what)
+        check_history(history, self.settings)
+        check_filters(filters)
+
     def search(self, query: str, k: int | None = None, filters: dict[str, Any] | list[str] | None = None) -> list[Hit]:
+        self.check(query, None, filters, "query")
         kwargs = _supported(self.assistant.search, filters=filters or None)
         return self.assistant.search(query, k, **kwargs)
 
@@ -155,6 +170,7 @@ class Hub:
         history: list[dict[str, str]] | None = None,
         filters: dict[str, Any] | None = None,
     ) -> Answer:
+        self.check(question, history, filters)
         kwargs = _supported(self.assistant.ask, history=history or None, filters=filters or None)
         answer = self.assistant.ask(question, k, **kwargs)
         if filters and "filters" not in kwargs:
@@ -174,6 +190,7 @@ class Hub:
         piece by piece). A long piece that arrives at once (an extractive answer is ready as a
         whole) is revealed in a few steps, so the reader sees it come in rather than jump.
         """
+        self.check(question, history, filters)
         stream = getattr(self.assistant, "ask_stream", None)
         if stream is None:
             answer = self.ask(question, k, history, filters)
@@ -198,12 +215,44 @@ class Hub:
     def upload_dir(self) -> Path:
         return Path(self.settings.library) / UPLOAD_DIR
 
-    def save_upload(self, name: str, data: bytes | Callable[[Path], None]) -> Path:
-        """Save one uploaded file under the library folder with a safe base name.
+    def add_uploads(
+        self, uploads: list[tuple[str, bytes | Writer]], progress: Any = None
+    ) -> tuple[IngestReport | None, list[FileResult]]:
+        """Save uploaded files under the library folder and index them.
 
-        `data` is the content, or a function that writes it to the path it is given.
-        Raises BadInputError for unusable names and unsupported types.
+        Each is written to a temporary file of its own first; then, holding the write lock (so
+        an upload and a deletion of one document never interleave), moved into place and
+        indexed. Returns the ingest report (None when nothing could be saved) and the files
+        refused: unusable names, unsupported types, a name given twice in one request.
         """
+        staged: list[tuple[Path, Path]] = []
+        refused: list[FileResult] = []
+        try:
+            for name, data in uploads:
+                try:
+                    target = self._upload_target(name)
+                    if any(target == t for _, t in staged):
+                        raise BadInputError(
+                            f"{target.name}: the same file name twice in one upload (the first is kept)"
+                        )
+                    staged.append((_write_temp(target, data), target))
+                except BadInputError as exc:
+                    refused.append(FileResult(str(name), "failed", str(exc)))
+            if not staged:
+                return None, refused
+            with self._write:
+                for tmp, target in staged:
+                    os.replace(tmp, target)  # replaces a symlink at `target`, never writes through it
+                # Given relative, a path is indexed relative to the index's base folder, as the
+                # same file is by `sihub ingest` run there (see index.sync.scan).
+                report = self._ingest_locked([Path(os.path.relpath(t)) for _, t in staged], progress)
+        finally:
+            for tmp, _ in staged:
+                tmp.unlink(missing_ok=True)
+        return report, refused
+
+    def _upload_target(self, name: str) -> Path:
+        """Where an upload called `name` is saved; BadInputError for unusable names and types."""
         from ingest import supported
 
         base = safe_name(name)
@@ -214,21 +263,11 @@ class Hub:
         folder.mkdir(parents=True, exist_ok=True)
         if target.resolve().parent != folder.resolve():
             raise BadInputError(f"{base}: not a plain file name")
-        tmp = folder / f".{base}.part"
-        try:
-            if callable(data):
-                data(tmp)
-            else:
-                tmp.write_bytes(data)
-            os.replace(tmp, target)
-        finally:
-            tmp.unlink(missing_ok=True)
         return target
 
-    def ingest(self, paths: list[Path], progress: Any = None) -> IngestReport:
+    def _ingest_locked(self, paths: list[Path], progress: Any) -> IngestReport:
         """Index these files only (nothing else is removed), then let the reader see them."""
-        with self._write:
-            report = self.assistant.ingest(paths, progress=progress, remove_missing=False)
+        report = self.assistant.ingest(paths, progress=progress, remove_missing=False)
         self._refresh_quietly()
         if self._warmer is not None:  # the server keeps quote vectors warm: add the new documents'
             self.warm_quotes_in_background()
@@ -236,15 +275,15 @@ class Hub:
 
     def delete(self, doc: Document) -> dict[str, Any]:
         """Remove a document from the index; a file that was uploaded through the web goes too."""
+        out: dict[str, Any] = {"id": doc.id, "file": doc.path, "removed": False, "file_deleted": False}
         with self._write:
-            gone = self.assistant.remove([doc.path])
-        self._refresh_quietly()
-        out: dict[str, Any] = {"id": doc.id, "file": doc.path, "removed": bool(gone), "file_deleted": False}
-        path = self.file_of(doc)
-        if gone and path is not None and _inside(path, self.upload_dir):
-            path.unlink(missing_ok=True)
-            out["file_deleted"] = True
-        elif gone:
+            out["removed"] = bool(self.assistant.remove([doc.path]))
+            self._refresh_quietly()
+            path = self.file_of(doc)
+            if out["removed"] and path is not None and _inside(path, self.upload_dir):
+                path.unlink(missing_ok=True)
+                out["file_deleted"] = True
+        if out["removed"] and not out["file_deleted"]:
             out["note"] = "the file itself was kept: it returns at the next ingest of its folder unless removed"
         return out
 
@@ -288,6 +327,25 @@ def _steps(text: str, parts: int = 12) -> list[int]:
         cuts.append(space)
         at = space + size
     return [*cuts, len(text)]
+
+
+def _write_temp(target: Path, data: bytes | Writer) -> Path:
+    """Write `data` to a new temporary file beside `target` and return its path.
+
+    The name is unique and the file is created with O_EXCL | O_NOFOLLOW (`mkstemp`): two uploads
+    of one name never share it, and a symlink planted in the folder is never written through.
+    """
+    fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            if callable(data):
+                data(out)
+            else:
+                out.write(data)
+    except BaseException:
+        os.unlink(name)
+        raise
+    return Path(name)
 
 
 def _inside(path: Path, folder: Path) -> bool:

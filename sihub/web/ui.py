@@ -4,6 +4,7 @@ The handlers only call `Hub` and the HTML helpers in `render`; no model is loade
 """
 
 import shutil
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ from sihub.settings import Settings
 from sihub.types import Answer, FileResult
 
 from .auth import Denied, Guard
+from .guards import UPLOAD_COOKIE
 from .hub import FILTER_FIELDS, Hub
 from .render import CSS, HEAD, answer_markdown, documents_html, esc, pre, report_lines, sources_html
 
@@ -32,6 +34,14 @@ FILTER_LABELS = {
     "year": "Year",
 }
 ANY = "any"
+UPLOAD_TOKEN_TTL = 3600
+"""Seconds an unlocked page may upload files (the cookie's life, and how long uploads are kept)."""
+# Stores the upload token `unlock` returns as a cookie sent with the page's file uploads only.
+SET_UPLOAD_COOKIE = (
+    "(token) => { if (token) { document.cookie = "
+    f"'{UPLOAD_COOKIE}=' + token + '; path=/gradio_api/upload; max-age={UPLOAD_TOKEN_TTL}; SameSite=Strict'"
+    " + (location.protocol === 'https:' ? '; Secure' : ''); } }"
+)
 
 
 def ui_assets() -> tuple[Any, str, str]:
@@ -70,6 +80,35 @@ def _client(request: Any) -> str:
     return getattr(getattr(request, "client", None), "host", None) or "unknown"
 
 
+def _uploaded(files: list | None) -> tuple[list[Path], list[str]]:
+    """The files of a `gr.File` value that Gradio's upload folder holds, and a line for each
+    other one (a path the client made up is never read)."""
+    from gradio.utils import get_upload_folder
+
+    folder = Path(get_upload_folder()).resolve()
+    ok: list[Path] = []
+    bad: list[str] = []
+    for f in files or []:
+        path = Path(f if isinstance(f, str) else getattr(f, "name", str(f))).resolve()
+        (ok if path.is_relative_to(folder) and path.is_file() else bad).append(path)
+    return ok, [f"{p.name}: not a file uploaded to this page" for p in bad]
+
+
+def _copier(path: Path) -> Any:
+    """A writer (hub.Writer) that copies the file at `path`."""
+
+    def copy(out: Any) -> None:
+        with path.open("rb") as src:
+            shutil.copyfileobj(src, out)
+
+    return copy
+
+
+def _new_conversation() -> dict[str, Any]:
+    """The chat's server-side state: the messages shown, the turns asked, the answers given."""
+    return {"chat": [], "turns": [], "answers": {}, "n": 0}
+
+
 def build_ui(hub: Hub, settings: Settings, guard: Guard | None = None):  # noqa: ANN201 - gr.Blocks
     import gradio as gr
 
@@ -91,35 +130,42 @@ def build_ui(hub: Hub, settings: Settings, guard: Guard | None = None):  # noqa:
                 out[name] = int(value) if name == "year" and str(value).isdigit() else value
         return out
 
-    def respond(question: str, chat: list, convo: dict, *filter_values: Any):
+    def respond(question: str, convo: dict, *filter_values: Any):
+        # The chat's messages live in `convo` (server-side state), never in what the client
+        # sends: a message the client made up (a file, a long history) is not read.
         question = (question or "").strip()
         if not question:
             yield gr.update(), gr.update(), gr.update(), convo
             return
-        convo = {
-            "turns": list(convo.get("turns", [])),
-            "answers": dict(convo.get("answers", {})),
-            "n": convo.get("n", 0),
-        }
+        convo = {**_new_conversation(), **convo}
+        chat = list(convo["chat"])
+        filters = filters_of(filter_values)
+        try:
+            hub.check(question, None, filters)
+        except SihubError as exc:
+            convo["chat"] = [*chat, {"role": "assistant", "content": f"**{esc(exc)}**"}]
+            yield convo["chat"], gr.update(), gr.update(), convo
+            return
         turn = convo["n"] + 1
-        convo["n"] = turn
-        chat = [
-            *(chat or []),
+        convo = {**convo, "turns": list(convo["turns"]), "answers": dict(convo["answers"]), "n": turn}
+        chat += [
             {"role": "user", "content": esc(question)},
             {"role": "assistant", "content": "*Searching the documents…*"},
         ]
+        convo["chat"] = chat
         yield chat, "", gr.update(), convo
-        history = list(convo["turns"])
         try:
             final: Answer | None = None
-            for item in hub.ask_stream(question, None, history, filters_of(filter_values)):
+            history = convo["turns"][-settings.max_history_turns :]  # a follow-up leans on the latest turns
+            for item in hub.ask_stream(question, None, history, filters):
                 if isinstance(item, Answer):
                     final = item
                     break
                 chat[-1] = {"role": "assistant", "content": esc(item) + " ▍"}
                 yield chat, "", gr.update(), convo
-        except SihubError as exc:
-            chat[-1] = {"role": "assistant", "content": f"**{esc(exc)}**"}
+        except (SihubError, sqlite3.Error) as exc:
+            message = exc if isinstance(exc, SihubError) else "the index cannot answer this question now"
+            chat[-1] = {"role": "assistant", "content": f"**{esc(message)}**"}
             yield chat, "", gr.update(), convo
             return
         if final is None:
@@ -134,7 +180,7 @@ def build_ui(hub: Hub, settings: Settings, guard: Guard | None = None):  # noqa:
         yield chat, "", sources_html(final, turn, ids), convo
 
     def new_conversation():
-        return [], "", sources_html(None, 0, {}), {"turns": [], "answers": {}, "n": 0}
+        return [], "", sources_html(None, 0, {}), _new_conversation()
 
     def on_like(convo: dict, data: gr.LikeData):
         index = data.index[0] if isinstance(data.index, (list, tuple)) else data.index
@@ -180,36 +226,44 @@ def build_ui(hub: Hub, settings: Settings, guard: Guard | None = None):  # noqa:
             message = f"error: {exc}"
         return f"<p>{esc(message)}</p>", list_documents(query), gr.update(choices=doc_choices(), value=None)
 
+    def unlock(password: str, request: gr.Request):
+        """Check the password; then the page may upload files (with the token as a cookie)."""
+        try:
+            guard.check(password, _client(request))
+        except Denied as exc:
+            return pre([f"error: {exc}"]), "", gr.update(interactive=False)
+        return pre(["unlocked: choose the files to add"]), guard.issue(UPLOAD_TOKEN_TTL), gr.update(interactive=True)
+
     def add_documents(files: list | None, password: str, request: gr.Request, progress=gr.Progress()):  # noqa: B008
         try:
             guard.check(password, _client(request))
         except Denied as exc:
             return pre([f"error: {exc}"]), gr.update(), gr.update(), *filter_updates()
-        lines: list[str] = []
-        saved: list[Path] = []
-        for f in files or []:
-            src = Path(f if isinstance(f, str) else getattr(f, "name", str(f)))
-            try:
-                saved.append(hub.save_upload(src.name, lambda tmp, src=src: shutil.copyfile(src, tmp)))
-            except (BadInputError, OSError) as exc:
-                lines.append(f"{src.name}: {exc}")
-        if not saved:
-            lines.append("no file to add" if not lines else "nothing was added")
-            return pre(lines), gr.update(), gr.update(), *filter_updates()
+        paths, lines = _uploaded(files)
         try:
-            report = hub.ingest(saved, progress=_BarProgress(progress))
-            lines += report_lines(report)
-        except SihubError as exc:
+            report, refused = hub.add_uploads(
+                [(p.name, _copier(p)) for p in paths],
+                progress=_BarProgress(progress),
+            )
+            lines += [f"{r.path}: {r.reason}" for r in refused]
+            lines += report_lines(report) if report else ["no file to add" if not lines else "nothing was added"]
+        except (SihubError, OSError) as exc:
             lines.append(f"error: {exc}")
+        finally:
+            for p in paths:  # Gradio's copy: the library holds the file now
+                p.unlink(missing_ok=True)
         return pre(lines), list_documents(""), gr.update(choices=doc_choices(), value=None), *filter_updates()
 
     # ---- layout ---------------------------------------------------------------------------
 
-    with gr.Blocks(title="sihub — social-innovation knowledge hub") as demo:
+    # Files uploaded to the page but never added are deleted after an hour (and at shutdown).
+    with gr.Blocks(
+        title="sihub — social-innovation knowledge hub", delete_cache=(UPLOAD_TOKEN_TTL, UPLOAD_TOKEN_TTL)
+    ) as demo:
         gr.Markdown(
             "## sihub · ask the social-innovation knowledge hub\nAsk in Swedish, Latvian, French, Spanish or English; every claim links to its source."
         )
-        convo = gr.State({"turns": [], "answers": {}, "n": 0})
+        convo = gr.State(_new_conversation())
         with gr.Tabs():
             with gr.Tab("Chat", id="chat"):
                 with gr.Row(equal_height=False):
@@ -230,7 +284,7 @@ def build_ui(hub: Hub, settings: Settings, guard: Guard | None = None):  # noqa:
                                 elem_id="question",
                                 scale=5,
                                 min_width=200,
-                                max_length=4000,
+                                max_length=settings.max_question_chars,
                                 autofocus=True,
                             )
                             ask_btn = gr.Button("Ask", variant="primary", elem_id="ask", scale=1, min_width=70)
@@ -284,25 +338,33 @@ def build_ui(hub: Hub, settings: Settings, guard: Guard | None = None):  # noqa:
                     gr.Markdown(disabled_note)
                 else:
                     gr.Markdown(
-                        f"Files are saved in `{esc(hub.upload_dir)}` and indexed; the others stay as they are. "
-                        "Formats: " + ", ".join(sorted(READERS)) + "."
+                        f"Type the coordinator password and press **Unlock**, then choose the files. They are "
+                        f"saved in `{esc(Path(settings.library).name)}/uploads/` and indexed; the others stay as they "
+                        "are. Formats: " + ", ".join(sorted(READERS)) + "."
                     )
+                with gr.Row():
+                    up_password = gr.Textbox(
+                        label="Coordinator password",
+                        type="password",
+                        elem_id="upload-password",
+                        interactive=guard.enabled,
+                        scale=4,
+                    )
+                    unlock_btn = gr.Button("Unlock", elem_id="unlock", interactive=guard.enabled, scale=1)
+                up_token = gr.Textbox(visible=False, elem_id="upload-token")
                 up_files = gr.File(
                     label="Documents",
                     file_count="multiple",
                     file_types=sorted(READERS),
                     elem_id="upload-files",
-                    interactive=guard.enabled,
-                )
-                up_password = gr.Textbox(
-                    label="Coordinator password", type="password", elem_id="upload-password", interactive=guard.enabled
+                    interactive=False,
                 )
                 up_btn = gr.Button("Add to the library", variant="primary", elem_id="upload", interactive=guard.enabled)
                 up_result = gr.HTML(elem_id="upload-result", js_on_load=None)
 
         # ---- events ---------------------------------------------------------------------------
 
-        ask_inputs = [box, chatbot, convo, *filters]
+        ask_inputs = [box, convo, *filters]
         ask_outputs = [chatbot, box, sources, convo]
         box.submit(respond, ask_inputs, ask_outputs, show_progress="hidden")
         ask_btn.click(respond, ask_inputs, ask_outputs, show_progress="hidden")
@@ -311,6 +373,10 @@ def build_ui(hub: Hub, settings: Settings, guard: Guard | None = None):  # noqa:
         doc_query.change(list_documents, doc_query, docs_table, show_progress="hidden")
         refresh_btn.click(on_load, None, [docs_table, del_choice, *filters])
         del_btn.click(delete_document, [del_choice, del_password, doc_query], [del_result, docs_table, del_choice])
+        for unlocked in (unlock_btn.click, up_password.submit):
+            unlocked(unlock, [up_password], [up_result, up_token, up_files]).then(
+                None, [up_token], None, js=SET_UPLOAD_COOKIE
+            )
         up_btn.click(add_documents, [up_files, up_password], [up_result, docs_table, del_choice, *filters])
         demo.load(on_load, None, [docs_table, del_choice, *filters], show_progress="hidden")
     return demo
