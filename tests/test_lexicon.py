@@ -121,6 +121,9 @@ def test_a_name_keeps_its_own_form_over_a_nearer_word(tmp_path):
 
 
 def test_search_finds_the_passage_holding_the_translated_words(tmp_path):
+    from assistant.ask import prepare
+    from assistant.verdict import coverage
+
     # An English passage on the foundation without the answer outranks the Swedish one that
     # holds it, as the embedder prefers the question's language; the Swedish words for "work
     # package" and "lead" turn that round.
@@ -138,8 +141,12 @@ def test_search_finds_the_passage_holding_the_translated_words(tmp_path):
             for t in (0.0, FusionParams().translated)
         ]
         assert first[0].endswith("report.md") and first[1].endswith("projekt.md")
-        answer = a.ask(question)
-        assert answer.found and any("ledde arbetspaket" in c.quote for c in answer.citations)
+        # Through the translations, the Swedish passage holds every word of the question: the
+        # verdict's coverage sees it (an English passage could only share the names).
+        p = prepare(a, question)
+        sv = next(i for i, h in enumerate(p.hits) if h.chunk.path.endswith("projekt.md"))
+        assert coverage(a.index, question, "en", p.hits, p.evidence.translations)[0][sv] == 1.0
+        assert p.verdict.features["cover"] == 1.0
 
 
 def test_translated_bonus_goes_to_other_languages_only():
