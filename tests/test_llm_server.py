@@ -222,7 +222,7 @@ def test_the_server_streams_and_so_does_the_chat(real_llm, llm_server):
     assert isinstance(answer, Answer) and answer.found and answer.citations
     assert len(steps) > 1 and all(answer.answer.startswith(step) for step in steps)
     # The HTTP API gives the same kind of answer (the model wrote it again).
-    with TestClient(create_app(real_llm.settings, hub)) as http:
+    with TestClient(create_app(real_llm.settings, hub), base_url="http://127.0.0.1") as http:
         r = http.post("/api/ask", json={"question": QUESTIONS[-1]})
     assert r.status_code == 200
     body = r.json()
