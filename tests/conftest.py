@@ -53,7 +53,7 @@ def write_tree(root: Path, files: dict[str, str | bytes]) -> Path:
 @contextmanager
 def assistant_over(root: Path, files: dict[str, str | bytes], **settings: Any) -> Iterator[Any]:
     """An Assistant over `files` written under `root`/docs, ingested (no failures), closed after."""
-    from assistant import Assistant
+    from sihub.assistant import Assistant
     from sihub.settings import Settings
 
     a = Assistant(Settings.from_env(env={}, index=root / "index", **settings))
@@ -110,7 +110,7 @@ def settings(tmp_path: Path):
 
 @pytest.fixture
 def assistant(settings):
-    from assistant import Assistant
+    from sihub.assistant import Assistant
 
     a = Assistant(settings)
     yield a
