@@ -17,6 +17,23 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_EVAL = ROOT.parent / "shared" / "eval"
 
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Test this checkout's code, or stop. ingest/, index/ and assistant/ import as sihub.ingest
+    etc. only through the install's package-dir mapping, so an install of another checkout would
+    run its layers under this checkout's `sihub`."""
+    import importlib.util
+
+    for name, folder in (("sihub.ingest", "ingest"), ("sihub.index", "index"), ("sihub.assistant", "assistant")):
+        spec = importlib.util.find_spec(name)
+        where = Path(spec.origin).resolve().parent if spec and spec.origin else None
+        if where != ROOT / folder:
+            raise pytest.UsageError(
+                f"{name} imports from {where or 'nowhere'}, not {ROOT / folder}: run `pip install -e {ROOT}` "
+                "(make install) with this interpreter"
+            )
+
+
 DOCS = {
     "fr/incubateur.md": (
         "# Incubateurs d'entreprises sociales\n\n"
