@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
-from index.embedder import Embedder
+from sihub.index.embedder import Embedder
 from sihub.types import Answer, Citation, Hit
 
 from . import terms

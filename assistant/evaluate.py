@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from index.embed_cache import CachedEmbedder, cache_path
-from index.embedder import Embedder, make_embedder
 from sihub.errors import BadInputError, IndexMismatchError, SihubError
+from sihub.index.embed_cache import CachedEmbedder, cache_path
+from sihub.index.embedder import Embedder, make_embedder
 from sihub.settings import Settings
 
 from .query import parse_query

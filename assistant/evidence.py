@@ -15,7 +15,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from index.embedder import Embedder
+from sihub.index.embedder import Embedder
 from sihub.types import Hit
 
 from . import kinds, terms

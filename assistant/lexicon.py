@@ -31,8 +31,8 @@ from typing import Any
 
 import numpy as np
 
-from index import lexical
-from index.embedder import Embedder
+from sihub.index import lexical
+from sihub.index.embedder import Embedder
 
 from . import terms
 from .quote_cache import QuoteStore, engine_of

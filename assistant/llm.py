@@ -29,9 +29,9 @@ from typing import Any
 
 import numpy as np
 
-from index.embedder import Embedder
-from ingest import split_sentences
 from sihub.errors import LLMError
+from sihub.index.embedder import Embedder
+from sihub.ingest import split_sentences
 from sihub.types import Answer, Citation, Hit
 
 from . import terms

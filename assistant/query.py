@@ -14,8 +14,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from ingest.lang import SUPPORTED, detect
 from sihub.errors import SihubError
+from sihub.ingest.lang import SUPPORTED, detect
 
 from . import places
 
@@ -85,7 +85,7 @@ def _supported_guess(text: str) -> tuple[str, float]:
     """langdetect's best language among the hub's languages only, with its probability."""
     from langdetect import LangDetectException
 
-    from ingest import lang as langmod
+    from sihub.ingest import lang as langmod
 
     with langmod._lock:
         try:

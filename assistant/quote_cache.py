@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from index.embedder import Embedder
+from sihub.index.embedder import Embedder
 
 FILE_NAME = "quotes.sqlite"
 # How long a write waits for another process's write before it is skipped (it is a cache).

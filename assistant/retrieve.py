@@ -12,10 +12,10 @@ from functools import lru_cache
 
 import numpy as np
 
-from index import lexical as lexmod
-from index.embedder import Embedder
-from index.store import Index, fts_token
 from sihub.errors import SihubError
+from sihub.index import lexical as lexmod
+from sihub.index.embedder import Embedder
+from sihub.index.store import Index, fts_token
 from sihub.types import Hit
 
 from . import places, terms

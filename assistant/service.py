@@ -11,11 +11,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from index.embedder import Embedder, embedder_id, ingest_embedder, make_embedder
-from index.store import Index
-from index.sync import Progress, sync
-from ingest import ChunkerConfig
-from ingest.model import ReadOptions
+from sihub.index.embedder import Embedder, embedder_id, ingest_embedder, make_embedder
+from sihub.index.store import Index
+from sihub.index.sync import Progress, sync
+from sihub.ingest import ChunkerConfig
+from sihub.ingest.model import ReadOptions
 from sihub.settings import Settings
 from sihub.types import Answer, Chunk, Document, Hit, IngestReport
 

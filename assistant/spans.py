@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from ingest import split_sentences
+from sihub.ingest import split_sentences
 from sihub.types import Hit
 
 from .retrieve import merge_adjacent

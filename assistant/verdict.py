@@ -57,9 +57,9 @@ from typing import Any
 
 import numpy as np
 
-from index import lexical as lexmod
-from index.lexical import stem_all
-from index.store import Index, fts_token
+from sihub.index import lexical as lexmod
+from sihub.index.lexical import stem_all
+from sihub.index.store import Index, fts_token
 from sihub.types import Hit
 
 from . import names, places, terms

@@ -103,7 +103,7 @@ def split_of(case_id: str) -> str:
 
 def judge(answer: Any, gold: dict[str, Any]) -> dict[str, Any]:
     """How one answer fares against its gold row (see the module doc): language and verbatim quotes."""
-    from assistant.i18n import label
+    from sihub.assistant.i18n import label
 
     lang = gold["lang"]
     first = answer.answer.split("\n", 1)[0]
@@ -128,8 +128,8 @@ def cited(answer: Any, gold: dict[str, Any]) -> bool:
 def build(index_dir: Path, folder: Path, fresh: bool = False) -> Any:
     """An Assistant over `folder` (incremental ingest; the embedding cache makes re-runs cheap),
     warmed as the chat is (= `sihub warm`)."""
-    from assistant import Assistant
-    from assistant.evaluate import cached_embedder
+    from sihub.assistant import Assistant
+    from sihub.assistant.evaluate import cached_embedder
     from sihub.settings import Settings
 
     settings = Settings.from_env(index=index_dir).replace(llm_url="")
@@ -144,7 +144,7 @@ def build(index_dir: Path, folder: Path, fresh: bool = False) -> Any:
 def ask_case(assistant: Any, question: str, gold: dict[str, Any] | None = None) -> dict[str, Any]:
     """One question through the pipeline: the verdict's features and probability, and (with a gold
     row) whether the extractive answer would cite right were it found."""
-    from assistant.ask import extractive, prepare
+    from sihub.assistant.ask import extractive, prepare
 
     t0 = time.perf_counter()
     p = prepare(assistant, question)
@@ -159,7 +159,7 @@ def ask_case(assistant: Any, question: str, gold: dict[str, Any] | None = None) 
         row.update(judge(answer, gold))
         if gold.get("answerable"):
             if not answer.found:  # judged as it would be answered if the verdict said found
-                from assistant.compose import compose
+                from sihub.assistant.compose import compose
 
                 answer = compose(
                     question, p.lang, p.hits, assistant.embedder, query=p.resolved.query, evidence=p.evidence
@@ -245,7 +245,7 @@ def removal_cases(assistant: Any, folder: Path) -> list[dict[str, Any]]:
 def public_cases(per_set: int, sets: tuple[str, ...] = PUBLIC_SETS) -> list[dict[str, Any]]:
     """Questions of the public QA sets, each with its paragraph indexed (answerable) and removed
     (not): `per_set` of each set, drawn by the seeded hash. Skipped when ../shared/eval is absent."""
-    from assistant.evaluate import corpus_key, load_beir, write_corpus
+    from sihub.assistant.evaluate import corpus_key, load_beir, write_corpus
 
     rows: list[dict[str, Any]] = []
     for name in sets:
@@ -286,7 +286,7 @@ def fit_verdict(rows: list[dict[str, Any]], l2: float) -> Any:
     """The verdict's model fitted on the dev rows: each (source kind, label) group weighs the same
     in all, so hundreds of public cases do not drown the gold ones; the threshold balances the
     dev rates of answerable found and unanswerable turned away."""
-    from assistant.verdict import choose_threshold, fit, vetoed
+    from sihub.assistant.verdict import choose_threshold, fit, vetoed
 
     # The cases a veto turns away are decided without the model: it is fitted on the others.
     train = [r for r in rows if r["split"] == "dev" and not vetoed(r["features"])]
@@ -321,7 +321,7 @@ def fit_verdict(rows: list[dict[str, Any]], l2: float) -> Any:
 
 def redecide(rows: list[dict[str, Any]], params: Any, threshold: float | None = None) -> None:
     """Each row's `found` and `p` as `params` decide on its stored features."""
-    from assistant.verdict import vetoed
+    from sihub.assistant.verdict import vetoed
 
     cut = params.threshold if threshold is None else threshold
     for r in rows:
@@ -407,7 +407,7 @@ def sweep_table(rows: list[dict[str, Any]], params: Any) -> str:
 
 
 def main() -> None:
-    from assistant.verdict import PARAMS_PATH, VerdictParams
+    from sihub.assistant.verdict import PARAMS_PATH, VerdictParams
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--index", type=Path, default=ROOT / ".sihub" / "bench" / "answers-index")

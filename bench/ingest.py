@@ -57,8 +57,8 @@ def instrument(assistant: Any, timers: Timers) -> None:
 
     The parse function itself is left alone: the parse worker process imports it by name.
     """
-    import index.sync as sync_mod
-    from index.store import Index
+    import sihub.index.sync as sync_mod
+    from sihub.index.store import Index
 
     targets = [
         (sync_mod, "chunk_document", "chunk (parse thread)"),
@@ -80,7 +80,7 @@ def instrument(assistant: Any, timers: Timers) -> None:
 
 def models(assistant: Any) -> list[Any]:
     """The model objects ingestion may call: the embedder, and its faster copy when enabled."""
-    from index.embedder import IngestEmbedder, ingest_embedder, make_embedder
+    from sihub.index.embedder import IngestEmbedder, ingest_embedder, make_embedder
 
     s = assistant.settings
     out = [assistant.embedder]
@@ -96,8 +96,8 @@ def cpu_s() -> float:
 
 
 def bench_folder(label: str, folder: Path, args: argparse.Namespace) -> dict[str, Any]:
-    from assistant import Assistant
-    from index.embedder import ingest_embedder
+    from sihub.assistant import Assistant
+    from sihub.index.embedder import ingest_embedder
     from sihub.settings import Settings
 
     with tempfile.TemporaryDirectory(prefix="sihub-bench-ingest-") as tmp:

@@ -99,8 +99,8 @@ def synthetic_vectors(centres: np.ndarray, n: int, seed: int) -> np.ndarray:
 
 def build(path: Path, n: int, vectors: np.ndarray, embedder_id: str, chunker: dict) -> dict[str, float]:
     """Bulk-load n synthetic chunks into a new index at `path`, then build FAISS the product's way."""
-    from index import lexical
-    from index.store import DB, Index
+    from sihub.index import lexical
+    from sihub.index.store import DB, Index
 
     Index.open(path, embedder_id, vectors.shape[1], chunker, writable=True, create=True).close()
     pools = word_pools()
@@ -186,8 +186,8 @@ def new_question(a, fn, q: str) -> float:  # noqa: ANN001
 
 
 def measure(path: Path, n: int, questions: list[str], vectors: np.ndarray, qcentres: np.ndarray, args) -> dict:  # noqa: ANN001
-    from assistant import Assistant
-    from ingest.lang import detect
+    from sihub.assistant import Assistant
+    from sihub.ingest.lang import detect
     from sihub.settings import Settings
 
     gc.collect()
@@ -263,8 +263,8 @@ def demo(args) -> int:  # noqa: ANN001
     """`ask` latency on the demo corpus, quote-vector cache cold vs warm (see the module doc)."""
     from common import GOLD, ROOT
 
-    from assistant import Assistant
-    from assistant.quote_cache import quotes_path, remove_file
+    from sihub.assistant import Assistant
+    from sihub.assistant.quote_cache import quotes_path, remove_file
     from sihub.settings import Settings
 
     info = run_info()
@@ -356,7 +356,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.demo:
         return demo(args)
 
-    from assistant import Assistant
+    from sihub.assistant import Assistant
     from sihub.settings import Settings
 
     info = run_info()

@@ -1,7 +1,7 @@
 """Parse files in a child process that can be abandoned when a parser hangs.
 
 A pure-Python parser stuck in a loop cannot be stopped from a thread. The worker is one
-long-lived `python -m index.parse_worker` process (started on first use, so a no-op ingest
+long-lived `python -m sihub.index.parse_worker` process (started on first use, so a no-op ingest
 starts nothing); each file is a pickled request over its stdin, the reply comes back on its
 stdout. When a file takes longer than the limit, the child is killed, the file is reported,
 and the next file gets a fresh child. A plain subprocess (not multiprocessing) means the
@@ -21,9 +21,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from ingest import read_document
-from ingest.model import ParsedDocument, ReadOptions
 from sihub.errors import BadInputError
+from sihub.ingest import read_document
+from sihub.ingest.model import ParsedDocument, ReadOptions
 
 ParseFn = Callable[[Path, int | None, ReadOptions], ParsedDocument]
 
@@ -93,7 +93,7 @@ class ParseWorker:
     def _start(self) -> subprocess.Popen:
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
         proc = subprocess.Popen(
-            [sys.executable, "-m", "index.parse_worker"],
+            [sys.executable, "-m", "sihub.index.parse_worker"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,  # parser chatter (pypdf warnings) stays out of the CLI output

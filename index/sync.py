@@ -22,10 +22,10 @@ from typing import Any
 
 import numpy as np
 
-from ingest import ChunkerConfig, chunk_document, reader_version, supported
-from ingest.chunker import document_languages
-from ingest.model import ParsedDocument, ReadOptions
 from sihub.errors import BadInputError, SihubError
+from sihub.ingest import ChunkerConfig, chunk_document, reader_version, supported
+from sihub.ingest.chunker import document_languages
+from sihub.ingest.model import ParsedDocument, ReadOptions
 from sihub.types import Chunk, Document, FileResult, IngestReport
 
 from .catalog import CATALOG_NAMES, load_catalog

@@ -24,7 +24,7 @@ class _Ctx:
     @property
     def assistant(self):  # noqa: ANN201 - imported lazily to keep `--help` fast
         if self._assistant is None:
-            from assistant import Assistant
+            from sihub.assistant import Assistant
 
             self._assistant = Assistant(self.settings)
         return self._assistant
@@ -186,7 +186,7 @@ def ask(obj: _Ctx, question: str, k: int | None, filters: tuple[str, ...], mode:
         click.secho(answer.note, fg="yellow", err=True)
     click.echo(answer.answer)  # "maybe related" documents are part of a not-found answer's text
     if answer.citations:
-        from assistant.i18n import label
+        from sihub.assistant.i18n import label
 
         click.echo()
         for c in answer.citations:
@@ -428,7 +428,7 @@ def evaluate(
       sihub eval ../shared/eval --mode dense --json
       sihub eval --gold tests/gold/questions.jsonl --corpus corpus
     """
-    from assistant.evaluate import METRICS, run_eval
+    from sihub.assistant.evaluate import METRICS, run_eval
 
     paths = list(sets) + ([gold] if gold else [])
     if not paths:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from index.sync import Progress
+from sihub.index.sync import Progress
 from sihub.types import FileResult
 
 

@@ -17,6 +17,23 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_EVAL = ROOT.parent / "shared" / "eval"
 
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Test this checkout's code, or stop. ingest/, index/ and assistant/ import as sihub.ingest
+    etc. only through the install's package-dir mapping, so an install of another checkout would
+    run its layers under this checkout's `sihub`."""
+    import importlib.util
+
+    for name, folder in (("sihub.ingest", "ingest"), ("sihub.index", "index"), ("sihub.assistant", "assistant")):
+        spec = importlib.util.find_spec(name)
+        where = Path(spec.origin).resolve().parent if spec and spec.origin else None
+        if where != ROOT / folder:
+            raise pytest.UsageError(
+                f"{name} imports from {where or 'nowhere'}, not {ROOT / folder}: run `pip install -e {ROOT}` "
+                "(make install) with this interpreter"
+            )
+
+
 DOCS = {
     "fr/incubateur.md": (
         "# Incubateurs d'entreprises sociales\n\n"
@@ -53,7 +70,7 @@ def write_tree(root: Path, files: dict[str, str | bytes]) -> Path:
 @contextmanager
 def assistant_over(root: Path, files: dict[str, str | bytes], **settings: Any) -> Iterator[Any]:
     """An Assistant over `files` written under `root`/docs, ingested (no failures), closed after."""
-    from assistant import Assistant
+    from sihub.assistant import Assistant
     from sihub.settings import Settings
 
     a = Assistant(Settings.from_env(env={}, index=root / "index", **settings))
@@ -110,7 +127,7 @@ def settings(tmp_path: Path):
 
 @pytest.fixture
 def assistant(settings):
-    from assistant import Assistant
+    from sihub.assistant import Assistant
 
     a = Assistant(settings)
     yield a

@@ -9,17 +9,17 @@ from dataclasses import replace
 import pytest
 from click.testing import CliRunner
 
-from assistant.compose import topic
-from assistant.conversation import is_followup, resolve, turns
-from assistant.i18n import label, lang_name, question_language
-from assistant.spans import candidate_spans
+from sihub.assistant.compose import topic
+from sihub.assistant.conversation import is_followup, resolve, turns
+from sihub.assistant.i18n import label, lang_name, question_language
+from sihub.assistant.spans import candidate_spans
 from sihub.types import Answer
 
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
     """The conftest documents (fr, lv, sv, en PDF) ingested once for the module."""
-    from assistant import Assistant
+    from sihub.assistant import Assistant
     from sihub.settings import Settings
     from tests.conftest import make_tiny_folder
 
@@ -144,7 +144,7 @@ def test_follow_up_keeps_the_conversation_language(tiny, monkeypatch):
     history = [tiny.ask("Hur många personer fick anställning genom Malmö stads upphandling?")]
     # The search, its deeper look and the weighing all take the conversation's language, not
     # one guessed again from the combined query.
-    from assistant import ask as ask_module
+    from sihub.assistant import ask as ask_module
 
     seen: list[str | None] = []
     search_deeper, translate = tiny.search_deeper, tiny.lexicon.translate
@@ -186,7 +186,7 @@ def test_cli_ask_json_contract(tiny):
 
 
 def test_every_label_is_in_all_five_languages():
-    from assistant.i18n import LABELS, LANGS
+    from sihub.assistant.i18n import LABELS, LANGS
 
     for lang in LANGS:
         assert set(LABELS[lang]) == set(LABELS["en"]), lang
@@ -248,9 +248,9 @@ def test_history_shapes_and_follow_up_detection():
 
 
 def test_overlapping_sentence_pairs_widen_one_quote():
-    from assistant.compose import select
-    from assistant.spans import units
-    from assistant.state import Evidence, Sentence
+    from sihub.assistant.compose import select
+    from sihub.assistant.spans import units
+    from sihub.assistant.state import Evidence, Sentence
     from sihub.types import Chunk, Hit
 
     text = (
@@ -268,7 +268,7 @@ def test_overlapping_sentence_pairs_widen_one_quote():
 
 
 def test_a_table_row_is_embedded_with_its_header():
-    from assistant.spans import quote_texts
+    from sihub.assistant.spans import quote_texts
     from sihub.types import Chunk, Hit
 
     text = "Results of the pilot.\nIndicator | 2020 | 2021\nEmployees | 7 | 9\nOf them with a disability | 4 | 6"
@@ -283,9 +283,9 @@ def test_a_table_row_is_embedded_with_its_header():
 def test_two_sentences_of_one_passage_are_never_duplicates_of_each_other():
     import numpy as np
 
-    from assistant.compose import select
-    from assistant.spans import units
-    from assistant.state import Evidence, Sentence
+    from sihub.assistant.compose import select
+    from sihub.assistant.spans import units
+    from sihub.assistant.state import Evidence, Sentence
     from sihub.types import Chunk, Hit
 
     text = (
@@ -301,7 +301,7 @@ def test_two_sentences_of_one_passage_are_never_duplicates_of_each_other():
 
 
 def test_a_name_elsewhere_in_the_passages_documents_counts(tmp_path):
-    from assistant.ask import decide, weigh
+    from sihub.assistant.ask import decide, weigh
     from sihub.types import Hit
     from tests.conftest import assistant_over
 
@@ -333,9 +333,9 @@ def test_a_name_elsewhere_in_the_passages_documents_counts(tmp_path):
 
 
 def test_words_no_passage_holds_are_a_feature_of_the_verdict(tiny, monkeypatch):
-    import assistant.retrieve as retrieve_module
-    from assistant.ask import decide, retrieve, weigh
-    from assistant.retrieve import unknown_words
+    import sihub.assistant.retrieve as retrieve_module
+    from sihub.assistant.ask import decide, retrieve, weigh
+    from sihub.assistant.retrieve import unknown_words
 
     counts = tiny.index.term_counts(["projets", "surdegsbrod", "projet"])
     assert counts["surdegsbrod"] == 0 and counts["projets"] + counts["projet"] > 0
@@ -354,9 +354,9 @@ def test_words_no_passage_holds_are_a_feature_of_the_verdict(tiny, monkeypatch):
 
 
 def test_a_passage_is_quoted_where_it_gives_the_figure_asked_for():
-    from assistant.compose import select
-    from assistant.spans import candidate_spans
-    from assistant.state import Evidence, Sentence
+    from sihub.assistant.compose import select
+    from sihub.assistant.spans import candidate_spans
+    from sihub.assistant.state import Evidence, Sentence
     from sihub.types import Chunk, Hit
 
     text = (
@@ -375,8 +375,8 @@ def test_a_passage_is_quoted_where_it_gives_the_figure_asked_for():
 
 
 def test_a_quote_that_leads_into_a_list_goes_on_with_it():
-    from assistant.compose import select
-    from assistant.state import Evidence, Sentence
+    from sihub.assistant.compose import select
+    from sihub.assistant.state import Evidence, Sentence
     from sihub.types import Chunk, Hit
 
     text = (
@@ -392,7 +392,7 @@ def test_a_quote_that_leads_into_a_list_goes_on_with_it():
 
 
 def test_tables_and_introduced_lists_are_quotable_as_a_whole():
-    from assistant.spans import MAX_QUOTE_CHARS, blocks, units
+    from sihub.assistant.spans import MAX_QUOTE_CHARS, blocks, units
 
     text = (
         "The roadmap has three phases.\n\n"
@@ -431,7 +431,7 @@ def test_term_overlap_is_ranked_within_each_language():
     answers it must not lose to a French one that restates the question."""
     import numpy as np
 
-    from assistant.evidence import gather
+    from sihub.assistant.evidence import gather
     from sihub.types import Chunk, Hit
 
     class Fixed:
@@ -459,7 +459,7 @@ def test_term_overlap_is_ranked_within_each_language():
 
 
 def test_a_quoted_table_keeps_its_rows_apart_on_one_line():
-    from assistant.compose import _one_line
+    from sihub.assistant.compose import _one_line
 
     assert (
         _one_line("Fase | Periodo\nFase 1 | 2023\nFase 2 | 2024-2025")
@@ -477,7 +477,7 @@ def test_passages_beside_the_found_ones_leave_the_relevance_as_it_was():
 
     import numpy as np
 
-    from assistant.evidence import gather
+    from sihub.assistant.evidence import gather
     from sihub.types import Chunk, Hit
 
     class Fixed:
@@ -512,7 +512,7 @@ def test_passages_beside_the_found_ones_leave_the_relevance_as_it_was():
 def test_a_question_for_several_things_prefers_the_list_that_enumerates_them():
     import numpy as np
 
-    from assistant.evidence import gather
+    from sihub.assistant.evidence import gather
     from sihub.types import Chunk, Hit
 
     class Fixed:
@@ -541,7 +541,7 @@ def test_a_question_for_several_things_prefers_the_list_that_enumerates_them():
 
 
 def test_of_several_lists_the_one_headed_by_what_is_asked_for_comes_first():
-    from assistant import evidence
+    from sihub.assistant import evidence
     from sihub.types import Chunk, Hit
 
     board = "The competence centre should be governed by:\n- a steering council\n- a small core team"
@@ -577,8 +577,8 @@ def test_a_year_the_quoted_passages_do_not_mention_is_not_answered(tmp_path):
 
 
 def test_a_sentence_of_a_passage_the_search_ranks_higher_comes_first(monkeypatch):
-    from assistant import evidence
-    from assistant.params import ANSWER
+    from sihub.assistant import evidence
+    from sihub.assistant.params import ANSWER
     from sihub.types import Chunk, Hit
 
     text = "The pilot trained twenty advisers in the region."

@@ -27,8 +27,8 @@ pytestmark = pytest.mark.slow
 def corpus_assistant(tmp_path_factory):
     if not CORPUS.is_dir() or not GOLD.exists():
         pytest.skip("the demo corpus or its gold questions are missing")
-    from assistant import Assistant
-    from assistant.evaluate import cached_embedder
+    from sihub.assistant import Assistant
+    from sihub.assistant.evaluate import cached_embedder
     from sihub.settings import Settings
 
     settings = Settings.from_env(

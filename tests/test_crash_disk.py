@@ -49,7 +49,7 @@ def write_docs(folder: Path, prefix: str, n: int, sentences: int) -> None:
 
 
 def snapshot(index: Path) -> dict[str, tuple[str, int]]:
-    from index.store import Index
+    from sihub.index.store import Index
 
     with Index.open(index, "hash/v1") as idx:
         assert idx.consistency_problems() == []

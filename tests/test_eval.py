@@ -12,11 +12,11 @@ import pytest
 from click.testing import CliRunner
 from conftest import SHARED_EVAL
 
-from assistant import Assistant
-from assistant.evaluate import load_beir, run_eval, score_ranking
-from index.embed_cache import CachedEmbedder, cache_path
-from index.embedder import make_embedder
+from sihub.assistant import Assistant
+from sihub.assistant.evaluate import load_beir, run_eval, score_ranking
 from sihub.errors import BadInputError, SihubError
+from sihub.index.embed_cache import CachedEmbedder, cache_path
+from sihub.index.embedder import make_embedder
 from sihub.settings import Settings
 
 

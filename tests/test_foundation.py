@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from index.embedder import make_embedder
-from index.store import Index
 from sihub.cli import main
 from sihub.errors import IndexMismatchError, IndexMissingError
+from sihub.index.embedder import make_embedder
+from sihub.index.store import Index
 
 
 def test_round_trip_cross_lingual(assistant, tiny_folder):
@@ -40,7 +40,7 @@ def test_round_trip_cross_lingual(assistant, tiny_folder):
 
 
 def test_chunk_spans_and_pages_are_exact(assistant, tiny_folder):
-    from ingest import read_document
+    from sihub.ingest import read_document
 
     assistant.ingest([tiny_folder])
     path = str(tiny_folder / "en" / "buicasus.pdf")

@@ -95,8 +95,8 @@ def _alarm(signum, frame):  # noqa: ANN001
 
 def read_checked(path: Path) -> None:
     """read_document must return or raise BadInputError with a one-line reason, within the time limit."""
-    from ingest import read_document
     from sihub.errors import BadInputError
+    from sihub.ingest import read_document
 
     old = signal.signal(signal.SIGALRM, _alarm)
     signal.alarm(PER_FILE_SECONDS)
@@ -289,7 +289,7 @@ def docx_bomb(path: Path, lie: bool = False) -> Path:
 _PROBE = """
 import json, resource, sys, time
 resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30))
-from ingest import read_document
+from sihub.ingest import read_document
 from sihub.errors import BadInputError
 t = time.monotonic()
 try:

@@ -24,7 +24,7 @@ pytest.importorskip("gradio")
 
 from fastapi.testclient import TestClient  # noqa: E402
 
-from index.embedder import HashEmbedder  # noqa: E402
+from sihub.index.embedder import HashEmbedder  # noqa: E402
 
 LOCAL = "http://127.0.0.1"
 PASSWORD = "hostile-test-secret"
@@ -44,7 +44,7 @@ def _settings(root: Path, **overrides):  # noqa: ANN202
 
 
 def _index(root: Path) -> Path:
-    from assistant import Assistant
+    from sihub.assistant import Assistant
 
     a = Assistant(_settings(root))
     assert not a.ingest([write_tree(root / "library" / "docs", DOCS)]).failed
@@ -114,7 +114,7 @@ class CountingEmbedder(HashEmbedder):
 
 def test_a_question_full_of_unknown_names_embeds_about_what_an_ordinary_one_does(tmp_path):
     """Finding 2: one copy of the question was embedded per capitalised word no passage holds."""
-    from assistant import Assistant
+    from sihub.assistant import Assistant
 
     _index(tmp_path)
     embedder = CountingEmbedder()
@@ -279,7 +279,7 @@ def _ingest(folder: Path, index: Path, timeout: float = 120) -> subprocess.Compl
 
 
 def _indexed(index: Path) -> set[str]:
-    from index.store import Index
+    from sihub.index.store import Index
 
     with Index.open(index, HashEmbedder.id) as idx:
         return {Path(d.path).name for d in idx.documents()}

@@ -27,7 +27,7 @@ XSS = "<script>alert('x')</script><img src=x onerror=alert(1)>"
 
 def _site(tmp_path: Path):  # noqa: ANN202
     """(client, settings, root): an app over a small index; `root` holds everything it may touch."""
-    from assistant import Assistant
+    from sihub.assistant import Assistant
     from sihub.settings import Settings
     from sihub.web import create_app
 
@@ -311,7 +311,7 @@ def test_original_html_files_are_served_sandboxed(site):
     client, settings, _ = site
     page = settings.library / "uploads-page.html"
     page.write_text(f"<html><body><h1>Hub</h1><p>Social innovation in Riga.</p>{XSS}</body></html>", encoding="utf-8")
-    from assistant import Assistant
+    from sihub.assistant import Assistant
 
     a = Assistant(settings)
     a.ingest([page], remove_missing=False)

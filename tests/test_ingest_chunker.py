@@ -5,9 +5,9 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from index.embedder import make_embedder
-from ingest import Block, ChunkerConfig, Page, ParsedDocument, chunk_document, split_sentences
-from ingest.lang import word_count
+from sihub.index.embedder import make_embedder
+from sihub.ingest import Block, ChunkerConfig, Page, ParsedDocument, chunk_document, split_sentences
+from sihub.ingest.lang import word_count
 
 COUNT = make_embedder("hash").count_tokens
 SENT = "Kommunen avsatte medel till sociala företag under året som gick. "

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from conftest import SHARED_EVAL
 
-from index.embedder import make_embedder
-from ingest import ChunkerConfig, chunk_document, read_document
-from ingest.model import ReadOptions
 from sihub.errors import BadInputError
+from sihub.index.embedder import make_embedder
+from sihub.ingest import ChunkerConfig, chunk_document, read_document
+from sihub.ingest.model import ReadOptions
 
 FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
 FONT = FONT_DIR / "DejaVuSans.ttf"

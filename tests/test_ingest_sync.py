@@ -12,11 +12,11 @@ import pytest
 from click.testing import CliRunner
 from conftest import make_pdf, write_tree
 
-from index.embedder import make_embedder
-from index.parse_worker import default_parse
-from index.store import Index
-from index.sync import sync
-from ingest import ChunkerConfig, chunk_document, read_document
+from sihub.index.embedder import make_embedder
+from sihub.index.parse_worker import default_parse
+from sihub.index.store import Index
+from sihub.index.sync import sync
+from sihub.ingest import ChunkerConfig, chunk_document, read_document
 
 CHUNKER = ChunkerConfig()
 EMB = make_embedder("hash")
@@ -204,7 +204,7 @@ def test_catalog_fields_reach_documents(tmp_path, fmt):
 
 
 def test_files_read_by_an_older_reader_are_read_again(tmp_path, monkeypatch):
-    from ingest import readers
+    from sihub.ingest import readers
 
     folder = write_tree(tmp_path / "docs", TEXTS)
     idx = tmp_path / "index"

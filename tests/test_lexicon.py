@@ -6,10 +6,10 @@ from __future__ import annotations
 import numpy as np
 from conftest import assistant_over
 
-from assistant.fusion import Candidates, FusionParams, fuse
-from assistant.lexicon import Lexicon, question_words, vocabulary, word_engine
-from assistant.query import parse_query
-from assistant.retrieve import retrieve
+from sihub.assistant.fusion import Candidates, FusionParams, fuse
+from sihub.assistant.lexicon import Lexicon, question_words, vocabulary, word_engine
+from sihub.assistant.query import parse_query
+from sihub.assistant.retrieve import retrieve
 
 SV = {
     "sv/projekt.md": (
@@ -167,7 +167,7 @@ def test_a_fresh_assistant_searches_with_the_kept_translations(tmp_path):
     """The word vectors belong to the Assistant and live in the index's cache: a new Assistant
     over the same index (another process, `sihub search` after `sihub warm`) ranks as the one
     that warmed it, and its search translates as its answers do."""
-    from assistant import Assistant
+    from sihub.assistant import Assistant
 
     question = "Which work package did the foundation lead?"
     report = (

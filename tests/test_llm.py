@@ -14,8 +14,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from assistant.i18n import label
-from assistant.llm import NO_ANSWER, Backing, ChatClient, Streamed, build_messages, check, settled
+from sihub.assistant.i18n import label
+from sihub.assistant.llm import NO_ANSWER, Backing, ChatClient, Streamed, build_messages, check, settled
 from sihub.errors import LLMError
 from sihub.types import Answer, Chunk, Hit
 
@@ -253,7 +253,7 @@ def test_client_down_is_an_llm_error():
 
 @pytest.fixture(scope="module")
 def tiny_assistant(tmp_path_factory):
-    from assistant import Assistant
+    from sihub.assistant import Assistant
     from sihub.settings import Settings
     from tests.conftest import DOCS, write_tree
 

@@ -28,9 +28,9 @@ from pathlib import Path
 
 import pytest
 
-from assistant.i18n import label
-from assistant.llm import Backing, figures
-from ingest import split_sentences
+from sihub.assistant.i18n import label
+from sihub.assistant.llm import Backing, figures
+from sihub.ingest import split_sentences
 from sihub.types import Answer, Chunk, Hit
 
 pytestmark = pytest.mark.slow
@@ -175,7 +175,7 @@ def assert_backed(answer: Answer, embedder) -> None:
 
 
 def test_the_real_model_answers_verified_or_falls_back_with_the_true_reason(real_llm, capsys):
-    from assistant.ask import prepare
+    from sihub.assistant.ask import prepare
 
     outcomes = []
     for question in QUESTIONS:
@@ -207,7 +207,7 @@ def test_the_real_model_answers_verified_or_falls_back_with_the_true_reason(real
 def test_the_server_streams_and_so_does_the_chat(real_llm, llm_server):
     from fastapi.testclient import TestClient
 
-    from assistant.llm import ChatClient
+    from sihub.assistant.llm import ChatClient
     from sihub.web import create_app
     from sihub.web.hub import Hub
 

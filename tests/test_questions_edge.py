@@ -51,7 +51,7 @@ QUESTIONS = {
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     """A real index of the tiny corpus with the default embedder, shared by this module."""
-    from assistant import Assistant
+    from sihub.assistant import Assistant
     from sihub.settings import Settings
 
     root = tmp_path_factory.mktemp("edge")

@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assistant import Assistant
-from assistant.quote_cache import FILE_NAME, QuoteStore, QuoteVectors, engine_of, quotes_path
-from index.embedder import make_embedder
+from sihub.assistant import Assistant
+from sihub.assistant.quote_cache import FILE_NAME, QuoteStore, QuoteVectors, engine_of, quotes_path
+from sihub.index.embedder import make_embedder
 from sihub.settings import Settings
 
 

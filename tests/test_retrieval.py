@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from conftest import DOCS, assistant_over, write_tree
 
-from assistant import Assistant
-from assistant.fusion import Candidates, FusionParams, fuse, standardise
-from assistant.query import (
+from sihub.assistant import Assistant
+from sihub.assistant.fusion import Candidates, FusionParams, fuse, standardise
+from sihub.assistant.query import (
     country_mentions,
     name_terms,
     normalise_filters,
@@ -20,9 +20,9 @@ from assistant.query import (
     question_language,
     strip_filler,
 )
-from assistant.retrieve import cap_per_document, merge_adjacent, retrieve
-from index import lexical
+from sihub.assistant.retrieve import cap_per_document, merge_adjacent, retrieve
 from sihub.errors import SihubError
+from sihub.index import lexical
 from sihub.settings import Settings
 
 CATALOG = """\
@@ -364,7 +364,7 @@ def test_an_older_index_gets_its_language_means_filled_in(tmp_path: Path) -> Non
 
 
 def test_language_bias_is_a_constant_in_one_language() -> None:
-    from assistant.retrieve import language_bias
+    from sihub.assistant.retrieve import language_bias
     from sihub.types import Chunk, Hit
 
     class FakeIndex:
@@ -439,7 +439,7 @@ def test_a_city_named_another_way_still_counts_as_a_shared_name(tmp_path: Path) 
 
 
 def test_an_answer_also_weighs_the_passages_next_to_the_best_ones(tmp_path: Path) -> None:
-    from assistant.ask import retrieve
+    from sihub.assistant.ask import retrieve
 
     report = "# Pilot report\n\n" + "\n\n".join(
         f"## Part {n}\n\n" + " ".join(f"Sentence {n}.{i} about the pilot's work in part {n}." for i in range(8))
@@ -473,7 +473,7 @@ def test_an_answer_also_weighs_the_passages_next_to_the_best_ones(tmp_path: Path
 
 
 def test_a_language_filter_holds_for_the_neighbouring_passages(tmp_path: Path) -> None:
-    from assistant.ask import retrieve
+    from sihub.assistant.ask import retrieve
 
     en = " ".join(["The municipal pilot trained twelve advisers and opened two new meeting places."] * 4)
     lv = " ".join(
@@ -490,7 +490,7 @@ def test_a_language_filter_holds_for_the_neighbouring_passages(tmp_path: Path) -
 
 
 def test_a_name_more_passages_hold_than_were_looked_at_is_not_judged(tmp_path: Path) -> None:
-    from assistant.retrieve import documents_naming, named_in_documents
+    from sihub.assistant.retrieve import documents_naming, named_in_documents
 
     docs = {f"en/report-{i}.md": f"# Report {i}\n\nThe Ekedala fund paid {i} grants this year." for i in range(4)}
     docs["en/other.md"] = "# Other\n\nNotes on something else entirely."
@@ -509,8 +509,8 @@ def test_an_answer_also_weighs_a_deeper_passage_whose_sentence_answers_best(tmp_
     """A passage on many things ranks low as a whole even when one of its sentences answers the
     question: the passages of the search's top `ask_deeper` holding the best sentences are
     weighed too, beside the others (outside the relevance), once."""
-    from assistant.ask import retrieve
-    from assistant.spans import quote_texts
+    from sihub.assistant.ask import retrieve
+    from sihub.assistant.spans import quote_texts
 
     overview = "# Youth employment pilots in Malmö\n\n" + " ".join(
         [

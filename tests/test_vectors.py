@@ -11,9 +11,9 @@ import json
 import numpy as np
 import pytest
 
-import index.vectors as vectors
-from index.store import Index
-from index.vectors import FLAT, IVF_SQ8, VectorIndex, VectorSpec, choose, ivf_spec
+import sihub.index.vectors as vectors
+from sihub.index.store import Index
+from sihub.index.vectors import FLAT, IVF_SQ8, VectorIndex, VectorSpec, choose, ivf_spec
 from sihub.types import Chunk, Document
 
 DIM = 16

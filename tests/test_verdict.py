@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.verdict import FEATURES, PARAMS_PATH, VETOES, VerdictParams, choose_threshold, fit, judge, vetoed
+from sihub.assistant.verdict import FEATURES, PARAMS_PATH, VETOES, VerdictParams, choose_threshold, fit, judge, vetoed
 
 
 def _cases(n: int, seed: int) -> tuple[list[dict[str, float]], list[int]]:

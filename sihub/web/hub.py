@@ -52,7 +52,7 @@ def safe_name(name: str) -> str:
 
 class Hub:
     def __init__(self, settings: Settings, assistant: Any = None) -> None:
-        from assistant import Assistant
+        from sihub.assistant import Assistant
 
         self.settings = settings
         self.assistant = assistant or Assistant(settings)
@@ -253,7 +253,7 @@ class Hub:
 
     def _upload_target(self, name: str) -> Path:
         """Where an upload called `name` is saved; BadInputError for unusable names and types."""
-        from ingest import supported
+        from sihub.ingest import supported
 
         base = safe_name(name)
         folder = self.upload_dir

@@ -85,7 +85,7 @@ def highlighted(text: str, quote: str) -> str:
 
 def citation_card(c: Citation, turn: int, doc_id: int | None, lang: str = "en") -> str:
     """A source card, its labels in the answer's language `lang`."""
-    from assistant.i18n import label  # the assistant layer loads only where answers are shown
+    from sihub.assistant.i18n import label  # the assistant layer loads only where answers are shown
 
     where = esc(c.file) + (f" · {esc(label(lang, 'page', page=int(c.page)))}" if c.page else "")
     url = file_url(doc_id, c.page, c.file)
@@ -116,7 +116,7 @@ def sources_html(answer: Answer | None, turn: int, doc_ids: dict[str, int]) -> s
             f"<li>{esc(r.get('title') or r.get('file'))} <small>{esc(r.get('file'))}</small></li>"
             for r in answer.related
         )
-        from assistant.i18n import label
+        from sihub.assistant.i18n import label
 
         lang = answer.language
         return (

@@ -8,8 +8,8 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from index.sync import Progress
 from sihub.errors import BadInputError, SihubError
+from sihub.index.sync import Progress
 from sihub.settings import Settings
 from sihub.types import Answer, FileResult
 
@@ -112,7 +112,7 @@ def _new_conversation() -> dict[str, Any]:
 def build_ui(hub: Hub, settings: Settings, guard: Guard | None = None):  # noqa: ANN201 - gr.Blocks
     import gradio as gr
 
-    from ingest.readers import READERS
+    from sihub.ingest.readers import READERS
 
     guard = guard or Guard(settings.admin_password)
     disabled_note = (
