@@ -121,8 +121,8 @@ def test_a_name_keeps_its_own_form_over_a_nearer_word(tmp_path):
 
 
 def test_search_finds_the_passage_holding_the_translated_words(tmp_path):
-    from assistant.ask import prepare
-    from assistant.verdict import coverage
+    from sihub.assistant.ask import prepare
+    from sihub.assistant.verdict import coverage
 
     # An English passage on the foundation without the answer outranks the Swedish one that
     # holds it, as the embedder prefers the question's language; the Swedish words for "work
