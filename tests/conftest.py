@@ -132,3 +132,31 @@ def assistant(settings):
     a = Assistant(settings)
     yield a
     a.close()
+
+
+@contextmanager
+def serving(index: Path, library: Path, env: dict[str, str], cwd: Path) -> Iterator[str]:
+    """A real `sihub serve` process over `index` on a free loopback port, started in `cwd`;
+    yields its base URL and stops it afterwards (its log is shown if it does not start)."""
+    import subprocess
+    import sys
+
+    from bench.common import free_port, wait_healthy
+
+    port = free_port()
+    log = open(cwd / f"serve-{port}.log", "w+")  # noqa: SIM115 - closed in finally, read on failure
+    cmd = [sys.executable, "-m", "sihub.cli", "--index", str(index), "serve", "--port", str(port)]
+    proc = subprocess.Popen([*cmd, "--library", str(library)], env=env, cwd=cwd, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        if not wait_healthy(base, proc, timeout=90):
+            log.seek(0)
+            pytest.fail(f"sihub serve did not start:\n{log.read()[-3000:]}")
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()

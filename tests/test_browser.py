@@ -6,13 +6,11 @@ One server (a subprocess on a free loopback port, over a small index) serves the
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from bench.common import CHROMIUM, CHROMIUM_ARGS, free_port, wait_healthy
+from bench.common import CHROMIUM, CHROMIUM_ARGS
 
 pytestmark = pytest.mark.browser
 
@@ -34,7 +32,7 @@ sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """`sihub serve` over the tiny folder plus a document full of HTML; yields (base url, library)."""
-    from conftest import make_tiny_folder, write_tree
+    from conftest import make_tiny_folder, serving, write_tree
 
     from sihub.assistant import Assistant
     from sihub.settings import Settings
@@ -45,7 +43,6 @@ def server(tmp_path_factory):
     a = Assistant(Settings.from_env(env={}, index=root / "index"))
     assert not a.ingest([folder]).failed
     a.close()
-    port = free_port()
     env = {
         **os.environ,
         "SIHUB_ADMIN_PASSWORD": PASSWORD,
@@ -54,37 +51,8 @@ def server(tmp_path_factory):
         "PYTHONPATH": str(Path(__file__).resolve().parent.parent),  # this checkout's code, from any folder
     }
     env.pop("SIHUB_LIBRARY", None)
-    log = open(root / "serve.log", "w+")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "sihub.cli",
-            "--index",
-            str(root / "index"),
-            "serve",
-            "--port",
-            str(port),
-            "--library",
-            str(root / "library"),
-        ],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        cwd=root,
-    )
-    base = f"http://127.0.0.1:{port}"
-    if not wait_healthy(base, proc, timeout=90):
-        proc.kill()
-        log.seek(0)
-        pytest.fail(f"sihub serve did not start:\n{log.read()[-3000:]}")
-    yield base, root / "library"
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+    with serving(root / "index", root / "library", env, root) as base:
+        yield base, root / "library"
 
 
 @pytest.fixture(scope="module")

@@ -24,7 +24,7 @@ import pytest
 httpx = pytest.importorskip("httpx")
 pytest.importorskip("gradio")
 
-from bench.common import free_port, wait_healthy  # noqa: E402
+from conftest import serving  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "hub-coordinator-secret"
@@ -80,24 +80,8 @@ def running(root: Path, site: Path, **env: str) -> Iterator[str]:
     """`sihub serve` over `site`, started in a folder of its own; yields its base URL."""
     elsewhere = root / f"cwd-{uuid.uuid4().hex[:6]}"
     elsewhere.mkdir()
-    port = free_port()
-    log = open(elsewhere / "serve.log", "w+")
-    cmd = [sys.executable, "-m", "sihub.cli", "--index", str(site / "index"), "serve", "--port", str(port)]
-    cmd += ["--library", str(site / "library")]
-    proc = subprocess.Popen(cmd, env=_env(root, **env), cwd=elsewhere, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        if not wait_healthy(base, proc, timeout=90):
-            log.seek(0)
-            pytest.fail(f"sihub serve did not start:\n{log.read()[-3000:]}")
+    with serving(site / "index", site / "library", _env(root, **env), elsewhere) as base:
         yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
 
 
 @pytest.fixture(scope="module")

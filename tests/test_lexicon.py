@@ -20,6 +20,13 @@ SV = {
 }
 
 
+# An English passage on the foundation that does not say which work package it led.
+FOUNDATION_REPORT = (
+    "# The foundation in the project\n\nThe foundation took part in the project from the start. "
+    "Its work on the project is described in the annual report of the foundation.\n"
+)
+
+
 def test_question_words_are_content_words_once():
     assert question_words("Which work package did the foundation lead, and which work?", "en") == [
         "work",
@@ -128,11 +135,7 @@ def test_search_finds_the_passage_holding_the_translated_words(tmp_path):
     # holds it, as the embedder prefers the question's language; the Swedish words for "work
     # package" and "lead" turn that round.
     question = "Which work package did the foundation lead?"
-    report = (
-        "# The foundation in the project\n\nThe foundation took part in the project from the start. "
-        "Its work on the project is described in the annual report of the foundation.\n"
-    )
-    with assistant_over(tmp_path, {**SV, "en/report.md": report}) as a:
+    with assistant_over(tmp_path, {**SV, "en/report.md": FOUNDATION_REPORT}) as a:
         a.warm_words()
         first = [
             retrieve(
@@ -170,11 +173,7 @@ def test_a_fresh_assistant_searches_with_the_kept_translations(tmp_path):
     from sihub.assistant import Assistant
 
     question = "Which work package did the foundation lead?"
-    report = (
-        "# The foundation in the project\n\nThe foundation took part in the project from the start. "
-        "Its work on the project is described in the annual report of the foundation.\n"
-    )
-    with assistant_over(tmp_path, {**SV, "en/report.md": report}) as a:
+    with assistant_over(tmp_path, {**SV, "en/report.md": FOUNDATION_REPORT}) as a:
         a.warm_words()
         warmed = [h.chunk.id for h in a.search(question, 3)]
         fresh = Assistant(a.settings, embedder=a.embedder)
