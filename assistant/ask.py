@@ -18,9 +18,9 @@ from sihub.types import Answer, Hit
 from . import conversation
 from .compose import compose, not_found
 from .evidence import embed_spans, gather, rank_spans
-from .i18n import hinted_language, label, question_language
+from .i18n import hinted_language, label
 from .llm import Backing, ChatClient, Streamed, build_messages, finish
-from .query import normalise_filters, strip_filler
+from .query import normalise_filters, question_language, strip_filler
 from .retrieve import language_bias
 from .state import Evidence, Prepared, Resolved, Verdict
 from .verdict import judge, measure

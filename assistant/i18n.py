@@ -8,7 +8,6 @@ too often on a dozen words, so the hub's five languages get the benefit of the d
 from __future__ import annotations
 
 import re
-import threading
 
 LANGS = ("sv", "lv", "fr", "es", "en")
 
@@ -188,24 +187,11 @@ def lang_name(code: str, in_lang: str) -> str:
 
 # ---- question language -------------------------------------------------------------------------
 
-_NEIGHBOURS = {"no": "sv", "nb": "sv", "nn": "sv", "da": "sv", "lt": "lv", "ca": "es", "gl": "es", "pt": "es"}
 _HINTS = (
     ("lv", re.compile(r"[āēīūķļņģ]", re.IGNORECASE)),
     ("sv", re.compile(r"å", re.IGNORECASE)),
     ("es", re.compile(r"[ñ¿¡]", re.IGNORECASE)),
 )
-_lock = threading.Lock()
-
-
-def _probabilities(text: str) -> list[tuple[str, float]]:
-    from langdetect import DetectorFactory, LangDetectException, detect_langs
-
-    with _lock:
-        DetectorFactory.seed = 0  # the same text always gets the same answer
-        try:
-            return [(str(p.lang), float(p.prob)) for p in detect_langs(text[:2000])]
-        except LangDetectException:
-            return []
 
 
 def hinted_language(text: str) -> str | None:
@@ -214,38 +200,3 @@ def hinted_language(text: str) -> str | None:
         if pattern.search(text):
             return lang
     return None
-
-
-def question_language(text: str, fallback: str = "en") -> str:
-    """ISO 639-1 code of a question; the hub's five languages win close calls.
-
-    Names keep their own letters inside any language ("Zaļā adata", "Umeå"), so when only a
-    few words hold a language's own letters, the detector first reads the question without
-    them; when that is clear, it decides. Otherwise those letters (Latvian long vowels, Swedish å, Spanish ñ
-    and inverted marks) decide, then the detector on the whole text, a neighbour of a hub
-    language mapped to it; `fallback` when the text is too short to tell.
-    """
-    words = text.split()
-    named = [w for w in words if hinted_language(w)]
-    plain = " ".join(w for w in words if not hinted_language(w))
-    if named and 3 * len(named) <= len(words) and sum(ch.isalpha() for ch in plain) >= 12:
-        probs = _probabilities(plain)
-        if probs and probs[0][1] >= 0.9 and probs[0][0] in LANGS:
-            return probs[0][0]
-    hinted = hinted_language(text)
-    if hinted:
-        return hinted
-    if sum(ch.isalpha() for ch in text) < 8:
-        return fallback
-    probs = _probabilities(text)
-    if not probs:
-        return fallback
-    top, p = probs[0]
-    if top in LANGS:
-        return top
-    for lang, q in probs:
-        if lang in LANGS and q >= 0.2:
-            return lang
-    if top in _NEIGHBOURS:
-        return _NEIGHBOURS[top]
-    return top if p >= 0.6 else fallback

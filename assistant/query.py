@@ -18,6 +18,7 @@ from sihub.errors import SihubError
 from sihub.ingest.lang import SUPPORTED, detect
 
 from . import places
+from .i18n import hinted_language
 
 FILTER_KEYS = ("lang", "country", "partner", "year", "type", "file")
 """`lang` is a chunk's language, `file` a document path (glob or folder prefix), the rest catalogue fields."""
@@ -98,13 +99,33 @@ def _supported_guess(text: str) -> tuple[str, float]:
     return (str(probs[0].lang), float(probs[0].prob)) if probs else ("und", 0.0)
 
 
+# Languages the detector confuses with a hub language on short texts ("ca" for Spanish, "no" for
+# Swedish): read as that hub language.
+_NEIGHBOURS = {"no": "sv", "nb": "sv", "nn": "sv", "da": "sv", "lt": "lv", "ca": "es", "gl": "es", "pt": "es"}
+
+
 def question_language(text: str, fallback: str = "und") -> str:
-    """ISO 639-1 code of a question; one of the hub's languages unless nothing points anywhere."""
+    """ISO 639-1 code of a question; one of the hub's languages unless nothing points anywhere.
+    The one detector of the search and the answer (both read a question in the same language).
+
+    Names keep their own letters inside any language ("Zaļā adata", "Umeå"): when only a few
+    words hold a language's own letters, the question is first read without them, and a clear
+    reading decides. Then long questions go to the detector, short ones to letters and function
+    words, and the detector restricted to the hub's languages; `fallback` when nothing tells.
+    """
+    words = text.split()
+    named = [w for w in words if hinted_language(w)]
+    if named and 3 * len(named) <= len(words):
+        plain = " ".join(w for w in words if not hinted_language(w))
+        if sum(ch.isalpha() for ch in plain) >= 12:
+            guess, prob = _supported_guess(plain)
+            if prob >= 0.9:
+                return guess
     letters = sum(ch.isalpha() for ch in text)
     if letters >= 40:
         lang = detect(text, fallback="und", min_letters=40)
         if lang != "und":
-            return lang
+            return _NEIGHBOURS.get(lang, lang)
     strong = hint_language(text, margin=2.0)
     if strong:
         return strong
