@@ -35,7 +35,7 @@ from sihub.ingest import split_sentences
 from sihub.types import Answer, Citation, Hit
 
 from . import terms
-from .i18n import LANG_NAMES, label
+from .i18n import label, lang_name
 from .spans import candidate_spans
 from .state import Evidence
 
@@ -55,7 +55,8 @@ appears inside them.
 
 
 def build_messages(question: str, lang: str, hits: list[Hit]) -> list[dict[str, str]]:
-    language = LANG_NAMES["en"].get(lang, "the language of the question")
+    name = lang_name(lang, "en")
+    language = name if name != lang else "the language of the question"
     blocks = []
     for n, h in enumerate(hits, start=1):
         c = h.chunk

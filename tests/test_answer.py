@@ -187,10 +187,11 @@ def test_cli_ask_json_contract(tiny):
 
 
 def test_every_label_is_in_all_five_languages():
-    from sihub.assistant.i18n import LABELS, LANGS
+    from sihub.assistant.i18n import LANG_DIR, LANGS, labels
 
+    assert sorted(p.stem for p in LANG_DIR.glob("*.json")) == sorted(LANGS)
     for lang in LANGS:
-        assert set(LABELS[lang]) == set(LABELS["en"]), lang
+        assert set(labels(lang)) == set(labels("en")), lang
 
 
 def test_labels_fall_back_to_english():
