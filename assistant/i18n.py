@@ -41,6 +41,8 @@ LABELS: dict[str, dict[str, str]] = {
         "llm_dropped": "Sentences without a source were removed from the model's answer.",
         "llm_unbacked": "Sentences that the passage they cite does not back were removed from the model's answer.",
         "empty_question": "Please ask a question.",
+        "question": "Question",
+        "references": "References",
     },
     "sv": {
         "opening": "Det här säger dokumenten om ”{topic}”:",
@@ -70,6 +72,8 @@ LABELS: dict[str, dict[str, str]] = {
         "llm_dropped": "Meningar utan källa togs bort ur modellens svar.",
         "llm_unbacked": "Meningar som stycket de hänvisar till inte stöder togs bort ur modellens svar.",
         "empty_question": "Ställ en fråga.",
+        "question": "Fråga",
+        "references": "Referenser",
     },
     "lv": {
         "opening": "Lūk, ko dokumenti saka par tēmu “{topic}”:",
@@ -99,6 +103,8 @@ LABELS: dict[str, dict[str, str]] = {
         "llm_dropped": "No modeļa atbildes izņemti teikumi bez avota.",
         "llm_unbacked": "No modeļa atbildes izņemti teikumi, ko nepamato fragments, uz kuru tie atsaucas.",
         "empty_question": "Lūdzu, uzdodiet jautājumu.",
+        "question": "Jautājums",
+        "references": "Atsauces",
     },
     "fr": {
         "opening": "Voici ce que disent les documents sur « {topic} » :",
@@ -128,6 +134,8 @@ LABELS: dict[str, dict[str, str]] = {
         "llm_dropped": "Les phrases sans source ont été retirées de la réponse du modèle.",
         "llm_unbacked": "Les phrases que le passage cité n'étaye pas ont été retirées de la réponse du modèle.",
         "empty_question": "Posez une question.",
+        "question": "Question",
+        "references": "Références",
     },
     "es": {
         "opening": "Esto es lo que dicen los documentos sobre «{topic}»:",
@@ -157,6 +165,8 @@ LABELS: dict[str, dict[str, str]] = {
         "llm_dropped": "Se eliminaron de la respuesta del modelo las frases sin fuente.",
         "llm_unbacked": "Se eliminaron de la respuesta del modelo las frases que el pasaje citado no respalda.",
         "empty_question": "Haga una pregunta.",
+        "question": "Pregunta",
+        "references": "Referencias",
     },
 }
 
@@ -184,6 +194,16 @@ def label(lang: str, key: str, /, **values: object) -> str:
 def lang_name(code: str, in_lang: str) -> str:
     """The name of language `code` written in the interface language; the code itself if unknown."""
     return LANG_NAMES[ui_lang(in_lang)].get(code, code)
+
+
+def country_name(code: str, in_lang: str) -> str:
+    """The name of country (or region) `code` in the interface language, from CLDR through Babel:
+    "LV" reads "Lettland" to a Swedish asker, "EU" "Unión Europea" to a Spanish one. A value CLDR
+    does not know as a territory code (a name already) is returned as it is."""
+    from babel import Locale
+
+    text = str(code).strip()
+    return Locale.parse(ui_lang(in_lang)).territories.get(text.upper(), text) if text else text
 
 
 # ---- question language -------------------------------------------------------------------------
