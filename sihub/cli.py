@@ -326,6 +326,23 @@ def serve(obj: _Ctx, host: str | None, port: int | None, library: Path | None) -
 
 
 @main.command()
+@click.pass_obj
+def mcp(obj: _Ctx) -> None:
+    """Serve the hub to MCP clients (desktop assistants, agents) over stdin and stdout.
+
+    Tools: search, ask (the cited answer with numbered references, and the citations as data),
+    list_documents. The client starts this command; it serves until the client closes stdin.
+
+    \b
+    Example (a client's server entry):
+      {"command": "sihub", "args": ["--index", "/data/hub/index", "mcp"]}
+    """
+    from .mcp_server import serve_stdio
+
+    serve_stdio(obj.settings)
+
+
+@main.command()
 @click.option(
     "--batch", default=8, show_default=True, type=click.IntRange(1, 256), help="Quote units per embedder call."
 )
