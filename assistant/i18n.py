@@ -47,6 +47,16 @@ def _language_names(in_lang: str) -> dict[str, str]:
     return dict(Locale.parse(in_lang).languages)
 
 
+def country_name(code: str, in_lang: str) -> str:
+    """The name of country (or region) `code` in the interface language, from CLDR through Babel:
+    "LV" reads "Lettland" to a Swedish asker, "EU" "Unión Europea" to a Spanish one. A value CLDR
+    does not know as a territory code (a name already) is returned as it is."""
+    from babel import Locale
+
+    text = str(code).strip()
+    return Locale.parse(ui_lang(in_lang)).territories.get(text.upper(), text) if text else text
+
+
 # ---- question language -------------------------------------------------------------------------
 
 _HINTS = (

@@ -166,8 +166,23 @@ def search(obj: _Ctx, query: str, k: int | None, filters: tuple[str, ...], mode:
 @main.command()
 @click.argument("question", callback=_text)
 @_retrieval_options("Passages to draw from, these only [env SIHUB_ASK_K; 10, and those beside them].")
+@click.option(
+    "--markdown",
+    "as_markdown",
+    is_flag=True,
+    help="Print Markdown: the question, the answer and its numbered references (title, partner, country, year, "
+    "file, page).",
+)
 @click.pass_obj
-def ask(obj: _Ctx, question: str, k: int | None, filters: tuple[str, ...], mode: str | None, as_json: bool) -> None:
+def ask(
+    obj: _Ctx,
+    question: str,
+    k: int | None,
+    filters: tuple[str, ...],
+    mode: str | None,
+    as_json: bool,
+    as_markdown: bool,
+) -> None:
     """Answer QUESTION from the documents, with numbered citations.
 
     \b
@@ -175,12 +190,20 @@ def ask(obj: _Ctx, question: str, k: int | None, filters: tuple[str, ...], mode:
       sihub ask "Quels outils pour mesurer l'impact social ?"
       sihub ask "What did the Riga final conference decide?" --json
       sihub ask "Kādi ir sociālā uzņēmuma kritēriji?" --filter country=LV
+      sihub ask "Vilka verktyg mäter social påverkan?" --markdown > svar.md
     """
+    if as_json and as_markdown:
+        raise click.UsageError("choose one of --json and --markdown")
     if mode:
         obj.settings = obj.settings.replace(mode=mode)
     answer = obj.assistant.ask(question, k, filters=list(filters) or None)
     if as_json:
         _emit(answer.to_json())
+        return
+    if as_markdown:
+        from sihub.assistant.export import to_markdown
+
+        click.echo(to_markdown(answer), nl=False)
         return
     if answer.note:
         click.secho(answer.note, fg="yellow", err=True)
@@ -300,6 +323,23 @@ def serve(obj: _Ctx, host: str | None, port: int | None, library: Path | None) -
 
     settings = obj.settings.replace(host=host, port=port, library=library)
     run_server(settings)
+
+
+@main.command()
+@click.pass_obj
+def mcp(obj: _Ctx) -> None:
+    """Serve the hub to MCP clients (desktop assistants, agents) over stdin and stdout.
+
+    Tools: search, ask (the cited answer with numbered references, and the citations as data),
+    list_documents. The client starts this command; it serves until the client closes stdin.
+
+    \b
+    Example (a client's server entry):
+      {"command": "sihub", "args": ["--index", "/data/hub/index", "mcp"]}
+    """
+    from .mcp_server import serve_stdio
+
+    serve_stdio(obj.settings)
 
 
 @main.command()

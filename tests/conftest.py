@@ -81,6 +81,33 @@ def assistant_over(root: Path, files: dict[str, str | bytes], **settings: Any) -
         a.close()
 
 
+CATALOG = (
+    "fr/incubateur.md: {partner: Avise, country: FR, year: 2022}\n"
+    "lv/likums.txt: {partner: LSUA, country: LV, year: 2021}\n"
+    "sv/upphandling.md: {partner: Coompanion, country: SE, year: 2021}\n"
+)
+"""Catalogue fields for `DOCS`, so that references name partner, country and year."""
+
+
+def make_site(root: Path) -> Path:
+    """`DOCS` and their catalogue under `root`/docs, indexed in `root`/index with the default
+    embedder, by paths relative to `root` (as a coordinator runs `sihub ingest docs` there).
+    Returns `root`."""
+    from contextlib import chdir
+
+    from sihub.assistant import Assistant
+    from sihub.settings import Settings
+
+    write_tree(root / "docs", {**DOCS, "catalog.yaml": CATALOG})
+    with chdir(root):
+        a = Assistant(Settings.from_env(env={}, index=root / "index"))
+        try:
+            assert not a.ingest([Path("docs")]).failed
+        finally:
+            a.close()
+    return root
+
+
 def make_pdf(path: Path, pages: list[str], title: str = "") -> Path:
     """A born-digital PDF with one text block per page (core font: Latin-1 text only)."""
     from fpdf import FPDF

@@ -139,6 +139,33 @@ def test_follow_up_keeps_context_and_new_conversation_clears(page) -> None:
     assert page.locator("#sources .src-card").count() == 0
 
 
+def test_the_answer_is_copied_and_downloaded_with_its_references(browser, server, tmp_path) -> None:
+    """Issue 23, item 5, from the keyboard: the buttons act on the latest answer's Markdown."""
+    context = browser.new_context(permissions=["clipboard-read", "clipboard-write"], accept_downloads=True)
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    page.goto(server[0] + "/", wait_until="domcontentloaded")
+    _ask(page, "When did the social enterprise law enter into force in Latvia?")
+    page.wait_for_selector("#sources .src-card")
+    page.wait_for_selector("#download-answer:not([disabled])")  # the Markdown is there (its box stays folded)
+
+    page.focus("#download-answer")
+    with page.expect_download() as download:
+        page.keyboard.press("Enter")
+    saved = tmp_path / "answer.md"
+    download.value.save_as(saved)
+    markdown = saved.read_text(encoding="utf-8")
+    assert download.value.suggested_filename == "sihub-answer.md"
+    assert markdown.startswith("**Question:** When did the social enterprise law")
+    assert "**References**" in markdown and "- [1] " in markdown
+
+    page.focus("#copy-answer")
+    page.keyboard.press("Enter")
+    page.wait_for_function("async () => (await navigator.clipboard.readText()).includes('**References**')")
+    assert page.evaluate("navigator.clipboard.readText()") == markdown
+    context.close()
+
+
 def test_coordinator_uploads_a_file_and_finds_it_in_documents(page, server, tmp_path) -> None:
     doc = tmp_path / "Kiruna-rapport.md"
     doc.write_text(

@@ -27,7 +27,7 @@ OLD_NAMES = {p.rpartition(".")[2] for p, folder in PACKAGE_DIR.items() if p != f
 SOURCES = ("sihub", "ingest", "index", "assistant", "tests", "bench")
 
 CORE = {"sihub", "sihub.types", "sihub.errors", "sihub.settings"}
-EDGES = ("sihub.cli", "sihub.web", "sihub.feedback", "sihub.progress", "sihub.limits")
+EDGES = ("sihub.cli", "sihub.web", "sihub.feedback", "sihub.progress", "sihub.limits", "sihub.mcp_server")
 LAYERS = ("sihub.ingest", "sihub.index", "sihub.assistant")
 """In order: each layer may import the ones before it and the core, never those after it."""
 

@@ -11,11 +11,11 @@ import os
 import sqlite3
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import FastAPI, File, Query, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, JSONResponse, Response
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -30,6 +30,7 @@ from sihub.errors import (
 from sihub.settings import Settings
 from sihub.types import FileResult
 
+from . import openai_compat
 from .auth import Denied, Guard, bearer
 from .guards import GRADIO_UPLOAD, BodyLimit, GradioGate, HostCheck, SameOrigin
 from .hub import Hub
@@ -88,36 +89,42 @@ def create_app(settings: Settings, hub: Hub | None = None):  # noqa: ANN201 - Fa
     _add_guards(app, settings, guard)
 
     def error(status: int, message: str, **headers: str) -> JSONResponse:
-        if len(message) > ERROR_CHARS:
-            message = message[: ERROR_CHARS - 1] + "…"
-        return JSONResponse({"error": message}, status_code=status, headers=headers or None)
+        return JSONResponse({"error": _clip(message)}, status_code=status, headers=headers or None)
+
+    def failed(request: Request, status: int, message: str, **headers: str) -> JSONResponse:
+        """An exception's error response, in OpenAI's shape under /v1 (`openai_compat`)."""
+        if openai_compat.owns(request.url.path):
+            return openai_compat.error_response(status, _clip(message), headers)
+        return error(status, message, **headers)
 
     @app.exception_handler(Denied)
     async def _denied(request: Request, exc: Denied) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else {}
         if exc.retry_after:
             headers["Retry-After"] = str(exc.retry_after)
-        return error(exc.status, exc.message, **headers)
+        return failed(request, exc.status, exc.message, **headers)
 
     @app.exception_handler(IndexMissingError)
     @app.exception_handler(IndexMismatchError)
     async def _no_index(request: Request, exc: SihubError) -> JSONResponse:
-        return error(503, str(exc))
+        return failed(request, 503, str(exc))
 
     @app.exception_handler(IndexLockedError)
     async def _locked(request: Request, exc: SihubError) -> JSONResponse:
-        return error(409, str(exc))
+        return failed(request, 409, str(exc))
 
     @app.exception_handler(SihubError)
     async def _sihub(request: Request, exc: SihubError) -> JSONResponse:
         # The remaining domain errors are about the request (e.g. an unknown filter key),
         # except a model that cannot be loaded or reached.
         status = 503 if isinstance(exc, EmbedderError) else 502 if isinstance(exc, LLMError) else 400
-        return error(status, str(exc))
+        return failed(request, status, str(exc))
 
     @app.exception_handler(sqlite3.Error)
     async def _store(request: Request, exc: sqlite3.Error) -> JSONResponse:
-        return error(503, "the index cannot answer this request now (database error); try again or simplify it")
+        return failed(
+            request, 503, "the index cannot answer this request now (database error); try again or simplify it"
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -125,11 +132,11 @@ def create_app(settings: Settings, hub: Hub | None = None):  # noqa: ANN201 - Fa
         for e in exc.errors()[:5]:
             where = ".".join(str(x) for x in e.get("loc", ()) if x != "body")
             parts.append(f"{where}: {e.get('msg')}" if where else str(e.get("msg")))
-        return error(400, "bad request: " + "; ".join(parts))
+        return failed(request, 400, "bad request: " + "; ".join(parts))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return error(exc.status_code, str(exc.detail))
+        return failed(request, exc.status_code, str(exc.detail))
 
     def admin(request: Request) -> None:
         client = request.client.host if request.client else "unknown"
@@ -142,10 +149,20 @@ def create_app(settings: Settings, hub: Hub | None = None):  # noqa: ANN201 - Fa
         """Index size, embedder and version (503 when no index is built)."""
         return hub.health()
 
-    @app.post("/api/ask", tags=["ask"])
-    def ask(body: AskBody) -> dict[str, Any]:
-        """An answer with numbered citations: the same object as `sihub ask --json`."""
-        return hub.ask(body.question, body.k, body.history, body.filters).to_json()
+    @app.post("/api/ask", tags=["ask"], response_model=None)
+    def ask(
+        body: AskBody,
+        format: Literal["json", "markdown"] = Query(  # noqa: A002 - the public parameter name
+            "json", description="`markdown`: the answer with numbered references, as `sihub ask --markdown`."
+        ),
+    ) -> dict[str, Any] | Response:
+        """An answer with numbered citations: the same object as `sihub ask --json` (or its Markdown)."""
+        answer = hub.ask(body.question, body.k, body.history, body.filters)
+        if format == "markdown":
+            from sihub.assistant.export import to_markdown
+
+            return Response(to_markdown(answer), media_type="text/markdown; charset=utf-8")
+        return answer.to_json()
 
     @app.get("/api/search", tags=["ask"])
     def search(
@@ -214,6 +231,8 @@ def create_app(settings: Settings, hub: Hub | None = None):  # noqa: ANN201 - Fa
     def unknown(rest: str) -> JSONResponse:
         return error(404, f"no such endpoint: /api/{rest}")
 
+    openai_compat.add_routes(app, hub)
+
     theme, css, head = ui_assets()
     demo = build_ui(hub, settings, guard)
     gr.mount_gradio_app(
@@ -232,6 +251,11 @@ def create_app(settings: Settings, hub: Hub | None = None):  # noqa: ANN201 - Fa
     # Without it, any file the server can read could be named and fetched back (issue 18).
     demo.has_launched = True
     return app
+
+
+def _clip(message: str) -> str:
+    """A message no longer than ERROR_CHARS characters."""
+    return message if len(message) <= ERROR_CHARS else message[: ERROR_CHARS - 1] + "…"
 
 
 def upload_limit(settings: Settings) -> int:

@@ -44,6 +44,30 @@ SET_UPLOAD_COOKIE = (
 )
 
 
+# "Copy with references" and "Download Markdown" run in the page on the latest answer's Markdown:
+# nothing is written on the server. The clipboard API needs a secure context (https or
+# localhost); elsewhere the copy falls back to selecting a text area.
+COPY_MARKDOWN = """(text) => {
+  if (!text) return;
+  if (navigator.clipboard && window.isSecureContext) { navigator.clipboard.writeText(text); return; }
+  const area = document.createElement("textarea");
+  area.value = text;
+  document.body.appendChild(area);
+  area.select();
+  document.execCommand("copy");
+  area.remove();
+}"""
+DOWNLOAD_MARKDOWN = """(text) => {
+  if (!text) return;
+  const link = document.createElement("a");
+  link.href = URL.createObjectURL(new Blob([text], {type: "text/markdown;charset=utf-8"}));
+  link.download = "sihub-answer.md";
+  document.body.appendChild(link);
+  link.click();
+  setTimeout(() => { URL.revokeObjectURL(link.href); link.remove(); }, 0);
+}"""
+
+
 def ui_assets() -> tuple[Any, str, str]:
     """Theme (system fonts: the page needs no outside network), CSS and the head script."""
     import gradio as gr
@@ -105,8 +129,9 @@ def _copier(path: Path) -> Any:
 
 
 def _new_conversation() -> dict[str, Any]:
-    """The chat's server-side state: the messages shown, the turns asked, the answers given."""
-    return {"chat": [], "turns": [], "answers": {}, "n": 0}
+    """The chat's server-side state: the messages shown, the turns asked, the answers given, and
+    the latest answer as Markdown with its references (what the page copies and downloads)."""
+    return {"chat": [], "turns": [], "answers": {}, "n": 0, "markdown": ""}
 
 
 def build_ui(hub: Hub, settings: Settings, guard: Guard | None = None):  # noqa: ANN201 - gr.Blocks
@@ -173,6 +198,9 @@ def build_ui(hub: Hub, settings: Settings, guard: Guard | None = None):  # noqa:
         chat[-1] = {"role": "assistant", "content": answer_markdown(final, turn)}
         convo["turns"].append({"question": question, "answer": final.answer, "language": final.language})
         convo["answers"][str(len(chat) - 1)] = final.to_json()
+        from sihub.assistant.export import to_markdown  # the assistant layer loads where answers are shown
+
+        convo["markdown"] = to_markdown(final)
         try:
             ids = hub.doc_ids()
         except SihubError:
@@ -181,6 +209,11 @@ def build_ui(hub: Hub, settings: Settings, guard: Guard | None = None):  # noqa:
 
     def new_conversation():
         return [], "", sources_html(None, 0, {}), _new_conversation()
+
+    def latest_markdown(convo: dict):
+        """The latest answer's Markdown; the buttons that take it away work once there is one."""
+        text = (convo or {}).get("markdown", "")
+        return text, gr.update(interactive=bool(text)), gr.update(interactive=bool(text))
 
     def on_like(convo: dict, data: gr.LikeData):
         index = data.index[0] if isinstance(data.index, (list, tuple)) else data.index
@@ -289,6 +322,23 @@ def build_ui(hub: Hub, settings: Settings, guard: Guard | None = None):  # noqa:
                             )
                             ask_btn = gr.Button("Ask", variant="primary", elem_id="ask", scale=1, min_width=70)
                             new_btn = gr.Button("New conversation", elem_id="new-conversation", scale=1, min_width=120)
+                        with gr.Row():
+                            copy_btn = gr.Button(
+                                "Copy with references", elem_id="copy-answer", size="sm", interactive=False
+                            )
+                            download_btn = gr.Button(
+                                "Download Markdown", elem_id="download-answer", size="sm", interactive=False
+                            )
+                        with gr.Accordion("Latest answer as Markdown", open=False):
+                            markdown = gr.Textbox(
+                                show_label=False,
+                                elem_id="answer-markdown",
+                                lines=6,
+                                max_lines=20,
+                                interactive=False,
+                                buttons=["copy"],
+                                placeholder="The latest answer with its numbered references appears here.",
+                            )
                         gr.Examples(examples=[[q] for q in EXAMPLES], inputs=box, label="Examples")
                         with gr.Accordion("Filters (apply to the next question)", open=False):
                             with gr.Row():
@@ -366,9 +416,16 @@ def build_ui(hub: Hub, settings: Settings, guard: Guard | None = None):  # noqa:
 
         ask_inputs = [box, convo, *filters]
         ask_outputs = [chatbot, box, sources, convo]
-        box.submit(respond, ask_inputs, ask_outputs, show_progress="hidden")
-        ask_btn.click(respond, ask_inputs, ask_outputs, show_progress="hidden")
-        new_btn.click(new_conversation, None, [chatbot, box, sources, convo], show_progress="hidden")
+        take_away = [markdown, copy_btn, download_btn]
+        for asked in (box.submit, ask_btn.click):
+            asked(respond, ask_inputs, ask_outputs, show_progress="hidden").then(
+                latest_markdown, [convo], take_away, show_progress="hidden"
+            )
+        new_btn.click(new_conversation, None, [chatbot, box, sources, convo], show_progress="hidden").then(
+            latest_markdown, [convo], take_away, show_progress="hidden"
+        )
+        copy_btn.click(None, [markdown], None, js=COPY_MARKDOWN)
+        download_btn.click(None, [markdown], None, js=DOWNLOAD_MARKDOWN)
         chatbot.like(on_like, [convo], None)
         doc_query.change(list_documents, doc_query, docs_table, show_progress="hidden")
         refresh_btn.click(on_load, None, [docs_table, del_choice, *filters])
