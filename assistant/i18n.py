@@ -12,15 +12,21 @@ from pathlib import Path
 
 LANGS = ("sv", "lv", "fr", "es", "en")
 
-# Interface text, one data file per language (`lang/<code>.json`): adding a language is adding
-# a file. Language names come from CLDR through Babel.
+# Interface text and question cue words, one data file per language (`lang/<code>.json`):
+# adding a language is adding a file. Language and country names come from CLDR through Babel.
 LANG_DIR = Path(__file__).with_name("lang")
 
 
 @cache
+def language_data(lang: str) -> dict:
+    """What sihub knows of `lang` (read once from `lang/<lang>.json`): its interface text
+    ("labels") and the cue words that tell what a question asks for ("cues", `kinds.py`)."""
+    return json.loads((LANG_DIR / f"{lang}.json").read_text(encoding="utf-8"))
+
+
 def labels(lang: str) -> dict[str, str]:
-    """The interface text of `lang` (read once from `lang/<lang>.json`)."""
-    return json.loads((LANG_DIR / f"{lang}.json").read_text(encoding="utf-8"))["labels"]
+    """The interface text of `lang`."""
+    return language_data(lang)["labels"]
 
 
 def ui_lang(lang: str) -> str:

@@ -15,7 +15,10 @@ Three kinds are told apart, in the hub's five languages (sv, lv, fr, es, en):
 teman…"), which a table or a list answers best.
 
 The patterns are deliberately narrow (a question that is not clearly one of the kinds gets no
-check), since a wrong kind turns away a real answer.
+check), since a wrong kind turns away a real answer. Their words are data: each language's file
+`lang/<code>.json` lists its cues (question words of each kind, money words, currencies, month
+names, number words, the words that name a part such as "Work Package"), and this module joins
+them across languages; adding a language is adding its file.
 """
 
 from __future__ import annotations
@@ -23,63 +26,38 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
+from .i18n import LANGS, language_data
 from .terms import content_words, fold, key
 
 Kind = str  # "money" | "time" | "score" | "count"
 
 _F = re.IGNORECASE
+
+
+def _cues(name: str) -> list[str]:
+    """The cue fragments `name` of every language's data file (`lang/<code>.json`, "cues"),
+    longest first: regular-expression pieces over folded, lower-case text."""
+    found = {piece for lang in LANGS for piece in language_data(lang)["cues"].get(name, [])}
+    return sorted(found, key=lambda piece: (-len(piece), piece))
+
+
+def _any(name: str) -> str:
+    return "|".join(_cues(name))
+
+
 # Words of money anywhere in the question ("the total budget of ...", "¿Cuánto costó ...?").
-_MONEY_WORDS = re.compile(
-    r"\b(budget\w*|cost(?![- ](?:benefit|effective|efficien))\w*|price\w*|how much money|amount of money|"
-    r"grant amount|in euros?|kostnad\w*|kostade|kosta[rt]?|belopp\w*|hur mycket pengar|"
-    r"budzet\w*|izmaks\w*|maksa\w*|cena\w*|naudas|cik (?:\w+ ){0,3}lidzekl\w*|"
-    r"cout\w*|coute\w*|montant\w*|combien d'argent|"
-    r"presupuest\w*|coste\w*|costo\w*|costaron|importe\w*|precio\w*|cuanto dinero)",
-    _F,
-)
+_MONEY_WORDS = re.compile(rf"\b({_any('money')})", _F)
 # "How should the budget be shared?" asks for no amount: how / why questions, unless they ask
 # how much or how many.
-_OPEN = re.compile(
-    r"^(?:how (?!much|many)|why|hur (?!mycket|manga|stor)|varfor|ka\b|kapec|comment|pourquoi|como|por que)", _F
-)
+_OPEN = re.compile(rf"^(?:{_any('open')})", _F)
 # Question words, looked for at the start of a clause only: "when" in "what cannot change
 # when replicating it" asks for no date.
 _CLAUSE_KINDS = [
-    (
-        "time",
-        re.compile(
-            r"(when|what (?:year|date|time)|which (?:year|date)|at what time|since when|"
-            r"nar|sedan nar|vilket (?:ar|datum)|vilken (?:tid|dag)|"
-            r"kad|kura (?:gada|datuma)|cikos|kops kura\w*|"
-            r"quand|depuis quand|(?:en )?quelle (?:annee|date|heure)|a quelle heure|"
-            r"cuando|desde cuando|(?:en )?que (?:ano|fecha|dia)|a que hora)\b",
-            _F,
-        ),
-    ),
-    (
-        "score",
-        re.compile(
-            r"(what (?:(?:average|mean|overall) )?(?:rating|score|grade)s?\b|"
-            r"vilke[nt] (?:genomsnittlig[ta]? )?(?:betyg|poang|snittbetyg)\b|"
-            r"kad[sau] videj\w+ vertejum\w*|"
-            r"quel(?:le)? (?:note (?:moyenne|globale|de satisfaction)|score)\b|"
-            r"que (?:valoracion|puntuacion|calificacion|nota media)\b)",
-            _F,
-        ),
-    ),
-    (
-        "count",
-        re.compile(
-            r"(how (?:many|much)|what (?:share|percentage|proportion)|"
-            r"hur (?:manga|mycket|stor andel)|vilken andel|"
-            r"cik\b|kada dala|"
-            r"combien|quel(?:le)? (?:part|pourcentage|proportion)|"
-            r"(?:de |a )?cuant[oa]s?\b|que (?:porcentaje|proporcion|parte))",
-            _F,
-        ),
-    ),
+    ("time", re.compile(rf"({_any('time')})\b", _F)),
+    ("score", re.compile(rf"({_any('score')})", _F)),
+    ("count", re.compile(rf"({_any('count')})", _F)),
 ]
-_CLAUSE = re.compile(r"[,;:¿?]|\b(?:and|och|un|et|y|e|or|eller|vai|ou|o)\b", _F)
+_CLAUSE = re.compile(rf"[,;:¿?]|\b(?:{_any('clause_joiners')})\b", _F)
 # How many words may come before the question word in its clause ("In which year ...").
 _LEAD = 2
 
@@ -99,15 +77,7 @@ def asked(question: str) -> Kind | None:
 
 # Questions that ask for several things: "Which projects…", "What are the steps…", "Vilka
 # teman…", "Quels modules…", "¿Qué funciones…", "¿Cuáles son…", "Kādus soļus…".
-_SEVERAL = re.compile(
-    r"^(?:(?:which|what)(?: \w+){0,2}? (?:are|were)\b|"
-    r"(?:which|what) (?!(?:does|was|has|happens|means|makes)\b)\w{3,}(?<!ss)(?<!is)(?<!us)s\b|"
-    r"vilka\b|"
-    r"quel(?:le)?s\b|"
-    r"cuales\b|que \w{3,}s\b|"
-    r"kadi\b|kadas\b|kadus\b|kuri\b|kuras\b|kurus\b)",
-    _F,
-)
+_SEVERAL = re.compile(rf"^(?:{_any('several')})", _F)
 
 
 def asks_several(question: str) -> bool:
@@ -125,36 +95,21 @@ def several_of(question: str) -> str | None:
     return key(words[0]) if words else None
 
 
-_CURRENCY = r"(?:€|\$|£|eur\b|euros?\b|eiro\b|kr\b|kronor|kronas?\b|couronnes?|coronas?\b|sek\b|usd\b|gbp\b)"
-_SCALE = r"(?:k|m|mn|milj\w*|million\w*|miljon\w*|miljard\w*|milliard\w*|mil|thousand|tusen|tukst\w*)"
+# Currency signs and codes are the same in every language; currency and scale words are not.
+_CURRENCY = rf"(?:€|\$|£|eur\b|{_any('currency')})"
+_SCALE = rf"(?:k|m|mn|{_any('scale')})"
 _MONEY = re.compile(
     rf"(\d[\d\s.,\u00a0\u202f]*\s*(?:{_SCALE}\.?\s*)?{_CURRENCY}|[€$£]\s*\d|(?:eur|sek|usd|gbp)\.?\s*\d|\d\s*(?:mnkr|mkr|tkr|k€|m€))",
     _F,
 )
 # Month names (word beginnings, folded) and seasons of the five languages; English "may" and
-# Swedish "vår" are left out, being common words too.
-_MONTH_NAMES = (
-    "januar janvar enero februar fevrier febrero march mars marts marta marzo april aprili avril abril "
-    "maj maij mai mayo june juni junij juin junio july juli julij juillet julio august aout agosto "
-    "septemb septiemb setiembre octob oktob octubre novemb noviemb decemb diciemb"
-).split()
-_SEASONS = (
-    "spring summer autumn winter sommar vinter pavasar vasar rudeni ziem printemps automne hiver "
-    "primavera verano otono invierno"
-).split()
-_MONTHS = _MONTH_NAMES + _SEASONS
-_WHOLE_MONTHS = frozenset({"maj", "mai", "mars", "marta", "juni", "juli", "juin"})
+# Swedish "vår" are left out, being common words too; a short name that other words begin with
+# ("mars", "juni") counts whole only (`whole_months`).
+_MONTH_NAMES = _cues("months")
+_MONTHS = _MONTH_NAMES + _cues("seasons")
+_WHOLE_MONTHS = frozenset(_cues("whole_months"))
 _TIME = re.compile(r"\b(?:1[89]|20)\d\d\b|\b\d{1,2}[.:h]\d{2}\b|\b\d{1,2}[./-]\d{1,2}[./-]\d{2,4}\b")
-_NUMBER_WORDS = frozenset(
-    """
-    two three four five six seven eight nine ten eleven twelve fifteen twenty thirty forty fifty hundred
-    thousand dozen half
-    tva tre fyra fem sju atta nio tio elva tolv femton tjugo trettio hundra tusen halva
-    divi tris cetri pieci sesi septini astoni devini desmit divdesmit simts tukstotis puse
-    deux trois quatre cinq sept huit neuf dix onze douze quinze vingt trente cent mille moitie
-    dos tres cuatro cinco seis siete ocho nueve diez once doce quince veinte treinta cien ciento mil mitad
-    """.split()
-)
+_NUMBER_WORDS = frozenset(_cues("number_words"))
 _WORD = re.compile(r"\w+")
 
 
@@ -219,26 +174,18 @@ _MONTH_WORD = (
 )
 _DAY = r"\d{1,2}\.?"
 _DATE_DAY = re.compile(
-    rf"\b{_DAY}(?:\s*(?:[-–]|and|och|un|et|y|al|to|till|lidz)\s*{_DAY})?\s*(?:de\s+)?{_MONTH_WORD}"
+    rf"\b{_DAY}(?:\s*(?:[-–]|{_any('date_joiners')})\s*{_DAY})?\s*(?:de\s+)?{_MONTH_WORD}"
     rf"|\b{_MONTH_WORD}\s+\d{{1,2}}\b(?!\d)"
 )
 # A score: a decimal of a few digits ("4,6", "8.25"; not "1,000"), a figure out of another ("4
 # of 5", "3,9/5", "4,6 no 5", "17 sur 20") or a percentage.
 _SCORE = re.compile(
-    r"(?<![\d.,])(\d{1,2}[.,]\d{1,2}(?!\d)(?![.,]\d)|\d{1,3}(?:[.,]\d{1,2})?(?=\s*(?:/|(?:out )?of|no|sur|de|av|pa|iz)"
-    r"\s*\d{1,3}\b)|\d{1,3}(?:[.,]\d{1,2})?(?=\s*(?:%|procent|percent|pour ?cent|por ciento)))"
+    rf"(?<![\d.,])(\d{{1,2}}[.,]\d{{1,2}}(?!\d)(?![.,]\d)|\d{{1,3}}(?:[.,]\d{{1,2}})?(?=\s*(?:/|{_any('score_of')})"
+    rf"\s*\d{{1,3}}\b)|\d{{1,3}}(?:[.,]\d{{1,2}})?(?=\s*(?:%|{_any('percent')})))"
 )
 # A number that names a part rather than counts: "Work Package 5", "arbetspaket 4", "module 4",
 # "fase 2", "Ley 5/2011", "article 3", "page 12" (folded; the word's inflections by its start).
-_LABEL_WORDS = (
-    "work package|package|module|phase|step|stage|lot|article|section|chapter|page|table|figure|annex|"
-    "appendix|round|level|wave|priority|axis|pillar|objective|option|scenario|version|"
-    "arbetspaket|paket|modul|fas|steg|etapp|artikel|avsnitt|kapitel|sida|tabell|figur|bilaga|omgang|niva|"
-    "posm|solis|pant|nodal|lappus|tabul|attel|pielikum|kart|limen|"
-    "etape|chapitre|tableau|annexe|axe|objectif|niveau|vague|tour|"
-    "paquete de trabajo|paquete|modulo|fase|etapa|paso|articulo|seccion|capitulo|pagina|tabla|anexo|eje|"
-    "objetivo|nivel|ronda|ley"
-)
+_LABEL_WORDS = _any("label_words")
 _LABEL = re.compile(rf"\b(?:{_LABEL_WORDS})\w{{0,3}}\s+(?:n[or]\.?\s*)?\d+(?:[./]\d+)?\b(?!\s*%)")
 # A number with a full stop before a lower-case word: "5. darba paketē" (not "was 46. Most came").
 _ORDINAL = re.compile(r"\b\d{1,3}\.\s+(?=\w)")

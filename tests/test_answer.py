@@ -187,11 +187,12 @@ def test_cli_ask_json_contract(tiny):
 
 
 def test_every_label_is_in_all_five_languages():
-    from sihub.assistant.i18n import LANG_DIR, LANGS, labels
+    from sihub.assistant.i18n import LANG_DIR, LANGS, labels, language_data
 
     assert sorted(p.stem for p in LANG_DIR.glob("*.json")) == sorted(LANGS)
     for lang in LANGS:
         assert set(labels(lang)) == set(labels("en")), lang
+        assert set(language_data(lang)["cues"]) == set(language_data("en")["cues"]), lang
 
 
 def test_labels_fall_back_to_english():
