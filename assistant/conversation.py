@@ -14,51 +14,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import terms
+from .i18n import cues
 from .state import Resolved
 
-# Openings that continue the previous turn, in the hub's five languages (lower case).
-_CONTINUATIONS = (
-    "and ",
-    "what about",
-    "how about",
-    "and what",
-    "also ",
-    "same ",
-    "then ",
-    "och ",
-    "men ",
-    "hur är det med",
-    "vad gäller",
-    "samma ",
-    "un ",
-    "bet ",
-    "kā ar",
-    "un kā",
-    "arī ",
-    "et ",
-    "mais ",
-    "et pour",
-    "et en",
-    "et à",
-    "qu'en est-il",
-    "pareil",
-    "y ",
-    "pero ",
-    "¿y ",
-    "y en",
-    "y para",
-    "¿y en",
-    "lo mismo",
-    "también",
-)
-# Words that point back at the previous answer.
-_ANAPHORA = frozenset(
-    "it its that this those these they them there same "
-    "det den dessa där detta samma "
-    "tas tā tie tās tur šis šī "
-    "cela ça celui celle ceux là y même "
-    "eso esa ese esto ello allí mismo misma".split()
-)
+# Openings that continue the previous turn (lower case), and words that point back at the
+# previous answer: each language's data file (`lang/<code>.json`, cues "continuations" and
+# "anaphora").
+_CONTINUATIONS = tuple(c for items in cues("continuations").values() for c in items)
+_ANAPHORA = frozenset(w for words in cues("anaphora").values() for w in words)
 _SHORT = 4  # content words at most, for a question to lean on the previous one
 
 

@@ -24,6 +24,11 @@ def language_data(lang: str) -> dict:
     return json.loads((LANG_DIR / f"{lang}.json").read_text(encoding="utf-8"))
 
 
+def cues(name: str, langs: tuple[str, ...] = LANGS) -> dict[str, list[str] | str]:
+    """The cue `name` of each language's data file, by language (in the order of `langs`)."""
+    return {lang: language_data(lang)["cues"].get(name, []) for lang in langs}
+
+
 def labels(lang: str) -> dict[str, str]:
     """The interface text of `lang`."""
     return language_data(lang)["labels"]

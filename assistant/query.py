@@ -18,7 +18,7 @@ from sihub.errors import SihubError
 from sihub.ingest.lang import SUPPORTED, detect
 
 from . import places
-from .i18n import hinted_language
+from .i18n import cues, hinted_language
 
 FILTER_KEYS = ("lang", "country", "partner", "year", "type", "file")
 """`lang` is a chunk's language, `file` a document path (glob or folder prefix), the rest catalogue fields."""
@@ -38,21 +38,11 @@ class Query:
         return self.lexical_text or self.text
 
 
-# Letters that only one of the five languages writes (case-folded).
-_LETTER_HINTS = {
-    "lv": "āēīūčšžģķļņ",
-    "sv": "åäö",
-    "es": "ñ¿¡",
-    "fr": "çœàâêëîïôûùè",
-}
-# A few very frequent function words per language (own lists, deliberately short).
-_WORD_HINTS = {
-    "en": "the of and to in is are what which who how when where does did for with from this that was were".split(),
-    "sv": "och att det som är en ett för med på av till vad vilka vilken hur när var finns har kan om inte de".split(),
-    "fr": "le la les des du de et est sont une un pour avec dans quel quelle quels quelles qui que comment où".split(),
-    "es": "el la los las del de y es son una un para con en qué cuál cuáles quién cómo dónde cuándo por hay".split(),
-    "lv": "un ir kā kas ar par uz no vai kāds kāda kādi kur kad cik tā šis šī bija tiek".split(),
-}
+# Letters that only one of the five languages writes (case-folded), and a few very frequent
+# function words per language (deliberately short lists): each language's data file
+# (`lang/<code>.json`, cues "letters" and "function_words").
+_LETTER_HINTS = {lang: letters for lang, letters in cues("letters").items() if letters}
+_WORD_HINTS = cues("function_words")
 _WORD_SETS = {lang: set(words) for lang, words in _WORD_HINTS.items()}
 _WORD = re.compile(r"\w+", re.UNICODE)
 
@@ -136,45 +126,9 @@ def question_language(text: str, fallback: str = "und") -> str:
     return hinted or fallback
 
 
-# Polite openings that carry no topic, per language (matched at the start, case-insensitive).
-_FILLER = [
-    # en
-    r"(hi|hello|hey)[,!.]?",
-    r"(please\s+)?(can|could|would|will)\s+you\s+(please\s+)?(tell|show|explain\s+to|let)\s+me(\s+know)?",
-    r"(please\s+)?(can|could|would)\s+you\s+(please\s+)?(explain|find|look\s+up|check|say)",
-    r"i\s+(would\s+like|'d\s+like|want|wanted)\s+to\s+know",
-    r"i\s+(am|'m)\s+(wondering|curious)(\s+about)?",
-    r"do\s+you\s+know",
-    r"tell\s+me(\s+about)?",
-    r"please",
-    # sv
-    r"(hej|hallå)[,!.]?",
-    r"(kan|skulle|vill)\s+(du|ni)\s+(snälla\s+)?(berätta|förklara|säga|visa)(\s+för\s+mig)?",
-    r"jag\s+(undrar|skulle\s+vilja\s+veta|vill\s+veta)",
-    r"vet\s+(du|ni)",
-    r"berätta(\s+för\s+mig)?(\s+om)?",
-    r"snälla",
-    # fr
-    r"(bonjour|salut)[,!.]?",
-    r"(est-ce\s+que\s+)?(vous\s+pouvez|tu\s+peux|pouvez-vous|peux-tu|pourriez-vous|pourrais-tu)\s+(me\s+)?(dire|expliquer|indiquer|montrer)",
-    r"je\s+(voudrais|veux|souhaite|souhaiterais|aimerais)\s+savoir",
-    r"(savez-vous|sais-tu)",
-    r"dites-moi|dis-moi",
-    r"s'il\s+vous\s+pla[iî]t|s'il\s+te\s+pla[iî]t",
-    # es
-    r"(hola|buenas|buenos\s+d[ií]as)[,!.]?",
-    r"¿?\s*(me\s+)?(puedes|puede|podr[ií]as|podr[ií]a|pueden)\s+(decir(me)?|explicar(me)?|indicar(me)?|contar(me)?)",
-    r"(me\s+gustar[ií]a|quisiera|quiero)\s+saber",
-    r"¿?\s*(sabes|sabe|saben)",
-    r"d[ií]game|dime|cu[eé]ntame",
-    r"por\s+favor",
-    # lv
-    r"(sveiki|labdien)[,!.]?",
-    r"(vai\s+)?(tu|jūs)\s+(vari|varat|varētu|varētu)\s+(man\s+)?(pastāstīt|izskaidrot|pateikt|paskaidrot)",
-    r"(es\s+)?(gribētu|vēlētos|gribu)\s+zināt",
-    r"(vai\s+)?(tu\s+zini|jūs\s+zināt)",
-    r"pastāsti|pastāstiet|lūdzu",
-]
+# Polite openings that carry no topic ("kan du berätta", "pourriez-vous me dire"), per language
+# (matched at the start, case-insensitive): each data file's "chat_filler".
+_FILLER = [piece for pieces in cues("chat_filler").values() for piece in pieces]
 _FILLER_RE = re.compile(r"^\s*(?:(?:" + "|".join(_FILLER) + r")(?!\w)\s*[,:;!]?\s*)+", re.IGNORECASE | re.UNICODE)
 
 
