@@ -58,7 +58,6 @@ from typing import Any
 import numpy as np
 
 from sihub.index import lexical as lexmod
-from sihub.index.lexical import stem_all
 from sihub.index.store import Index, fts_token
 from sihub.types import Hit
 
@@ -256,7 +255,7 @@ def coverage(
     }
     anchors = {w.lower() for w in names.names_in(query)} - place_words
     anchors |= {w for w in words if any(ch.isdigit() for ch in w)}
-    own = {w: fts_token(stem_all([w], lang)[0]) for w in words}
+    own = {w: fts_token(lexmod.stem_all([w], lang)[0]) for w in words}
     df = index.term_counts(sorted(set(own.values())))
     n = max(2, index.size)
     idf = {w: math.log(n / (1 + df.get(own[w], 0))) + 1e-3 for w in words}
@@ -270,7 +269,7 @@ def coverage(
             alt = (translations or {}).get(passage_lang, {}) if passage_lang != lang else {}
             countable = words if passage_lang == lang else [w for w in words if w in alt or w in anchors]
             forms_by_lang[passage_lang] = {
-                w: {own[w], fts_token(stem_all([w], passage_lang)[0])}
+                w: {own[w], fts_token(lexmod.stem_all([w], passage_lang)[0])}
                 | ({fts_token(t) for t in lexmod.stem_all(lexmod.tokens(alt[w]), passage_lang)} if w in alt else set())
                 for w in countable
             }
