@@ -178,12 +178,16 @@ def measure(
 ) -> tuple[dict[str, float | None], list[str]]:
     """The features of the module doc for `evidence` (the spans of `hits`, scored for `query`),
     and the names, places and years of the question that no passage holds."""
-    found = [c for c in evidence.sentences if not hits[c.hit].beside] or evidence.sentences
-    if not found:
+    spans = evidence.sentences
+    if not spans:
         return dict.fromkeys((*FEATURES, *VETOES), 0.0), []
-    sims = sorted(c.sim for c in found)
-    best = sims[-1]
-    adj = max(c.sim - (float(bias[c.hit]) if bias is not None else 0.0) for c in found)
+    # The best spans may stand in the passages weighed beside those the search found (the
+    # neighbours, the deeper look's): they are what an answer quotes. The median span, what the
+    # best one is contrasted with, is taken over the passages found only, as their neighbours
+    # would lower it.
+    found = [c for c in spans if not hits[c.hit].beside] or spans
+    best = max(c.sim for c in spans)
+    adj = max(c.sim - (float(bias[c.hit]) if bias is not None else 0.0) for c in spans)
     unknown, words = unknown_words(index, query, lang)
     pool = evidence.pool()
     quoted = [hits[i] for i in dict.fromkeys(c.hit for c in pool)]
@@ -204,16 +208,16 @@ def measure(
         elsewhere = named_in_documents(index, absent, {h.chunk.path for h in hits})
         absent = [w for w in absent if w not in elsewhere]
     cover, rare_missing = coverage(index, query, lang, hits, evidence.translations)
-    found_hits = sorted({c.hit for c in found})
-    top = max(found, key=lambda c: c.score)
+    span_hits = sorted({c.hit for c in spans})
+    top = max(spans, key=lambda c: c.score)
     best_hit = top.hit
-    rival = max((c.score for c in found if hits[c.hit].chunk.path != hits[best_hit].chunk.path), default=None)
+    rival = max((c.score for c in spans if hits[c.hit].chunk.path != hits[best_hit].chunk.path), default=None)
     features = {
         "sim": best,
         "sim_adj": adj,
-        "contrast": best - sims[len(sims) // 2],
-        "lex": max(c.lex for c in found),
-        "cover": max((x for i in found_hits if (x := cover[i]) is not None), default=None),
+        "contrast": best - sorted(c.sim for c in found)[len(found) // 2],
+        "lex": max(c.lex for c in spans),
+        "cover": max((x for i in span_hits if (x := cover[i]) is not None), default=None),
         "cover_best": cover[best_hit],
         "rare_missing": float(rare_missing),
         "margin": top.score - rival if rival is not None else MARGIN_ALONE,

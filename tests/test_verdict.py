@@ -114,3 +114,28 @@ def test_the_gold_split_is_fixed_by_the_ids():
     assert splits == [split_of(i) for i in ids]  # the same every time
     share = splits.count("test") / len(splits)
     assert 0.3 <= share <= 0.5
+
+
+def test_the_best_span_counts_where_it_stands_beside_the_found_passages(tmp_path: Path):
+    """The deeper look and the neighbours add passages beside those the search found; their spans
+    are what an answer often quotes, so the best span is taken over all of them (the median it is
+    contrasted with, over the found passages only)."""
+    from conftest import assistant_over
+
+    from sihub.assistant.state import Evidence, Sentence
+    from sihub.assistant.verdict import measure
+    from sihub.types import Hit
+
+    docs = {
+        "en/pilot.md": "# Pilot\n\nThe pilot trained twenty advisers in the region.\n",
+        "en/board.md": "# Board\n\nThe board met in May and approved the accounts.\n",
+    }
+    with assistant_over(tmp_path, docs) as a:
+        board, pilot = (a.index.chunks_of(d.path)[0] for d in sorted(a.documents(), key=lambda d: d.path))
+        hits = [Hit(board, 1.0, title="Board"), Hit(pilot, 1.0, title="Pilot", beside=True)]
+        spans = [Sentence(1, 0, 20, sim=0.90, score=0.90), Sentence(0, 0, 10, sim=0.80, score=0.80)]
+        spans.append(Sentence(0, 10, 20, sim=0.70, score=0.70))
+        features, _ = measure(a.index, "How many advisers did the pilot train?", "en", hits, Evidence(spans, 0.0), None)
+    assert features["sim"] == pytest.approx(0.90) and features["cover_best"] == pytest.approx(1.0)
+    assert features["contrast"] == pytest.approx(0.90 - 0.80)
+    assert features["margin"] == pytest.approx(0.10)
