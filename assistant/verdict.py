@@ -207,7 +207,8 @@ def measure(
         # Gothenburg pilot" names the city in its introduction, not beside the figures.
         elsewhere = named_in_documents(index, absent, {h.chunk.path for h in hits})
         absent = [w for w in absent if w not in elsewhere]
-    cover, rare_missing = coverage(index, query, lang, hits, evidence.translations)
+    q = QuestionWords(index, query, lang, evidence.translations)
+    cover, rare_missing = coverage(q, hits)
     span_hits = sorted({c.hit for c in spans})
     top = max(spans, key=lambda c: c.score)
     best_hit = top.hit
@@ -240,54 +241,69 @@ def dense_z(hits: list[Hit]) -> float:
     return float((found.max() - found.mean()) / (found.std() + 1e-3))
 
 
-def coverage(
-    index: Index, query: str, lang: str, hits: list[Hit], translations: dict[str, dict[str, str]] | None
-) -> tuple[list[float | None], int]:
-    """Per hit, the rarity-weighted share of the question's words its passage (title, heading,
-    text) holds: `sum(idf(w) for held w) / sum(idf(w))`, with idf(w) = log(N / (1 + df(w))) over
-    the index's N passages (df in the question's language). A passage in another language holds
-    a word when it holds the word itself (a name, a code) or its translation there, and only such
-    words count there (None when there are none). Also how many of the question's rarer words
-    (idf above the median of its words) no passage holds."""
-    words = question_words(strip_filler(query), lang)
-    if not words or not hits:
-        return [None] * len(hits), 0
-    # Words that keep their form in every language: names and codes (not places, whose names
-    # change: `places_missing` weighs them), and numbers.
-    place_words = {
-        w.lower() for p in (*places.mentions(query).values(), *places.cities(query).values()) for w in p.split()
-    }
-    anchors = {w.lower() for w in names.names_in(query)} - place_words
-    anchors |= {w for w in words if any(ch.isdigit() for ch in w)}
-    own = {w: fts_token(lexmod.stem_all([w], lang)[0]) for w in words}
-    df = index.term_counts(sorted(set(own.values())))
-    n = max(2, index.size)
-    idf = {w: math.log(n / (1 + df.get(own[w], 0))) + 1e-3 for w in words}
-    forms_by_lang: dict[str, dict[str, set[str]]] = {}
-    out: list[float | None] = []
-    anywhere: set[str] = set()
-    countable_any: set[str] = set()
-    for h in hits:
-        passage_lang = h.chunk.lang
-        if passage_lang not in forms_by_lang:
-            alt = (translations or {}).get(passage_lang, {}) if passage_lang != lang else {}
-            countable = words if passage_lang == lang else [w for w in words if w in alt or w in anchors]
-            forms_by_lang[passage_lang] = {
-                w: {own[w], fts_token(lexmod.stem_all([w], passage_lang)[0])}
-                | ({fts_token(t) for t in lexmod.stem_all(lexmod.tokens(alt[w]), passage_lang)} if w in alt else set())
+class QuestionWords:
+    """The question's words, how rare each is in the index, and their forms in each language: what
+    `coverage` compares passages and spans with.
+
+    idf(w) = log(N / (1 + df(w))) over the index's N passages (df in the question's language). A
+    text in another language holds a word when it holds the word itself (a name, a code, a
+    number) or its translation there, and only such words count there."""
+
+    def __init__(self, index: Index, query: str, lang: str, translations: dict[str, dict[str, str]] | None) -> None:
+        self.lang, self.translations = lang, translations or {}
+        self.words = question_words(strip_filler(query), lang)
+        # Words that keep their form in every language: names and codes (not places, whose names
+        # change: `places_missing` weighs them), and numbers.
+        place_words = {
+            w.lower() for p in (*places.mentions(query).values(), *places.cities(query).values()) for w in p.split()
+        }
+        self.anchors = {w.lower() for w in names.names_in(query)} - place_words
+        self.anchors |= {w for w in self.words if any(ch.isdigit() for ch in w)}
+        self.own = {w: fts_token(lexmod.stem_all([w], lang)[0]) for w in self.words}
+        df = index.term_counts(sorted(set(self.own.values()))) if self.words else {}
+        n = max(2, index.size)
+        self.idf = {w: math.log(n / (1 + df.get(self.own[w], 0))) + 1e-3 for w in self.words}
+        self._forms: dict[str, dict[str, set[str]]] = {}
+
+    def forms(self, text_lang: str) -> dict[str, set[str]]:
+        """The countable words in a text of `text_lang`, each with the analysed forms that hold it."""
+        if text_lang not in self._forms:
+            alt = self.translations.get(text_lang, {}) if text_lang != self.lang else {}
+            countable = [w for w in self.words if text_lang == self.lang or w in alt or w in self.anchors]
+            self._forms[text_lang] = {
+                w: {self.own[w], fts_token(lexmod.stem_all([w], text_lang)[0])}
+                | ({fts_token(t) for t in lexmod.stem_all(lexmod.tokens(alt[w]), text_lang)} if w in alt else set())
                 for w in countable
             }
-        forms = forms_by_lang[passage_lang]
-        countable_any.update(forms)
+        return self._forms[text_lang]
+
+    def held(self, text: str, text_lang: str) -> tuple[float | None, set[str]]:
+        """The rarity-weighted share of the countable words `text` holds (None when none count
+        in its language), and the words it holds."""
+        forms = self.forms(text_lang)
         if not forms:
-            out.append(None)
-            continue
-        held = analysed_words(f"{h.title}\n{h.chunk.heading}\n{h.chunk.text}", passage_lang)
-        have = {w for w, fs in forms.items() if fs & held}
+            return None, set()
+        words = analysed_words(text, text_lang)
+        have = {w for w, fs in forms.items() if fs & words}
+        return sum(self.idf[w] for w in have) / sum(self.idf[w] for w in forms), have
+
+
+def coverage(q: QuestionWords, hits: list[Hit]) -> tuple[list[float | None], int]:
+    """Per hit, the rarity-weighted share of the question's words its passage (title, heading,
+    text) holds (`QuestionWords.held`; None when no word counts in its language), and how many of
+    the question's rarer words (idf above the median of its words) no passage holds."""
+    if not q.words or not hits:
+        return [None] * len(hits), 0
+    out: list[float | None] = []
+    anywhere: set[str] = set()
+    countable: set[str] = set()
+    for h in hits:
+        countable.update(q.forms(h.chunk.lang))
+        share, have = q.held(f"{h.title}\n{h.chunk.heading}\n{h.chunk.text}", h.chunk.lang)
         anywhere |= have
-        out.append(sum(idf[w] for w in have) / sum(idf[w] for w in forms))
-    median = sorted(idf.values())[len(idf) // 2]
-    return out, sum(1 for w in countable_any if idf[w] > median and w not in anywhere)
+        out.append(share)
+    median = sorted(q.idf.values())[len(q.idf) // 2]
+    return out, sum(1 for w in countable if q.idf[w] > median and w not in anywhere)
 
 
 # ---- fitting -------------------------------------------------------------------------------------

@@ -129,7 +129,7 @@ def test_a_name_keeps_its_own_form_over_a_nearer_word(tmp_path):
 
 def test_search_finds_the_passage_holding_the_translated_words(tmp_path):
     from sihub.assistant.ask import prepare
-    from sihub.assistant.verdict import coverage
+    from sihub.assistant.verdict import QuestionWords, coverage
 
     # An English passage on the foundation without the answer outranks the Swedish one that
     # holds it, as the embedder prefers the question's language; the Swedish words for "work
@@ -148,7 +148,8 @@ def test_search_finds_the_passage_holding_the_translated_words(tmp_path):
         # verdict's coverage sees it (an English passage could only share the names).
         p = prepare(a, question)
         sv = next(i for i, h in enumerate(p.hits) if h.chunk.path.endswith("projekt.md"))
-        assert coverage(a.index, question, "en", p.hits, p.evidence.translations)[0][sv] == 1.0
+        words = QuestionWords(a.index, question, "en", p.evidence.translations)
+        assert coverage(words, p.hits)[0][sv] == 1.0
         assert p.verdict.features["cover"] == 1.0
 
 
