@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,7 +13,6 @@ import pytest
 openai = pytest.importorskip("openai")
 pytest.importorskip("gradio")
 
-from bench.common import free_port, wait_healthy  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 QUESTION = "Combien de projets l'incubateur Ruche Solidaire a-t-il accompagnés ?"
@@ -24,25 +21,14 @@ QUESTION = "Combien de projets l'incubateur Ruche Solidaire a-t-il accompagnés 
 @pytest.fixture(scope="module")
 def base(tmp_path_factory) -> Iterator[str]:
     """`sihub serve` over the catalogued test site; yields its base URL."""
-    from conftest import make_site
+    from conftest import make_site, serving
 
     site = make_site(tmp_path_factory.mktemp("openai"))
     env = {k: v for k, v in os.environ.items() if not k.startswith("SIHUB_")}
     env.update({"PYTHONPATH": str(ROOT), "SIHUB_WARM_QUOTES": "0", "HF_HUB_OFFLINE": "1"})
     env["GRADIO_TEMP_DIR"] = str(site / "gradio")
-    port = free_port()
-    cmd = [sys.executable, "-m", "sihub.cli", "--index", "index", "serve", "--port", str(port)]
-    with open(site / "serve.log", "w+") as log:
-        proc = subprocess.Popen(cmd, cwd=site, env=env, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            url = f"http://127.0.0.1:{port}"
-            if not wait_healthy(url, proc, timeout=90):
-                log.seek(0)
-                pytest.fail(f"sihub serve did not start:\n{log.read()[-3000:]}")
-            yield url
-        finally:
-            proc.terminate()
-            proc.wait(10)
+    with serving(site / "index", site / "library", env, site) as url:
+        yield url
 
 
 @pytest.fixture
