@@ -196,16 +196,13 @@ def measure(
     place_keys = {terms.key(w) for p in places_named for w in p.split()}
     named = [w for w in names.names_in(query) if terms.key(w) not in place_keys and w not in years]
     absent = names.absent_from(named, hits)
-    # A city (not a country: a report that mentions Italy once does not answer about Italy's
-    # rules) may be named elsewhere in the passages' documents, as other names may.
+    # A name the passages lack may stand elsewhere in their documents: a report on "the Gothenburg
+    # pilot" names the city in its introduction, not beside the figures. So may a city; not a
+    # country (a report that mentions Italy once does not answer about Italy's rules).
     cities = [w for w in places_absent if not places.mentions(w)]
-    if cities:
-        named_there = named_in_documents(index, cities, {h.chunk.path for h in hits})
-        places_absent = [w for w in places_absent if w not in named_there]
-    if absent:
-        # A name the passages lack may stand elsewhere in their documents: a report on "the
-        # Gothenburg pilot" names the city in its introduction, not beside the figures.
-        elsewhere = named_in_documents(index, absent, {h.chunk.path for h in hits})
+    if absent or cities:
+        elsewhere = named_in_documents(index, [*cities, *absent], {h.chunk.path for h in hits})
+        places_absent = [w for w in places_absent if w not in elsewhere]
         absent = [w for w in absent if w not in elsewhere]
     q = QuestionWords(index, query, lang, evidence.translations)
     cover, rare_missing = coverage(q, hits)
