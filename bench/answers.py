@@ -135,6 +135,13 @@ def build(index_dir: Path, folder: Path, fresh: bool = False) -> Any:
     settings = Settings.from_env(index=index_dir).replace(llm_url="")
     assistant = Assistant(settings, embedder=cached_embedder(settings))
     report_ = assistant.ingest([folder], rebuild=fresh)
+    # An index copied from another checkout holds that checkout's files beside these (a sync
+    # removes only what is missing under its own folder): the gold documents would stand twice
+    # and gold removal would remove one copy. Such an index is rebuilt.
+    root = folder.resolve()
+    if not fresh and any(not Path(d.path).resolve().is_relative_to(root) for d in assistant.documents()):
+        print(f"note: {index_dir} holds files outside {folder}; rebuilding it", file=sys.stderr)
+        report_ = assistant.ingest([folder], rebuild=True)
     for f in report_.failed:
         print(f"warning: {f.path}: {f.reason}", file=sys.stderr)
     assistant.warm_quotes()
