@@ -76,7 +76,7 @@ def unsupported(question: str, hits: list[Hit]) -> list[str]:
 def years_unmentioned(question: str, texts: list[str]) -> list[str]:
     """The years `question` names ("after 2025", "2022. gadā") that none of `texts` mentions.
 
-    A year is part of what a question asks: "What will happen to the website after 2025?" is
+    A year is part of what a question asks: "Will the portal still be online in 2025?" is
     not answered by passages about the hub that never mention 2025, however close in meaning.
     `texts` are the passages an answer would quote (not every passage found: a year is common
     enough to turn up somewhere among them). On the gold questions, each of the 22 answerable

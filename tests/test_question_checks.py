@@ -11,14 +11,14 @@ from sihub.assistant.places import cities, mentions
 @pytest.mark.parametrize(
     ("question", "kind"),
     [
-        ("What was the total budget of the final conference?", "money"),
+        ("What was the overall budget of the spring seminar?", "money"),
         ("Hur mycket kostade piloten per deltagare?", "money"),
         ("Cik izmaksāja pilotprojekts Gēteborgā?", "money"),
         ("Cik ES fondu līdzekļu novirzīja sociālajai inovācijai?", "money"),
         ("Quel est le montant de la subvention ?", "money"),
         ("¿Cuánto costó organizar la conferencia?", "money"),
         ("When was the agreement signed?", "time"),
-        ("När grundades Mötesplats Social Innovation och vem finansierade starten?", "time"),
+        ("När bildades föreningen och vem betalade den första lokalen?", "time"),
         ("Kad stājās spēkā likums?", "time"),
         ("Depuis quand la loi est-elle en vigueur ?", "time"),
         ("¿En qué año se creó el DLA?", "time"),
@@ -32,7 +32,7 @@ from sihub.assistant.places import cities, mentions
         ("What average rating did the participants give the course?", "score"),
         ("Vilket betyg gav deltagarna utbildningen?", "score"),
         ("Kādu vidējo vērtējumu saņēma konference?", "score"),
-        ("Quelle note de satisfaction moyenne a obtenu la visite ?", "score"),
+        ("Quelle note moyenne les stagiaires ont-ils donnée à l'atelier ?", "score"),
         ("¿Qué valoración media obtuvo la conferencia final?", "score"),
         ("Quelle note de cadrage a publié Avise ?", None),  # a note (a paper), not a mark
         ("Kādu vērtējumu sniedza eksperti par plānu?", None),  # an assessment, no average
@@ -42,7 +42,7 @@ from sihub.assistant.places import cities, mentions
         ("What did the cost-benefit analysis of the lab show?", None),
         ("Vilket pris fick projektet 2022?", None),  # a prize, not a price
         # "when" opening no clause asks for no date; who/what/which questions get no check.
-        ("What are the core elements that cannot change when replicating the method?", None),
+        ("What are the parts of the model that must stay fixed when other towns copy it?", None),
         ("Which organisation leads work package 3?", None),
         ("Vilka verktyg behövs för att bygga kapacitet för social innovation?", None),
         ("¿Qué funciones tendría el centro nacional?", None),
@@ -209,9 +209,9 @@ def test_names_the_passages_do_not_address():
         ("Kādus soļus ietver cikls?", True),
         ("Kādi projekti tika uzsākti?", True),
         # One thing asked for, or a name that only ends in "s".
-        ("Which BuiCaSuS work package was led by MSI?", False),
+        ("Which Erasmus work package did the agency lead?", False),
         ("What is the provisional name of the centre?", False),
-        ("Vilken organisation leder arbetspaket 3?", False),
+        ("Vilken kommun samordnar arbetspaket 2?", False),
         ("Quel montant la commune a-t-elle réservé ?", False),
         ("¿Qué presupuesto anual tendrá el centro?", False),
         ("Kura valsts vada WP5?", False),
@@ -232,7 +232,7 @@ def test_years_no_quoted_passage_mentions():
     from sihub.assistant.names import years_unmentioned
 
     texts = ["The hub's website will be kept online until the end of the project.", "Budget 2024–2026: 1.2 M€"]
-    assert years_unmentioned("What will happen to the hub's website after 2025?", texts) == ["2025"]
+    assert years_unmentioned("Will the portal still be online in 2025?", texts) == ["2025"]
     assert years_unmentioned("What is the budget for 2024?", texts) == []
     assert years_unmentioned("Cik dalībnieku bija 2022. gadā un 2024. gadā?", texts) == ["2022"]
     # Only whole years: a figure or a code holding one is not a year.

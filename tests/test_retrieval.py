@@ -304,7 +304,7 @@ def _by_file(hits: list) -> dict[str, float]:
 
 
 def test_name_terms_and_country_mentions() -> None:
-    assert name_terms("När började sjätte omgången av inkubatorn Brisa Norte?") == ["brisa", "norte"]
+    assert name_terms("Vilket år startade inkubatorn Brisa Norte sin första omgång?") == ["brisa", "norte"]
     assert name_terms("¿Cuántos socios tiene BuiCaSuS en Göteborg?") == ["buicasus", "göteborg"]
     assert name_terms("Germoir Solidaire: what did the 2020 cohort do in WP5?") == [
         "germoir",
@@ -394,7 +394,7 @@ def test_language_bias_is_a_constant_in_one_language() -> None:
 
 
 def test_cross_lingual_question_finds_the_other_language_document(mixed: Assistant) -> None:
-    q = parse_query("När började sjätte omgången av inkubatorn Brisa Norte?")
+    q = parse_query("Vilket år startade inkubatorn Brisa Norte sin första omgång?")
     assert q.lang == "sv"
     hits = retrieve(mixed.index, mixed.embedder, q, 5, "hybrid")
     assert Path(hits[0].chunk.path).name == "incubadora-brisa-norte.md"
@@ -409,7 +409,7 @@ def test_a_named_country_lifts_its_documents(mixed: Assistant) -> None:
     def scores(text: str, params: FusionParams) -> dict[str, float]:
         return _by_file(retrieve(mixed.index, mixed.embedder, parse_query(text), 5, "hybrid", params=params))
 
-    latvian = "Hur många ledamöter ska styrelsen i det lettiska kompetenscentret ha?"
+    latvian = "Vem ska sitta i styrelsen för det lettiska kompetenscentret?"
     plain, boosted = scores(latvian, PLAIN), scores(latvian, replace(PLAIN, country=1.0))
     assert boosted["kompetencu-centrs.md"] == pytest.approx(plain["kompetencu-centrs.md"] + 1.0)
     assert boosted["kompetenscentrum.md"] == pytest.approx(plain["kompetenscentrum.md"])
