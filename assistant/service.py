@@ -19,6 +19,7 @@ from sihub.ingest.model import ReadOptions
 from sihub.settings import Settings
 from sihub.types import Answer, Chunk, Document, Hit, IngestReport
 
+from .catalogue import Catalogue, Query
 from .lexicon import Lexicon
 from .query import normalise_filters, parse_query
 from .quote_cache import QuoteStore, QuoteVectors, WarmReport, quotes_path, remove_file, warm
@@ -39,6 +40,7 @@ class Assistant:
         # quotes.sqlite, and the word vectors that translate a question's words (`lexicon.py`).
         self.vectors = QuoteVectors()
         self.lexicon = Lexicon()
+        self.catalogue = Catalogue()  # abstracts, kept by document version
         self._lock = threading.RLock()
 
     # ---- parts, built lazily ---------------------------------------------------------------
@@ -142,6 +144,12 @@ class Assistant:
 
     def documents(self) -> list[Document]:
         return self.index.documents()
+
+    def browse(self, query: Query | None = None) -> dict[str, Any]:
+        """The catalogue (`catalogue.py`): documents matching `query` with their abstracts, and
+        the count of documents for each value of each field."""
+        index = self.index
+        return self.catalogue.browse(index.documents(), index.chunks_of, query)
 
     def chunks(self, path: str) -> list[Chunk]:
         return self.index.chunks_of(path)

@@ -173,6 +173,13 @@ def search(obj: _Ctx, query: str, k: int | None, filters: tuple[str, ...], mode:
     help="Print Markdown: the question, the answer and its numbered references (title, partner, country, year, "
     "file, page).",
 )
+@click.option(
+    "--by",
+    type=click.Choice(["country", "partner"]),
+    default=None,
+    help="Compare: one section per country (or partner) with its best cited passages, and the ones whose "
+    "documents hold nothing on the question.",
+)
 @click.pass_obj
 def ask(
     obj: _Ctx,
@@ -182,6 +189,7 @@ def ask(
     mode: str | None,
     as_json: bool,
     as_markdown: bool,
+    by: str | None,
 ) -> None:
     """Answer QUESTION from the documents, with numbered citations.
 
@@ -191,12 +199,18 @@ def ask(
       sihub ask "What did the Riga final conference decide?" --json
       sihub ask "Kādi ir sociālā uzņēmuma kritēriji?" --filter country=LV
       sihub ask "Vilka verktyg mäter social påverkan?" --markdown > svar.md
+      sihub ask "How do incubators measure social impact?" --by country
     """
     if as_json and as_markdown:
         raise click.UsageError("choose one of --json and --markdown")
     if mode:
         obj.settings = obj.settings.replace(mode=mode)
-    answer = obj.assistant.ask(question, k, filters=list(filters) or None)
+    if by:
+        from sihub.assistant.compare import compare
+
+        answer = compare(obj.assistant, question, by, k, filters=list(filters) or None)
+    else:
+        answer = obj.assistant.ask(question, k, filters=list(filters) or None)
     if as_json:
         _emit(answer.to_json())
         return
@@ -218,30 +232,56 @@ def ask(
 
 
 @main.command()
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--country", help="Only these countries (codes, comma-separated alternatives: LV,SE).")
+@click.option("--partner", help="Only these partners.")
+@click.option("--type", "doc_type", help="Only these document types.")
+@click.option("--year", help="Only these years (2021,2022).")
+@click.option("--lang", help="Only documents written (partly) in these languages (lv,en).")
+@click.option("--q", "text", help="Only documents whose title, file, partner or abstract hold all these words.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON: documents with abstracts, counts per field.")
 @click.pass_obj
-def docs(obj: _Ctx, as_json: bool) -> None:
-    """List the indexed documents.
+def docs(
+    obj: _Ctx,
+    country: str | None,
+    partner: str | None,
+    doc_type: str | None,
+    year: str | None,
+    lang: str | None,
+    text: str | None,
+    as_json: bool,
+) -> None:
+    """List the indexed documents (the catalogue of best practices), each with a short abstract.
 
     \b
     Example:
       sihub docs
-      sihub docs --json
+      sihub docs --country LV --json
+      sihub docs --lang fr,es --q incubator
     """
-    documents = obj.assistant.documents()
+    from sihub.assistant.catalogue import Query
+
+    query = Query.of(text, country=country, partner=partner, type=doc_type, year=year, lang=lang)
+    found = obj.assistant.browse(query)
     if as_json:
-        _emit({"documents": [d.to_json() for d in documents]})
+        _emit(found)
         return
+    documents = found["documents"]
     if not documents:
-        click.echo("The index holds no documents.")
+        click.echo("No document matches." if found["total"] else "The index holds no documents.")
     for d in documents:
-        extra = " · ".join(str(d.meta[k]) for k in ("partner", "country", "year", "type") if d.meta.get(k))
-        pages = f"{d.pages} p." if d.pages else "-"
+        extra = " · ".join(str(d[k]) for k in ("partner", "country", "year", "type") if d.get(k))
+        pages = f"{d['pages']} p." if d["pages"] else "-"
         click.echo(
-            f"{d.path}  [{','.join(d.langs) or d.lang}] {pages} {d.chunks} chunks  {d.title}"
+            f"{d['file']}  [{','.join(d['langs']) or d['lang']}] {pages} {d['chunks']} chunks  {d['title']}"
             + (f"  ({extra})" if extra else "")
         )
-    click.echo(f"{len(documents)} documents")
+        if d["abstract"]:
+            click.secho("    " + _short(d["abstract"], 300), dim=True)
+    click.echo(
+        f"{len(documents)} of {found['total']} documents"
+        if query.fields or query.text
+        else f"{len(documents)} documents"
+    )
 
 
 @main.command()

@@ -160,6 +160,8 @@ class Answer:
     """A visible remark, e.g. that the language model failed and this answer is extractive."""
     confidence: float | None = None
     """The answer verdict's probability that the documents answer the question (0..1)."""
+    groups: list[dict[str, Any]] = field(default_factory=list)
+    """A comparison's sections (`assistant.compare`): [{"key", "label", "found", "citations": [n, ...]}]."""
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -175,6 +177,8 @@ class Answer:
             out["related"] = self.related
         if self.note:
             out["note"] = self.note
+        if self.groups:
+            out["groups"] = self.groups
         return out
 
 

@@ -124,6 +124,29 @@ def make_pdf(path: Path, pages: list[str], title: str = "") -> Path:
     return path
 
 
+HUB_EXTRA = {
+    "es/clausulas.md": (
+        "# Cláusulas sociales en la contratación pública\n\n"
+        "La Diputación de Barcelona incluyó cláusulas sociales en 120 contratos públicos en 2021. "
+        "Las empresas de inserción obtuvieron contratos por un valor de tres millones de euros.\n"
+    ),
+    "catalog.yaml": (
+        "fr/incubateur.md: {partner: Avise, country: FR, year: 2022, type: report}\n"
+        "lv/likums.txt: {partner: LSUA, country: LV, year: 2021, type: law}\n"
+        "sv/upphandling.md: {partner: Coompanion, country: SE, year: 2021, type: case study}\n"
+        "es/clausulas.md: {partner: CEPES, country: ES, year: 2021, type: case study}\n"
+        "en/buicasus.pdf: {partner: BuiCaSuS, year: 2023, type: report}\n"
+    ),
+}
+"""With `make_tiny_folder`: a fourth country (Spain) and a catalogue, so that the hub's views
+(catalogue, comparisons by country) have four countries to show."""
+
+
+def make_hub_folder(root: Path) -> Path:
+    """The tiny folder, a Spanish document and the catalogue of all (`HUB_EXTRA`) under `root`."""
+    return write_tree(make_tiny_folder(root), HUB_EXTRA)
+
+
 @pytest.fixture
 def tiny_folder(tmp_path: Path) -> Path:
     return make_tiny_folder(tmp_path / "docs")

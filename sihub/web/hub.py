@@ -124,6 +124,11 @@ class Hub:
         self.refresh()
         return self.assistant.documents()
 
+    def browse(self, query: Any = None) -> dict[str, Any]:
+        """The catalogue of best practices (`assistant.catalogue`): documents with abstracts, facet counts."""
+        self.refresh()
+        return self.assistant.browse(query)
+
     def document(self, doc_id: int) -> Document | None:
         return next((d for d in self.documents() if d.id == doc_id), None)
 
@@ -176,6 +181,21 @@ class Hub:
         if filters and "filters" not in kwargs:
             answer.note = _join(answer.note, "filters are not applied by this version of the search")
         return answer
+
+    def compare(
+        self,
+        question: str,
+        by: str = "country",
+        k: int | None = None,
+        history: list[dict[str, str]] | None = None,
+        filters: dict[str, Any] | None = None,
+    ) -> Answer:
+        """One answer with a section per country or partner (`assistant.compare`)."""
+        from sihub.assistant.compare import compare
+
+        self.check(question, history, filters)
+        self.refresh()
+        return compare(self.assistant, question, by, k, history=history or None, filters=filters or None)
 
     def ask_stream(
         self,

@@ -124,8 +124,30 @@ def sources_html(answer: Answer | None, turn: int, doc_ids: dict[str, int]) -> s
             + (f"<br>{esc(label(lang, 'related'))}<ul>{related}</ul>" if related else "")
             + "</div>"
         )
+    if answer.groups:
+        return grouped_sources_html(answer, turn, doc_ids)
     cards = "".join(citation_card(c, turn, doc_ids.get(c.file), answer.language) for c in answer.citations)
     return f'<div class="src-list">{cards}</div>'
+
+
+def grouped_sources_html(answer: Answer, turn: int, doc_ids: dict[str, int]) -> str:
+    """A comparison's source cards under one heading per group; a group without any says so."""
+    from sihub.assistant.i18n import label
+
+    by_n = {c.n: c for c in answer.citations}
+    parts = []
+    for g in answer.groups:
+        cards = "".join(
+            citation_card(by_n[n], turn, doc_ids.get(by_n[n].file), answer.language)
+            for n in g["citations"]
+            if n in by_n
+        )
+        body = cards or f'<div class="src-empty">{esc(label(answer.language, "no_support"))}</div>'
+        parts.append(
+            f'<section class="src-group" data-key="{esc(g["key"])}" data-found="{str(bool(g["found"])).lower()}">'
+            f"<h4>{esc(g['label'])}</h4>{body}</section>"
+        )
+    return f'<div class="src-list">{"".join(parts)}</div>'
 
 
 def documents_html(docs: Iterable[Document], query: str = "") -> str:
@@ -185,14 +207,27 @@ CSS = """
   overflow-y: auto; position: relative; }
 .src-text mark { background: #fde68a; color: inherit; padding: 0 1px; }
 .src-empty { opacity: 0.7; padding: 8px; }
+.src-group { display: flex; flex-direction: column; gap: 8px; }
+.src-group h4 { margin: 6px 0 0; }
 .doc-table { overflow-x: auto; }
 .doc-table table { width: 100%; border-collapse: collapse; font-size: 0.9em; }
 .doc-table th, .doc-table td { text-align: left; padding: 4px 6px; border-bottom: 1px solid var(--border-color-primary);
   vertical-align: top; }
 .doc-file { overflow-wrap: anywhere; }
+.practices { display: grid; grid-template-columns: repeat(auto-fill, minmax(300px, 1fr)); gap: 12px; }
+.practice-count { grid-column: 1 / -1; margin: 0; opacity: 0.8; }
+.practice-card { border: 1px solid var(--border-color-primary); border-radius: 8px; padding: 10px 12px;
+  background: var(--background-fill-primary); display: flex; flex-direction: column; gap: 4px; min-width: 0; }
+.practice-card h3 { margin: 0; font-size: 1.05em; overflow-wrap: anywhere; }
+.practice-meta, .practice-langs { font-size: 0.85em; opacity: 0.8; }
+.practice-abstract { font-size: 0.92em; margin: 4px 0; overflow-wrap: anywhere; }
+.practice-links { display: flex; gap: 14px; margin-top: auto; }
+.practice-links a { font-weight: 600; color: var(--color-accent); }
+.practice-links a:focus-visible, a.cite-link:focus-visible, a.open-doc:focus-visible { outline: 2px solid var(--color-accent); }
 pre.report { white-space: pre-wrap; overflow-wrap: anywhere; }
 #chat a.cite-link, a.cite-link { text-decoration: none; font-weight: 600; color: var(--color-accent); }
 @media (max-width: 820px) {
+  .practices { grid-template-columns: 1fr; }
   .src-list { max-height: none; }
   .doc-table th:nth-child(1), .doc-table td:nth-child(1),
   .doc-table th:nth-child(9), .doc-table td:nth-child(9) { display: none; }
@@ -213,6 +248,25 @@ document.addEventListener("click", function (ev) {
   card.scrollIntoView({behavior: "smooth", block: "center"});
   card.classList.add("flash");
   setTimeout(function () { card.classList.remove("flash"); }, 1600);
+}, true);
+// "Ask about it" on a catalogue card: the chat asks about that document only, from the question box.
+document.addEventListener("click", function (ev) {
+  var a = ev.target && ev.target.closest ? ev.target.closest("a.ask-doc") : null;
+  if (!a) return;
+  ev.preventDefault();
+  var box = document.querySelector("#ask-about textarea, #ask-about input");
+  if (box) {
+    box.value = a.getAttribute("data-file") || "";
+    box.dispatchEvent(new Event("input", {bubbles: true}));
+  }
+  var tab = Array.prototype.find.call(document.querySelectorAll("[role=tab]"), function (t) {
+    return t.textContent.trim() === "Chat";
+  });
+  if (tab) tab.click();
+  setTimeout(function () {
+    var q = document.querySelector("#question textarea");
+    if (q) q.focus();
+  }, 50);
 }, true);
 // Each card shows its whole chunk in a scrolling box, opened at the highlighted quote.
 new MutationObserver(function () {

@@ -1,0 +1,225 @@
+"""The "Chat" tab: questions, streamed cited answers, their sources, filters, votes, and the
+answer to take away (copy with references, Markdown download)."""
+
+# No `from __future__ import annotations` in the tabs: Gradio reads handler annotations
+# (gr.Request, gr.LikeData) as types to decide what it passes.
+
+import sqlite3
+from dataclasses import dataclass
+from typing import Any
+
+from sihub.errors import SihubError
+from sihub.types import Answer
+
+from ..render import answer_markdown, esc, sources_html
+from .base import Page, filter_dropdowns, filter_updates, filters_of
+
+EXAMPLES = [
+    "Vilka verktyg finns för att mäta social påverkan?",
+    "Kad stājās spēkā Sociālā uzņēmuma likums Latvijā?",
+    "Comment les incubateurs accompagnent-ils les entreprises sociales ?",
+    "¿Cómo se incluyen cláusulas sociales en la contratación pública?",
+    "Which best practices of support to social innovation did the partners collect?",
+]
+
+# "Copy with references" and "Download Markdown" run in the page on the latest answer's Markdown:
+# nothing is written on the server. The clipboard API needs a secure context (https or
+# localhost); elsewhere the copy falls back to selecting a text area.
+COPY_MARKDOWN = """(text) => {
+  if (!text) return;
+  if (navigator.clipboard && window.isSecureContext) { navigator.clipboard.writeText(text); return; }
+  const area = document.createElement("textarea");
+  area.value = text;
+  document.body.appendChild(area);
+  area.select();
+  document.execCommand("copy");
+  area.remove();
+}"""
+DOWNLOAD_MARKDOWN = """(text) => {
+  if (!text) return;
+  const link = document.createElement("a");
+  link.href = URL.createObjectURL(new Blob([text], {type: "text/markdown;charset=utf-8"}));
+  link.download = "sihub-answer.md";
+  document.body.appendChild(link);
+  link.click();
+  setTimeout(() => { URL.revokeObjectURL(link.href); link.remove(); }, 0);
+}"""
+
+
+def new_conversation() -> dict[str, Any]:
+    """The chat's server-side state: the messages shown, the turns asked, the answers given, and
+    the latest answer as Markdown with its references (what the page copies and downloads)."""
+    return {"chat": [], "turns": [], "answers": {}, "n": 0, "markdown": ""}
+
+
+@dataclass
+class ChatTab:
+    box: Any
+    filters: list[Any]
+
+    def load(self, page: Page) -> list[Any]:
+        return filter_updates(page.hub)
+
+    @property
+    def load_outputs(self) -> list[Any]:
+        return list(self.filters)
+
+
+def build(page: Page) -> ChatTab:
+    import gradio as gr
+
+    hub, settings = page.hub, page.settings
+
+    def answers(question: str, history: list, filters: dict, by_country: bool):
+        """The answer's text as it grows, then the Answer: a comparison when asked for (the switch,
+        or a question that asks to compare countries), else the streamed answer."""
+        from sihub.assistant.compare import asks_comparison
+
+        if by_country or asks_comparison(question):
+            yield "Comparing the countries' documents…"
+            yield hub.compare(question, "country", None, history, filters)
+            return
+        yield from hub.ask_stream(question, None, history, filters)
+
+    def respond(question: str, convo: dict, about: str, by_country: bool, *filter_values: Any):
+        # The chat's messages live in `convo` (server-side state), never in what the client
+        # sends: a message the client made up (a file, a long history) is not read.
+        question = (question or "").strip()
+        if not question:
+            yield gr.update(), gr.update(), gr.update(), convo
+            return
+        convo = {**new_conversation(), **convo}
+        chat = list(convo["chat"])
+        filters = filters_of(filter_values)
+        if (about or "").strip():
+            filters["file"] = about.strip()  # "Ask about it" on a catalogue card
+        try:
+            hub.check(question, None, filters)
+        except SihubError as exc:
+            convo["chat"] = [*chat, {"role": "assistant", "content": f"**{esc(exc)}**"}]
+            yield convo["chat"], gr.update(), gr.update(), convo
+            return
+        turn = convo["n"] + 1
+        convo = {**convo, "turns": list(convo["turns"]), "answers": dict(convo["answers"]), "n": turn}
+        chat += [
+            {"role": "user", "content": esc(question)},
+            {"role": "assistant", "content": "*Searching the documents…*"},
+        ]
+        convo["chat"] = chat
+        yield chat, "", gr.update(), convo
+        try:
+            final: Answer | None = None
+            history = convo["turns"][-settings.max_history_turns :]  # a follow-up leans on the latest turns
+            for item in answers(question, history, filters, bool(by_country)):
+                if isinstance(item, Answer):
+                    final = item
+                    break
+                chat[-1] = {"role": "assistant", "content": esc(item) + " ▍"}
+                yield chat, "", gr.update(), convo
+        except (SihubError, sqlite3.Error) as exc:
+            message = exc if isinstance(exc, SihubError) else "the index cannot answer this question now"
+            chat[-1] = {"role": "assistant", "content": f"**{esc(message)}**"}
+            yield chat, "", gr.update(), convo
+            return
+        if final is None:
+            return
+        chat[-1] = {"role": "assistant", "content": answer_markdown(final, turn)}
+        convo["turns"].append({"question": question, "answer": final.answer, "language": final.language})
+        convo["answers"][str(len(chat) - 1)] = final.to_json()
+        from sihub.assistant.export import to_markdown  # the assistant layer loads where answers are shown
+
+        convo["markdown"] = to_markdown(final)
+        try:
+            ids = hub.doc_ids()
+        except SihubError:
+            ids = {}
+        yield chat, "", sources_html(final, turn, ids), convo
+
+    def clear():
+        return [], "", sources_html(None, 0, {}), new_conversation()
+
+    def latest_markdown(convo: dict):
+        """The latest answer's Markdown; the buttons that take it away work once there is one."""
+        text = (convo or {}).get("markdown", "")
+        return text, gr.update(interactive=bool(text)), gr.update(interactive=bool(text))
+
+    def on_like(convo: dict, data: gr.LikeData):
+        index = data.index[0] if isinstance(data.index, (list, tuple)) else data.index
+        answer = (convo or {}).get("answers", {}).get(str(index))
+        if answer is None or not isinstance(data.liked, bool):
+            return gr.update()
+        hub.feedback.add(1 if data.liked else -1, answer)
+        return gr.update()
+
+    with gr.Tab("Chat", id="chat"):
+        convo = gr.State(new_conversation())
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=3, min_width=320):
+                chatbot = gr.Chatbot(
+                    label="Chat",
+                    elem_id="chat",
+                    height=520,
+                    sanitize_html=True,
+                    feedback_options=("Like", "Dislike"),
+                    buttons=["copy"],
+                    placeholder="Ask a question about the hub's documents, in any of its languages.",
+                )
+                about = gr.Textbox(
+                    label="Only this document (clear it to ask about all)",
+                    elem_id="ask-about",
+                    max_lines=1,
+                    max_length=1000,
+                    placeholder="“Ask about it” on a best-practice card puts its file here",
+                )
+                with gr.Row():
+                    box = gr.Textbox(
+                        placeholder="Ask in Swedish, Latvian, French, Spanish or English…",
+                        show_label=False,
+                        elem_id="question",
+                        scale=5,
+                        min_width=200,
+                        max_length=settings.max_question_chars,
+                        autofocus=True,
+                    )
+                    ask_btn = gr.Button("Ask", variant="primary", elem_id="ask", scale=1, min_width=70)
+                    new_btn = gr.Button("New conversation", elem_id="new-conversation", scale=1, min_width=120)
+                with gr.Row():
+                    copy_btn = gr.Button("Copy with references", elem_id="copy-answer", size="sm", interactive=False)
+                    download_btn = gr.Button(
+                        "Download Markdown", elem_id="download-answer", size="sm", interactive=False
+                    )
+                with gr.Accordion("Latest answer as Markdown", open=False):
+                    markdown = gr.Textbox(
+                        show_label=False,
+                        elem_id="answer-markdown",
+                        lines=6,
+                        max_lines=20,
+                        interactive=False,
+                        buttons=["copy"],
+                        placeholder="The latest answer with its numbered references appears here.",
+                    )
+                by_country = gr.Checkbox(
+                    label="Compare by country (one section per country)", value=False, elem_id="compare-by-country"
+                )
+                gr.Examples(examples=[[q] for q in EXAMPLES], inputs=box, label="Examples")
+                with gr.Accordion("Filters (apply to the next question)", open=False):
+                    with gr.Row():
+                        filters = filter_dropdowns("filter")
+            with gr.Column(scale=2, min_width=300):
+                gr.Markdown("### Sources")
+                sources = gr.HTML(sources_html(None, 0, {}), elem_id="sources", js_on_load=None)
+
+    ask_inputs = [box, convo, about, by_country, *filters]
+    ask_outputs = [chatbot, box, sources, convo]
+    take_away = [markdown, copy_btn, download_btn]
+    for asked in (box.submit, ask_btn.click):
+        asked(respond, ask_inputs, ask_outputs, show_progress="hidden").then(
+            latest_markdown, [convo], take_away, show_progress="hidden"
+        )
+    new_btn.click(clear, None, [chatbot, box, sources, convo], show_progress="hidden").then(
+        latest_markdown, [convo], take_away, show_progress="hidden"
+    )
+    copy_btn.click(None, [markdown], None, js=COPY_MARKDOWN)
+    download_btn.click(None, [markdown], None, js=DOWNLOAD_MARKDOWN)
+    chatbot.like(on_like, [convo], None)
+    return ChatTab(box=box, filters=filters)

@@ -1,0 +1,164 @@
+"""The hub's views beyond the chat (issue 23): the catalogue of best practices (item 1) and
+answers compared across countries (item 2), through the API and the CLI, over one small real
+index (real embedder, SQLite, FAISS) of documents from four countries."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+LOCAL = "http://127.0.0.1"
+COMPARE = "Compare how the partner countries measure the social impact of incubated enterprises"
+
+
+@pytest.fixture(scope="module")
+def hub_index(tmp_path_factory) -> Path:
+    from conftest import make_hub_folder
+
+    from sihub.assistant import Assistant
+    from sihub.settings import Settings
+
+    root = tmp_path_factory.mktemp("hub")
+    folder = make_hub_folder(root / "docs")
+    a = Assistant(Settings.from_env(env={}, index=root / "index"))
+    try:
+        assert not a.ingest([folder]).failed
+    finally:
+        a.close()
+    return root / "index"
+
+
+@pytest.fixture(scope="module")
+def client(hub_index: Path):
+    pytest.importorskip("gradio")
+    from fastapi.testclient import TestClient
+
+    from sihub.settings import Settings
+    from sihub.web import create_app
+
+    settings = Settings.from_env(env={}, index=hub_index, library=hub_index.parent / "library")
+    with TestClient(create_app(settings), base_url=LOCAL) as c:
+        yield c
+
+
+def cli(hub_index: Path, *args: str) -> dict:
+    from sihub.cli import main
+
+    run = CliRunner().invoke(main, ["--index", str(hub_index), *args])
+    assert run.exit_code == 0, run.output
+    return json.loads(run.output)
+
+
+# ---- item 1: the catalogue -------------------------------------------------------------------
+
+
+def test_abstract_is_the_most_central_sentences_in_document_order() -> None:
+    from sihub.assistant.catalogue import AbstractParams, abstract
+    from sihub.types import Chunk
+
+    text = (
+        "Le réseau accompagne les entreprises sociales dans les quartiers. "
+        "Il fait beau à Lyon ce matin et les oiseaux chantent. "
+        "Les entreprises sociales du réseau reçoivent un accompagnement et un financement. "
+        "Le financement des entreprises sociales vient du réseau et des collectivités.\n"
+        "Contact"
+    )
+    sentences = text.split("\n")[0].split(". ")
+    got = abstract([Chunk(path="x.md", text=text)], AbstractParams(sentences=3, max_chars=1000))
+    # The off-topic sentence and the heading are left out; the others keep their order.
+    assert got == ". ".join([sentences[0], sentences[2], sentences[3]])
+    two = abstract([Chunk(path="x.md", text=text)], AbstractParams(sentences=2, max_chars=1000))
+    assert "oiseaux" not in two and two in got.replace(sentences[0] + ". ", "") + got
+    assert abstract([Chunk(path="x.md", text="Contact")]) == ""
+
+
+def test_api_catalogue_filters_and_counts_per_field(client) -> None:
+    everything = client.get("/api/documents").json()
+    assert everything["total"] == len(everything["documents"]) == 5
+    for d in everything["documents"]:
+        assert {"abstract", "country", "partner", "type", "year", "id", "file", "title", "pages"} <= set(d)
+    assert everything["facets"]["country"] == {"ES": 1, "FR": 1, "LV": 1, "SE": 1}
+    assert everything["facets"]["type"] == {"case study": 2, "report": 2, "law": 1}
+
+    lv = client.get("/api/documents", params={"country": "LV"}).json()
+    [doc] = lv["documents"]
+    assert doc["file"].endswith("/lv/likums.txt")
+    assert (doc["country"], doc["partner"], doc["year"], doc["type"]) == ("LV", "LSUA", 2021, "law")
+    assert "Sociālā uzņēmuma likums" in doc["abstract"]  # the document's own language
+    # A field's counts apply the other filters only: every country stays choosable.
+    assert lv["facets"]["country"] == everything["facets"]["country"]
+    assert lv["facets"]["lang"] == {"lv": 1}
+
+    both = client.get("/api/documents", params={"country": "LV,SE", "year": "2021", "lang": "sv"}).json()
+    assert [Path(d["file"]).name for d in both["documents"]] == ["upphandling.md"]
+    words = client.get("/api/documents", params={"q": "contratos Barcelona"}).json()
+    assert [d["country"] for d in words["documents"]] == ["ES"]
+    assert client.get("/api/documents", params={"type": "poem"}).json()["documents"] == []
+
+
+def test_cli_docs_takes_the_same_filters(hub_index: Path) -> None:
+    out = cli(hub_index, "docs", "--type", "case study", "--lang", "es", "--json")
+    assert [Path(d["file"]).name for d in out["documents"]] == ["clausulas.md"]
+    assert out["documents"][0]["abstract"].startswith("La Diputación de Barcelona")
+    assert out["facets"]["type"] == {"case study": 1}  # among the Spanish documents
+    assert out["facets"]["lang"] == {"sv": 1, "es": 1}  # among the case studies
+    from sihub.cli import main
+
+    text = CliRunner().invoke(main, ["--index", str(hub_index), "docs", "--country", "FR"]).output
+    assert "/fr/incubateur.md" in text and "1 of 5 documents" in text
+
+
+# ---- item 2: compare across countries ----------------------------------------------------------
+
+
+def check_groups(answer: dict, labels: dict[str, str]) -> None:
+    """One group per country in the asker's language; found groups cite passages of their
+    country only, numbered as the answer's citations; the others are named as holding nothing."""
+    groups = answer["groups"]
+    assert {g["key"]: g["label"] for g in groups} == labels
+    by_n = {c["n"]: c for c in answer["citations"]}
+    numbers = [n for g in groups for n in g["citations"]]
+    assert sorted(numbers) == sorted(by_n) and len(numbers) == len(set(numbers))
+    folders = {"FR": "/fr/", "LV": "/lv/", "SE": "/sv/", "ES": "/es/"}
+    for g in groups:
+        assert g["found"] == bool(g["citations"])
+        assert all(folders[g["key"]] in by_n[n]["file"] for n in g["citations"])
+        assert all(f"[{n}]" in answer["answer"] for n in g["citations"])
+    found = [g for g in groups if g["found"]]
+    empty = [g["label"] for g in groups if not g["found"]]
+    # The French incubator measures impact; the Latvian law says nothing of it.
+    assert "FR" in [g["key"] for g in found] and "LV" not in [g["key"] for g in found]
+    assert all(name in answer["answer"].rsplit("\n\n", 1)[-1] for name in empty)
+
+
+def test_api_compares_countries_in_the_askers_language(client) -> None:
+    r = client.post("/api/ask", json={"question": COMPARE, "by": "country"})
+    assert r.status_code == 200, r.text
+    answer = r.json()
+    check_groups(answer, {"ES": "Spain", "FR": "France", "LV": "Latvia", "SE": "Sweden"})
+    assert answer["answer"].startswith("**France**")
+    assert client.post("/api/ask", json={"question": COMPARE, "by": "city"}).status_code == 400
+    plain = client.post("/api/ask", json={"question": COMPARE}).json()
+    assert "groups" not in plain
+
+
+def test_cli_ask_by_country(hub_index: Path) -> None:
+    question = "Jämför hur länderna mäter den sociala effekten av inkuberade företag"
+    answer = cli(hub_index, "ask", question, "--by", "country", "--json")
+    check_groups(answer, {"ES": "Spanien", "FR": "Frankrike", "LV": "Lettland", "SE": "Sverige"})
+    assert "Dokumenten säger ingenting" in answer["answer"]
+
+
+def test_comparison_cues_come_from_the_language_files() -> None:
+    from sihub.assistant.compare import asks_comparison
+
+    assert asks_comparison("Compare how the partner countries fund incubators")
+    assert asks_comparison("Jämför hur länderna arbetar med upphandling")
+    assert asks_comparison("¿Cómo lo hacen los distintos países con la contratación?")
+    assert asks_comparison("Comment chaque pays soutient-il les coopératives ?")
+    assert asks_comparison("Kā dažādās valstīs atbalsta sociālos uzņēmumus?")
+    assert not asks_comparison("From which countries did the partners collect best practices?")
+    assert not asks_comparison("When did the law enter into force in Latvia?")
