@@ -211,6 +211,7 @@ def ask(
         answer = compare(obj.assistant, question, by, k, filters=list(filters) or None)
     else:
         answer = obj.assistant.ask(question, k, filters=list(filters) or None)
+    _record_gap(obj, answer, list(filters))
     if as_json:
         _emit(answer.to_json())
         return
@@ -458,6 +459,65 @@ def feedback(obj: _Ctx, as_json: bool) -> None:
         click.echo(f"{v['created_at']}  {mark}  {_short(v['question'], 80)}  ({len(v['citations'])} citations)")
     up = sum(1 for v in votes if v["rating"] == "up")
     click.echo(f"{len(votes)} votes: {up} up, {len(votes) - up} down")
+
+
+def _record_gap(obj: _Ctx, answer: Any, filters: list[str]) -> None:
+    """Keep a question the documents could not answer for `sihub gaps`; never fails the answer."""
+    import sqlite3
+
+    from sihub.assistant.gaps import GapStore, gaps_path
+
+    try:
+        GapStore(gaps_path(obj.settings.index)).record(answer, filters or None)
+    except (sqlite3.Error, OSError) as exc:
+        click.echo(f"note: could not record the unanswered question: {exc}", err=True)
+
+
+def _since(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """An ISO date (2026-11-01) or date and time, else a usage error."""
+    if value is None:
+        return None
+    from datetime import datetime
+
+    try:
+        datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date like 2026-11-01", ctx=ctx, param=param) from None
+    return value
+
+
+@main.command()
+@click.option("--since", callback=_since, metavar="DATE", help="Only questions asked from DATE on (2026-11-01).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+def gaps(obj: _Ctx, since: str | None, as_json: bool) -> None:
+    """What the hub should collect next: unanswered and thumbs-down questions, grouped by topic.
+
+    Questions are grouped across languages by their meaning (the index's embedder), the
+    biggest topic first; each topic is named by its most central question.
+
+    \b
+    Example:
+      sihub gaps
+      sihub gaps --since 2026-11-01 --json > gaps.json
+    """
+    from sihub.assistant.gaps import GapStore, gaps_path, report
+
+    store = GapStore(gaps_path(obj.settings.index))
+    found = report(store, obj.assistant.embedder, since) if store.path.exists() else {"questions": 0, "topics": []}
+    if as_json:
+        _emit(found)
+        return
+    if not found["topics"]:
+        click.echo("No unanswered or thumbs-down questions recorded" + (f" since {since}." if since else "."))
+        return
+    for t in found["topics"]:
+        langs = ", ".join(f"{k} {v}" for k, v in t["languages"].items())
+        click.secho(f"{t['count']:>4}  {t['label']}  ({langs})", bold=True)
+        for example in t["examples"]:
+            if example != t["label"]:
+                click.echo(f"        {_short(example, 100)}")
+    click.echo(f"{found['questions']} questions in {len(found['topics'])} topics")
 
 
 @main.command(name="eval")

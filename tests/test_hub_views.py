@@ -162,3 +162,87 @@ def test_comparison_cues_come_from_the_language_files() -> None:
     assert asks_comparison("Kā dažādās valstīs atbalsta sociālos uzņēmumus?")
     assert not asks_comparison("From which countries did the partners collect best practices?")
     assert not asks_comparison("When did the law enter into force in Latvia?")
+
+
+# ---- item 3: the gaps ----------------------------------------------------------------------------
+
+PASSWORD = "gaps-coordinator"
+CHILDCARE = [
+    "Hur organiserar kooperativen barnomsorg för sina anställda?",
+    "How do cooperatives organise childcare for their workers?",
+    "Comment les coopératives organisent-elles la garde d'enfants de leurs salariés ?",
+]
+TAX = [
+    "What tax relief do social enterprises get in Estonia?",
+    "Kādi nodokļu atvieglojumi ir sociālajiem uzņēmumiem Igaunijā?",
+]
+
+
+@pytest.fixture(scope="module")
+def coordinator(hub_index: Path, tmp_path_factory):
+    """A client over a copy of the index (its own gaps file), with a coordinator password."""
+    import shutil
+
+    from fastapi.testclient import TestClient
+
+    from sihub.settings import Settings
+    from sihub.web import create_app
+
+    index = tmp_path_factory.mktemp("gaps") / "index"
+    shutil.copytree(hub_index, index)
+    settings = Settings.from_env(env={}, index=index, library=index.parent / "library", admin_password=PASSWORD)
+    with TestClient(create_app(settings), base_url=LOCAL) as c:
+        yield c, index
+
+
+def test_unanswered_and_disliked_questions_are_grouped_by_topic(coordinator) -> None:
+    client, index = coordinator
+    for question in CHILDCARE + TAX:
+        answer = client.post("/api/ask", json={"question": question, "filters": {"year": 2021}}).json()
+        assert answer["found"] is False, question
+    liked = client.post(
+        "/api/ask", json={"question": "When did the social enterprise law enter into force in Latvia?"}
+    ).json()
+    assert liked["found"] is True
+    hub = client.app.state.hub
+    hub.vote(1, liked)  # a thumbs-up is no gap
+    hub.vote(-1, {**liked, "question": "När trädde lagen om sociala företag i kraft i Lettland?"})
+
+    assert client.get("/api/gaps").status_code == 401
+    r = client.get("/api/gaps", headers={"Authorization": f"Bearer {PASSWORD}"})
+    assert r.status_code == 200, r.text
+    found = r.json()
+    assert found["questions"] == 6
+    by_label = {t["label"]: t for t in found["topics"]}
+    childcare = next(t for t in found["topics"] if set(t["examples"]) == set(CHILDCARE))
+    assert childcare["count"] == 3 and childcare["languages"] == {"en": 1, "fr": 1, "sv": 1}
+    assert childcare["label"] in CHILDCARE and found["topics"][0] is not None
+    assert found["topics"][0]["count"] == 3  # the biggest first
+    tax = next(t for t in found["topics"] if set(t["examples"]) == set(TAX))
+    assert tax["count"] == 2 and set(tax["languages"]) == {"en", "lv"}
+    assert sum(t["count"] for t in by_label.values()) == 6
+
+    from sihub.assistant.gaps import GapStore, gaps_path
+
+    rows = GapStore(gaps_path(index)).all()
+    assert {r["reason"] for r in rows} == {"not_found", "thumbs_down"}
+    assert rows[0]["filters"] == {"year": 2021} and rows[0]["language"] == "sv"
+    assert all(isinstance(r["best_score"], float) for r in rows)
+
+    cli_found = cli(index, "gaps", "--json")
+    assert [t["count"] for t in cli_found["topics"]] == [t["count"] for t in found["topics"]]
+    assert cli(index, "gaps", "--since", "2999-01-01", "--json") == {"questions": 0, "topics": []}
+    from sihub.cli import main
+
+    assert CliRunner().invoke(main, ["--index", str(index), "gaps", "--since", "yesterday"]).exit_code == 2
+    assert (
+        client.get("/api/gaps", params={"since": "soon"}, headers={"Authorization": f"Bearer {PASSWORD}"}).status_code
+        == 400
+    )
+
+
+def test_gaps_csv_never_holds_a_formula() -> None:
+    from sihub.assistant.gaps import csv_text
+
+    text = csv_text({"topics": [{"label": "=HYPERLINK(1)", "count": 1, "languages": {"en": 1}, "examples": ["-x"]}]})
+    assert "'=HYPERLINK(1)" in text and "\n=HYPERLINK" not in text

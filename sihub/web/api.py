@@ -145,6 +145,28 @@ def add_routes(app: FastAPI, hub: Hub, settings: Settings, guard: Guard) -> None
         return hub.delete(doc)
 
 
+def add_gap_routes(app: FastAPI, hub: Hub, guard: Guard) -> None:
+    """`GET /api/gaps` (coordinators)."""
+
+    @app.get("/api/gaps", tags=["gaps"])
+    def gaps(
+        request: Request,
+        since: str | None = Query(None, description="Only questions asked from this ISO date on (2026-11-01)."),
+    ) -> dict[str, Any]:
+        """Unanswered and thumbs-down questions grouped by topic, the biggest first (coordinators):
+        `{"questions": N, "topics": [{"label", "count", "languages": {lang: n}, "examples": [...]}]}`."""
+        from datetime import datetime
+
+        client = request.client.host if request.client else "unknown"
+        guard.check(bearer(request.headers.get("authorization")), client)
+        if since:
+            try:
+                datetime.fromisoformat(since)
+            except ValueError:
+                return error(400, f"since: {since[:40]!r} is not a date like 2026-11-01")
+        return hub.gap_report(since)
+
+
 def add_fallback(app: FastAPI) -> None:
     """A JSON 404 for any other /api path (added after every /api route)."""
 

@@ -46,6 +46,7 @@ def create_app(settings: Settings, hub: Hub | None = None):  # noqa: ANN201 - Fa
     _add_guards(app, settings, guard)
     failures.add_handlers(app)
     api.add_routes(app, hub, settings, guard)
+    api.add_gap_routes(app, hub, guard)
     api.add_fallback(app)
     files.add_routes(app, hub)
     openai_compat.add_routes(app, hub)

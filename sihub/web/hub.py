@@ -10,6 +10,7 @@ from __future__ import annotations
 import inspect
 import os
 import re
+import sqlite3
 import sys
 import tempfile
 import threading
@@ -57,6 +58,9 @@ class Hub:
         self.settings = settings
         self.assistant = assistant or Assistant(settings)
         self.feedback = FeedbackStore(feedback_path(settings.index))
+        from sihub.assistant.gaps import GapStore, gaps_path
+
+        self.gaps = GapStore(gaps_path(settings.index))
         self._write = threading.Lock()
         self._warmer: threading.Thread | None = None
         self._warm_again = False
@@ -180,7 +184,33 @@ class Hub:
         answer = self.assistant.ask(question, k, **kwargs)
         if filters and "filters" not in kwargs:
             answer.note = _join(answer.note, "filters are not applied by this version of the search")
+        self.record_gap(answer, filters)
         return answer
+
+    def record_gap(self, answer: Answer, filters: Any = None) -> None:
+        """Keep a question the documents could not answer (`assistant.gaps`); never fails an answer."""
+        try:
+            self.gaps.record(answer, filters)
+        except (sqlite3.Error, OSError) as exc:
+            print(f"sihub: could not record an unanswered question: {exc}", file=sys.stderr, flush=True)
+
+    def vote(self, rating: int, answer: dict[str, Any]) -> None:
+        """Store a thumbs up or down on an answer (`Answer.to_json()`); a thumbs-down is a gap too."""
+        self.feedback.add(rating, answer)
+        if rating < 0 and str(answer.get("question", "")).strip():
+            try:
+                score = answer.get("confidence")
+                if score is None and answer.get("citations"):
+                    score = max(float(c.get("score", 0.0)) for c in answer["citations"])
+                self.gaps.add(answer["question"], answer.get("language"), "thumbs_down", score, answer.get("filters"))
+            except (sqlite3.Error, OSError, KeyError, TypeError, ValueError) as exc:
+                print(f"sihub: could not record a thumbs-down: {exc}", file=sys.stderr, flush=True)
+
+    def gap_report(self, since: str | None = None) -> dict[str, Any]:
+        """The unanswered and thumbs-down questions grouped by topic (`assistant.gaps.report`)."""
+        from sihub.assistant.gaps import report
+
+        return report(self.gaps, self.assistant.embedder, since)
 
     def compare(
         self,
@@ -195,7 +225,9 @@ class Hub:
 
         self.check(question, history, filters)
         self.refresh()
-        return compare(self.assistant, question, by, k, history=history or None, filters=filters or None)
+        answer = compare(self.assistant, question, by, k, history=history or None, filters=filters or None)
+        self.record_gap(answer, filters)
+        return answer
 
     def ask_stream(
         self,
@@ -223,6 +255,7 @@ class Hub:
             if isinstance(item, Answer):
                 if filters and "filters" not in kwargs:
                     item.note = _join(item.note, "filters are not applied by this version of the search")
+                self.record_gap(item, filters)
                 yield item
                 return
             if isinstance(item, str) and item:

@@ -224,6 +224,9 @@ CSS = """
 .practice-links { display: flex; gap: 14px; margin-top: auto; }
 .practice-links a { font-weight: 600; color: var(--color-accent); }
 .practice-links a:focus-visible, a.cite-link:focus-visible, a.open-doc:focus-visible { outline: 2px solid var(--color-accent); }
+.gap-count { font-weight: 700; width: 3em; }
+.gap-label { font-weight: 600; overflow-wrap: anywhere; }
+.gap-examples { margin: 2px 0 0 1em; padding: 0; font-size: 0.9em; opacity: 0.85; overflow-wrap: anywhere; }
 pre.report { white-space: pre-wrap; overflow-wrap: anywhere; }
 #chat a.cite-link, a.cite-link { text-decoration: none; font-weight: 600; color: var(--color-accent); }
 @media (max-width: 820px) {

@@ -13,7 +13,7 @@ from sihub.settings import Settings
 from .auth import Guard
 from .hub import Hub
 from .render import CSS, HEAD
-from .tabs import add, chat, documents, practices
+from .tabs import add, chat, documents, gaps, practices
 from .tabs.add import UPLOAD_TOKEN_TTL
 from .tabs.base import Page, request_lang
 
@@ -45,6 +45,7 @@ def build_ui(hub: Hub, settings: Settings, guard: Guard | None = None):  # noqa:
             practices_tab = practices.build(page)
             docs_tab = documents.build(page)
             add_tab = add.build(page)
+            gaps.build(page)
 
         def load_all(query: str, request: gr.Request):
             return [

@@ -148,7 +148,7 @@ def build(page: Page) -> ChatTab:
         answer = (convo or {}).get("answers", {}).get(str(index))
         if answer is None or not isinstance(data.liked, bool):
             return gr.update()
-        hub.feedback.add(1 if data.liked else -1, answer)
+        hub.vote(1 if data.liked else -1, answer)
         return gr.update()
 
     with gr.Tab("Chat", id="chat"):
