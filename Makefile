@@ -8,7 +8,7 @@ export HF_HUB_DISABLE_TELEMETRY := 1
 export GRADIO_ANALYTICS_ENABLED := False
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: install install-dev install-llm-server system-ocr system-browser run test lint bench clean
+.PHONY: install install-dev install-llm-server web-assets system-ocr system-browser run test lint bench clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -17,7 +17,17 @@ $(VENV)/.installed: pyproject.toml
 	$(PIP) install -q -e .
 	touch $@
 
-install: $(VENV)/.installed   ## create .venv and install sihub
+# PDF.js (npm's pdfjs-dist, pinned in package-lock.json): the web page's viewer draws a cited PDF
+# page with it, served by sihub itself. Without npm a PDF opens in the text view instead.
+NPM ?= npm
+node_modules/.installed: package.json package-lock.json
+	@if command -v $(NPM) >/dev/null; then \
+		$(NPM) ci --omit=optional --no-audit --no-fund --ignore-scripts --loglevel=error && touch $@; \
+	else echo "note: install npm (Node.js) so that cited PDF pages open in the viewer"; fi
+
+web-assets: node_modules/.installed
+
+install: $(VENV)/.installed web-assets   ## create .venv and install sihub (and PDF.js)
 
 $(VENV)/.installed-dev: $(VENV)/.installed
 	$(PIP) install -q -e '.[dev]'
@@ -51,7 +61,7 @@ run: install system-ocr   ## ingest corpus/ (incrementally) and serve the web ch
 	-$(SIHUB) ingest corpus/    # a file that fails is reported; the chat still starts
 	$(SIHUB) serve
 
-test: install-dev install-llm-server system-ocr system-browser   ## the whole test suite
+test: install-dev install-llm-server web-assets system-ocr system-browser   ## the whole test suite
 	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(PY) -m pytest -q
 
 lint: install-dev
@@ -65,4 +75,4 @@ bench: install-dev   ## quality, ingest, latency and serve benchmarks (figures t
 	$(PY) bench/serve.py
 
 clean:
-	rm -rf .sihub $(VENV)
+	rm -rf .sihub $(VENV) node_modules

@@ -98,6 +98,12 @@ class Settings:
         default=512,
     )
     admin_password: str = _doc("Coordinator password for uploads and deletions; empty disables them.", default="")
+    pdfjs: Path | None = _doc(
+        "Folder of npm's `pdfjs-dist` (PDF.js), which shows a cited PDF page with the quote highlighted; "
+        "unset: `node_modules/pdfjs-dist` of sihub's source folder (`make install` puts it there). "
+        "Without it a PDF opens in the text view.",
+        default=None,
+    )
     host: str = _doc("Address `sihub serve` listens on.", default="127.0.0.1")
     port: int = _doc("Port `sihub serve` listens on.", default=7860)
     max_upload_mb: float = _doc(

@@ -32,13 +32,13 @@ sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """`sihub serve` over the tiny folder plus a document full of HTML; yields (base url, library)."""
-    from conftest import make_tiny_folder, serving, write_tree
+    from conftest import make_hub_folder, serving, write_tree
 
     from sihub.assistant import Assistant
     from sihub.settings import Settings
 
     root = tmp_path_factory.mktemp("browser")
-    folder = make_tiny_folder(root / "docs")
+    folder = make_hub_folder(root / "docs")  # four countries and a catalogue
     write_tree(folder, HOSTILE)
     a = Assistant(Settings.from_env(env={}, index=root / "index"))
     assert not a.ingest([folder]).failed
@@ -118,7 +118,7 @@ def test_answer_streams_in_with_cited_sources_and_links(page, server, tmp_path) 
     assert box is not None and 0 <= box["y"] < 900
     assert page.url.rstrip("/") == server[0]
 
-    pdf_link = page.locator(f"#{target} a.open-doc")
+    pdf_link = page.locator(f"#{target} a.open-file")
     href = pdf_link.get_attribute("href")
     assert "#page=2" in href
     r = page.request.get(server[0] + href.split("#")[0])
@@ -126,6 +126,22 @@ def test_answer_streams_in_with_cited_sources_and_links(page, server, tmp_path) 
     assert r.body().startswith(b"%PDF")
     page.screenshot(path=str(tmp_path / "chat.png"))
     assert not page.page_errors
+
+    # Issue 23, item 4: the source opens inside the app, PDF.js at the cited page, the quote outlined.
+    with page.context.expect_page() as opened:
+        page.locator(f"#{target} a.open-doc").click()
+    viewer = opened.value
+    viewer.wait_for_selector("body[data-highlighted]:not([data-highlighted='0'])", timeout=30_000)
+    assert viewer.get_attribute("body", "data-page") == "2"
+    assert viewer.get_attribute("body", "data-view") == "pdf"
+    assert "Page 2 of 2" in viewer.inner_text("#page-info")
+    mark = viewer.locator(".quote-mark").first.bounding_box()
+    stage = viewer.locator("#stage").bounding_box()
+    assert mark["width"] > 20 and stage["y"] <= mark["y"] <= stage["y"] + stage["height"]
+    viewer.keyboard.press("ArrowLeft")  # keyboard: the previous page, without the quote
+    viewer.wait_for_selector("body[data-page='1']")
+    assert viewer.locator(".quote-mark").count() == 0
+    viewer.close()
 
 
 def test_follow_up_keeps_context_and_new_conversation_clears(page) -> None:
@@ -226,4 +242,105 @@ def test_phone_width_stacks_sources_under_the_chat(browser, server) -> None:
     chat, sources = pg.locator("#chat").bounding_box(), pg.locator("#sources").bounding_box()
     assert sources["y"] > chat["y"] + chat["height"] - 1
     assert pg.evaluate("document.documentElement.scrollWidth") <= 390 + 2
+    context.close()
+
+
+def _choose(page, dropdown: str, option: str) -> None:
+    page.click(f"{dropdown} input")
+    page.get_by_role("option", name=option, exact=True).click()
+
+
+def test_catalogue_filters_to_one_country_opens_a_card_and_asks_about_it(page, server) -> None:
+    """Issue 23, item 1: filter the best practices to Latvia, open its card, ask about it."""
+    _open_tab(page, "Best practices")
+    page.wait_for_selector("#practice-cards .practice-card")
+    total = page.locator("#practice-cards .practice-card").count()
+    assert total >= 5 and f"{total} of {total} documents" in page.inner_text("#practice-cards .practice-count")
+    _choose(page, "#practice-country", "Latvia (1)")
+    page.wait_for_function("document.querySelectorAll('#practice-cards .practice-card').length === 1")
+    card = page.locator("#practice-cards .practice-card")
+    text = card.inner_text()
+    assert "LSUA" in text and "Latvia" in text and "2021" in text and "law" in text and "Latvian" in text
+    assert "Sociālā uzņēmuma likums" in card.locator(".practice-abstract").inner_text()
+    # The other filters count within Latvia: one law, one Latvian document.
+    page.click("#practice-type input")
+    assert page.get_by_role("option", name="law (1)", exact=True).is_visible()
+    page.keyboard.press("Escape")
+
+    with page.context.expect_page() as opened:
+        card.locator("a.open-doc").click()
+    doc = opened.value
+    doc.wait_for_selector("body[data-view='text']")
+    assert "Sociālā uzņēmuma likums stājās spēkā" in doc.inner_text("main")
+    doc.close()
+
+    card.locator("a.ask-doc").focus()
+    page.keyboard.press("Enter")  # keyboard-usable
+    page.wait_for_function(
+        "(document.querySelector('#ask-about textarea, #ask-about input') || {}).value?.endsWith('likums.txt')"
+    )
+    # Asked about that document only: a question another document answers finds nothing else.
+    _ask(page, "How many best practices did the partners collect, and from which countries?")
+    page.wait_for_selector("#sources .src-card, #sources .src-empty >> text=No passage supports an answer")
+    files = page.locator("#sources .src-file").all_inner_texts()
+    assert all("likums.txt" in f for f in files) and "35 best practices" not in page.inner_text("#sources")
+    assert not page.page_errors
+
+
+def test_a_comparison_question_is_answered_country_by_country(page) -> None:
+    """Issue 23, item 2: a question asking to compare gets a section per country, without the switch."""
+    _ask(page, "Compare how the partner countries measure the social impact of incubated enterprises")
+    page.wait_for_selector("#sources .src-group")
+    groups = page.locator("#sources .src-group")
+    assert groups.count() == 4
+    assert [g.inner_text().split("\n")[0] for g in groups.all()] == ["France", "Latvia", "Spain", "Sweden"]
+    assert page.locator("#sources .src-group[data-key='FR'][data-found='true'] .src-card").count() >= 1
+    reply = page.locator("#chat .message-row").last.inner_text()
+    assert "France" in reply and "The documents hold nothing on this question for:" in reply and "Latvia" in reply
+
+    page.click("#new-conversation")
+    page.wait_for_function("document.querySelectorAll('#chat .message-row').length == 0")
+    page.check("#compare-by-country input")  # the switch groups any question
+    _ask(page, "How do incubated enterprises measure their social impact?")
+    page.wait_for_selector("#sources .src-group[data-key='FR'][data-found='true']")
+    assert page.locator("#sources .src-group").count() == 4
+
+
+def test_unanswered_questions_are_grouped_in_the_gaps_tab(browser, server, tmp_path) -> None:
+    """Issue 23, item 3: not-found questions asked in the chat, grouped by topic for coordinators."""
+    context = browser.new_context(accept_downloads=True)
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    page.goto(server[0] + "/", wait_until="domcontentloaded")
+    for question in (
+        "Hur många bibliotek i Umeå har öppet på söndagar?",
+        "How many libraries in Umeå open on Sundays?",
+    ):
+        rows = page.locator("#chat .message-row").count()
+        _ask(page, question)
+        page.wait_for_function(
+            """(rows) => {
+              const all = document.querySelectorAll('#chat .message-row');
+              const last = all[all.length - 1];
+              return all.length >= rows + 2 && !/Searching|▍/.test(last.innerText);
+            }""",
+            arg=rows,
+        )
+        assert page.locator("#sources .src-card").count() == 0  # not found
+    _open_tab(page, "Gaps")
+    page.fill("#gaps-password input", "not the password")
+    page.click("#gaps-show")
+    page.wait_for_selector("#gaps-table >> text=wrong coordinator password")
+    page.fill("#gaps-password input", PASSWORD)
+    page.click("#gaps-show")
+    page.wait_for_selector("#gaps-table tr.gap-topic")
+    top = page.locator("#gaps-table tr.gap-topic").first
+    assert top.locator(".gap-count").inner_text() == "2"  # one topic across Swedish and English
+    assert "Umeå" in top.inner_text() and "Swedish 1" in top.inner_text() and "English 1" in top.inner_text()
+    with page.expect_download() as download:
+        page.click("#gaps-download")
+    saved = tmp_path / "gaps.csv"
+    download.value.save_as(saved)
+    lines = saved.read_text(encoding="utf-8").splitlines()
+    assert lines[0].startswith("topic,count,languages") and ",2," in lines[1]
     context.close()

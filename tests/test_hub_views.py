@@ -246,3 +246,43 @@ def test_gaps_csv_never_holds_a_formula() -> None:
 
     text = csv_text({"topics": [{"label": "=HYPERLINK(1)", "count": 1, "languages": {"en": 1}, "examples": ["-x"]}]})
     assert "'=HYPERLINK(1)" in text and "\n=HYPERLINK" not in text
+
+
+# ---- item 4: open the quote ----------------------------------------------------------------------
+
+
+def test_viewer_shows_only_indexed_documents_with_the_quote_marked(client) -> None:
+    from sihub.web.viewer import pdfjs_dir
+
+    docs = {Path(d["file"]).name: d["id"] for d in client.get("/api/documents").json()["documents"]}
+    law = client.get(f"/view/{docs['likums.txt']}", params={"q": "stājās spēkā 2018. gada 1. aprīlī"})
+    assert law.status_code == 200 and law.headers["content-type"].startswith("text/html")
+    assert '<mark id="quote">stājās spēkā 2018. gada 1. aprīlī</mark>' in law.text
+    assert "script-src 'self' 'nonce-" in law.headers["content-security-policy"]
+    # A quote is text: markup in it is shown, never run.
+    hostile = client.get(f"/view/{docs['likums.txt']}", params={"q": "<script>alert(1)</script>"})
+    assert "<script>alert(1)" not in hostile.text and "not in the indexed text" in hostile.text
+
+    answer = client.post("/api/ask", json={"question": "How many best practices did the partners collect?"}).json()
+    cite = next(c for c in answer["citations"] if c["file"].endswith(".pdf"))
+    as_text = client.get(
+        f"/view/{docs['buicasus.pdf']}",
+        params={"page": cite["page"], "chunk": cite["chunk_id"], "q": cite["quote"], "text": 1},
+    )
+    assert f'<mark id="quote">{cite["quote"]}</mark>' in as_text.text.replace("&#x27;", "'")
+    pdf = client.get(f"/view/{docs['buicasus.pdf']}", params={"page": cite["page"], "q": cite["quote"]})
+    if pdfjs_dir(client.app.state.hub.settings) is not None:  # `make install` puts PDF.js there
+        assert 'data-view="pdf"' in pdf.text and "viewer-data" in pdf.text
+        assert client.get("/viewer/pdfjs/pdf.min.mjs").headers["content-type"].startswith("text/javascript")
+    else:
+        assert 'data-view="text"' in pdf.text and "PDF.js is not installed" in pdf.text
+
+    for path in (
+        "/view/999",
+        "/viewer/pdfjs/pdf.mjs",
+        "/viewer/pdfjs/..%2F..%2Fpackage.json",
+        "/viewer/pdfjs/standard_fonts/..%2F..%2F..%2Fpyproject.toml",
+        "/viewer/pdfjs/standard_fonts/%2Fetc%2Fpasswd",
+        "/files/..%2F..%2Fpyproject.toml",
+    ):
+        assert client.get(path).status_code in (400, 404), path

@@ -13,7 +13,7 @@ from typing import Any
 
 from sihub.settings import Settings
 
-from . import api, failures, files, openai_compat
+from . import api, failures, files, openai_compat, viewer
 from .api import upload_limit
 from .auth import Guard
 from .guards import GRADIO_UPLOAD, BodyLimit, GradioGate, HostCheck, SameOrigin
@@ -49,6 +49,7 @@ def create_app(settings: Settings, hub: Hub | None = None):  # noqa: ANN201 - Fa
     api.add_gap_routes(app, hub, guard)
     api.add_fallback(app)
     files.add_routes(app, hub)
+    viewer.add_routes(app, hub, settings)
     openai_compat.add_routes(app, hub)
     _mount_page(app, hub, settings, guard)
     return app

@@ -50,6 +50,26 @@ def file_url(doc_id: int | None, page: int | None, file: str) -> str | None:
     return url
 
 
+MAX_QUOTE = 2000
+"""Longest quote a viewer address carries (a quote is at most a few sentences)."""
+
+
+def view_url(doc_id: int | None, page: int | None = None, chunk_id: int | None = None, quote: str = "") -> str | None:
+    """Where the document opens inside the app (`viewer.py`): at the cited page, the quote highlighted."""
+    from urllib.parse import urlencode
+
+    if doc_id is None:
+        return None
+    params: dict[str, Any] = {}
+    if page:
+        params["page"] = int(page)
+    if chunk_id is not None:
+        params["chunk"] = int(chunk_id)
+    if quote:
+        params["q"] = quote[:MAX_QUOTE]
+    return f"/view/{int(doc_id)}" + (f"?{urlencode(params)}" if params else "") + ("#quote" if quote else "")
+
+
 def answer_markdown(answer: Answer, turn: int, upto: int | None = None) -> str:
     """The answer as chat Markdown: the text escaped, each valid `[n]` a link to its source card.
 
@@ -88,10 +108,15 @@ def citation_card(c: Citation, turn: int, doc_id: int | None, lang: str = "en") 
     from sihub.assistant.i18n import label  # the assistant layer loads only where answers are shown
 
     where = esc(c.file) + (f" · {esc(label(lang, 'page', page=int(c.page)))}" if c.page else "")
-    url = file_url(doc_id, c.page, c.file)
-    at_page = c.page and c.file.lower().endswith(".pdf")
-    text = label(lang, "open_document_page", page=int(c.page)) if at_page else label(lang, "open_document")
-    link = f'<a class="open-doc" href="{esc(url)}" target="_blank" rel="noopener">{esc(text)}</a>' if url else ""
+    url = view_url(doc_id, c.page, c.chunk_id, c.quote)
+    original = file_url(doc_id, c.page, c.file)
+    text = label(lang, "open_document_page", page=int(c.page)) if c.page else label(lang, "open_document")
+    link = (
+        f'<div class="src-links"><a class="open-doc" href="{esc(url)}" target="_blank" rel="noopener">{esc(text)}</a>'
+        f' <a class="open-file" href="{esc(original)}" target="_blank" rel="noopener">{esc(label(lang, "original_file"))}</a></div>'
+        if url
+        else ""
+    )
     heading = f'<div class="src-heading">{esc(c.heading)}</div>' if c.heading else ""
     meta = " · ".join(esc(c.meta[k]) for k in ("partner", "country", "year", "type") if c.meta.get(k))
     return (
@@ -228,6 +253,7 @@ CSS = """
 .gap-label { font-weight: 600; overflow-wrap: anywhere; }
 .gap-examples { margin: 2px 0 0 1em; padding: 0; font-size: 0.9em; opacity: 0.85; overflow-wrap: anywhere; }
 pre.report { white-space: pre-wrap; overflow-wrap: anywhere; }
+.src-links { display: flex; flex-wrap: wrap; gap: 4px 14px; font-size: 0.9em; }
 #chat a.cite-link, a.cite-link { text-decoration: none; font-weight: 600; color: var(--color-accent); }
 @media (max-width: 820px) {
   .practices { grid-template-columns: 1fr; }
