@@ -242,6 +242,11 @@ def test_phone_width_stacks_sources_under_the_chat(browser, server) -> None:
     chat, sources = pg.locator("#chat").bounding_box(), pg.locator("#sources").bounding_box()
     assert sources["y"] > chat["y"] + chat["height"] - 1
     assert pg.evaluate("document.documentElement.scrollWidth") <= 390 + 2
+    _open_tab(pg, "Best practices")  # the catalogue's cards stack in one column
+    pg.wait_for_selector("#practice-cards .practice-card")
+    boxes = [c.bounding_box() for c in pg.locator("#practice-cards .practice-card").all()[:2]]
+    assert boxes[1]["y"] > boxes[0]["y"] + boxes[0]["height"] - 1
+    assert pg.evaluate("document.documentElement.scrollWidth") <= 390 + 2
     context.close()
 
 

@@ -152,9 +152,15 @@ def test_no_gradio_event_copies_or_returns_a_server_file(server):
     assert not (server.site / "library" / "uploads" / "secret.txt").exists()
 
 
+def chat_inputs(question: str) -> list:
+    """The chat event's inputs: question, conversation, one document ("Ask about it"), the
+    "Compare by country" switch, the five filters."""
+    return [question, None, "", False] + ["any"] * 5
+
+
 def test_the_chat_refuses_an_overlong_question_at_once(server):
     """Finding 2: the chat path has the same length cap as the API."""
-    out = gradio_call(server.base, event_index(server.base, "respond"), ["Zorblax " * 400, None] + ["any"] * 5)
+    out = gradio_call(server.base, event_index(server.base, "respond"), chat_inputs("Zorblax " * 400))
     assert "at most 2,000" in out and "Searching" not in out
 
 
@@ -162,9 +168,7 @@ def test_a_long_chat_keeps_answering(server):
     """The chat's history is server-side and trimmed to SIHUB_MAX_HISTORY_TURNS for each question."""
     session, respond = uuid.uuid4().hex[:12], event_index(server.base, "respond")
     for i in range(22):
-        out = gradio_call(
-            server.base, respond, [f"Which incubator mentors enterprises, take {i}?", None] + ["any"] * 5, session
-        )
+        out = gradio_call(server.base, respond, chat_inputs(f"Which incubator mentors enterprises, take {i}?"), session)
         assert '"success":true' in out.replace(" ", "") and "history" not in out, out[-400:]
 
 
