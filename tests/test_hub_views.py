@@ -262,6 +262,9 @@ def test_viewer_shows_only_indexed_documents_with_the_quote_marked(client) -> No
     # A quote is text: markup in it is shown, never run.
     hostile = client.get(f"/view/{docs['likums.txt']}", params={"q": "<script>alert(1)</script>"})
     assert "<script>alert(1)" not in hostile.text and "not in the indexed text" in hostile.text
+    swedish = client.get(f"/view/{docs['likums.txt']}", params={"q": "<b>", "lang": "sv"})
+    assert '<html lang="sv">' in swedish.text and "originalfil" in swedish.text.lower()
+    assert "inte i den indexerade texten" in swedish.text
 
     answer = client.post("/api/ask", json={"question": "How many best practices did the partners collect?"}).json()
     cite = next(c for c in answer["citations"] if c["file"].endswith(".pdf"))

@@ -54,7 +54,9 @@ MAX_QUOTE = 2000
 """Longest quote a viewer address carries (a quote is at most a few sentences)."""
 
 
-def view_url(doc_id: int | None, page: int | None = None, chunk_id: int | None = None, quote: str = "") -> str | None:
+def view_url(
+    doc_id: int | None, page: int | None = None, chunk_id: int | None = None, quote: str = "", lang: str = ""
+) -> str | None:
     """Where the document opens inside the app (`viewer.py`): at the cited page, the quote highlighted."""
     from urllib.parse import urlencode
 
@@ -67,6 +69,8 @@ def view_url(doc_id: int | None, page: int | None = None, chunk_id: int | None =
         params["chunk"] = int(chunk_id)
     if quote:
         params["q"] = quote[:MAX_QUOTE]
+    if lang:
+        params["lang"] = lang
     return f"/view/{int(doc_id)}" + (f"?{urlencode(params)}" if params else "") + ("#quote" if quote else "")
 
 
@@ -108,7 +112,7 @@ def citation_card(c: Citation, turn: int, doc_id: int | None, lang: str = "en") 
     from sihub.assistant.i18n import label  # the assistant layer loads only where answers are shown
 
     where = esc(c.file) + (f" · {esc(label(lang, 'page', page=int(c.page)))}" if c.page else "")
-    url = view_url(doc_id, c.page, c.chunk_id, c.quote)
+    url = view_url(doc_id, c.page, c.chunk_id, c.quote, lang)
     original = file_url(doc_id, c.page, c.file)
     text = label(lang, "open_document_page", page=int(c.page)) if c.page else label(lang, "open_document")
     link = (

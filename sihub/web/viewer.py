@@ -73,15 +73,19 @@ def add_routes(app: FastAPI, hub: Hub, settings: Settings) -> None:
         chunk: int | None = Query(None, ge=0, description="The cited passage's chunk id."),
         q: str = Query("", max_length=MAX_QUOTE, description="The quoted passage, highlighted."),
         text: bool = Query(False, description="The text view, even for a PDF."),
+        lang: str = Query("en", max_length=8, description="The reader's language (sv, lv, fr, es, en)."),
     ) -> Any:
         """An indexed document inside the app, at the cited page with the quote highlighted."""
+        from sihub.assistant.i18n import ui_lang  # the assistant layer loads with the first view
+
         doc = hub.document(doc_id)
         if doc is None:
             return error(404, f"no document with id {doc_id}")
         is_pdf = doc.path.lower().endswith(".pdf")
         if is_pdf and not text and pdfjs_dir(settings) is not None and hub.file_of(doc) is not None:
-            return _page(pdf_view(doc, page or 1, q))
-        return _page(text_view(doc, hub.assistant.chunks(doc.path), page, chunk, q, pdf_missing=is_pdf and not text))
+            return _page(pdf_view(doc, page or 1, q, ui_lang(lang)))
+        chunks = hub.assistant.chunks(doc.path)
+        return _page(text_view(doc, chunks, page, chunk, q, ui_lang(lang), pdf_missing=is_pdf and not text))
 
 
 def _script(path: Path) -> FileResponse:
@@ -130,40 +134,42 @@ mark#quote { background: #fde68a; scroll-margin-top: 30vh; }
 """
 
 
-def _head(title: str, nonce: str) -> str:
+def _head(title: str, nonce: str, lang: str) -> str:
     return (
-        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        f'<!doctype html><html lang="{_esc(lang)}"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f'<title>{_esc(title)} · sihub</title><style nonce="{nonce}">{STYLE}</style></head>'
     )
 
 
-def pdf_view(doc: Document, page: int, quote: str) -> tuple[str, str]:
+def pdf_view(doc: Document, page: int, quote: str, lang: str = "en") -> tuple[str, str]:
     """The PDF.js page: the toolbar, the canvas and its marks, the data for `static/viewer.js`."""
+    from sihub.assistant.i18n import label
+
     nonce = secrets.token_urlsafe(16)
     data = {
         "file": f"/files/{int(doc.id)}",
         "page": page,
         "quote": quote,
-        "pageLabel": "Page {page} of {pages}",
-        "failed": "The PDF could not be shown: use the text view or the original file.",
+        "pageLabel": label(lang, "viewer_page", page="{page}", pages="{pages}"),
+        "failed": label(lang, "viewer_failed"),
     }
     # JSON inside <script>: no "</script>" or "<!--" can close it early.
     payload = json.dumps(data, ensure_ascii=False).replace("<", "\\u003c").replace(">", "\\u003e")
-    text_link = view_url(doc.id, page, None, quote) or ""
+    text_link = view_url(doc.id, page, None, quote, lang) or ""
     text_link = text_link.replace("#quote", "") + ("&" if "?" in text_link else "?") + "text=1#quote"
     body = (
         f'<body data-view="pdf"><header><h1 lang="{_esc(doc.lang)}">{_esc(doc.title or doc.path)}</h1>'
-        '<button id="prev" type="button" aria-label="Previous page">◀</button>'
-        f'<span id="page-info" role="status">Page {page}</span>'
-        '<button id="next" type="button" aria-label="Next page">▶</button>'
-        f'<a href="{_esc(text_link)}">Text view</a>'
-        f'<a href="/files/{int(doc.id)}#page={page}">Original file</a></header>'
+        f'<button id="prev" type="button" aria-label="{_esc(label(lang, "previous_page"))}">◀</button>'
+        f'<span id="page-info" role="status">{_esc(label(lang, "page_heading", page=page))}</span>'
+        f'<button id="next" type="button" aria-label="{_esc(label(lang, "next_page"))}">▶</button>'
+        f'<a href="{_esc(text_link)}">{_esc(label(lang, "text_view"))}</a>'
+        f'<a href="/files/{int(doc.id)}#page={page}">{_esc(label(lang, "original_file"))}</a></header>'
         '<main><div id="stage"><canvas id="page-canvas"></canvas><div id="marks"></div></div></main>'
         f'<script type="application/json" id="viewer-data">{payload}</script>'
         '<script type="module" src="/viewer/viewer.js"></script></body></html>'
     )
-    return _head(doc.title or doc.path, nonce) + body, nonce
+    return _head(doc.title or doc.path, nonce, lang) + body, nonce
 
 
 def _page_texts(chunks: list[Chunk]) -> dict[int | None, list[str | None]]:
@@ -179,9 +185,17 @@ def _page_texts(chunks: list[Chunk]) -> dict[int | None, list[str | None]]:
 
 
 def text_view(
-    doc: Document, chunks: list[Chunk], page: int | None, chunk_id: int | None, quote: str, pdf_missing: bool = False
+    doc: Document,
+    chunks: list[Chunk],
+    page: int | None,
+    chunk_id: int | None,
+    quote: str,
+    lang: str = "en",
+    pdf_missing: bool = False,
 ) -> tuple[str, str]:
     """The document's indexed text, page by page, the quote in `<mark id="quote">`."""
+    from sihub.assistant.i18n import label
+
     nonce = secrets.token_urlsafe(16)
     pages = _page_texts(chunks)
     target = next((c for c in chunks if c.id == chunk_id), None) if chunk_id is not None else None
@@ -206,17 +220,13 @@ def text_view(
             inner = _esc(text[:a]) + '<mark id="quote">' + _esc(text[a:b]) + "</mark>" + _esc(text[b:])
         else:
             inner = _esc(text)
-        heading = f"<h2>Page {p}</h2>" if p else ""
+        heading = f"<h2>{_esc(label(lang, 'page_heading', page=p))}</h2>" if p else ""
         anchor = f' id="page-{p}"' if p else ""
         sections.append(
             f'<section class="text-page"{anchor}>{heading}<div class="text" lang="{_esc(doc.lang)}">{inner}</div></section>'
         )
-    note = (
-        '<p class="note">PDF.js is not installed (run <code>make install</code>): the PDF is shown as its text.</p>'
-        if pdf_missing
-        else ""
-    )
-    missing = '<p class="note">The quoted passage is not in the indexed text.</p>' if quote and where is None else ""
+    note = f'<p class="note">{_esc(label(lang, "pdfjs_missing"))}</p>' if pdf_missing else ""
+    missing = f'<p class="note">{_esc(label(lang, "quote_missing"))}</p>' if quote and where is None else ""
     scroll = (
         f'<script nonce="{nonce}">var m=document.getElementById("quote");if(m)m.scrollIntoView({{block:"center"}});</script>'
         if where
@@ -225,7 +235,7 @@ def text_view(
     body = (
         f'<body data-view="text" data-highlighted="{1 if where else 0}"><header>'
         f'<h1 lang="{_esc(doc.lang)}">{_esc(doc.title or doc.path)}</h1>'
-        f'<a href="/files/{int(doc.id)}">Original file</a></header><main>{note}{missing}{"".join(sections)}</main>'
+        f'<a href="/files/{int(doc.id)}">{_esc(label(lang, "original_file"))}</a></header><main>{note}{missing}{"".join(sections)}</main>'
         f"{scroll}</body></html>"
     )
-    return _head(doc.title or doc.path, nonce) + body, nonce
+    return _head(doc.title or doc.path, nonce, lang) + body, nonce

@@ -49,7 +49,7 @@ def card(d: dict[str, Any], ui: str) -> str:
         + f'<div class="practice-langs">{esc(langs)}{" · " + esc(pages) if pages else ""}</div>'
         + (f'<p class="practice-abstract" lang="{lang}">{esc(d["abstract"])}</p>' if d.get("abstract") else "")
         + '<div class="practice-links">'
-        f'<a class="open-doc" href="/view/{int(d["id"])}" target="_blank" rel="noopener">Open</a>'
+        f'<a class="open-doc" href="/view/{int(d["id"])}?lang={esc(ui)}" target="_blank" rel="noopener">Open</a>'
         f'<a class="ask-doc" href="#question" data-file="{esc(d["file"])}" data-title="{esc(title)}">Ask about it</a>'
         "</div></article>"
     )
