@@ -177,11 +177,9 @@ def cluster(vectors: np.ndarray, threshold: float) -> list[list[int]]:
     sizes = np.ones(n)
     alive = np.ones(n, dtype=bool)
     members = [[i] for i in range(n)]
-    while alive.sum() > 1:
-        mean = sums / np.outer(sizes, sizes)
-        mean[~alive, :] = -np.inf
-        mean[:, ~alive] = -np.inf
-        np.fill_diagonal(mean, -np.inf)
+    mean = sums.copy()  # mean similarity between groups; only the merged group's row changes
+    np.fill_diagonal(mean, -np.inf)
+    for _ in range(n - 1):
         a, b = np.unravel_index(int(np.argmax(mean)), mean.shape)
         if mean[a, b] < threshold:
             break
@@ -192,6 +190,12 @@ def cluster(vectors: np.ndarray, threshold: float) -> list[list[int]]:
         alive[b] = False
         members[a] += members[b]
         members[b] = []
+        row = np.where(alive, sums[a, :] / (sizes[a] * sizes), -np.inf)
+        row[a] = -np.inf
+        mean[a, :] = row
+        mean[:, a] = row
+        mean[b, :] = -np.inf
+        mean[:, b] = -np.inf
     return [m for i, m in enumerate(members) if alive[i]]
 
 

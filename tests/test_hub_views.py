@@ -289,3 +289,34 @@ def test_viewer_shows_only_indexed_documents_with_the_quote_marked(client) -> No
         "/files/..%2F..%2Fpyproject.toml",
     ):
         assert client.get(path).status_code in (400, 404), path
+
+
+def test_gap_clustering_matches_brute_force_average_linkage() -> None:
+    import numpy as np
+
+    from sihub.assistant.gaps import cluster
+
+    rng = np.random.default_rng(7)
+    centres = rng.normal(size=(6, 32))
+    v = centres[rng.integers(0, 6, 60)] * 2.5 + rng.normal(size=(60, 32))
+    v = (v / np.linalg.norm(v, axis=1, keepdims=True)).astype(np.float32)
+    sims = v @ v.T
+
+    def brute(threshold: float) -> list[list[int]]:
+        groups = [[i] for i in range(len(v))]
+        while len(groups) > 1:
+            best = max(
+                (
+                    (sims[np.ix_(groups[i], groups[j])].mean(), i, j)
+                    for i in range(len(groups))
+                    for j in range(i + 1, len(groups))
+                ),
+            )
+            if best[0] < threshold:
+                break
+            groups[best[1]] += groups.pop(best[2])
+        return sorted(sorted(g) for g in groups)
+
+    for threshold in (0.5, 0.7, 0.85):
+        assert sorted(sorted(g) for g in cluster(v, threshold)) == brute(threshold)
+    assert len(cluster(v, 0.5)) == 6
