@@ -151,7 +151,7 @@ def _sentences(chunks: list[Chunk], params: AbstractParams) -> list[str]:
     out: list[str] = []
     for c in chunks:
         for s, e in split_sentences(c.text):
-            text = " ".join(c.text[s:e].split())
+            text = " ".join(c.text[s:e].split()).lstrip("-–•*·▪ ")  # a list item's marker is no part of it
             words = len(text.split())
             if text in seen or not params.min_words <= words <= params.max_words:
                 continue
