@@ -106,11 +106,21 @@ def _hybrid(
         found, df = index.search_terms(sorted(set().union(*forms_by_name.values())), pool)
         allowed_set = set(allowed.tolist()) if allowed is not None else None
         name_ids = [i for i, _ in found if allowed_set is None or i in allowed_set]
-        total = max(2, index.size)
         for t, forms in forms_by_name.items():
-            n = sum(df.get(f, 0) for f in forms)
-            rarity[t] = float(np.clip(np.log(total / n) / np.log(total), 0.0, 1.0)) if n else 0.0
-    ids = list(dict.fromkeys([*dense, *lexical, *name_ids, *(i for found in other_found.values() for i in found)]))
+            rarity[t] = _rarity(sum(df.get(f, 0) for f in forms), index.size)
+    # Identifiers the question quotes whole (codes, law numbers, addresses): the passages that
+    # hold them are candidates whatever else they say.
+    idents = lexmod.identifiers(query.lexical) if params.identifier else []
+    ident_rarity: dict[str, float] = {}
+    ident_ids: list[int] = []
+    if idents:
+        found, df = index.search_terms(idents, pool)
+        allowed_set = set(allowed.tolist()) if allowed is not None else None
+        ident_ids = [i for i, _ in found if allowed_set is None or i in allowed_set]
+        ident_rarity = {t: _rarity(df.get(t, 0), index.size) for t in idents if df.get(t, 0)}
+    ids = list(
+        dict.fromkeys([*dense, *lexical, *name_ids, *ident_ids, *(i for found in other_found.values() for i in found)])
+    )
     if not ids:
         return []
     only_lexical = [i for i in ids if i not in dense]
@@ -131,6 +141,7 @@ def _hybrid(
         names=_name_scores(hits, forms_by_name, rarity) if forms_by_name else None,
         country=_country_flags(query.text, hits) if params.country else None,
         translated=_translated_scores(index, hits, other_texts, other_found) if other_texts else None,
+        identifiers=_identifier_scores(hits, ident_rarity) if ident_rarity else None,
     )
     share = index.language_shares().get(query.lang, 0.0) if query.lang not in ("", "und") else 1.0
     scores = fuse(cands, query.lang, params, lang_share=share)
@@ -243,6 +254,23 @@ def _name_scores(hits: list[Hit], forms: dict[str, set[str]], rarity: dict[str, 
     for i, h in enumerate(hits):
         words = analysed_words(f"{h.chunk.heading}\n{h.chunk.text}", h.chunk.lang)
         out[i] = sum(rarity[t] for t, fs in folded.items() if words & fs) / whole
+    return out
+
+
+def _rarity(holders: int, total: int) -> float:
+    """How rare a term is among `total` passages when `holders` hold it: 1 for one passage in a
+    large index, 0 for a term every passage holds (and for one none holds)."""
+    total = max(2, total)
+    return float(np.clip(np.log(total / holders) / np.log(total), 0.0, 1.0)) if holders else 0.0
+
+
+def _identifier_scores(hits: list[Hit], rarity: dict[str, float]) -> np.ndarray:
+    """Per hit: the rarity of the rarest of the question's whole identifiers that it holds (0 for none)."""
+    folded = {fts_token(t): r for t, r in rarity.items()}
+    out = np.zeros(len(hits))
+    for i, h in enumerate(hits):
+        words = analysed_words(f"{h.chunk.heading}\n{h.chunk.text}", h.chunk.lang)
+        out[i] = max((r for t, r in folded.items() if t in words), default=0.0)
     return out
 
 

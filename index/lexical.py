@@ -6,6 +6,13 @@ has no Snowball stemmer, stripping of its inflection endings (nouns, adjectives 
 verb forms), which measured better than whole words or fixed-length prefixes. Words in other
 or unknown languages, numbers and words with digits (codes like VP/2020/010) stay as written.
 
+Identifiers (programme and grant codes such as 2022-1-XX01-KA220-ADU-000012345 or VP/2020/010,
+law numbers, dates written with separators, e-mail addresses and web addresses) are indexed in
+pieces, as every word is, and besides as one whole token (`identifiers`): a question that quotes
+the code matches that token, which is as rare as the code, instead of pieces that each stand in
+many passages. The whole token is the pieces joined behind a marker prefix (`ID_MARK`), so it is
+one word for the FTS5 tokenizer and never equals an ordinary word or number.
+
 Stop words are dropped from questions only: they cost nothing in the stored text but make an
 OR query match everything.
 """
@@ -16,8 +23,14 @@ import re
 import threading
 from functools import lru_cache
 
-ANALYZER_VERSION = "stem-2"
+ANALYZER_VERSION = "stem-3-ids"
 _TOKEN = re.compile(r"\w+", re.UNICODE)
+# Candidates for an identifier: a web address, or word pieces joined by - / . @ : _ + (no spaces).
+_IDENT = re.compile(r"(?:https?://|www\.)[^\s<>\"'()\[\]{}]+|\w+(?:[-/.@:_+]\w+)+", re.UNICODE)
+# A number with a decimal or thousands separator ("1.5", "12,000") is a number, not an identifier.
+_DECIMAL = re.compile(r"\d+[.,]\d+")
+ID_MARK = "idx"
+"""Prefix of the whole-identifier token ("VP/2020/010" -> "idxvp2020010")."""
 
 _SNOWBALL = {"sv": "swedish", "fr": "french", "es": "spanish", "en": "english"}
 _local = threading.local()
@@ -72,6 +85,32 @@ def tokens(text: str) -> list[str]:
     return [t.lower() for t in _TOKEN.findall(text)]
 
 
+def identifiers(text: str) -> list[str]:
+    """The whole-identifier tokens of `text`, in order, without repeats: every run of two or more
+    word pieces joined by separators (no spaces) that holds a digit or an "@", and every web
+    address ("https://…", "www.…"; trailing punctuation dropped), as pieces joined after `ID_MARK`.
+    Words joined by hyphens alone ("cross-sector") are not identifiers."""
+    out: list[str] = []
+    for m in _IDENT.finditer(text):
+        raw = m.group().rstrip(".,;:!?")
+        web = raw.lower().startswith(("http://", "https://", "www."))
+        if not (web or "@" in raw or any(ch.isdigit() for ch in raw)):
+            continue
+        if _DECIMAL.fullmatch(raw):
+            continue
+        if web:  # the whole address, and its host alone ("www.avise.org")
+            address = re.sub(r"^https?://", "", raw, flags=re.IGNORECASE)
+            host = address.split("/", 1)[0]
+            parts = [address, host] if host != address else [address]
+        else:
+            parts = [raw]
+        for part in parts:
+            pieces = [t.lower() for t in _TOKEN.findall(part)]
+            if len(pieces) >= 2:
+                out.append(ID_MARK + "".join(pieces))
+    return list(dict.fromkeys(out))
+
+
 def _stemmer(lang: str):  # noqa: ANN202 - PyStemmer object
     """A Snowball stemmer for `lang`, one per thread (PyStemmer objects are not thread-safe)."""
     cache = getattr(_local, "stemmers", None)
@@ -110,16 +149,17 @@ def _has_digit(word: str) -> bool:
 
 
 def analyze(text: str, lang: str = "und") -> str:
-    """The text stored in the FTS5 column for a chunk."""
-    return " ".join(stem_all(tokens(text), lang))
+    """The text stored in the FTS5 column for a chunk: its words' stems, then its identifiers whole."""
+    return " ".join([*stem_all(tokens(text), lang), *identifiers(text)])
 
 
 def query_terms(text: str, lang: str = "und") -> list[str]:
-    """Distinct stems of a question's content words, in order of appearance."""
+    """The question's identifiers whole, then the distinct stems of its content words, in order
+    of appearance."""
     words = tokens(text)
     stop = STOPWORDS.get(lang, frozenset())
     content = [w for w in words if w not in stop] or words
-    return list(dict.fromkeys(stem_all(content, lang)))
+    return list(dict.fromkeys([*identifiers(text), *stem_all(content, lang)]))
 
 
 def match_query(text: str, lang: str = "und") -> str | None:

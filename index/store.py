@@ -174,11 +174,20 @@ class Index:
                 raise IndexMismatchError(
                     f"index manifest {mpath} is unreadable ({exc}): run `sihub ingest --rebuild PATH...`"
                 ) from exc
-            cls.check_manifest(manifest, path, embedder_id, chunker if writable else None)
+            cls.check_manifest(manifest, path, embedder_id, chunker if writable else None, reanalyse=writable)
         return cls(path, manifest, writable)
 
     @staticmethod
-    def check_manifest(manifest: dict[str, Any], path: Path, embedder_id: str, chunker: dict[str, Any] | None) -> None:
+    def check_manifest(
+        manifest: dict[str, Any],
+        path: Path,
+        embedder_id: str,
+        chunker: dict[str, Any] | None,
+        reanalyse: bool = False,
+    ) -> None:
+        """Raise IndexMismatchError when the index at `path` was built in a way this sihub cannot
+        read. With `reanalyse` (a writer), another lexical analyzer is allowed: the writer
+        re-analyses the stored passages when it opens the index (`_upgrade`)."""
         fix = f"run `sihub ingest --rebuild --index {path} PATH...`"
         schema = manifest.get("schema")
         if not isinstance(schema, int) or not 1 <= schema <= SCHEMA_VERSION:  # older ones migrate on open
@@ -190,10 +199,11 @@ class Index:
             raise IndexMismatchError(
                 f"index at {path} was built with embedder {built!r}, settings ask for {embedder_id!r}: {fix}"
             )
-        if manifest.get("lexical") != lexical.ANALYZER_VERSION:
+        if manifest.get("lexical") != lexical.ANALYZER_VERSION and not reanalyse:
             raise IndexMismatchError(
                 f"index at {path} has lexical analyzer {manifest.get('lexical')!r}, "
-                f"this sihub uses {lexical.ANALYZER_VERSION!r}: {fix}"
+                f"this sihub uses {lexical.ANALYZER_VERSION!r}: run `sihub ingest --index {path} PATH...` "
+                "(it re-analyses the stored passages, no model work)"
             )
         if chunker is not None and manifest.get("chunker") != chunker:
             raise IndexMismatchError(
@@ -271,9 +281,24 @@ class Index:
                     items = [(lang, np.frombuffer(v, dtype=np.float32)) for lang, v in batch]
                     self._add_lang_vectors(db, items)
                 db.execute("UPDATE meta SET value = 'ready' WHERE key = 'lang_vectors'")
-        if self.manifest.get("schema") != SCHEMA_VERSION:
+        if self.manifest.get("lexical") != lexical.ANALYZER_VERSION:
+            self._reanalyse()
+        if self.manifest.get("schema") != SCHEMA_VERSION or self.manifest.get("lexical") != lexical.ANALYZER_VERSION:
             self.manifest["schema"] = SCHEMA_VERSION
+            self.manifest["lexical"] = lexical.ANALYZER_VERSION
             write_atomic(self.path / MANIFEST, json.dumps(self.manifest, indent=2).encode())
+
+    def _reanalyse(self) -> None:
+        """Fill the lexical index again from the stored passages with this sihub's analyzer (an
+        index built by an older one): one transaction, no model work."""
+        with self._lock, self._transaction() as db:
+            db.execute("DELETE FROM chunks_fts")
+            rows = db.execute("SELECT id, heading, text, lang FROM chunks")
+            while batch := rows.fetchmany(5_000):
+                db.executemany(
+                    "INSERT INTO chunks_fts (rowid, lex) VALUES (?, ?)",
+                    [(i, lexical.analyze(f"{heading}\n{text}", lang)) for i, heading, text, lang in batch],
+                )
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path / DB, timeout=30, check_same_thread=False, isolation_level=None)

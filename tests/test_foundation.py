@@ -10,6 +10,7 @@ from click.testing import CliRunner
 
 from sihub.cli import main
 from sihub.errors import IndexMismatchError, IndexMissingError
+from sihub.index import lexical
 from sihub.index.embedder import make_embedder
 from sihub.index.store import Index
 
@@ -79,6 +80,26 @@ def test_manifest_mismatch_says_what_to_run(assistant, tiny_folder, settings):
         Index.open(settings.index, "sentence-transformers/other-model")
     with pytest.raises(IndexMissingError, match="sihub ingest"):
         Index.open(settings.index.parent / "nowhere", "x")
+
+
+def test_an_index_of_an_older_lexical_analyzer_is_reanalysed_by_the_next_writer(assistant, tiny_folder, settings):
+    assistant.ingest([tiny_folder])
+    assistant.close()
+    manifest_path = settings.index / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    emb_id = manifest["embedder"]["id"]
+    with Index.open(settings.index, emb_id, writable=True) as index:  # as an older analyzer left it
+        with index._transaction() as db:
+            db.execute("UPDATE chunks_fts SET lex = 'old'")
+    manifest["lexical"] = "stem-0"
+    manifest_path.write_text(json.dumps(manifest))
+    with pytest.raises(IndexMismatchError, match="re-analyses the stored passages"):
+        Index.open(settings.index, emb_id)
+    with Index.open(settings.index, emb_id, writable=True) as index:
+        assert index.search_lexical("old", 5) == []
+        assert index.search_lexical("incubateur Nantes", 5, "fr")
+    assert json.loads(manifest_path.read_text())["lexical"] == lexical.ANALYZER_VERSION
+    Index.open(settings.index, emb_id).close()
 
 
 def test_sentence_transformers_backend_loads_offline():

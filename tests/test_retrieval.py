@@ -20,7 +20,7 @@ from sihub.assistant.query import (
     question_language,
     strip_filler,
 )
-from sihub.assistant.retrieve import cap_per_document, merge_adjacent, retrieve
+from sihub.assistant.retrieve import DEFAULT_FUSION, cap_per_document, merge_adjacent, retrieve
 from sihub.errors import SihubError
 from sihub.index import lexical
 from sihub.settings import Settings
@@ -73,8 +73,29 @@ def test_stemming_matches_inflected_forms_per_language() -> None:
     # Latvian: nominative, genitive, locative of one noun share a stem.
     forms = {lexical.analyze(w, "lv") for w in ("uzņēmums", "uzņēmuma", "uzņēmumā", "uzņēmumu")}
     assert len(forms) == 1
-    # Codes and numbers stay as written, whatever the language.
-    assert lexical.analyze("VP/2020/010", "fr") == "vp 2020 010"
+    # Codes and numbers stay as written, whatever the language, in pieces and whole.
+    assert lexical.analyze("VP/2020/010", "fr") == "vp 2020 010 idxvp2020010"
+
+
+def test_identifiers_are_kept_whole_beside_their_pieces() -> None:
+    text = (
+        "Grant 2022-1-XX01-KA220-ADU-000012345 (call VP/2020/010), Regulation (EU) 2021/1060 of 24.06.2021; "
+        "write to info@example.org or see https://www.example.org/reports/2022.pdf. A cross-sector lab, "
+        "1.5 million euros, 12,000 people."
+    )
+    assert lexical.identifiers(text) == [
+        "idx20221xx01ka220adu000012345",
+        "idxvp2020010",
+        "idx20211060",
+        "idx24062021",
+        "idxinfoexampleorg",
+        "idxwwwexampleorgreports2022pdf",
+        "idxwwwexampleorg",
+    ]
+    # The question holds the same whole token as the passage, and the pieces too.
+    terms = lexical.query_terms("Which project has the number 2022-1-XX01-KA220-ADU-000012345?", "en")
+    assert terms[0] == "idx20221xx01ka220adu000012345" and "ka220" in terms
+    assert lexical.identifiers("the cross-sector lab in Umeå") == []
 
 
 def test_stop_words_leave_questions_but_not_passages() -> None:
@@ -417,6 +438,30 @@ def test_a_named_country_lifts_its_documents(mixed: Assistant) -> None:
     both = "Hur många ledamöter har styrelserna i det lettiska och det svenska kompetenscentret?"
     assert scores(both, replace(PLAIN, country=1.0)) == pytest.approx(scores(both, PLAIN))
     assert len(boosted) == 5
+
+
+def test_a_quoted_identifier_ranks_its_passage_first(tmp_path: Path) -> None:
+    code = "2022-1-LV01-KA220-ADU-000087321"
+    near = "2022-1-LV01-KA210-ADU-000087312"
+    docs = {
+        "en/grant-a.md": f"# Adult education partnership\n\nThe partnership {near} trains adult educators in "
+        "digital skills for social enterprises in Latvia and Sweden, with a budget of 250 000 euros.",
+        "en/grant-b.md": f"# Adult education partnership\n\nThe partnership {code} trains mentors of social "
+        "enterprises, with workshops in Riga and a budget of 120 000 euros.",
+        "lv/grants.md": "# Pieaugušo izglītības partnerības\n\nPartnerības projekts apmāca pieaugušo izglītotājus "
+        "digitālajās prasmēs sociālajiem uzņēmumiem Latvijā un Zviedrijā; budžets 250 000 eiro.",
+    }
+    with assistant_over(tmp_path, docs) as a:
+        for question in (
+            f"What does the partnership {code} train adult educators in?",
+            f"Ko apmāca pieaugušo izglītības partnerība {code}?",
+        ):
+            hits = retrieve(a.index, a.embedder, parse_query(question), 5, "hybrid")
+            assert Path(hits[0].chunk.path).name == "grant-b.md", question
+        # Without the whole-identifier bonus, the Latvian question's own-language passage wins.
+        lv = parse_query(f"Ko apmāca pieaugušo izglītības partnerība {code}?")
+        off = retrieve(a.index, a.embedder, lv, 5, "hybrid", params=replace(DEFAULT_FUSION, identifier=0.0))
+        assert Path(off[0].chunk.path).name == "grants.md"
 
 
 def test_a_city_named_another_way_still_counts_as_a_shared_name(tmp_path: Path) -> None:
