@@ -8,6 +8,15 @@ document it belongs to, and documents are ranked by their best chunk.
 
 Gold questions (`tests/gold/questions.jsonl`) are asked against the demo corpus: a hit is a
 chunk of the gold file on the gold page (any page when the gold page is null).
+
+Mixed-language pools (`mixed_pools`) are built from a folder of cross-lingual sets whose
+documents exist in several languages under one id (`<lang>-<id>`, as NTREX and XQuAD-R have
+them): for a set of questions in language Q over documents in language D, half of the
+documents (by a hash of the id) stand in D and the other half in Q, and each question whose
+document stands in D is asked; then the halves swap. So every gold document is in another
+language than its question, and the index beside it holds documents in the question's own
+language, of the same collection (for XQuAD-R, paragraphs of the same Wikipedia articles):
+where an embedder's or a word match's preference for the question's language shows.
 """
 
 from __future__ import annotations
@@ -215,6 +224,21 @@ def evaluate_beir(
     """Ingest the set's corpus into an index under `workdir` (a fresh temporary one when None)
     and score every judged query. Indexes in `workdir` are keyed by corpus content and reused."""
     t0 = time.perf_counter()
+    per_query = _beir_scores(evalset, settings, embedder, mode, k, workdir, max_queries, on_log)
+    return SetResult(evalset.name, len(per_query), mean_scores(per_query), time.perf_counter() - t0)
+
+
+def _beir_scores(
+    evalset: EvalSet,
+    settings: Settings,
+    embedder: Embedder,
+    mode: str,
+    k: int,
+    workdir: Path | None,
+    max_queries: int | None,
+    on_log: Callable[[str], None] | None,
+) -> list[dict[str, float]]:
+    """The scores of every judged query of one set (see `evaluate_beir`)."""
     with tempfile.TemporaryDirectory(prefix="sihub-eval-") as tmp:
         base = Path(workdir or tmp) / f"corpus-{corpus_key(evalset)}"
         names = write_corpus(evalset, base / "docs")
@@ -237,7 +261,85 @@ def evaluate_beir(
             ranked = rank_units(hits, lambda h: names.get(Path(h.chunk.path).name), max(k, 20))
             per_query.append(score_ranking(ranked, evalset.qrels[str(q["_id"])]))
         assistant.close()
-    return SetResult(evalset.name, len(per_query), mean_scores(per_query), time.perf_counter() - t0)
+    return per_query
+
+
+# ---- mixed-language pools ----------------------------------------------------------------------
+
+
+@dataclass
+class MixedPool:
+    """Questions of set `gold` (language Q over documents in D), with half of the documents in
+    Q instead, taken from set `other` (documents in Q under the same ids)."""
+
+    name: str
+    gold: Path
+    other: Path
+
+
+def _languages(path: Path) -> tuple[str, str, str] | None:
+    """(source, question language, document language) of a set named like `ntrex_lv-fr`."""
+    m = re.fullmatch(r"(\w+?)_([a-z]{2})-([a-z]{2})", path.name)
+    return (m.group(1), m.group(2), m.group(3)) if m else None
+
+
+def mixed_pools(sets: list[Path]) -> list[MixedPool]:
+    """A pool for every cross-lingual set among `sets` whose source has a set with documents in
+    the question's language (preferably the one-language set of that language)."""
+    named = {p: _languages(p) for p in sets if p.is_dir()}
+    pools = []
+    for path, langs in named.items():
+        if langs is None or langs[1] == langs[2]:
+            continue
+        src, q, d = langs
+        others = [p for p, ls in named.items() if ls and ls[0] == src and ls[2] == q]
+        others.sort(key=lambda p: (named[p][1] != q, p.name))
+        if others:
+            pools.append(MixedPool(f"mixed_{src}_{q}-{d}", path, others[0]))
+    return pools
+
+
+def _half(base: str) -> int:
+    return hashlib.sha256(base.encode()).digest()[0] % 2
+
+
+def _base(doc_id: str) -> str:
+    return doc_id.split("-", 1)[1] if "-" in doc_id else doc_id
+
+
+def pool_halves(pool: MixedPool) -> list[EvalSet]:
+    """The pool's two indexes, each with the questions whose document stands in D there."""
+    gold, other = load_beir(pool.gold), load_beir(pool.other)
+    in_q = {_base(str(r["_id"])): r for r in other.corpus}
+    halves = []
+    for h in (0, 1):
+        corpus = [r for r in gold.corpus if _half(_base(str(r["_id"]))) == h]
+        corpus += [r for b, r in in_q.items() if _half(b) != h]
+        qrels = {qid: rel for qid, rel in gold.qrels.items() if all(_half(_base(doc)) == h for doc in rel)}
+        queries = [q for q in gold.queries if str(q["_id"]) in qrels]
+        halves.append(EvalSet(f"{pool.name}/{h}", corpus, queries, qrels))
+    return halves
+
+
+def evaluate_pool(
+    pool: MixedPool,
+    settings: Settings,
+    embedder: Embedder,
+    mode: str = "hybrid",
+    k: int = 20,
+    workdir: Path | None = None,
+    max_queries: int | None = None,
+    on_log: Callable[[str], None] | None = None,
+) -> SetResult:
+    """Score a mixed-language pool: both halves, their questions together."""
+    t0 = time.perf_counter()
+    per_query: list[dict[str, float]] = []
+    for half in pool_halves(pool):
+        limit = (max_queries + 1) // 2 if max_queries else None
+        per_query += _beir_scores(half, settings, embedder, mode, k, workdir, limit, on_log)
+    result = SetResult(pool.name, len(per_query), mean_scores(per_query), time.perf_counter() - t0)
+    result.extra = {"mixed": True}
+    return result
 
 
 def load_gold(path: Path) -> list[dict[str, Any]]:
@@ -333,13 +435,20 @@ def run_eval(
     embedder: Embedder | None = None,
     on_result: Callable[[SetResult], None] | None = None,
     on_log: Callable[[str], None] | None = None,
+    mixed: bool = True,
 ) -> dict[str, Any]:
-    """Evaluate every set; returns {"mode", "k", "sets": [...], "mean": {...}}."""
+    """Evaluate every set; returns {"mode", "k", "sets": [...], "mean": {...}}, and with `mixed`,
+    for the folders of sets named, their mixed-language pools apart: "mixed": [...],
+    "mixed_mean" (the mean of the sets is over the sets only)."""
     if mode not in MODES:
         raise SihubError(f"unknown mode {mode!r} (use one of {', '.join(MODES)})")
     embedder = embedder or cached_embedder(settings)
     results: list[SetResult] = []
+    mixed_results: list[SetResult] = []
     sets = expand_sets(paths)
+    # Pools of the folders of sets named (not of sets named one by one).
+    folders = [Path(p) for p in paths if Path(p).is_dir() and not (Path(p) / "corpus.jsonl").is_file()]
+    pools = mixed_pools([s for s in sets if any(s.parent == f for f in folders)]) if mixed else []
     with tempfile.TemporaryDirectory(prefix="sihub-eval-") as tmp:
         root = Path(workdir) if workdir else Path(tmp)
         for path in sets:
@@ -350,10 +459,19 @@ def run_eval(
             results.append(res)
             if on_result:
                 on_result(res)
+        for pool in pools:
+            res = evaluate_pool(pool, settings, embedder, mode, k, root, max_queries, on_log)
+            mixed_results.append(res)
+            if on_result:
+                on_result(res)
     mean = mean_scores([r.scores for r in results]) if results else {}
-    return {
+    report: dict[str, Any] = {
         "mode": mode,
         "k": k,
         "sets": [r.to_json() for r in results],
         "mean": {m: round(v, 4) for m, v in mean.items()},
     }
+    if mixed_results:
+        report["mixed"] = [r.to_json() for r in mixed_results]
+        report["mixed_mean"] = {m: round(v, 4) for m, v in mean_scores([r.scores for r in mixed_results]).items()}
+    return report

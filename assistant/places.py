@@ -1,129 +1,209 @@
-"""Countries and cities named in a text, in the hub's five languages (sv, lv, fr, es, en).
+"""Countries and cities named in a text, from data, in the hub's five languages (sv, lv, fr, es, en).
 
 A question about Denmark over documents about Sweden reads, to an embedder, much like a
-question about Sweden; a table of country names settles it. And "Gēteborgā" in a Latvian
-question is the "Gothenburg" of an English report, which no spelling rule finds. Each place is
-listed by the word beginnings of its names (and a country's adjective) in the five languages,
-without diacritics, so that inflected forms match ("Spānijas", "lettiska", "espagnole",
-"suecos", "Vācijas", "Gēteborgā").
+question about Sweden; knowing the names of countries settles it. And "Gēteborgā" in a Latvian
+question is the "Gothenburg" of an English report, which no spelling rule finds.
+
+- Countries: CLDR through Babel, in the five languages: the country's name, and as its
+  adjective the name of a language whose home it is ("franska", "lettiska", "espagnol",
+  "Latvian"); the European
+  Union by its names and their initials ("EU", "UE", Latvian "ES"). The countries are those of
+  Europe (every country with a city in the gazetteer) and the EU. A language names a country
+  when it is official in no other European country ("portugués") or that country is CLDR's
+  likely territory of the language ("français": France, not Belgium).
+- Cities: `cities.tsv`, built from GeoNames (CC BY 4.0) and CLDR by `bench/gazetteer.py`: the
+  EU and EFTA cities of 100 000 inhabitants or more (30 000 in the partner countries) and
+  Europe's capitals, each with its exonyms (Bryssel, Bruselas, Brisele, Varsovie, Gotemburgo).
+
+Matching is language-aware and treats names as proper nouns:
+
+- a name written with a capital in the data (every city and country name) matches only a word
+  written with a capital in the text: Swedish "Island" (Iceland) is not English "island";
+  CLDR's lower-case language names (Swedish "lettiska", French "suédois") match in any case;
+  function words of the five languages (`index/lexical.py`) never name a place;
+- a name of one language is compared through that language's stemmer (Snowball; the Latvian
+  ending rules of `index/lexical.py`), so inflected forms match: "Spānijas", "lettiska",
+  "espagnole", "Göteborgs" (a word shorter than the name by more than a letter is not one of
+  its forms: French "islandais" stems to "island", which English writes for something else);
+  the untagged names of GeoNames through the Latvian and Swedish
+  rules, the two languages that inflect place names ("Parīzē", "Briselē", "Gēteborgā" are
+  Parīze, Brisele, Gēteborga);
+- all comparisons are made without diacritics ("Goteborg" = "Göteborg").
 """
 
 from __future__ import annotations
 
 import re
+from collections import defaultdict
+from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
+
+from sihub.index import lexical as lexmod
 
 from .terms import fold
 
+LANGS = ("sv", "lv", "fr", "es", "en")
+# Languages whose rules inflect untagged place names (Latvian cases, the Swedish genitive).
+_INFLECTING = ("lv", "sv")
 _WORD = re.compile(r"\w+", re.UNICODE)
+_DATA = Path(__file__).with_name("cities.tsv")
+EU = "EU"
 
-# code: word beginnings (folded). Partner countries and the EU first; then the rest of the EU
-# and its neighbours, which questions name when they ask about what the documents do not cover.
-COUNTRY_WORDS = {
-    "ES": "spain spanish spanien spansk espagn espana espanol spanij spanu",
-    "FR": "france french frankrike fransk francai francia frances francij francu",
-    "LV": "latvia latvian lettland lettisk letton letonia latvij latviesu latvies",
-    "SE": "sweden swedish sverige svensk suede suedois suecia sueco sueca zviedr",
-    "EU": "european europe europa europeisk eiropa eiropas eu ue",
-    "AT": "austria austrian osterrik autrich austriac austrij",
-    "BE": "belgium belgian belgien belgisk belgique belge belgica belga belgij",
-    "BG": "bulgaria bulgarian bulgarien bulgarisk bulgar bulgarij",
-    "HR": "croatia croatian kroatien kroatisk croatie croate croacia croata horvatij horvat",
-    "CY": "cyprus cypriot cypern cypriotisk chypre chypriot chipre chipriot kipr",
-    "CZ": "czech tjeckien tjeckisk tcheque tchequie chequia checo checa cehij cehu",
-    "DK": "denmark danish danmark dansk danemark danois dinamarca danes danu danij",
-    "EE": "estonia estonian estland estnisk estonie estonien estonio igaunij igaun",
-    "FI": "finland finnish finsk finlande finlandais finlandia finlandes somij",
-    "DE": "germany german tyskland tysk allemagn allemand alemania aleman vacij vacu",
-    "GR": "greece greek grekland grekisk grece grec grecia griego griek",
-    "HU": "hungary hungarian ungern ungersk hongrie hongrois hungria hungaro ungarij ungar",
-    "IE": "ireland irish irland irlande irlandais irlanda irlandes irij",
-    "IT": "italy italian italien italiensk itali",
-    "LT": "lithuania lithuanian litauen litauisk lituanie lituanien lituania lituano lietuv",
-    "LU": "luxembourg luxemburg luxemburgo luksemburg",
-    "MT": "malta maltese maltesisk malte maltais maltes",
-    "NL": "netherlands dutch nederlanderna nederlandsk holland pays-bas neerlandais paises_bajos neerlandes niderland",
-    "PL": "poland polen polsk pologne polonais polonia polaco polij polu",
-    "PT": "portug",
-    "RO": "romania romanian rumanien rumansk roumanie roumain rumania rumano rumanij rumanu",
-    "SK": "slovakia slovak slovakien slovakisk slovaquie slovaque eslovaquia eslovaco slovakij",
-    "SI": "slovenia slovenian slovene slovenien slovensk slovenie eslovenia esloveno slovenij",
-    "NO": "norway norwegian norge norsk norvege norvegien noruega noruego norvegij norveg",
-    "IS": "iceland icelandic islandsk islande islandais islandia islandes islandij",
-    "CH": "switzerland swiss schweiz schweizisk suisse suiza suizo sveice",
-    "GB": "united_kingdom britain british england storbritannien brittisk royaume-uni britanni reino_unido "
-    "britanic lielbritanij",
-    "UA": "ukraine ukrainian ukrainsk ukrainien ucrania ucraniano ukrain",
-}
 
-# Cities whose names differ across the five languages (the same spelling everywhere needs no
-# entry: the question's word is then found as it is). Partner-country cities, then capitals.
-CITY_WORDS = {
-    "Gothenburg": "gothenburg goteborg geteborg gotemburgo gotebourg",
-    "Malmo": "malmo malme",
-    "Stockholm": "stockholm stokholm estocolmo",
-    "Seville": "sevil",
-    "Zaragoza": "zaragoza saragossa saragosse saragos",
-    "Copenhagen": "copenhagen kopenhamn kopenhag copenhague",
-    "Brussels": "brussels bryssel brisel bruxelles bruselas",
-    "Lisbon": "lisbon lissabon lisabon lisbonne lisboa",
-    "Vienna": "vienna wien vine vienne",
-    "Warsaw": "warsaw warszawa varsav varsovie varsovia",
-    "Prague": "prague prag praha praga",
-    "Athens": "athens aten atenas athenes",
-    "Helsinki": "helsinki helsingfors",
-    "Vilnius": "vilnius viln",
-    "Tallinn": "tallinn tallin",
-    "London": "london londres londona",
-    "Munich": "munich munchen minhen",
-    "Cologne": "cologne koln kelne",
-    "Milan": "milan milano",
-    "Florence": "florence florens florencia florencij firenze",
-    "Naples": "naples neapel neapol napoles",
-    "The Hague": "the_hague haag hage la_haye la_haya",
-}
+@dataclass(frozen=True)
+class _Name:
+    key: str
+    """Country code or city key (the city's main name in the gazetteer)."""
+    words: tuple[str, ...]
+    """Folded words of the name; the last one is compared by `stem` when the name has a language."""
+    langs: tuple[str, ...]
+    """Languages whose stemmer compares the last word (none: exact folded words only)."""
+    cased: bool
+    """The name is a proper noun: the text must write its first word with a capital."""
+    initials: bool = False
+    """An acronym ("EU"): the text must write it in capitals."""
 
-# Beginnings this short, and the listed ones, match whole words only (Latvian "vācu", German,
-# must not match "vācu..." words of other meanings).
-_WHOLE = 3
-_PLAIN_WORDS = {"polu", "cehu", "danu", "vacu", "francu", "spanu", "vine", "haag", "hage", "prag", "aten", "malme"}
+
+# Latvian noun endings, all cases of the six declensions, singular and plural (the genitive
+# plural's consonant change, Brisele -> Briseļu, aside): a place name is a noun, and the general
+# stemmer's verb endings would cut "Spānija" short of "Spānijas".
+_LV_NOUN_ENDINGS = sorted(
+    "iem ām ās ēm ēs os us um as es ai ei is am im a e i u s š ā ē ī ū".split(), key=len, reverse=True
+)
+# Function words of every language: a capitalised one opens a sentence, it names nothing
+# (Latvian "Kāds" is not a spelling of Cádiz).
+_FUNCTION_WORDS = frozenset(w for words in lexmod.STOPWORDS.values() for w in words)
+
+
+@lru_cache(maxsize=100_000)
+def _stem(word: str, lang: str) -> str:
+    """The folded stem of a lower-case word in `lang` (Latvian: its noun ending stripped,
+    leaving three letters or more)."""
+    if lang == "lv":
+        for end in _LV_NOUN_ENDINGS:
+            if word.endswith(end) and len(word) - len(end) >= 3:
+                return fold(word[: -len(end)])
+        return fold(word)
+    return fold(lexmod.stem_all([word], lang)[0])
+
+
+def _keys(word: str, langs: tuple[str, ...]) -> set[tuple[str, str]]:
+    low = word.lower()
+    out = {("", fold(low))}
+    out |= {(lang, _stem(low, lang)) for lang in langs}
+    return out
+
+
+@lru_cache(maxsize=1)
+def _gazetteer() -> tuple[dict[str, str], dict[str, list[str]]]:
+    """City key -> country code, and city key -> its names, from `cities.tsv`."""
+    country: dict[str, str] = {}
+    names: dict[str, list[str]] = {}
+    for line in _DATA.read_text(encoding="utf-8").splitlines():
+        if not line or line.startswith("#"):
+            continue
+        _gid, code, main, alts = line.split("\t")
+        country[main] = code
+        names[main] = alts.split("|")
+    return country, names
+
+
+def _country_names() -> list[tuple[str, str, str]]:
+    """(code, name, language) for every European country and the EU, from CLDR."""
+    from babel import Locale
+    from babel.core import get_global
+    from babel.languages import get_official_languages
+
+    codes = sorted(set(_gazetteer()[0].values()))
+    likely = get_global("likely_subtags")
+    official: dict[str, list[str]] = defaultdict(list)  # language -> European countries
+    for code in codes:
+        for spoken in get_official_languages(code):
+            if "_" not in spoken:
+                official[spoken].append(code)
+    home: dict[str, list[str]] = defaultdict(list)  # country -> languages named after it
+    for spoken, where in official.items():
+        territory = str(likely.get(spoken, "")).split("_")[-1]
+        if len(where) == 1 or territory in where:
+            home[where[0] if len(where) == 1 else territory].append(spoken)
+    out = []
+    for lang in LANGS:
+        loc = Locale(lang)
+        for code in codes:
+            if code in loc.territories:
+                out.append((code, loc.territories[code], lang))
+            for spoken in home.get(code, ()):
+                if spoken in loc.languages:
+                    out.append((code, loc.languages[spoken], lang))
+        for region in ("EU", "150"):  # the European Union; Europe
+            out.append((EU, loc.territories[region], lang))
+    return out
 
 
 @lru_cache(maxsize=2)
-def _table(kind: str) -> tuple[list[tuple[str, str]], list[tuple[re.Pattern[str], str]]]:
-    """Single-word beginnings (longest first) and multi-word names ("reino_unido", "pays-bas")."""
-    words, phrases = [], []
-    for key, entries in (COUNTRY_WORDS if kind == "country" else CITY_WORDS).items():
-        for w in entries.split():
-            if "_" in w or "-" in w:
-                parts = re.split(r"[_-]", w)
-                phrases.append((re.compile(r"\b" + r"[\s-]+".join(map(re.escape, parts)) + r"\b"), key))
-            else:
-                words.append((w, key))
-    return sorted(words, key=lambda p: -len(p[0])), phrases
+def _table(kind: str) -> tuple[dict[tuple[str, str], list[_Name]], dict[str, list[_Name]]]:
+    """Single-word names by (language or "", folded stem or word); longer names by first word."""
+    entries: list[_Name] = []
+    if kind == "country":
+        for code, name, lang in _country_names():
+            words = tuple(fold(w) for w in _WORD.findall(name))
+            if not words:
+                continue
+            cased = name[:1].isupper()
+            entries.append(_Name(code, words, (lang,), cased))
+            if code == EU and len(words) > 1 and all(w[:1].isupper() for w in name.split()):
+                initials = "".join(w[0] for w in words)
+                entries.append(_Name(code, (initials,), (), True, initials=True))
+    else:
+        for key, names in _gazetteer()[1].items():
+            for name in names:
+                words = tuple(fold(w) for w in _WORD.findall(name))
+                if words:
+                    entries.append(_Name(key, words, _INFLECTING, True))
+    single: dict[tuple[str, str], list[_Name]] = defaultdict(list)
+    multi: dict[str, list[_Name]] = defaultdict(list)
+    for e in entries:
+        if len(e.words) == 1:
+            for k in _keys(e.words[0], e.langs):
+                single[k].append(e)
+        else:
+            multi[e.words[0]].append(e)
+    return dict(single), dict(multi)
 
 
-def _find(kind: str, text: str, keys: set[str] | None) -> dict[str, str]:
-    words, phrases = _table(kind)
-    if keys is not None:  # only the places asked about: a passage is checked for one country
-        if not keys:
-            return {}
-        words = [(p, k) for p, k in words if k in keys]
-        phrases = [(p, k) for p, k in phrases if k in keys]
-    folded = fold(text)
-    same = len(folded) == len(text)
+def _find(kind: str, text: str, keys: set[str] | None, cased: bool = True) -> dict[str, str]:
+    if keys is not None and not keys:
+        return {}
+    single, multi = _table(kind)
+    words = list(_WORD.finditer(text))
+    folded = [fold(m.group()) for m in words]
     found: dict[str, str] = {}
-    for pattern, key in phrases:
-        if key not in found and (m := pattern.search(folded)):
-            found[key] = text[m.start() : m.end()] if same else m.group()
-    for match in _WORD.finditer(folded):
-        word = match.group()
-        for prefix, key in words:
-            whole = len(prefix) <= _WHOLE or prefix in _PLAIN_WORDS
-            if (word == prefix) if whole else word.startswith(prefix):
-                if key not in found:
-                    found[key] = text[match.start() : match.end()] if same else word
-                break
+
+    def ok(e: _Name, raw: str) -> bool:
+        if keys is not None and e.key not in keys:
+            return False
+        if e.initials:
+            return raw.isupper()
+        return not (cased and e.cased) or raw[:1].isupper()
+
+    for i, m in enumerate(words):
+        raw = m.group()
+        if raw.lower() in _FUNCTION_WORDS:
+            continue
+        for e in multi.get(folded[i], ()):
+            n = len(e.words)
+            if e.key in found or not ok(e, raw) or tuple(folded[i : i + n - 1]) != e.words[:-1]:
+                continue
+            if i + n - 1 < len(words) and _keys(words[i + n - 1].group(), e.langs) & _keys(e.words[-1], e.langs):
+                found[e.key] = text[m.start() : words[i + n - 1].end()]
+        for k in _keys(raw, LANGS):
+            for e in single.get(k, ()):
+                if e.key in found or not ok(e, raw):
+                    continue
+                if k[0] and (k[0] not in e.langs or len(raw) < len(e.words[0]) - 1):
+                    continue  # a stem compares in the name's own languages, for its inflected forms
+                found[e.key] = raw
     return found
 
 
@@ -132,11 +212,17 @@ def mentions(text: str, codes: set[str] | None = None) -> dict[str, str]:
     return _find("country", text, codes)
 
 
-def cities(text: str, names: set[str] | None = None) -> dict[str, str]:
-    """Cities of `CITY_WORDS` that `text` names, as {English name: the word that names it}."""
-    return _find("city", text, names)
+def cities(text: str, names: set[str] | None = None, cased: bool = True) -> dict[str, str]:
+    """Cities of the gazetteer that `text` names, as {city key: the word or phrase that names it}.
+    `cased=False` reads a word already known to be a name (a question's lower-cased name terms)."""
+    return _find("city", text, names, cased)
 
 
-def city_names(name: str) -> list[str]:
-    """The listed spellings of a city of `CITY_WORDS` (word beginnings, some whole names)."""
-    return [w.replace("_", " ") for w in CITY_WORDS.get(name, "").split()]
+def city_names(key: str) -> list[str]:
+    """Every name of a city of the gazetteer (its main name first)."""
+    return list(_gazetteer()[1].get(key, []))
+
+
+def city_country(key: str) -> str | None:
+    """The country code of a city of the gazetteer."""
+    return _gazetteer()[0].get(key)

@@ -176,7 +176,9 @@ def name_forms(word: str, langs: list[str]) -> set[str]:
     for a city, of its names in the other languages ("Gēteborgā" -> "gothenburg", "göteborg")."""
     t = word.lower()
     forms = {t, *(lexmod.stem_all([t], lang)[0] for lang in langs)}
-    for alias in (a for city in places.cities(t) for a in places.city_names(city) if " " not in a):
+    for alias in (
+        a.lower() for city in places.cities(word, cased=False) for a in places.city_names(city) if " " not in a
+    ):
         forms |= {alias, *(lexmod.stem_all([alias], lang)[0] for lang in langs)}
     return forms
 
@@ -275,9 +277,10 @@ def _identifier_scores(hits: list[Hit], rarity: dict[str, float]) -> np.ndarray:
 
 
 def _country_flags(text: str, hits: list[Hit]) -> np.ndarray | None:
-    """1.0 for hits from the one country the question names; None when it names none or several."""
+    """1.0 for hits from the one country the question names, by its name or by a city of it (a
+    question about Parīze is about France); None when it names none or several."""
     countries = [str((h.doc_meta or {}).get("country") or "").upper() for h in hits]
-    named = country_mentions(text) & set(countries)
+    named = (country_mentions(text) | {places.city_country(c) for c in places.cities(text)}) & set(countries)
     if len(named) != 1:
         return None
     code = next(iter(named))

@@ -195,3 +195,43 @@ def test_hybrid_is_not_worse_than_dense_on_a_shared_set(tmp_path: Path) -> None:
     hybrid = run_eval([folder], settings, mode="hybrid", workdir=work)["sets"][0]
     assert hybrid["mrr@10"] >= dense["mrr@10"] - 0.01
     assert hybrid["recall@5"] >= dense["recall@5"] - 0.01
+
+
+def test_mixed_pools_put_each_gold_document_in_another_language(tmp_path: Path) -> None:
+    """A pool of an en->fr set: every question's document stands in French in the half that asks
+    it, and the other documents of that half stand in English (from the en set, same ids)."""
+    from sihub.assistant.evaluate import mixed_pools, pool_halves
+
+    n = 12
+    en_docs = [(f"en-a{i}", "", f"Article {i} about social enterprise number {i} in English.") for i in range(n)]
+    fr_docs = [(f"fr-a{i}", "", f"Article {i} sur l'entreprise sociale numéro {i} en français.") for i in range(n)]
+    queries_en = [(f"en-q{i}", f"enterprise number {i}", f"fr-a{i}") for i in range(n)]
+    root = tmp_path / "sets"
+    make_set(root / "demo_en-fr", fr_docs, queries_en)
+    make_set(root / "demo_en-en", en_docs, [(q, t, d.replace("fr-", "en-")) for q, t, d in queries_en])
+    pools = mixed_pools(sorted(root.iterdir()))
+    assert [(p.name, p.gold.name, p.other.name) for p in pools] == [("mixed_demo_en-fr", "demo_en-fr", "demo_en-en")]
+    halves = pool_halves(pools[0])
+    asked = []
+    for half in halves:
+        ids = {str(r["_id"]) for r in half.corpus}
+        assert len(ids) == n  # each article once, in one language or the other
+        for q in half.queries:
+            (doc,) = half.qrels[str(q["_id"])]
+            assert doc in ids and doc.replace("fr-", "en-") not in ids
+            asked.append(str(q["_id"]))
+    assert sorted(asked) == sorted(q for q, _, _ in queries_en)  # every question, once
+
+
+def test_run_eval_reports_the_pools_of_a_folder_apart(tmp_path: Path, hash_settings: Settings) -> None:
+    root = tmp_path / "sets"
+    docs = [(f"fr-{i}", t, x) for i, t, x in DOCS]
+    make_set(root / "demo_en-fr", docs, [(q, t, f"fr-{d}") for q, t, d in QUERIES])
+    make_set(root / "demo_en-en", [(f"en-{i}", t, x) for i, t, x in DOCS], [(q, t, f"en-{d}") for q, t, d in QUERIES])
+    report = run_eval([root], hash_settings, mode="lexical")
+    assert [s["name"] for s in report["sets"]] == ["demo_en-en", "demo_en-fr"]
+    assert [s["name"] for s in report["mixed"]] == ["mixed_demo_en-fr"]
+    assert report["mixed"][0]["queries"] == len(QUERIES)
+    assert report["mean"]["mrr@10"] == pytest.approx(sum(s["mrr@10"] for s in report["sets"]) / 2)
+    # Named one by one, sets bring no pools.
+    assert "mixed" not in run_eval(sorted(root.iterdir()), hash_settings, mode="lexical")

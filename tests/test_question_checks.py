@@ -166,7 +166,10 @@ def test_country_mentions_keep_the_words_and_filter_codes():
         ("pilotprojekts Gēteborgā", {"Gothenburg"}),
         ("le pilote de Göteborg", {"Gothenburg"}),
         ("the West Coast network in Gothenburg", {"Gothenburg"}),
-        ("pilotprojektā Malmē", {"Malmo"}),
+        ("pilotprojektā Malmē", {"Malmö"}),
+        ("Kāds inkubators darbojas Parīzē un Briselē?", {"Paris", "Brussels"}),
+        ("Varšavas, Madridē un Rīgā", {"Warsaw", "Madrid", "Riga"}),
+        ("i Göteborgs kommun, en Séville", {"Gothenburg", "Sevilla"}),
         ("une conférence à Bruxelles et à Lisbonne", {"Brussels", "Lisbon"}),
         # Words that begin like a city's name but are none.
         ("atender a las familias con un enfoque pragmático", set()),
