@@ -317,6 +317,7 @@ def pool_halves(pool: MixedPool) -> list[EvalSet]:
         corpus += [r for b, r in in_q.items() if _half(b) != h]
         qrels = {qid: rel for qid, rel in gold.qrels.items() if all(_half(_base(doc)) == h for doc in rel)}
         queries = [q for q in gold.queries if str(q["_id"]) in qrels]
+        corpus.sort(key=lambda r: str(r["_id"]))  # the same index for the pools of both directions
         halves.append(EvalSet(f"{pool.name}/{h}", corpus, queries, qrels))
     return halves
 

@@ -77,6 +77,11 @@ class FusionParams:
     """Give the name bonus to chunks in the question's language too (else only to others)."""
     country: float = 1.0
     """Bonus for chunks of documents from the one country the question names (catalogue field)."""
+    place: float = 0.5
+    """Bonus for chunks that name the city the question names, in any language's form of its name
+    (the gazetteer of `places.py`: "Orleānā" in a Latvian question, "Orléans" in a French report).
+    A question about a place over documents of other places reads much the same to an embedder;
+    the city's name is what tells them apart, and other languages write it differently."""
     identifier: float = 6.0
     """Bonus for chunks that hold an identifier the question quotes whole (a programme or grant
     code, a law number, an e-mail or web address, a date written with separators;
@@ -85,6 +90,11 @@ class FusionParams:
     leading candidates spread over about 3 to 5 units, so a unique code quoted verbatim ranks
     its passage first, while a period such as "2021-2027" that many passages mention moves
     them much less."""
+    fact_margin: float = 1.0
+    """Within one document, a passage holding what the question asks for (an amount, a date, a
+    figure) is put ahead of the document's best passage when that one holds none and leads by
+    at most this much (`retrieve.prefer_fact_pages`); documents keep their places, so the
+    public sets (one passage per document) cannot move."""
     translated: float = 1.5
     """Weight of the bonus (0..1: BM25 relative to the best chunk of the same language) for chunks
     in another language that hold the question's words as that language writes them
@@ -110,6 +120,8 @@ class Candidates:
     """Name/code bonus input (0..1), see FusionParams.names."""
     country: np.ndarray | None = None
     """1.0 for chunks from the country the question names, else 0."""
+    place: np.ndarray | None = None
+    """1.0 for chunks that name the city the question names (in any language's form), else 0."""
     translated: np.ndarray | None = None
     """Translated-words bonus input (0..1), see FusionParams.translated."""
     identifiers: np.ndarray | None = None
@@ -163,6 +175,8 @@ def fuse(c: Candidates, query_lang: str, params: FusionParams, lang_share: float
         bonus += params.translated * c.translated * other
     if c.identifiers is not None and params.identifier:
         bonus += params.identifier * c.identifiers
+    if c.place is not None and params.place:
+        bonus += params.place * c.place
     if c.country is not None and params.country:
         bonus += params.country * c.country
     return dense + bonus

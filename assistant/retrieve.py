@@ -18,7 +18,7 @@ from sihub.index.embedder import Embedder
 from sihub.index.store import Index, fts_token
 from sihub.types import Hit
 
-from . import places, terms
+from . import kinds, places, terms
 from .fusion import Candidates, FusionParams, fuse
 from .lexicon import Lexicon
 from .query import Query, country_mentions, name_terms
@@ -32,6 +32,8 @@ UNKNOWN_MIN_PASSAGES = 20
 # Chunks each other language's lexical search with the question's translated words adds to
 # the candidates (`lexicon.py`).
 TRANSLATED_POOL = 30
+# How many of the best candidates `prefer_fact_pages` looks at.
+FACT_DEPTH = 50
 
 
 def retrieve(
@@ -139,18 +141,50 @@ def _hybrid(
         lexical=np.array([lexical.get(h.chunk.id, 0.0) for h in hits]),
         langs=[h.chunk.lang for h in hits],
         names=_name_scores(hits, forms_by_name, rarity) if forms_by_name else None,
+        place=_place_flags(hits, forms_by_name) if forms_by_name and params.place else None,
         country=_country_flags(query.text, hits) if params.country else None,
         translated=_translated_scores(index, hits, other_texts, other_found) if other_texts else None,
         identifiers=_identifier_scores(hits, ident_rarity) if ident_rarity else None,
     )
     share = index.language_shares().get(query.lang, 0.0) if query.lang not in ("", "und") else 1.0
-    scores = fuse(cands, query.lang, params, lang_share=share)
+    scores = prefer_fact_pages(hits, fuse(cands, query.lang, params, lang_share=share), query.text, params)
     for h, s in zip(hits, scores, strict=False):
         h.score = float(s)
         h.dense = dense[h.chunk.id]
         h.lexical = lexical.get(h.chunk.id, 0.0)
     order = np.argsort(-scores, kind="stable")[:k]
     return [hits[i] for i in order]
+
+
+def prefer_fact_pages(hits: list[Hit], scores: np.ndarray, question: str, params: FusionParams) -> np.ndarray:
+    """Within each document, put a passage that holds what the question asks for (an amount, a
+    date, a figure: `kinds.asked`) ahead of the document's best passage when that one holds none
+    and scores at most `params.fact_margin` above it: a summary page that names the topic gives
+    way to the page with the fact. Documents keep their places: the fact passage takes its
+    document's best score (a hair above), nothing else moves."""
+    kind = kinds.asked(question) if params.fact_margin > 0 else None
+    if kind is None or len(hits) < 2:
+        return scores
+    given = kinds.given_figures(question)
+    scores = np.array(scores, dtype=np.float64)
+    by_doc: dict[str, list[int]] = {}
+    for i in np.argsort(-scores, kind="stable")[:FACT_DEPTH]:
+        by_doc.setdefault(hits[i].chunk.path, []).append(int(i))
+    for idx in by_doc.values():
+        if len(idx) < 2:
+            continue
+        best = idx[0]
+
+        def holds(i: int) -> bool:
+            c = hits[i].chunk
+            return kinds.offers(c.text, kind, f"{c.heading}\n{c.text}", given)
+
+        if holds(best):
+            continue
+        fact = next((i for i in idx[1:] if scores[best] - scores[i] <= params.fact_margin and holds(i)), None)
+        if fact is not None:
+            scores[fact] = scores[best] + 1e-6
+    return scores
 
 
 def _translated_scores(
@@ -276,11 +310,24 @@ def _identifier_scores(hits: list[Hit], rarity: dict[str, float]) -> np.ndarray:
     return out
 
 
+def _place_flags(hits: list[Hit], forms: dict[str, set[str]]) -> np.ndarray | None:
+    """Per hit: 1.0 when it names, in any language's form, every city of the gazetteer that the
+    question names (`places`); None when the question names none."""
+    cities = [t for t in forms if places.cities(t, cased=False)]
+    if not cities:
+        return None
+    folded = [{fts_token(f) for f in forms[t]} for t in cities]
+    out = np.zeros(len(hits))
+    for i, h in enumerate(hits):
+        words = analysed_words(f"{h.chunk.heading}\n{h.chunk.text}", h.chunk.lang)
+        out[i] = float(all(words & fs for fs in folded))
+    return out
+
+
 def _country_flags(text: str, hits: list[Hit]) -> np.ndarray | None:
-    """1.0 for hits from the one country the question names, by its name or by a city of it (a
-    question about Parīze is about France); None when it names none or several."""
+    """1.0 for hits from the one country the question names; None when it names none or several."""
     countries = [str((h.doc_meta or {}).get("country") or "").upper() for h in hits]
-    named = (country_mentions(text) | {places.city_country(c) for c in places.cities(text)}) & set(countries)
+    named = country_mentions(text) & set(countries)
     if len(named) != 1:
         return None
     code = next(iter(named))

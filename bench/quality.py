@@ -66,6 +66,24 @@ def table(reports: dict[str, dict]) -> str:
         "Means, nDCG@10 / recall@20: "
         + "; ".join(f"{m} {reports[m]['mean']['ndcg@10']:.3f} / {reports[m]['mean']['recall@20']:.3f}" for m in MODES)
     )
+    if all(reports[m].get("mixed") for m in MODES):
+        lines += ["", pools_table(reports)]
+    return "\n".join(lines)
+
+
+def pools_table(reports: dict[str, dict]) -> str:
+    """The mixed-language pools (`sihub eval` on a folder of sets): hybrid against dense alone."""
+    rows = {m: {s["name"]: s for s in reports[m]["mixed"]} for m in MODES}
+    head = (
+        "| mixed-language pool | queries | " + " | ".join(f"{m} MRR@10 / R@5" for m in MODES) + " | hybrid vs dense |"
+    )
+    lines = [head, "|" + " --- |" * (len(MODES) + 3)]
+    for name in rows["hybrid"]:
+        cells = [f"{rows[m][name]['mrr@10']:.3f} / {rows[m][name]['recall@5']:.3f}" for m in MODES]
+        gap = rows["hybrid"][name]["mrr@10"] - rows["dense"][name]["mrr@10"]
+        lines.append(f"| {name} | {rows['hybrid'][name]['queries']} | " + " | ".join(cells) + f" | {gap:+.3f} |")
+    means = [f"{reports[m]['mixed_mean']['mrr@10']:.3f} / {reports[m]['mixed_mean']['recall@5']:.3f}" for m in MODES]
+    lines.append("| **mean** | | " + " | ".join(f"**{c}**" for c in means) + " | |")
     return "\n".join(lines)
 
 
