@@ -4,15 +4,17 @@ A term is a lower-cased word that is not a function word; it is compared by its 
 letters, a crude stem that works the same way in every language (budget/budgets/budžets share
 "budže" only by accident, but "konferenci"/"konferencē" and "financement"/"financé" do match).
 Numbers keep all their digits.
+
+Words are cut and folded as the lexical index cuts and folds them (`index/lexical.py`: `words`,
+`fold`); the comparison key and the stop words stay this stage's own, language-blind ones (the
+index stems and drops stop words per language): the answer figures were measured with them.
 """
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from functools import lru_cache
 
-_WORD = re.compile(r"\w+", re.UNICODE)
+from sihub.index.lexical import fold, words
 
 # Function words and question words of the hub's languages (what carries no topic).
 STOPWORDS = frozenset(
@@ -35,12 +37,6 @@ STOPWORDS = frozenset(
 )
 
 
-def fold(word: str) -> str:
-    """Lower-case without diacritics: "Déploiement" -> "deploiement", "Rīga" -> "riga"."""
-    decomposed = unicodedata.normalize("NFKD", word.lower())
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-
-
 @lru_cache(maxsize=200_000)
 def key(word: str) -> str:
     """The comparison key of a word: folded, cut to five letters unless it holds a digit."""
@@ -52,7 +48,7 @@ def content_words(text: str) -> list[str]:
     """The words of `text` that carry its topic, in order, without repeats (original spelling)."""
     seen: set[str] = set()
     out = []
-    for w in _WORD.findall(text):
+    for w in words(text):
         low = w.lower()
         if low in STOPWORDS or low in seen or (len(low) < 2 and not low.isdigit()):
             continue

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 import threading
+import unicodedata
 from functools import lru_cache
 
 ANALYZER_VERSION = "stem-3-ids"
@@ -81,8 +82,22 @@ STOPWORDS: dict[str, frozenset[str]] = {
 }
 
 
+def words(text: str) -> list[str]:
+    """The words of `text` as written (runs of letters and digits): the one tokenizer of the
+    lexical index and of the answer stage's word overlap (`assistant/terms.py`)."""
+    return _TOKEN.findall(text)
+
+
 def tokens(text: str) -> list[str]:
+    """The words of `text`, lower-cased."""
     return [t.lower() for t in _TOKEN.findall(text)]
+
+
+def fold(word: str) -> str:
+    """Lower case without diacritics, as FTS5 (unicode61, remove_diacritics 2) compares words:
+    "Déploiement" -> "deploiement", "Rīga" -> "riga"."""
+    decomposed = unicodedata.normalize("NFKD", word.lower())
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
 def identifiers(text: str) -> list[str]:
