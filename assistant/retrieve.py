@@ -92,7 +92,7 @@ def _hybrid(
     lexical = dict(index.search_lexical(query.lexical, pool, query.lang, allowed))
     # The question in each other language: its translated words, with its names and codes.
     anchors = name_terms(query.text)
-    names = anchors if params.names else []
+    names = anchors if params.names or params.place else []
     other_texts = {
         lang: " ".join([*dict.fromkeys(words.values()), *anchors]) for lang, words in (translated or {}).items()
     }

@@ -464,6 +464,25 @@ def test_a_quoted_identifier_ranks_its_passage_first(tmp_path: Path) -> None:
         assert Path(off[0].chunk.path).name == "grants.md"
 
 
+def test_a_city_named_in_another_language_lifts_the_passages_that_name_it(tmp_path: Path) -> None:
+    docs = {
+        "fr/incubateur.md": "# Incubateur d'entreprises sociales\n\nInstallé à Lyon depuis 2015, l'incubateur "
+        "accompagne chaque année 14 projets d'entreprises sociales pendant douze mois.",
+        "lv/inkubators.md": "# Sociālo uzņēmumu inkubators\n\nInkubators katru gadu atbalsta 20 sociālo uzņēmumu "
+        "projektus Latvijas reģionos ar grantiem līdz 10 000 eiro.",
+    }
+    with assistant_over(tmp_path, docs) as a:
+        # "Lionā": the Latvian locative of Liona, which French writes Lyon.
+        q = parse_query("Cik projektu gadā atbalsta sociālo uzņēmumu inkubators Lionā?")
+
+        def scores(params: FusionParams) -> dict[str, float]:
+            return _by_file(retrieve(a.index, a.embedder, q, 5, "hybrid", params=params))
+
+        plain, place = scores(replace(PLAIN, place=0.0)), scores(replace(PLAIN, place=0.5))
+        assert place["incubateur.md"] == pytest.approx(plain["incubateur.md"] + 0.5)
+        assert place["inkubators.md"] == pytest.approx(plain["inkubators.md"])
+
+
 def test_a_city_named_another_way_still_counts_as_a_shared_name(tmp_path: Path) -> None:
     docs = {
         "en/pilot-west.md": "# Training pilot\n\nThe training pilot in Gothenburg gathered 21 advisers from "
