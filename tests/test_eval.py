@@ -228,10 +228,11 @@ def test_run_eval_reports_the_pools_of_a_folder_apart(tmp_path: Path, hash_setti
     docs = [(f"fr-{i}", t, x) for i, t, x in DOCS]
     make_set(root / "demo_en-fr", docs, [(q, t, f"fr-{d}") for q, t, d in QUERIES])
     make_set(root / "demo_en-en", [(f"en-{i}", t, x) for i, t, x in DOCS], [(q, t, f"en-{d}") for q, t, d in QUERIES])
-    report = run_eval([root], hash_settings, mode="lexical")
+    work = tmp_path / "work"  # each corpus ingested once for both runs
+    report = run_eval([root], hash_settings, mode="lexical", workdir=work)
     assert [s["name"] for s in report["sets"]] == ["demo_en-en", "demo_en-fr"]
     assert [s["name"] for s in report["mixed"]] == ["mixed_demo_en-fr"]
     assert report["mixed"][0]["queries"] == len(QUERIES)
     assert report["mean"]["mrr@10"] == pytest.approx(sum(s["mrr@10"] for s in report["sets"]) / 2)
     # Named one by one, sets bring no pools.
-    assert "mixed" not in run_eval(sorted(root.iterdir()), hash_settings, mode="lexical")
+    assert "mixed" not in run_eval(sorted(root.iterdir()), hash_settings, mode="lexical", workdir=work)
