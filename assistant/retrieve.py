@@ -112,7 +112,7 @@ def _hybrid(
             rarity[t] = _rarity(sum(df.get(f, 0) for f in forms), index.size)
     # Identifiers the question quotes whole (codes, law numbers, addresses): the passages that
     # hold them are candidates whatever else they say.
-    idents = lexmod.identifiers(query.lexical) if params.identifier else []
+    idents = lexmod.identifiers(query.lexical, codes_only=True) if params.identifier else []
     ident_rarity: dict[str, float] = {}
     ident_ids: list[int] = []
     if idents:
@@ -141,7 +141,7 @@ def _hybrid(
         lexical=np.array([lexical.get(h.chunk.id, 0.0) for h in hits]),
         langs=[h.chunk.lang for h in hits],
         names=_name_scores(hits, forms_by_name, rarity) if forms_by_name else None,
-        place=_place_flags(hits, forms_by_name) if forms_by_name and params.place else None,
+        place=_place_scores(hits, forms_by_name, rarity) if forms_by_name and params.place else None,
         country=_country_flags(query.text, hits) if params.country else None,
         translated=_translated_scores(index, hits, other_texts, other_found) if other_texts else None,
         identifiers=_identifier_scores(hits, ident_rarity) if ident_rarity else None,
@@ -310,17 +310,18 @@ def _identifier_scores(hits: list[Hit], rarity: dict[str, float]) -> np.ndarray:
     return out
 
 
-def _place_flags(hits: list[Hit], forms: dict[str, set[str]]) -> np.ndarray | None:
-    """Per hit: 1.0 when it names, in any language's form, every city of the gazetteer that the
-    question names (`places`); None when the question names none."""
+def _place_scores(hits: list[Hit], forms: dict[str, set[str]], rarity: dict[str, float]) -> np.ndarray | None:
+    """Per hit: the rarity (in any language's form) of the rarest city of the gazetteer that the
+    question names (`places`) and the hit names too; None when the question names none. A city
+    most passages name (the hub's own capital) tells little; one a single report names, a lot."""
     cities = [t for t in forms if places.cities(t, cased=False)]
     if not cities:
         return None
-    folded = [{fts_token(f) for f in forms[t]} for t in cities]
+    folded = {t: {fts_token(f) for f in forms[t]} for t in cities}
     out = np.zeros(len(hits))
     for i, h in enumerate(hits):
         words = analysed_words(f"{h.chunk.heading}\n{h.chunk.text}", h.chunk.lang)
-        out[i] = float(all(words & fs for fs in folded))
+        out[i] = max((rarity.get(t, 0.0) for t, fs in folded.items() if words & fs), default=0.0)
     return out
 
 

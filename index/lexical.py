@@ -30,6 +30,11 @@ _TOKEN = re.compile(r"\w+", re.UNICODE)
 _IDENT = re.compile(r"(?:https?://|www\.)[^\s<>\"'()\[\]{}]+|\w+(?:[-/.@:_+]\w+)+", re.UNICODE)
 # A number with a decimal or thousands separator ("1.5", "12,000") is a number, not an identifier.
 _DECIMAL = re.compile(r"\d+[.,]\d+")
+# A date or a period in figures: 15.03.2022, 2022-03-15, 03/2022, 2024-2026, 2021/22.
+_DATE = re.compile(
+    r"\d{1,2}[./-]\d{1,2}[./-]\d{2,4}|(?:19|20)\d\d[./-]\d{1,2}[./-]\d{1,2}|\d{1,2}[./-](?:19|20)\d\d"
+    r"|(?:19|20)\d\d[-–/](?:(?:19|20)?\d\d)"
+)
 ID_MARK = "idx"
 """Prefix of the whole-identifier token ("VP/2020/010" -> "idxvp2020010")."""
 
@@ -100,14 +105,18 @@ def fold(word: str) -> str:
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
-def identifiers(text: str) -> list[str]:
+def identifiers(text: str, codes_only: bool = False) -> list[str]:
     """The whole-identifier tokens of `text`, in order, without repeats: every run of two or more
     word pieces joined by separators (no spaces) that holds a digit or an "@", and every web
     address ("https://…", "www.…"; trailing punctuation dropped), as pieces joined after `ID_MARK`.
-    Words joined by hyphens alone ("cross-sector") are not identifiers."""
+    Words joined by hyphens alone ("cross-sector") are not identifiers. With `codes_only`, dates
+    and periods written in figures ("15.03.2022", "2024-2026") are left out: they are indexed
+    whole, but many passages name the same date or period, so they identify nothing."""
     out: list[str] = []
     for m in _IDENT.finditer(text):
         raw = m.group().rstrip(".,;:!?")
+        if codes_only and _DATE.fullmatch(raw):
+            continue
         web = raw.lower().startswith(("http://", "https://", "www."))
         if not (web or "@" in raw or any(ch.isdigit() for ch in raw)):
             continue
