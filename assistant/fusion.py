@@ -79,7 +79,7 @@ class FusionParams:
     """Bonus for chunks of documents from the one country the question names (catalogue field)."""
     place: float = 1.0
     """Bonus for chunks that name the city the question names, in any language's form of its name
-    (the gazetteer of `places.py`: "Orleānā" in a Latvian question, "Orléans" in a French report),
+    (the gazetteer of `places.py`: "Lionā" in a Latvian question, "Lyon" in a French report),
     times the city's rarity in the index (as for names). A question about a place over documents
     of other places reads much the same to an embedder; the city's name is what tells them apart,
     and other languages write it differently. Gold questions (120), gold page in the top 5 at

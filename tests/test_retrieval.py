@@ -473,7 +473,7 @@ def test_a_city_named_in_another_language_lifts_the_passages_that_name_it(tmp_pa
     }
     with assistant_over(tmp_path, docs) as a:
         # "Lionā": the Latvian locative of Liona, which French writes Lyon.
-        q = parse_query("Cik projektu gadā atbalsta sociālo uzņēmumu inkubators Lionā?")
+        q = parse_query("Kādus mentorus piedāvā uzņēmējdarbības inkubators Lionā?")
 
         def scores(params: FusionParams) -> dict[str, float]:
             return _by_file(retrieve(a.index, a.embedder, q, 5, "hybrid", params=params))
