@@ -33,9 +33,12 @@ _DECIMAL = re.compile(r"\d+[.,]\d+")
 # A date or a period in figures: 15.03.2022, 2022-03-15, 03/2022, 2024-2026, 2021/22.
 _DATE = re.compile(
     r"\d{1,2}[./-]\d{1,2}[./-]\d{2,4}|(?:19|20)\d\d[./-]\d{1,2}[./-]\d{1,2}|\d{1,2}[./-](?:19|20)\d\d"
-    r"|(?:19|20)\d\d[-–/](?:(?:19|20)?\d\d)"
+    r"|(?:19|20)\d\d[-–/](?:(?:19|20)?\d\d)|\d{1,2}[:.]\d\d(?:[ap]m)?"
 )
 ID_MARK = "idx"
+CODE_MIN = 6
+"""Letters and digits an identifier needs to count as a code (`identifiers(codes_only=True)`):
+on the public dev sets' questions, shorter ones are match scores and times ("1-0", "5:30pm")."""
 """Prefix of the whole-identifier token ("VP/2020/010" -> "idxvp2020010")."""
 
 _SNOWBALL = {"sv": "swedish", "fr": "french", "es": "spanish", "en": "english"}
@@ -110,8 +113,9 @@ def identifiers(text: str, codes_only: bool = False) -> list[str]:
     word pieces joined by separators (no spaces) that holds a digit or an "@", and every web
     address ("https://…", "www.…"; trailing punctuation dropped), as pieces joined after `ID_MARK`.
     Words joined by hyphens alone ("cross-sector") are not identifiers. With `codes_only`, dates
-    and periods written in figures ("15.03.2022", "2024-2026") are left out: they are indexed
-    whole, but many passages name the same date or period, so they identify nothing."""
+    and periods written in figures ("15.03.2022", "2024-2026"), clock times and identifiers of
+    fewer than `CODE_MIN` letters and digits (a score "2-1") are left out: they are indexed whole,
+    but many passages hold the same, so they identify nothing."""
     out: list[str] = []
     for m in _IDENT.finditer(text):
         raw = m.group().rstrip(".,;:!?")
@@ -130,7 +134,7 @@ def identifiers(text: str, codes_only: bool = False) -> list[str]:
             parts = [raw]
         for part in parts:
             pieces = [t.lower() for t in _TOKEN.findall(part)]
-            if len(pieces) >= 2:
+            if len(pieces) >= 2 and not (codes_only and len("".join(pieces)) < CODE_MIN):
                 out.append(ID_MARK + "".join(pieces))
     return list(dict.fromkeys(out))
 
