@@ -96,6 +96,15 @@ def test_identifiers_are_kept_whole_beside_their_pieces() -> None:
     terms = lexical.query_terms("Which project has the number 2022-1-XX01-KA220-ADU-000012345?", "en")
     assert terms[0] == "idx20221xx01ka220adu000012345" and "ka220" in terms
     assert lexical.identifiers("the cross-sector lab in Umeå") == []
+    # Codes only: no dates, periods, clock times or match scores, which many passages share.
+    assert lexical.identifiers(text + " It ended 2-1 at 5:30pm; plan 2024-2026.", codes_only=True) == [
+        "idx20221xx01ka220adu000012345",
+        "idxvp2020010",
+        "idx20211060",
+        "idxinfoexampleorg",
+        "idxwwwexampleorgreports2022pdf",
+        "idxwwwexampleorg",
+    ]
 
 
 def test_stop_words_leave_questions_but_not_passages() -> None:
