@@ -36,6 +36,9 @@ Features (all cheap: computed from what the search and the evidence already hold
 - `unknown`: the share of the question's content words that no passage of the index holds;
 - `names_missing`: the share of the names and codes the question names (organisations,
   programmes, acronyms, numbers) that neither the passages nor their documents hold;
+- `kind_best`: for a question asking for an amount, a date, a rating or a count (`kinds.py`),
+  1 when the best span gives one and 0 when it does not (None, read as the average case, for
+  other questions): the veto below only asks that some quotable span gives one;
 
 and three checks that veto an answer (`VETOES`):
 
@@ -80,6 +83,7 @@ FEATURES: tuple[str, ...] = (
     "other_lang",
     "unknown",
     "names_missing",
+    "kind_best",
 )
 # Checks whose failure settles the verdict whatever the model says: a question about a place the
 # passages never name in any language, about a year none of the passages to be quoted mentions,
@@ -223,6 +227,7 @@ def measure(
         "other_lang": 0.0 if hits[best_hit].chunk.lang == lang else 1.0,
         "unknown": len(unknown) / words if words else 0.0,
         "names_missing": len(absent) / len(named) if named else 0.0,
+        "kind_best": (1.0 if top.fits else 0.0) if evidence.kind else None,
         "places_missing": len(places_absent) / len(places_named) if places_named else 0.0,
         "years_missing": 1.0 if years else 0.0,
         "kind_missing": 1.0 if evidence.kind_missing else 0.0,
