@@ -99,7 +99,7 @@ def _best_sentences(
         return []
     qvec = assistant.embedder.embed_queries([query])[0]
     # The sentences of `hits` are weighed next anyway (so embedded now, once); of the others,
-    # only those whose vectors are known (`sihub warm`, the chat's warm-up, earlier answers):
+    # only those whose vectors are known (stored at ingest, or embedded by earlier answers):
     # embedding every sentence of forty passages would make a first question four times slower.
     embed_spans(hits, assistant.embedder, assistant.vectors)
     bias = language_bias(assistant.index, qvec, deeper)

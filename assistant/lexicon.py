@@ -12,12 +12,10 @@ language with those words (`FusionParams.translated`), and an answer counts them
 terms of a sentence in that language (`answer.term_overlap`).
 
 The vocabulary is every word of three or more letters of the indexed chunks, by chunk
-language (the MAX_WORDS most frequent of each). The warm-up (`sihub warm`, the chat's start and
-each upload, `sihub eval`) embeds the words not yet kept and stores them with their language in
-the quote cache's `words` table; a question reads them from there (nothing is scanned or
-embedded but its own words). Before the first warm-up a question is searched without
-translations, as before (`Lexicon.translate` gives {}); words of documents since removed stay
-in the table, harmless: the search finds nothing under them.
+language (the MAX_WORDS held by most chunks of each). The ingest counts them and embeds each
+new word once (`index/answer_data.py`); a question reads them from the index (nothing is
+scanned or embedded but its own words). An index built before schema 4 has none until
+`sihub warm`: its questions are searched without translations (`Lexicon.translate` gives {}).
 """
 
 from __future__ import annotations
@@ -25,7 +23,6 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,7 +32,6 @@ from sihub.index import lexical
 from sihub.index.embedder import Embedder
 
 from . import terms
-from .quote_cache import QuoteStore, engine_of
 
 # How close (cosine, both words embedded as queries) the nearest word of another language
 # must be to stand for a question's word there. bench/answers.py, answerable gold questions
@@ -51,8 +47,8 @@ ALIKE_SLACK = 0.05
 MIN_LETTERS = 3
 # Words kept per language, most frequent first: ~30 MB of vectors per language at the most.
 MAX_WORDS = 20_000
-_BATCH = 64
-# How often (seconds) a process looks for words another process's warm-up has added.
+# How often (seconds) at most a process reads the words again after the index changed (an
+# ingest beside a server commits once per document).
 RECHECK_S = 30.0
 
 
@@ -72,19 +68,12 @@ def question_words(text: str, lang: str) -> list[str]:
 
 def vocabulary(index: Any, limit: int = MAX_WORDS) -> dict[str, list[str]]:
     """Per chunk language (not "und"): the `limit` words held by most chunks (ties alphabetical)."""
-    counts: dict[str, dict[str, int]] = {}
-    for lang, text in index.chunk_texts():
-        if lang in ("", "und"):
-            continue
-        seen = counts.setdefault(lang, {})
-        for w in {w for w in lexical.tokens(text) if _keep(w, lang)}:
-            seen[w] = seen.get(w, 0) + 1
-    return {lang: sorted(seen, key=lambda w: (-seen[w], w))[:limit] for lang, seen in counts.items()}
-
-
-def word_engine(embedder: Embedder) -> str:
-    """The store's engine name for word vectors (queries, unlike the quote units' passages)."""
-    return engine_of(embedder) + "+word"
+    out: dict[str, list[str]] = {}
+    for lang, w, _n in index.word_counts():
+        words = out.setdefault(lang, [])
+        if len(words) < limit and _keep(w, lang):
+            words.append(w)
+    return {lang: words for lang, words in out.items() if words}
 
 
 @dataclass
@@ -118,85 +107,48 @@ class _Table:
 class Lexicon:
     """Word vectors of an index's vocabulary, by language, and the translations they give.
 
-    One per `Assistant`, which attaches the quote cache of the index it opens.
+    One per `Assistant`, which attaches the index it opens.
     """
 
     def __init__(self) -> None:
-        self.store: QuoteStore | None = None
+        self.index: Any = None
         self._table: _Table | None = None
         self._lock = threading.Lock()
-        self._warmed = 0
         # The translations of the last questions: a question is searched, looked at deeper and
         # weighed, each wanting them.
         self._recent: OrderedDict[tuple[Any, ...], dict[str, dict[str, str]]] = OrderedDict()
 
-    def attach(self, store: QuoteStore | None) -> None:
-        self.store = store
+    def attach(self, index: Any) -> None:
+        """Read the words of `index` (an `Index`; None: none)."""
+        self.index = index
 
-    def warm(
-        self,
-        index: Any,
-        embedder: Embedder,
-        stop_event: threading.Event | None = None,
-        wait: Callable[[], None] | None = None,
-    ) -> tuple[int, int]:
-        """Embed and keep the vocabulary's words the store lacks: (words, words embedded).
-        `wait()` is called before each batch (to give way to live questions)."""
-        store = self.store
-        if store is None or not store.usable:
-            return 0, 0
-        engine = word_engine(embedder)
-        vocab = vocabulary(index)
-        have = store.word_names(engine)
-        todo: dict[str, list[str]] = {}
-        for lang, words in vocab.items():
-            for w in words:
-                if (lang, w) not in have:
-                    todo.setdefault(w, []).append(lang)
-        pending = sorted(todo)
-        done = 0
-        for start in range(0, len(pending), _BATCH):
-            if stop_event is not None and stop_event.is_set():
-                break
-            if wait is not None:
-                wait()
-            part = pending[start : start + _BATCH]
-            vecs = _embed_words(embedder, part)
-            if not store.put_words(engine, [(lang, w, v) for w, v in zip(part, vecs, strict=True) for lang in todo[w]]):
-                break
-            done += len(part)
+    def clear(self) -> None:
+        """Read the words again at the next question (after `sihub warm` filled them in)."""
         with self._lock:
-            self._warmed += 1
-        return len({w for words in vocab.values() for w in words}), done
+            self._table = None
+            self._recent.clear()
 
     def _vectors(self, embedder: Embedder) -> _Table | None:
-        """The stored word vectors by language (read once, again after a warm-up or when
-        another process has added words)."""
-        store = self.store
-        if store is None:
+        """The stored word vectors by language (read once, again when the index has changed,
+        at most every RECHECK_S)."""
+        index = self.index
+        if index is None or getattr(embedder, "id", None) != index.manifest["embedder"]["id"]:
             return None
-        engine, dim = word_engine(embedder), int(getattr(embedder, "dim", 0))
-        key = (id(store), engine, self._warmed)
+        key = (id(index), index.generation)
         with self._lock:
             table = self._table
         now = time.monotonic()
-        if table is not None and table.key == key:
-            if now - table.checked < RECHECK_S:
-                return table
-            table.checked = now
-            if store.word_count(engine) == table.rows:
-                return table
-        rows = store.words(engine, dim)
-        words: dict[str, list[str]] = {}
-        vecs: dict[str, list[np.ndarray]] = {}
-        for lang, w, v in rows:
-            words.setdefault(lang, []).append(w)
-            vecs.setdefault(lang, []).append(v)
+        if table is not None and table.key[0] == key[0] and (table.key == key or now - table.checked < RECHECK_S):
+            return table
+        vocab = vocabulary(index)
+        vecs = index.word_vectors(sorted({w for words in vocab.values() for w in words}))
+        words = {lang: [w for w in listed if w in vecs] for lang, listed in vocab.items()}
+        words = {lang: listed for lang, listed in words.items() if listed}
         table = _Table(
             key,
             words,
-            {lang: np.stack(v).astype(np.float32) for lang, v in vecs.items()},
-            len(rows),
+            {lang: np.stack([vecs[w] for w in listed]).astype(np.float32) for lang, listed in words.items()},
+            sum(len(listed) for listed in words.values()),
             now,
             {w: (lang, i) for lang, listed in words.items() for i, w in enumerate(listed)},
         )
@@ -207,8 +159,8 @@ class Lexicon:
     def translate(self, embedder: Embedder, text: str, lang: str) -> dict[str, dict[str, str]]:
         """For each other language of the kept words: the word standing there for each of the question's
         words that has one (the nearest word of that language, at cosine >= MIN_COS), as
-        {question word: word}. {} for a question of unknown language, or before the warm-up has
-        computed any word vectors."""
+        {question word: word}. {} for a question of unknown language, or over an index that
+        holds no word vectors (built before schema 4 and not warmed)."""
         if lang in ("", "und"):
             return {}
         table = self._vectors(embedder)

@@ -5,12 +5,13 @@ It builds the embedder and opens the index lazily, from settings, on first use.
 
 from __future__ import annotations
 
+import logging
 import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from sihub.errors import SihubError
 from sihub.index.embedder import Embedder, embedder_id, ingest_embedder, make_embedder
 from sihub.index.store import Index
 from sihub.index.sync import Progress, sync
@@ -22,10 +23,12 @@ from sihub.types import Answer, Chunk, Document, Hit, IngestReport
 from .catalogue import Catalogue, Query
 from .lexicon import Lexicon
 from .query import normalise_filters, parse_query
-from .quote_cache import QuoteStore, QuoteVectors, WarmReport, quotes_path, remove_file, warm
+from .quote_cache import QuoteVectors, WarmReport, remove_legacy_file, repair
 from .retrieve import search_deeper
-from .spans import indexed_quote_texts
+from .spans import document_quote_texts
 from .verdict import PARAMS_PATH, VerdictParams
+
+log = logging.getLogger("sihub")
 
 
 class Assistant:
@@ -34,10 +37,10 @@ class Assistant:
         # An embedder given here (e.g. the cached one `sihub eval` uses) replaces the one settings name.
         self._embedder: Embedder | None = embedder
         self._index: Index | None = None
-        self._quotes: QuoteStore | None = None
         self._verdict: VerdictParams | None = None
-        # What questions share, owned here (not by modules): span vectors in front of the index's
-        # quotes.sqlite, and the word vectors that translate a question's words (`lexicon.py`).
+        self._told_missing = False
+        # What questions share, owned here (not by modules): span vectors in front of those the
+        # index stores, and the word vectors that translate a question's words (`lexicon.py`).
         self.vectors = QuoteVectors()
         self.lexicon = Lexicon()
         self.catalogue = Catalogue()  # abstracts, kept by document version
@@ -73,31 +76,30 @@ class Assistant:
                 self._verdict = VerdictParams.load(self.settings.verdict or PARAMS_PATH)
             return self._verdict
 
-    @property
-    def quotes(self) -> QuoteStore:
-        """The index's cache of quote-unit vectors (`<index>/quotes.sqlite`, see quote_cache.py)."""
-        with self._lock:
-            if self._quotes is None:
-                self._quotes = QuoteStore(quotes_path(self.settings.index))
-            return self._quotes
-
     def use_caches(self) -> None:
-        """Let searches and answers read and keep vectors in this index's cache (`quotes.sqlite`)."""
-        store = self.quotes
-        if self.vectors.store is not store:
-            self.vectors.attach(store)
-            self.lexicon.attach(store)
+        """Let searches and answers read the index's stored quote and word vectors."""
+        index = self.index
+        if self.vectors.index is not index:
+            self.vectors.attach(index)
+            self.lexicon.attach(index)
+            missing = index.answers_missing()
+            if missing and not self._told_missing:
+                self._told_missing = True
+                log.warning(
+                    "sihub: %d documents of the index at %s were ingested before answers' vectors were stored "
+                    "at ingest; run `sihub warm` once (until then their answers are slower and their words "
+                    "untranslated)",
+                    len(missing),
+                    self.settings.index,
+                )
 
     def close(self) -> None:
         with self._lock:
             if self._index is not None:
+                self.vectors.attach(None)
+                self.lexicon.attach(None)
                 self._index.close()
                 self._index = None
-            if self._quotes is not None:
-                self.vectors.detach(self._quotes)
-                self.lexicon.attach(None)
-                self._quotes.close()
-                self._quotes = None
 
     # ---- writing ---------------------------------------------------------------------------
 
@@ -113,7 +115,7 @@ class Assistant:
         if rebuild:
             self.close()
             Index.destroy(s.index)
-            remove_file(s.index)
+            remove_legacy_file(s.index)
         with Index.open(s.index, emb.id, emb.dim, self.chunker.as_dict(), writable=True, create=True) as index:
             report = sync(
                 index,
@@ -126,7 +128,9 @@ class Assistant:
                 remove_missing=remove_missing,
                 progress=progress,
                 read_options=ReadOptions(ocr=s.ocr, ocr_langs=s.ocr_langs),
+                answer_texts=document_quote_texts,
             )
+        self.lexicon.clear()  # the index's words changed: read them again at the next question
         return report
 
     def remove(self, paths: list[str]) -> list[str]:
@@ -138,6 +142,7 @@ class Assistant:
                 if index.remove_document(p):
                     gone.append(p)
             index.prune_embeddings()
+        self.lexicon.clear()
         return gone
 
     # ---- reading ---------------------------------------------------------------------------
@@ -217,9 +222,9 @@ class Assistant:
         return ask_stream(self, _text(question), k, history=history, filters=filters)
 
     def warm_words(self, stop_event: threading.Event | None = None) -> tuple[int, int]:
-        """Embed and keep the index's words not yet cached (`lexicon.py`): (words, embedded)."""
-        self.use_caches()
-        return self.lexicon.warm(self.index, self.embedder, stop_event, wait=lambda: self.vectors.wait_idle(2.0))
+        """`warm_quotes` (the words come with it): (documents filled in, words embedded)."""
+        report = self.warm_quotes(stop_event)
+        return report.documents, report.words_embedded
 
     def warm_quotes(
         self,
@@ -227,29 +232,32 @@ class Assistant:
         batch: int = 8,
         progress: Callable[[int, int | None], Any] | None = None,
     ) -> WarmReport:
-        """Embed and keep the words of the index (`lexicon.py`: the search's translations), then the
-        quote units of every indexed chunk not yet cached, newest documents first.
-
-        Afterwards an extractive answer embeds only the question. Safe beside live questions
-        (they wait for at most one batch of `batch` units) and stops between batches once
-        `stop_event` is set; `progress(documents_done, documents_total)`.
-        """
-        index, embedder = self.index, self.embedder
-        self.use_caches()
-        t0 = time.perf_counter()
-        words, embedded = self.warm_words(stop_event)
-        report = warm(
-            indexed_quote_texts(index),
-            embedder,
-            self.vectors,
-            self.quotes,
-            total=index.stats()["documents"],
-            batch=batch,
-            stop_event=stop_event,
-            progress=progress,
-        )
-        report.words, report.words_embedded = words, embedded
-        report.seconds = time.perf_counter() - t0
+        """Repair an index ingested before answers' vectors were stored at ingest: embed and store
+        the quote units and words of the documents that lack them (`quote_cache.repair`), one
+        document per transaction, with the ingest's embedder. Nothing to do (the usual case)
+        costs one query. Stops between documents once `stop_event` is set;
+        `progress(documents_done, documents_total)`. `batch` is kept for callers; unused."""
+        del batch
+        s = self.settings
+        index = self.index
+        index.refresh()
+        if not index.answers_missing():
+            return WarmReport()
+        emb = self.embedder
+        try:
+            with Index.open(s.index, emb.id, writable=True) as writer:
+                report = repair(
+                    writer,
+                    ingest_embedder(s.embedder, emb, s.threads, s.fast_ingest),
+                    stop_event=stop_event,
+                    progress=progress,
+                )
+        except SihubError as exc:
+            return WarmReport(problem=str(exc))
+        remove_legacy_file(s.index)
+        index.refresh()
+        self.lexicon.clear()
+        self._told_missing = False
         return report
 
 

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from sihub.ingest import split_sentences
-from sihub.types import Hit
+from sihub.types import Chunk, Document, Hit
 
 from .retrieve import merge_adjacent
 
@@ -172,22 +172,27 @@ def quote_texts(hit: Hit) -> list[str]:
     return [embed_text(hit, s, e) for s, e in units(hit.chunk.text)]
 
 
-def indexed_quote_texts(index: Any) -> Iterator[list[str]]:
-    """Per document, newest ingest first: the texts `evidence.gather` embeds for its chunks.
+def indexed_quote_texts(index: Any) -> Iterator[tuple[Document, list[str]]]:
+    """Per document, newest ingest first: the document and the texts `evidence.gather` embeds for its chunks."""
+    docs = sorted(index.documents(), key=lambda d: (d.ingested_at or "", d.path), reverse=True)
+    for d in docs:
+        yield d, document_quote_texts(d, index.chunks_of(d.path))
+
+
+def document_quote_texts(doc: Document, chunks: list[Chunk]) -> list[str]:
+    """The texts `evidence.gather` embeds for a document's chunks (in order), each once.
 
     Besides each chunk alone, each pair of touching chunks of a page as the search joins
     them (`retrieve.merge_adjacent`), under either chunk's heading: spans across the seam
     of a joined passage are quote units too.
     """
-    docs = sorted(index.documents(), key=lambda d: (d.ingested_at or "", d.path), reverse=True)
-    for d in docs:
-        hits = [Hit(chunk=c, score=0.0, title=d.title, doc_meta=d.meta) for c in index.chunks_of(d.path)]
-        texts: list[str] = []
-        for h in hits:
-            texts.extend(quote_texts(h))
-        for a, b in zip(hits, hits[1:], strict=False):
-            for pair in ([a, b], [b, a]):
-                joined = merge_adjacent(pair)
-                if len(joined) == 1:
-                    texts.extend(quote_texts(joined[0]))
-        yield list(dict.fromkeys(texts))
+    hits = [Hit(chunk=c, score=0.0, title=doc.title, doc_meta=doc.meta) for c in chunks]
+    texts: list[str] = []
+    for h in hits:
+        texts.extend(quote_texts(h))
+    for a, b in zip(hits, hits[1:], strict=False):
+        for pair in ([a, b], [b, a]):
+            joined = merge_adjacent(pair)
+            if len(joined) == 1:
+                texts.extend(quote_texts(joined[0]))
+    return list(dict.fromkeys(texts))

@@ -22,14 +22,13 @@ SQLite row fetch, answer composition), one question at a time, after 10 warm-up 
 The stages are also timed one by one, to say where the time goes.
 
 With `--demo`, instead: `ask` on the demo corpus (corpus/, a real index), over the gold
-questions, with the quote-vector cache cold (empty `<index>/quotes.sqlite`, nothing in memory:
-each answer embeds the spans it weighs, as before the cache) and warm (after
-`Assistant.warm_quotes`, i.e. `sihub warm`, memory cleared: spans are read from the file), plus
-the warm-up's own time. The model is loaded and one search run before either pass.
+questions, from a fresh process with nothing in memory: the vectors of the sentences an
+answer weighs and of the index's words come from the index, stored there at ingest; no
+`sihub warm`. The model is loaded and one search run before the passes.
 
 Examples:
 
-    .venv/bin/python bench/latency.py --demo                # ask cold vs warm on corpus/ (~5 min)
+    .venv/bin/python bench/latency.py --demo                # ask from a fresh process on corpus/
     .venv/bin/python bench/latency.py                       # 10k, 100k, 1M (several minutes)
     .venv/bin/python bench/latency.py --sizes 10000 --json
     .venv/bin/python bench/latency.py --sizes 1000000 --workdir /tmp/sihub-lat   # keep/reuse the built index
@@ -260,11 +259,10 @@ def measure(path: Path, n: int, questions: list[str], vectors: np.ndarray, qcent
 
 
 def demo(args) -> int:  # noqa: ANN001
-    """`ask` latency on the demo corpus, quote-vector cache cold vs warm (see the module doc)."""
+    """`ask` latency on the demo corpus from a fresh process, no warm-up (see the module doc)."""
     from common import GOLD, ROOT
 
     from sihub.assistant import Assistant
-    from sihub.assistant.quote_cache import quotes_path, remove_file
     from sihub.settings import Settings
 
     info = run_info()
@@ -273,38 +271,28 @@ def demo(args) -> int:  # noqa: ANN001
     settings = Settings.from_env(index=index, embedder=args.embedder, threads=args.threads)
     a = Assistant(settings)
     built = a.ingest([ROOT / "corpus"])
+    repaired = a.warm_quotes()  # only an index built by an older sihub has anything to fill in
     a.close()
-    remove_file(index)
     a = Assistant(settings)
     a.embedder.embed_queries(["warm"])
     a.search("warm up", 1)
     passes: dict[str, list[float]] = {}
     embedded: dict[str, int] = {}
-    # Each question on its own with nothing cached: what an answer cost before the cache.
+    # Each question as the first of a new process: nothing in memory.
     alone = []
     before = a.vectors.embedded
     for q in questions[: args.alone]:
-        a.close()
-        remove_file(index)
         a.vectors.clear()
-        _ = a.index
         alone.append(new_question(a, a.ask, q))
-    embedded[f"cold, each question alone (first {len(alone)})"] = a.vectors.embedded - before
-    passes[f"cold, each question alone (first {len(alone)})"] = alone
-    a.close()
-    remove_file(index)
+    embedded[f"first question, memory emptied (first {len(alone)})"] = a.vectors.embedded - before
+    passes[f"first question, memory emptied (first {len(alone)})"] = alone
     a.vectors.clear()
     before = a.vectors.embedded
-    passes["cold"] = [new_question(a, a.ask, q) for q in questions]
-    embedded["cold"] = a.vectors.embedded - before
-    warm, warm_ms = timed(a.warm_quotes)
-    a.vectors.clear()  # as a fresh process: the vectors come from the file
-    before = a.vectors.embedded
-    passes["warm"] = [new_question(a, a.ask, q) for q in questions]
-    embedded["warm"] = a.vectors.embedded - before
-    passes["warm, in memory"] = [new_question(a, a.ask, q) for q in questions]
+    passes["fresh process"] = [new_question(a, a.ask, q) for q in questions]
+    embedded["fresh process"] = a.vectors.embedded - before
+    passes["in memory"] = [new_question(a, a.ask, q) for q in questions]
     search_ms = [new_question(a, a.search, q) for q in questions]
-    cache_mb = sum(p.stat().st_size for p in quotes_path(index).parent.glob("quotes.sqlite*")) / 2**20
+    db_mb = sum(p.stat().st_size for p in Path(index).glob("sihub.db*")) / 2**20
     a.close()
     info["load_after"] = [round(x, 2) for x in os.getloadavg()]
     rows = [
@@ -314,14 +302,13 @@ def demo(args) -> int:  # noqa: ANN001
     rows.append(
         ["search (reference)", *(round(percentiles(search_ms)[p], 1) for p in ("p50", "p95", "p99", "mean")), 0]
     )
-    body = table(["ask, quote cache", "p50 ms", "p95 ms", "p99 ms", "mean ms", "spans embedded"], rows)
+    body = table(["ask", "p50 ms", "p95 ms", "p99 ms", "mean ms", "spans embedded"], rows)
     body += (
         f"\n\n{len(questions)} gold questions (tests/gold/questions.jsonl), one at a time, in-process; embedder "
-        f"`{args.embedder}`; demo corpus {built.summary()}. Warm-up (`Assistant.warm_quotes`, "
-        f'= `sihub warm`): {warm.summary()}; cache file {cache_mb:.1f} MiB. "cold": empty cache, so each '
-        "answer embeds the spans it weighs that no earlier question did (later questions reuse some; "
-        '"alone": cache emptied before each question); '
-        '"warm": read from quotes.sqlite with memory cleared; "in memory": the same questions again. '
+        f"`{args.embedder}`; demo corpus {built.summary()}; `sihub warm` (repair only): {repaired.summary()}; "
+        f"index database {db_mb:.1f} MiB. The quote and word vectors come from the index (stored at ingest): "
+        '"fresh process": nothing in memory at the start; "memory emptied": before each question; '
+        '"in memory": the same questions again. '
         f"Load before/after {info['load']} / {info['load_after']}.\n"
         f"Command: `python bench/latency.py {' '.join(args.argv)}`."
     )
@@ -330,12 +317,10 @@ def demo(args) -> int:  # noqa: ANN001
             "ask_ms": {k: {p: round(v, 2) for p, v in percentiles(ms).items()} for k, ms in passes.items()},
             "search_ms": {p: round(v, 2) for p, v in percentiles(search_ms).items()},
             "spans_embedded": embedded,
-            "warm_up_s": round(warm_ms / 1000, 1),
-            "units": warm.units,
-            "cache_mb": round(cache_mb, 1),
+            "db_mb": round(db_mb, 1),
         }
     }
-    report("latency (demo corpus, ask cold vs warm quote cache)", body, info, data, args.json, not args.no_save)
+    report("latency (demo corpus, ask from a fresh process)", body, info, data, args.json, not args.no_save)
     return 0
 
 

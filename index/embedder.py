@@ -263,7 +263,10 @@ class IngestEmbedder:
         return emb.embed_passages(texts)
 
     def embed_queries(self, texts: list[str]) -> np.ndarray:
-        return self.base.embed_queries(texts)
+        """Queries at ingest are the index's words (`answer_data.py`): the faster path once loaded."""
+        emb = self._current()
+        self._seen += len(texts)
+        return emb.embed_queries(texts)
 
     def count_tokens(self, text: str) -> int:
         return (self._fast or self.base).count_tokens(text)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 """The newest migration; an index with an older number is brought up to date when opened."""
 
 MIGRATIONS: list[str] = [
@@ -55,6 +55,24 @@ MIGRATIONS: list[str] = [
     # file read by an older reader is read again by the next ingest. Earlier documents: 1.
     """
     ALTER TABLE documents ADD COLUMN reader INTEGER NOT NULL DEFAULT 1;
+    """,
+    # 4: what answers need, computed at ingest (index/answer_data.py): the vector of every
+    # quotable span of a document's chunks (keyed by the sha256 of the text embedded), and the
+    # index's words by chunk language with how many chunks hold them, each word's vector once.
+    # `documents.answers` is 1 once a document's rows are in; earlier documents have 0 until
+    # `sihub warm` fills them in.
+    """
+    CREATE TABLE quote_vectors (
+        doc_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+        key BLOB NOT NULL,
+        vec BLOB NOT NULL,
+        PRIMARY KEY (doc_id, key)
+    );
+    CREATE INDEX quote_vectors_key ON quote_vectors(key);
+    CREATE TABLE words (lang TEXT NOT NULL, word TEXT NOT NULL, chunks INTEGER NOT NULL, PRIMARY KEY (lang, word))
+        WITHOUT ROWID;
+    CREATE TABLE word_vectors (word TEXT PRIMARY KEY, vec BLOB NOT NULL);
+    ALTER TABLE documents ADD COLUMN answers INTEGER NOT NULL DEFAULT 0;
     """,
 ]
 

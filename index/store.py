@@ -28,7 +28,8 @@ from sihub import __version__
 from sihub.errors import IndexLockedError, IndexMismatchError, IndexMissingError, SihubError
 from sihub.types import Chunk, Document, Hit
 
-from . import lexical
+from . import answer_data, lexical
+from .answer_data import AnswerData
 from .schema import SCHEMA_VERSION, migrate
 from .vectors import FLAT, VectorIndex, VectorSpec, choose
 
@@ -519,8 +520,11 @@ class Index:
                     out[h] = np.frombuffer(blob, dtype=np.float32)
         return out
 
-    def put_document(self, doc: Document, chunks: list[Chunk], vectors: dict[str, np.ndarray]) -> Document:
-        """Insert or replace a document with its chunks in one transaction, then update FAISS."""
+    def put_document(
+        self, doc: Document, chunks: list[Chunk], vectors: dict[str, np.ndarray], answers: AnswerData | None = None
+    ) -> Document:
+        """Insert or replace a document with its chunks (and what answers need of them, when
+        given: `answer_data.py`) in one transaction, then update FAISS."""
         self._require_writable()
         with self._lock:
             with self._transaction() as db:
@@ -563,6 +567,8 @@ class Index:
                         (c.id, lexical.analyze(f"{c.heading}\n{c.text}", c.lang)),
                     )
                 self._add_lang_vectors(db, [(c.lang, vectors[c.hash]) for c in chunks])
+                if answers is not None:
+                    answer_data.add(db, doc_id, answers)
                 self._bump(db)
             if old_ids:
                 self._vectors.remove(np.array(old_ids, dtype=np.int64))
@@ -618,7 +624,22 @@ class Index:
         self._require_writable()
         with self._lock, _writing(self.path):
             cur = self._db.execute("DELETE FROM embeddings WHERE hash NOT IN (SELECT hash FROM chunks)")
+            answer_data.prune(self._db)
             return cur.rowcount
+
+    def put_answers(self, path: str, answers: AnswerData) -> bool:
+        """Store what answers need of a document already indexed (`sihub warm` on an index built
+        before schema 4), replacing what it had; False when the document is gone."""
+        self._require_writable()
+        with self._lock, self._transaction() as db:
+            row = db.execute("SELECT id FROM documents WHERE path = ?", (path,)).fetchone()
+            if not row:
+                return False
+            answer_data.remove(db, row[0])
+            answer_data.add(db, row[0], answers)
+            self._bump(db)
+        self._generation = self._db_generation(self._db)
+        return True
 
     def _delete_doc_rows(self, db: sqlite3.Connection, path: str) -> tuple[int | None, list[int]]:
         """Delete a document's rows; returns its id and its chunks' ids (None, [] if there was none)."""
@@ -626,6 +647,7 @@ class Index:
         if not row:
             return None, []
         ids = [r[0] for r in db.execute("SELECT id FROM chunks WHERE doc_id = ?", (row[0],))]
+        answer_data.remove(db, row[0])
         old = db.execute(
             "SELECT c.lang, e.vec FROM chunks c JOIN embeddings e ON e.hash = c.hash WHERE c.doc_id = ?", (row[0],)
         ).fetchall()
@@ -660,6 +682,43 @@ class Index:
             raise SihubError("index opened read-only")
 
     # ---- reading ---------------------------------------------------------------------------
+
+    @property
+    def generation(self) -> int:
+        """How many commits the index had when this process last looked (`refresh`)."""
+        return self._generation
+
+    def quote_vectors(self, keys: list[bytes]) -> dict[bytes, np.ndarray]:
+        """Stored vectors of quote texts by `answer_data.quote_key` (those found)."""
+        with self._read() as conn:
+            return answer_data.quote_vectors(conn, list(dict.fromkeys(keys)), self.dim)
+
+    def known_words(self, words: list[str]) -> set[str]:
+        """Which of `words` have a stored vector."""
+        with self._read() as conn:
+            return answer_data.known_words(conn, words)
+
+    def word_counts(self) -> list[tuple[str, str, int]]:
+        """(language, word, chunks holding it) of the index's words, each language's most
+        frequent first (ties alphabetical)."""
+        with self._read() as conn:
+            rows = conn.execute("SELECT lang, word, chunks FROM words ORDER BY lang, chunks DESC, word").fetchall()
+        return [(str(lang), str(w), int(n)) for lang, w, n in rows]
+
+    def word_vectors(self, words: list[str]) -> dict[str, np.ndarray]:
+        """The stored vectors of `words` (those found)."""
+        out: dict[str, np.ndarray] = {}
+        with self._read() as conn:
+            for part, marks in _in_parts(words):
+                for w, blob in conn.execute(f"SELECT word, vec FROM word_vectors WHERE word IN ({marks})", part):
+                    if len(blob) == self.dim * 4:
+                        out[str(w)] = np.frombuffer(blob, dtype=np.float32)
+        return out
+
+    def answers_missing(self) -> list[str]:
+        """Paths of the documents whose answer rows are not in (ingested before schema 4)."""
+        with self._read() as conn:
+            return [str(r[0]) for r in conn.execute("SELECT path FROM documents WHERE answers = 0 ORDER BY path")]
 
     @property
     def size(self) -> int:

@@ -13,7 +13,7 @@ import hashlib
 import os
 import stat
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
@@ -28,6 +28,7 @@ from sihub.ingest.chunker import document_languages
 from sihub.ingest.model import ParsedDocument, ReadOptions
 from sihub.types import Chunk, Document, FileResult, IngestReport
 
+from .answer_data import AnswerData, chunk_words, lexical_text, quote_key
 from .catalog import CATALOG_NAMES, load_catalog
 from .embedder import Embedder
 from .parse_worker import ParseFn, ParseWorker, default_parse
@@ -188,9 +189,14 @@ def sync(
     parse: ParseFn | None = None,
     read_options: ReadOptions | None = None,
     isolate: bool = True,
+    answer_texts: AnswerTexts | None = None,
 ) -> IngestReport:
     """Make the index match `paths`. `parse(path, max_bytes, options)` reads one file, in a
-    child process unless `isolate` is False (so it must be importable by name)."""
+    child process unless `isolate` is False (so it must be importable by name).
+
+    With `answer_texts(document, chunks)` (the texts an answer embeds for a document's
+    quotable spans, from the assistant), those texts and the document's words are embedded
+    too and stored with it (`answer_data.py`), so that answers embed nothing but the question."""
     progress = progress or Progress()
     options = read_options or ReadOptions()
     t0 = time.perf_counter()
@@ -274,7 +280,8 @@ def sync(
                         reader=reader_version(cand.path),
                     )
                     vectors = _embed(index, embedder, chunks, batch_size, report, progress)
-                    index.put_document(doc, chunks, vectors)
+                    answers = answers_for(index, embedder, doc, chunks, answer_texts) if answer_texts else None
+                    index.put_document(doc, chunks, vectors, answers)
                     res = FileResult(cand.key, status, chunks=len(chunks), warnings=list(parsed.warnings))
                     old = existing.get(cand.key)
                     if old and old.sha256 == sha:  # the same content: only its reader is newer
@@ -336,6 +343,35 @@ def _embed(
         report.embedded += len(part)
         progress.chunks_embedded(len(part))
     return vectors
+
+
+AnswerTexts = Callable[[Document, list[Chunk]], list[str]]
+"""The texts an answer embeds for the quotable spans of a document's chunks."""
+
+
+def answers_for(
+    index: Index, embedder: Embedder, doc: Document, chunks: list[Chunk], answer_texts: AnswerTexts
+) -> AnswerData:
+    """What answers need of a document (`answer_data.py`): the vectors of its quote texts and of
+    its words, embedding only those the index does not hold yet (an unchanged passage of an
+    updated document, a word other documents have)."""
+    texts = {quote_key(t): t for t in answer_texts(doc, chunks)}
+    quotes = index.quote_vectors(list(texts))
+    todo = [k for k in texts if k not in quotes]
+    if todo:
+        # One call: the embedder sorts the texts by length into its batches.
+        quotes.update(zip(todo, embedder.embed_passages([texts[k] for k in todo]), strict=True))
+    words = chunk_words(lexical_text(c) for c in chunks)
+    distinct = sorted({w for _, w in words})
+    known = index.known_words(distinct)
+    new = [w for w in distinct if w not in known]
+    vecs = embedder.embed_queries(new) if new else []
+    return AnswerData(
+        {k: quotes[k] for k in texts},
+        words,
+        dict(zip(new, np.asarray(vecs, dtype=np.float32), strict=True)),
+        embedded=len(todo),
+    )
 
 
 def _base(index: Index, paths: list[Path]) -> Path | None:

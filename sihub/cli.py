@@ -384,24 +384,24 @@ def mcp(obj: _Ctx) -> None:
 
 
 @main.command()
-@click.option(
-    "--batch", default=8, show_default=True, type=click.IntRange(1, 256), help="Quote units per embedder call."
-)
+@click.option("--batch", default=8, show_default=True, type=click.IntRange(1, 256), help="Kept for scripts; unused.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @click.pass_obj
 def warm(obj: _Ctx, batch: int, quiet: bool) -> None:
-    """Embed the index's words and the quotable sentences of every passage ahead of time.
+    """Repair an index built by an older sihub: store what answers need.
 
-    The search looks a question's words up in the index's other languages by their vectors
-    (cross-language search), and an answer weighs each sentence pair of its passages by its
-    vector; `warm` computes those not cached yet (newest documents first) into
-    <index>/quotes.sqlite. `sihub serve` does the same in the background; stopping midway
-    keeps what was done.
+    `sihub ingest` stores, with each document, the vectors of its quotable sentences (an
+    answer weighs each by its vector) and of its words (the search looks a question's words
+    up in the index's other languages). An index ingested before they were stored lacks them:
+    its answers embed their sentences at question time and its search has no translations.
+    `warm` fills them in, one document at a time (stopping midway keeps what was done); on
+    an index ingested by this version it has nothing to do. `sihub serve` does it in the
+    background.
 
     \b
     Example:
-      sihub ingest corpus/ && sihub warm
-      sihub --index /data/hub warm --batch 32
+      sihub warm
+      sihub --index /data/hub warm -q
     """
     assistant = obj.assistant
     _ = assistant.index  # IndexMissingError before any model is loaded

@@ -65,8 +65,8 @@ class Settings:
     ask_deeper_sentences: int = _doc(
         "The passages holding the best this many sentences of those `ask_deeper` passages are weighed "
         "too (0 = none): a passage on many things ranks low against a question in another language "
-        "even when one of its sentences answers it. Only sentences already embedded count (`sihub warm`, "
-        "the chat's warm-up, earlier answers), so a first question costs no more.",
+        "even when one of its sentences answers it. Only sentences whose vectors are known count (stored "
+        "at ingest, or embedded by earlier answers), so a question costs no more.",
         default=3,
     )
     answer_threshold: float | None = _doc(
@@ -140,8 +140,8 @@ class Settings:
         default=2,
     )
     warm_quotes: bool = _doc(
-        "`sihub serve` embeds, in the background after start-up, the quotable sentences of indexed passages "
-        "not yet in <index>/quotes.sqlite, so answers need not embed them (`sihub warm` does it in the foreground).",
+        "`sihub serve` fills in, in the background after start-up, the sentence and word vectors an index "
+        "ingested by an older sihub lacks (`sihub warm` does it in the foreground); nothing to do otherwise.",
         default=True,
     )
     cache_dir: Path = _doc(

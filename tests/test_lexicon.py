@@ -7,7 +7,7 @@ import numpy as np
 from conftest import assistant_over
 
 from sihub.assistant.fusion import Candidates, FusionParams, fuse
-from sihub.assistant.lexicon import Lexicon, question_words, vocabulary, word_engine
+from sihub.assistant.lexicon import Lexicon, question_words, vocabulary
 from sihub.assistant.query import parse_query
 from sihub.assistant.retrieve import retrieve
 
@@ -55,25 +55,23 @@ def test_vocabulary_keeps_the_most_frequent_words_by_language(tmp_path):
         assert len(texts) == 3 and list(a.index.chunk_texts(page=1)) == texts == list(a.index.chunk_texts(page=2))
 
 
-def test_translations_come_after_the_warm_up_and_are_kept(tmp_path):
+def test_translations_come_with_the_ingest_and_are_kept(tmp_path):
     question = "Which work package did the foundation lead?"
     with assistant_over(tmp_path, SV) as a:
-        a.search(question)  # attaches the index's cache
-        assert a.lexicon.translate(a.embedder, question, "en") == {}
-        words, embedded = a.warm_words()
-        assert words == embedded == len(vocabulary(a.index)["sv"])
-        assert ("sv", "arbetspaket") in a.quotes.word_names(word_engine(a.embedder))
+        a.search(question)  # attaches the index
+        # The ingest embedded and stored every word of the index: no warm-up.
+        assert set(a.index.word_vectors(vocabulary(a.index)["sv"])) == set(vocabulary(a.index)["sv"])
         got = a.lexicon.translate(a.embedder, question, "en")
         assert got["sv"]["lead"] == "ledde"
         assert got["sv"]["package"] == "arbetspaket"
         # No translation into the question's own language, none for an unknown language.
         assert a.lexicon.translate(a.embedder, "Vem ledde arbetspaketet?", "sv") == {}
         assert a.lexicon.translate(a.embedder, question, "und") == {}
-        # Kept in the index's cache: a second warm-up embeds nothing, and another process
-        # (a new lexicon on the same cache) translates without embedding the vocabulary.
-        assert a.warm_words() == (words, 0)
+        # Kept in the index: another process (a new lexicon on the same index) translates
+        # without embedding the vocabulary, and `sihub warm` has nothing to do.
+        assert a.warm_quotes().documents == 0
         other = Lexicon()
-        other.attach(a.quotes)
+        other.attach(a.index)
         assert other.translate(a.embedder, question, "en") == got
         # A question whose words are all kept is not embedded word by word again.
         embedded: list[str] = []
@@ -89,20 +87,19 @@ def test_translations_come_after_the_warm_up_and_are_kept(tmp_path):
             assert got["sv"]["verktyg"] == "verktyg" and embedded == []
         finally:
             del a.embedder.embed_queries
-        # The warm-up report names them.
-        assert f"{words} words, 0 embedded" in a.warm_quotes().summary()
-        # A new document's words come with the next warm-up.
+        # A new document's words come with its ingest.
         (tmp_path / "docs" / "sv" / "budget.md").write_text(
             "# Budget\n\nBudgeten för projektet godkändes av styrelsen i mars, och den omfattar alla kostnader "
             "för personal och resor under de tre åren.\n"
         )
         a.ingest([tmp_path / "docs"])
-        assert "budget" not in a.lexicon.translate(a.embedder, "Who approved the budget?", "en").get("sv", {}).values()
-        assert a.warm_words()[1] > 0
         assert a.lexicon.translate(a.embedder, "Who approved the budget?", "en")["sv"]["budget"] in (
             "budget",
             "budgeten",
         )
+        # Removed, its words go with it (those no other chunk holds).
+        a.remove([p for p in (d.path for d in a.documents()) if p.endswith("budget.md")])
+        assert "budgeten" not in vocabulary(a.index)["sv"]
 
 
 def test_a_name_keeps_its_own_form_over_a_nearer_word(tmp_path):
@@ -117,7 +114,6 @@ def test_a_name_keeps_its_own_form_over_a_nearer_word(tmp_path):
     }
     with assistant_over(tmp_path, docs) as a:
         a.search("conference")
-        a.warm_words()
         table = a.lexicon._vectors(a.embedder)
         words = table.words["lv"]
         sims = {w: float(table.vecs["lv"][i] @ a.embedder.embed_queries(["riga"])[0]) for i, w in enumerate(words)}
@@ -136,7 +132,7 @@ def test_search_finds_the_passage_holding_the_translated_words(tmp_path):
     # package" and "lead" turn that round.
     question = "Which work package did the foundation lead?"
     with assistant_over(tmp_path, {**SV, "en/report.md": FOUNDATION_REPORT}) as a:
-        a.warm_words()
+        a.use_caches()  # the lexicon reads the index's words
         first = [
             retrieve(
                 a.index, a.embedder, parse_query(question), 2, params=FusionParams(translated=t), lexicon=a.lexicon
@@ -168,14 +164,12 @@ def test_translated_bonus_goes_to_other_languages_only():
 
 
 def test_a_fresh_assistant_searches_with_the_kept_translations(tmp_path):
-    """The word vectors belong to the Assistant and live in the index's cache: a new Assistant
-    over the same index (another process, `sihub search` after `sihub warm`) ranks as the one
-    that warmed it, and its search translates as its answers do."""
+    """The word vectors live in the index: a new Assistant over the same index (another
+    process, `sihub search`) ranks as the first one, and its search translates as its answers do."""
     from sihub.assistant import Assistant
 
     question = "Which work package did the foundation lead?"
     with assistant_over(tmp_path, {**SV, "en/report.md": FOUNDATION_REPORT}) as a:
-        a.warm_words()
         warmed = [h.chunk.id for h in a.search(question, 3)]
         fresh = Assistant(a.settings, embedder=a.embedder)
         try:
