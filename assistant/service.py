@@ -242,7 +242,9 @@ class Assistant:
         index = self.index
         index.refresh()
         if not index.answers_missing():
+            self.use_caches()
             return WarmReport()
+        self._told_missing = True  # being repaired: no advice to run `sihub warm`
         emb = self.embedder
         try:
             with Index.open(s.index, emb.id, writable=True) as writer:
@@ -257,7 +259,7 @@ class Assistant:
         remove_legacy_file(s.index)
         index.refresh()
         self.lexicon.clear()
-        self._told_missing = False
+        self.use_caches()
         return report
 
 

