@@ -140,7 +140,7 @@ def _hybrid(
         - params.lang_center * language_bias(index, qvec, hits, params),
         lexical=np.array([lexical.get(h.chunk.id, 0.0) for h in hits]),
         langs=[h.chunk.lang for h in hits],
-        names=_name_scores(hits, forms_by_name, rarity) if forms_by_name else None,
+        names=_name_scores(index, hits, forms_by_name, rarity) if forms_by_name else None,
         place=_place_scores(hits, forms_by_name, rarity) if forms_by_name and params.place else None,
         country=_country_flags(query.text, hits) if params.country else None,
         translated=_translated_scores(index, hits, other_texts, other_found) if other_texts else None,
@@ -282,14 +282,19 @@ def language_bias(index: Index, qvec: np.ndarray, hits: list[Hit], params: Fusio
     return np.array([bias.get(h.chunk.lang, fallback) for h in hits])
 
 
-def _name_scores(hits: list[Hit], forms: dict[str, set[str]], rarity: dict[str, float]) -> np.ndarray:
-    """Per hit: the rarity-weighted share of the question's names and codes it contains."""
+def _name_scores(index: Index, hits: list[Hit], forms: dict[str, set[str]], rarity: dict[str, float]) -> np.ndarray:
+    """Per hit: the rarity-weighted share of the question's names and codes it contains (in its
+    heading or text, as the lexical index holds them: read, not analysed again)."""
     whole = max(1.0, sum(rarity.values()))
     folded = {t: {fts_token(f) for f in fs} for t, fs in forms.items()}
+    held = index.terms_in([h.chunk.id for h in hits if h.chunk.id is not None], set().union(*folded.values()))
     out = np.zeros(len(hits))
     for i, h in enumerate(hits):
-        words = analysed_words(f"{h.chunk.heading}\n{h.chunk.text}", h.chunk.lang)
-        out[i] = sum(rarity[t] for t, fs in folded.items() if words & fs) / whole
+        words = held.get(h.chunk.id) if h.chunk.id is not None else None
+        if words is None and h.chunk.id is None:
+            words = analysed_words(f"{h.chunk.heading}\n{h.chunk.text}", h.chunk.lang)
+        if words:
+            out[i] = sum(rarity[t] for t, fs in folded.items() if words & fs) / whole
     return out
 
 

@@ -15,7 +15,6 @@ import json
 import os
 import sqlite3
 import threading
-import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -28,7 +27,7 @@ from sihub import __version__
 from sihub.errors import IndexLockedError, IndexMismatchError, IndexMissingError, SihubError
 from sihub.types import Chunk, Document, Hit
 
-from . import answer_data, lexical
+from . import answer_data, bm25, lexical
 from .answer_data import AnswerData
 from .schema import SCHEMA_VERSION, migrate
 from .vectors import FLAT, VectorIndex, VectorSpec, choose
@@ -38,6 +37,15 @@ T = TypeVar("T")
 MANIFEST = "manifest.json"
 DB = "sihub.db"
 LOCK = "write.lock"
+
+# The lexical search's budget: when the query's terms are held by more chunks than this in all
+# (FTS5 would rank every one of them), the rarest terms within it choose the candidates, and
+# LEXICAL_CANDIDATES x k of those, scored on the whole query, give the top k (`search_lexical`).
+# Measured at 100k chunks against exact FTS5 ranking, 100 mixed-language questions (bench/RESULTS.md,
+# issue 22): budget 5,000 kept 0.90 of the top 10 and 0.66 of the top 100; 20,000 kept 1.00 and
+# 0.97; 50,000 is exact for most questions there. An index under ~20,000 chunks is always exact.
+LEXICAL_POSTINGS = 20_000
+LEXICAL_CANDIDATES = 2
 
 _CHUNK_COLS = 'c.id, c.doc_id, c.ord, c.page, c.heading, c.lang, c.start, c."end", c.ocr, c.text, c.hash'
 
@@ -832,10 +840,21 @@ class Index:
     def search_lexical(
         self, text: str, k: int, lang: str = "und", ids: np.ndarray | None = None
     ) -> list[tuple[int, float]]:
-        """Top-k (chunk id, BM25 score, higher is better) from the FTS5 index."""
+        """Top-k (chunk id, BM25 score, higher is better) from the FTS5 index.
+
+        FTS5 ranks every row holding a term of the query. When the query's terms together
+        are held more than LEXICAL_POSTINGS times, only its rarest terms within that budget
+        choose the candidates (the best `LEXICAL_CANDIDATES`·k by their BM25), and the
+        candidates are then scored on the whole query, as FTS5 would score them (`bm25.py`).
+        Smaller indexes are ranked exactly as before.
+        """
         match = lexical.match_query(text, lang)
         if match is None or k <= 0:
             return []
+        if ids is None:
+            bounded = self._search_bounded(text, lang, k)
+            if bounded is not None:
+                return bounded
         with self._read() as conn:
             if ids is None:
                 rows = conn.execute(
@@ -856,11 +875,82 @@ class Index:
                 ][:k]
         return [(int(r[0]), float(r[1])) for r in rows]
 
+    def _search_bounded(self, text: str, lang: str, k: int) -> list[tuple[int, float]] | None:
+        """`search_lexical` within the postings budget; None when the whole query fits in it."""
+        phrases = [bm25.tokens(t) for t in lexical.query_terms(text, lang)[:64]]
+        if len(phrases) < 2 or any(len(p) != 1 for p in phrases):
+            return None
+        terms = [p[0] for p in phrases]
+        df = self.term_counts(terms)
+        if sum(df.values()) <= LEXICAL_POSTINGS:
+            return None
+        chosen: list[str] = []
+        spent = 0
+        for t in sorted(dict.fromkeys(terms), key=lambda t: df.get(t, 0)):
+            if chosen and spent + df.get(t, 0) > LEXICAL_POSTINGS:
+                break
+            chosen.append(t)
+            spent += df.get(t, 0)
+        if not spent:
+            return []
+        quoted = " OR ".join('"' + t.replace('"', '""') + '"' for t in chosen)
+        with self._read() as conn:
+            rows = conn.execute(
+                "SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY bm25(chunks_fts) LIMIT ?",
+                (quoted, max(LEXICAL_CANDIDATES * k, k)),
+            ).fetchall()
+        scores = self._bm25_of(terms, [int(r[0]) for r in rows])
+        return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))[:k]
+
+    def terms_in(self, chunk_ids: list[int], terms: set[str]) -> dict[int, set[str]]:
+        """Which of `terms` (as the lexical index stores them, `fts_token`) each chunk holds in
+        its heading or text; chunks holding none are left out."""
+        out: dict[int, set[str]] = {}
+        if not chunk_ids or not terms:
+            return out
+        with self._read() as conn:
+            for part, marks in _in_parts([int(i) for i in chunk_ids]):
+                for rowid, lex in conn.execute(f"SELECT rowid, lex FROM chunks_fts WHERE rowid IN ({marks})", part):
+                    held = terms.intersection(bm25.tokens(lex))
+                    if held:
+                        out[int(rowid)] = held
+        return out
+
     def lexical_scores(self, text: str, lang: str, chunk_ids: list[int]) -> dict[int, float]:
-        """BM25 (higher is better) of these chunks for a query; chunks matching no term are left out."""
+        """BM25 (higher is better) of these chunks for a query, as FTS5's bm25() gives it; chunks
+        matching no term are left out. Computed from the chunks' analysed text (`bm25.py`), so
+        the cost follows the number of chunks, not how many chunks hold the query's words."""
         match = lexical.match_query(text, lang)
         if match is None or not chunk_ids:
             return {}
+        phrases = [bm25.tokens(t) for t in lexical.query_terms(text, lang)[:64]]
+        if all(len(p) == 1 for p in phrases):
+            return self._bm25_of([p[0] for p in phrases], [int(i) for i in chunk_ids])
+        return self._fts_scores(match, chunk_ids)
+
+    def _bm25_of(self, phrases: list[str], chunk_ids: list[int]) -> dict[int, float]:
+        """`bm25.score` of these chunks for single-token phrases (folded)."""
+        df = self.term_counts(phrases)
+        texts: list[tuple[int, str]] = []
+        with self._read() as conn:
+            rows, avgdl = self._fts_averages(conn)
+            for part, marks in _in_parts(chunk_ids):
+                texts.extend(conn.execute(f"SELECT rowid, lex FROM chunks_fts WHERE rowid IN ({marks})", part))
+        return bm25.score(texts, phrases, df, rows, avgdl)
+
+    def _fts_averages(self, conn: sqlite3.Connection) -> tuple[int, float]:
+        """(rows, mean tokens per row) as FTS5's bm25() reads them (cached until the index changes)."""
+        key = (self._generation, self._data_version)
+        cached = getattr(self, "_fts_avg", None)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        row = conn.execute("SELECT block FROM chunks_fts_data WHERE id = 1").fetchone()
+        value = bm25.averages(bytes(row[0])) if row else (0, 0.0)
+        self._fts_avg = (key, value)
+        return value
+
+    def _fts_scores(self, match: str, chunk_ids: list[int]) -> dict[int, float]:
+        """FTS5's own bm25() of these chunks for a MATCH expression."""
         out: dict[int, float] = {}
         with self._read() as conn:
             for part, marks in _in_parts([int(i) for i in chunk_ids]):
@@ -1018,8 +1108,7 @@ def _in_parts(values: list, size: int = 500) -> Iterator[tuple[list, str]]:
 def fts_token(term: str) -> str:
     """A term as the FTS5 tokenizer (unicode61, remove_diacritics 2) stores it: lower case, no
     diacritics ("Göteborg" -> "goteborg")."""
-    decomposed = unicodedata.normalize("NFKD", term.lower())
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return bm25.fold(term)
 
 
 def _row_to_chunk(r: tuple) -> Chunk:
