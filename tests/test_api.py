@@ -148,7 +148,9 @@ def test_search_returns_the_cli_json(client) -> None:
     assert body["query"] == "sociala företag upphandling"
     assert 1 <= len(body["hits"]) <= 2
     assert {"chunk_id", "file", "title", "page", "lang", "heading", "text", "score"} <= set(body["hits"][0])
-    assert body["hits"][0]["file"].endswith("sv/upphandling.md")
+    # The Swedish passage, or the French one its words translate to ("sociales entreprises"):
+    # the index's word vectors come with the ingest, so translations count from the start.
+    assert any(h["file"].endswith("sv/upphandling.md") for h in body["hits"])
     assert client.get("/api/search").status_code == 400
     assert client.get("/api/search", params={"q": "x", "filter": "colour=red"}).status_code == 400
     if (
