@@ -529,6 +529,7 @@ class MilvusIndex:
         return {lang: (n, (s / n).astype(np.float32)) for lang, (n, s) in self._stats.items()}
 
     def stats(self) -> dict[str, Any]:
+        self.refresh()  # a health check: reaches the server, and reports what it holds now
         return {
             "documents": len(self._docs),
             "chunks": self.size,
