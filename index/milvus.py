@@ -52,6 +52,8 @@ PAGE = 4096
 """Rows per page when reading a whole collection."""
 COUNT_LIMIT = 16_384
 """Most chunks a term's count can report (Milvus's largest top-k); a term that common is no name."""
+RETRY_PAUSE = 1.0
+"""Seconds before a failed Milvus call is tried the second and last time."""
 EXTRA = 20
 """Extra results a search asks for, in place of chunks of a replaced version it drops."""
 
@@ -72,6 +74,7 @@ class MilvusIndex:
 
     def __init__(self, client: Any, settings: Settings, manifest: dict[str, Any], writable: bool) -> None:
         self._client = client
+        self._settings = settings
         self.uri = settings.milvus_uri
         self.prefix = settings.milvus_collection
         self.timeout = float(settings.milvus_timeout)
@@ -109,6 +112,7 @@ class MilvusIndex:
         meta = f"{settings.milvus_collection}_meta"
         manifest = None
         if _call(settings.milvus_uri, client.has_collection, meta, timeout=settings.milvus_timeout):
+            _call(settings.milvus_uri, ms.load_collections, client, settings.milvus_collection)
             got = _call(settings.milvus_uri, client.get, meta, ids=["manifest"], output_fields=["value"])
             manifest = json.loads(got[0]["value"]) if got else None
         if manifest is None:
@@ -161,7 +165,7 @@ class MilvusIndex:
             if self.writable and self._lease_until:
                 got = self._get("meta", ["lease"], ["value"])
                 if got and json.loads(got[0]["value"]).get("owner") == self._owner:
-                    self._c(self._client.delete, self._name("meta"), ids=["lease"])
+                    self._c("delete", self._name("meta"), ids=["lease"])
                 self._lease_until = 0.0
         finally:
             try:
@@ -180,13 +184,22 @@ class MilvusIndex:
     def _name(self, kind: str) -> str:
         return f"{self.prefix}_{kind}"
 
-    def _c(self, fn: Callable[..., T], *args: Any, **kw: Any) -> T:
-        return _call(self.uri, fn, *args, timeout=self.timeout, **kw)
+    def _c(self, method: str, *args: Any, **kw: Any) -> Any:
+        """`MilvusClient.<method>(...)`; a failed call is tried once more a moment later (gRPC
+        reconnects by itself to a restarted server), then reported as one IndexUnavailableError
+        line. Every write is an upsert or a delete by key: a repeated call leaves no duplicate."""
+        try:
+            return _call(self.uri, getattr(self._client, method), *args, timeout=self.timeout, **kw)
+        except IndexUnavailableError as exc:
+            time.sleep(RETRY_PAUSE)
+            if "load" in str(exc):  # a restarted server holds the collections released
+                _call(self.uri, ms.load_collections, self._client, self.prefix)
+            return _call(self.uri, getattr(self._client, method), *args, timeout=self.timeout, **kw)
 
     def _get(self, kind: str, ids: list[Any], fields: list[str]) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
         for start in range(0, len(ids), BATCH):
-            out += self._c(self._client.get, self._name(kind), ids=ids[start : start + BATCH], output_fields=fields)
+            out += self._c("get", self._name(kind), ids=ids[start : start + BATCH], output_fields=fields)
         return out
 
     def _query(self, kind: str, expr: str, fields: list[str]) -> list[dict[str, Any]]:
@@ -199,9 +212,7 @@ class MilvusIndex:
             if last is not None:
                 bound = f"{key} > {ms.quote(last) if isinstance(last, str) else int(last)}"
                 cond = f"({expr}) and {bound}" if expr else bound
-            rows = self._c(
-                self._client.query, self._name(kind), filter=cond or f"{key} >= 0", output_fields=fields, limit=PAGE
-            )
+            rows = self._c("query", self._name(kind), filter=cond or f"{key} >= 0", output_fields=fields, limit=PAGE)
             rows = sorted(rows, key=lambda r: r[key])
             out += rows
             if len(rows) < PAGE:
@@ -213,7 +224,7 @@ class MilvusIndex:
         return json.loads(got[0]["value"]) if got else None
 
     def _set_meta(self, items: dict[str, Any]) -> None:
-        self._c(self._client.upsert, self._name("meta"), [_meta_row(k, v) for k, v in items.items()])
+        self._c("upsert", self._name("meta"), [_meta_row(k, v) for k, v in items.items()])
 
     # ---- the write lease and recovery -------------------------------------------------------
 
@@ -268,9 +279,9 @@ class MilvusIndex:
         got = self._get("documents", [doc_id], ["ver"])
         chunks = self._name("chunks")
         if not got:  # a removal, or a first version never flipped in: none of its chunks stays
-            self._c(self._client.delete, chunks, filter=f"doc_id == {doc_id}")
+            self._c("delete", chunks, filter=f"doc_id == {doc_id}")
         else:  # flipped or not, the registry's version is the one to keep
-            self._c(self._client.delete, chunks, filter=f"doc_id == {doc_id} and ver != {int(got[0]['ver'])}")
+            self._c("delete", chunks, filter=f"doc_id == {doc_id} and ver != {int(got[0]['ver'])}")
         self._rebuild_stats()
         self._bump({"pending": None})
 
@@ -282,7 +293,7 @@ class MilvusIndex:
         self._set_meta(items)
         for k, v in (extra or {}).items():
             if v is None:
-                self._c(self._client.delete, self._name("meta"), ids=[k])
+                self._c("delete", self._name("meta"), ids=[k])
 
     # ---- reading the registry -------------------------------------------------------------
 
@@ -319,7 +330,7 @@ class MilvusIndex:
         """Flush the collections (Milvus persists what it acknowledged; this seals it to storage)."""
         if self.writable:
             for kind in ("chunks", "documents", "meta"):
-                self._c(self._client.flush, self._name(kind))
+                self._c("flush", self._name(kind))
 
     def _live(self, doc_id: int, ver: int) -> bool:
         return self._vers.get(int(doc_id)) == int(ver)
@@ -431,7 +442,7 @@ class MilvusIndex:
         limit = min(COUNT_LIMIT, k + EXTRA)
         kw: dict[str, Any] = {"filter": expr} if expr else {}
         res = self._c(
-            self._client.search,
+            "search",
             self._name("chunks"),
             data=data,
             anns_field=field,
@@ -502,7 +513,7 @@ class MilvusIndex:
             for start in range(0, len(asked), 16):
                 part = asked[start : start + 16]
                 res = self._c(
-                    self._client.search,
+                    "search",
                     self._name("chunks"),
                     data=part,
                     anns_field="sparse",
@@ -564,9 +575,7 @@ class MilvusIndex:
         for start in range(0, len(hashes), BATCH):
             part = hashes[start : start + BATCH]
             expr = f"hash in [{','.join(ms.quote(h) for h in part)}]"
-            for r in self._c(
-                self._client.query, self._name("chunks"), filter=expr, output_fields=["hash", "vec"], limit=PAGE
-            ):
+            for r in self._c("query", self._name("chunks"), filter=expr, output_fields=["hash", "vec"], limit=PAGE):
                 out.setdefault(r["hash"], np.asarray(r["vec"], dtype=np.float32))
         return out
 
@@ -589,7 +598,7 @@ class MilvusIndex:
                 ms.chunk_row(c, doc, ver, fts_token(lexical.analyze(f"{c.heading}\n{c.text}", c.lang)), vectors[c.hash])
             )
         for start in range(0, len(rows), BATCH):
-            self._c(self._client.insert, self._name("chunks"), rows[start : start + BATCH])
+            self._c("upsert", self._name("chunks"), rows[start : start + BATCH])
             self._renew()
         self._replace(doc, ver, [(c.lang, np.asarray(vectors[c.hash], dtype=np.float64)) for c in chunks])
         return doc
@@ -604,14 +613,14 @@ class MilvusIndex:
             rows = self._query("chunks", f"doc_id == {doc.id} and ver == {old}", ["id", "lang", "vec"])
             removed = [(r["lang"], np.asarray(r["vec"], dtype=np.float64)) for r in rows]
         if ver is None:
-            self._c(self._client.delete, self._name("documents"), ids=[doc.id])
-            self._c(self._client.delete, self._name("chunks"), filter=f"doc_id == {doc.id}")
+            self._c("delete", self._name("documents"), ids=[doc.id])
+            self._c("delete", self._name("chunks"), filter=f"doc_id == {doc.id}")
             self._docs.pop(doc.id, None)
             self._vers.pop(doc.id, None)
             self._by_path.pop(doc.path, None)
         else:
-            self._c(self._client.upsert, self._name("documents"), [ms.doc_row(doc, ver)])
-            self._c(self._client.delete, self._name("chunks"), filter=f"doc_id == {doc.id} and ver != {ver}")
+            self._c("upsert", self._name("documents"), [ms.doc_row(doc, ver)])
+            self._c("delete", self._name("chunks"), filter=f"doc_id == {doc.id} and ver != {ver}")
             self._docs[doc.id] = _copy(doc)
             self._vers[doc.id] = ver
             self._by_path[doc.path] = doc.id
@@ -653,8 +662,8 @@ class MilvusIndex:
             for name in ms.FILTER_FIELDS:
                 r[name] = ms.cut(ms.filter_value(meta.get(name)), 1024)
         for start in range(0, len(rows), BATCH):
-            self._c(self._client.upsert, self._name("chunks"), rows[start : start + BATCH])
-        self._c(self._client.upsert, self._name("documents"), [ms.doc_row(doc, ver)])
+            self._c("upsert", self._name("chunks"), rows[start : start + BATCH])
+        self._c("upsert", self._name("documents"), [ms.doc_row(doc, ver)])
         self._docs[i] = doc
         self._bump()
 

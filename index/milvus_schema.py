@@ -95,6 +95,14 @@ def create_collections(client: Any, prefix: str, dim: int) -> None:
         _create(client, f"{prefix}_chunks", s, [("vec", "FLAT", "IP"), ("sparse", "SPARSE_INVERTED_INDEX", "BM25")])
 
 
+def load_collections(client: Any, prefix: str) -> None:
+    """Load the hub's collections into memory (a restarted Milvus Lite server holds them released)."""
+    for kind in ("meta", "documents", "chunks"):
+        name = f"{prefix}_{kind}"
+        if client.has_collection(name):
+            client.load_collection(name)
+
+
 def _create(client: Any, name: str, schema: Any, indexes: list[tuple[str, str, str]]) -> None:
     params = client.prepare_index_params()
     for field_name, kind, metric in indexes:
