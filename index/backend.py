@@ -193,6 +193,16 @@ def destroy_index(settings: Settings) -> None:
     Index.destroy(settings.index)
 
 
+def settings_for(settings: Settings, folder: Path, key: str) -> Settings:
+    """Settings for a separate index of its own at `folder` (an evaluation set's, say): on
+    Milvus, a `.db` file in that folder, or on a server the collection prefix suffixed by `key`."""
+    if _backend(settings) != "milvus":
+        return settings.replace(index=folder)
+    if settings.milvus_uri.endswith(".db"):
+        return settings.replace(index=folder, milvus_uri=str(folder / "milvus.db"))
+    return settings.replace(index=folder, milvus_collection=f"{settings.milvus_collection}_{key}")
+
+
 def describe(settings: Settings) -> str:
     """Where the index lives, for messages: a folder, or a Milvus URI and collection prefix."""
     if _backend(settings) == "milvus":
