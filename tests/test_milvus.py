@@ -21,7 +21,7 @@ from fastapi.testclient import TestClient  # noqa: E402
 
 from sihub.assistant import Assistant  # noqa: E402
 from sihub.errors import IndexLockedError  # noqa: E402
-from sihub.index import milvus  # noqa: E402
+from sihub.index import milvus_client, milvus_writer  # noqa: E402
 from sihub.index.backend import IndexBackend, open_index  # noqa: E402
 from sihub.index.embedder import make_embedder  # noqa: E402
 from sihub.index.store import Index  # noqa: E402
@@ -129,13 +129,13 @@ def test_a_writer_that_dies_midway_leaves_no_half_document(
 ) -> None:
     """Killed between writing a document's new chunks and flipping it: readers see the old
     version whole; the lease blocks the next writer until it expires; that writer cleans up."""
-    monkeypatch.setattr(milvus, "LEASE_SECONDS", 1.0)
+    monkeypatch.setattr(milvus_writer, "LEASE_SECONDS", 1.0)
     s = Settings.from_env(env={}, index=tmp_path / "index", **backend_settings("milvus-server", tmp_path, request))
     with _writer(s) as w:
         w.put_document(*_doc("a.md", "gammal text om kooperativ|andra stycket"))
         w.put_document(*_doc("b.md", "ett annat dokument"))
     dying = _writer(s)
-    monkeypatch.setattr(dying, "_replace", lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt()))
+    monkeypatch.setattr(dying._writer, "replace", lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt()))
     with pytest.raises(KeyboardInterrupt):
         dying.put_document(*_doc("a.md", "ny text om cyklar|tre|fyra"))
     with open_index(s, EMB.id) as reader:
@@ -201,7 +201,7 @@ def test_serve_answers_503_while_milvus_is_down_and_recovers(tmp_path: Path, mon
     from bench.common import free_port
     from sihub.web import create_app
 
-    monkeypatch.setattr(milvus, "RETRY_PAUSE", 0.2)
+    monkeypatch.setattr(milvus_client, "RETRY_PAUSE", 0.2)
     port, data = free_port(), tmp_path / "milvus-data"
     settings = Settings.from_env(
         env={}, index=tmp_path / "index", embedder="hash", backend="milvus",
