@@ -233,3 +233,64 @@ def test_embedded_index_is_still_the_default(tmp_path: Path) -> None:
     assert s.backend == "embedded"
     with open_index(s, EMB.id, EMB.dim, CHUNKER.as_dict(), writable=True, create=True) as index:
         assert isinstance(index, Index) and isinstance(index, IndexBackend)
+
+
+def test_two_servers_answer_alike_on_one_milvus_while_a_third_process_ingests(
+    tmp_path: Path, milvus_server: str
+) -> None:
+    """Stateless replicas: two `sihub serve` processes share the index on one Milvus server; a
+    third process ingests meanwhile; each answers from a whole state, and both alike after."""
+    import os
+    import subprocess
+    import sys
+
+    import httpx
+    from conftest import serving
+
+    env = {
+        **os.environ,
+        "SIHUB_BACKEND": "milvus",
+        "SIHUB_MILVUS_URI": milvus_server,
+        "SIHUB_MILVUS_COLLECTION": "replicas",
+        "SIHUB_EMBEDDER": "hash",
+        "SIHUB_WARM_QUOTES": "0",
+        "HF_HUB_OFFLINE": "1",
+    }
+    first = write_tree(tmp_path / "docs", DOCS)
+    more = write_tree(
+        tmp_path / "more", {f"n{i}.md": f"# Kooperativ {i}\n\nKooperativ nummer {i} i Kiruna.\n" for i in range(6)}
+    )
+    cli = [sys.executable, "-m", "sihub.cli", "--index", str(tmp_path / "cache")]
+    settings = Settings.from_env(
+        env={}, index=tmp_path / "cache", embedder="hash", backend="milvus", milvus_uri=milvus_server,
+        milvus_collection="replicas",
+    )  # fmt: skip
+    writer = Assistant(settings)
+    assert not writer.ingest([first]).failed
+    writer.close()
+    q = {"q": "kooperativ i Kiruna sociala företag", "k": 10}
+    with (
+        serving(tmp_path / "cache-a", tmp_path / "lib", env, tmp_path) as a,
+        serving(tmp_path / "cache-b", tmp_path / "lib", env, tmp_path) as b,
+    ):
+        before = {h["file"] for h in httpx.get(f"{a}/api/search", params=q).json()["hits"]}
+        assert httpx.get(f"{b}/api/search", params=q).json() == httpx.get(f"{a}/api/search", params=q).json()
+        writer = subprocess.Popen(
+            [*cli, "ingest", str(more)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
+        new = {str(more / f"n{i}.md") for i in range(6)}
+        seen = 0
+        while writer.poll() is None or seen < 2:
+            for base in (a, b):
+                hits = httpx.get(f"{base}/api/search", params=q, timeout=30).json()["hits"]
+                files = {h["file"] for h in hits}
+                assert files <= before | new and all(h["text"] for h in hits)
+            seen += 1
+        assert writer.wait() == 0, writer.stderr.read() if writer.stderr else ""
+        ra, rb = (httpx.get(f"{x}/api/search", params=q).json() for x in (a, b))
+        assert ra == rb and new & {h["file"] for h in ra["hits"]}
+        ask = {"question": "Vilket kooperativ finns i Kiruna?"}
+        assert (
+            httpx.post(f"{a}/api/ask", json=ask, timeout=60).json()
+            == httpx.post(f"{b}/api/ask", json=ask, timeout=60).json()
+        )
