@@ -1,7 +1,8 @@
 """The Milvus backend's one writer: the lease, id counters, document replacement and recovery.
 
 One writer at a time holds a lease record (owner, expiry) in `meta` and renews it while it
-works, so a killed writer blocks the next one for at most `LEASE_SECONDS`. A document is
+works, so a killed writer blocks the next one for at most `LEASE_SECONDS` (not at all when it
+ran on the same machine: its process is seen to be gone). A document is
 replaced in three steps — its new chunks written under a new version number, then the registry
 row flipped to that version, then the chunks of other versions deleted — after a `pending`
 record names the document, so the next writer finishes or undoes what a killed one left.
@@ -45,7 +46,7 @@ class Writer:
         self.owner = uuid.uuid4().hex
         self.until = 0.0
         lease = cols.meta("lease")
-        if lease and lease.get("owner") != self.owner and lease.get("until", 0) > time.time():
+        if lease and lease.get("owner") != self.owner and lease.get("until", 0) > time.time() and not _dead(lease):
             raise IndexLockedError(
                 f"another ingest is writing to {cols.where} ({holder(lease)}); wait for it to finish"
             )
@@ -185,6 +186,20 @@ class Writer:
         self.cols.set_meta({"pending": {"doc": i, "ver": None}})
         self.replace(self.reg.docs[i], None, [])
         return True
+
+
+def _dead(lease: dict[str, Any]) -> bool:
+    """Whether the lease's holder was a process on this machine that is gone (killed): its lease
+    need not run out before the next writer goes on."""
+    if lease.get("host") != socket.gethostname():
+        return False
+    try:
+        os.kill(int(lease.get("pid") or 0), 0)
+    except ProcessLookupError:
+        return True
+    except (OSError, ValueError):
+        return False
+    return False
 
 
 def holder(lease: dict[str, Any]) -> str:

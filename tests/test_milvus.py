@@ -20,7 +20,7 @@ pytest.importorskip("milvus_lite", reason="the milvus backend needs `pip install
 from fastapi.testclient import TestClient  # noqa: E402
 
 from sihub.assistant import Assistant  # noqa: E402
-from sihub.errors import IndexLockedError  # noqa: E402
+from sihub.errors import IndexLockedError, IndexMissingError  # noqa: E402
 from sihub.index import milvus_client, milvus_writer  # noqa: E402
 from sihub.index.backend import IndexBackend, open_index  # noqa: E402
 from sihub.index.embedder import make_embedder  # noqa: E402
@@ -294,3 +294,56 @@ def test_two_servers_answer_alike_on_one_milvus_while_a_third_process_ingests(
             httpx.post(f"{a}/api/ask", json=ask, timeout=60).json()
             == httpx.post(f"{b}/api/ask", json=ask, timeout=60).json()
         )
+
+
+def test_an_ingest_killed_at_a_random_point_leaves_no_duplicate_and_a_rerun_completes(
+    tmp_path: Path, milvus_server: str
+) -> None:
+    """`sihub ingest` against the Milvus server, killed (SIGKILL) at a random moment of its
+    writes, then run again: every document whole, once, as its file says."""
+    import os
+    import random
+    import signal
+    import subprocess
+    import sys
+
+    env = {
+        **os.environ,
+        "SIHUB_BACKEND": "milvus",
+        "SIHUB_MILVUS_URI": milvus_server,
+        "SIHUB_MILVUS_COLLECTION": "killed",
+        "SIHUB_EMBEDDER": "hash",
+        "HF_HUB_OFFLINE": "1",
+    }
+    body = " ".join(f"Mening {j} om sociala företag och kooperativ." for j in range(60))
+    folder = write_tree(
+        tmp_path / "docs", {f"d{i:02d}.md": f"# Dokument {i}\n\n{body} Nummer {i}.\n" for i in range(30)}
+    )
+    cli = [sys.executable, "-m", "sihub.cli", "--index", str(tmp_path / "cache"), "ingest", str(folder)]
+    settings = Settings.from_env(
+        env={}, index=tmp_path / "cache", embedder="hash", backend="milvus", milvus_uri=milvus_server,
+        milvus_collection="killed",
+    )  # fmt: skip
+    proc = subprocess.Popen(cli, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    committed, deadline = 0, time.monotonic() + 120
+    while committed < 3 and proc.poll() is None:  # a few documents committed: the writes are under way
+        assert time.monotonic() < deadline
+        try:
+            with open_index(settings, EMB.id) as index:
+                committed = len(index.documents())
+        except IndexMissingError:
+            time.sleep(0.1)
+    assert proc.poll() is None, "the ingest finished before it could be killed"
+    time.sleep(random.Random(os.getpid()).uniform(0.0, 1.0))
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    rerun = subprocess.run(cli, env=env, capture_output=True, text=True)
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    with open_index(settings, EMB.id) as index:
+        assert index.consistency_problems() == []
+        docs = index.documents()
+        assert sorted(Path(d.path).name for d in docs) == [f"d{i:02d}.md" for i in range(30)]
+        for d in docs:
+            chunks = index.chunks_of(d.path)
+            assert len(chunks) == d.chunks and [c.ord for c in chunks] == list(range(d.chunks))
+            assert "".join(c.text for c in chunks).count("Nummer") == 1
