@@ -28,10 +28,10 @@ from sihub.ingest.chunker import document_languages
 from sihub.ingest.model import ParsedDocument, ReadOptions
 from sihub.types import Chunk, Document, FileResult, IngestReport
 
+from .backend import IndexBackend
 from .catalog import CATALOG_NAMES, load_catalog
 from .embedder import Embedder
 from .parse_worker import ParseFn, ParseWorker, default_parse
-from .store import Index
 
 
 @dataclass
@@ -175,7 +175,7 @@ def file_sha256(path: Path, timeout: float | None = None) -> str:
 
 
 def sync(
-    index: Index,
+    index: IndexBackend,
     paths: list[Path],
     embedder: Embedder,
     chunker: ChunkerConfig,
@@ -313,7 +313,7 @@ def sync(
 
 
 def _embed(
-    index: Index,
+    index: IndexBackend,
     embedder: Embedder,
     chunks: list[Chunk],
     batch_size: int,
@@ -338,7 +338,7 @@ def _embed(
     return vectors
 
 
-def _base(index: Index, paths: list[Path]) -> Path | None:
+def _base(index: IndexBackend, paths: list[Path]) -> Path | None:
     """The index's base folder: the working folder of the first ingest given a relative path,
     recorded then (relative keys are relative to it)."""
     base = index.base
