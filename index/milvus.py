@@ -238,8 +238,7 @@ class MilvusIndex:
         expr = ms.filter_expression(filters, list(self._reg.docs.values()))
         if expr is None:
             return np.zeros(0, dtype=np.int64)
-        live = self._reg.live_expr()
-        expr = f"({expr}) and {live}" if expr else live
+        expr = expr or "id >= 0"  # chunks of a replaced version are dropped below, as in every search
         ids = [
             int(r["id"])
             for r in self._cols.query("chunks", expr, ["id", "doc_id", "ver"])

@@ -49,10 +49,6 @@ class Registry:
         """Whether a chunk of `doc_id` at version `ver` is the one readers see."""
         return self.vers.get(int(doc_id)) == int(ver)
 
-    def live_expr(self) -> str:
-        """A filter expression for the chunks of registered documents (any version)."""
-        return f"doc_id in {ms.id_list(self.vers)}" if self.vers else "id < 0"
-
     def put(self, doc: Document, ver: int) -> None:
         assert doc.id is not None
         self.docs[doc.id] = copy(doc)

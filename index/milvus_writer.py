@@ -103,7 +103,7 @@ class Writer:
         else:  # flipped or not, the registry's version is the one to keep
             self.cols.delete("chunks", filter=f"doc_id == {doc_id} and ver != {int(got[0]['ver'])}")
         self.reg.langs = {}
-        rows = self.cols.query("chunks", self.reg.live_expr(), ["id", "doc_id", "ver", "lang", "vec"])
+        rows = self.cols.query("chunks", "", ["id", "doc_id", "ver", "lang", "vec"])
         self.reg.count([(r["lang"], r["vec"]) for r in rows if self.reg.live(r["doc_id"], r["ver"])], [])
         self.publish({"langs": self.reg.langs_json(), "pending": None})
 
