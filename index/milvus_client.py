@@ -28,6 +28,10 @@ PAGE = 4096
 """Rows per page when reading a whole collection."""
 RETRY_PAUSE = 1.0
 """Seconds before a failed Milvus call is tried the second and last time."""
+GRPC_OPTIONS = {"grpc.keepalive_time_ms": 330_000, "grpc.keepalive_permit_without_calls": False}
+"""gRPC keepalive pings every 5.5 minutes, and only during calls: a gRPC server's default policy
+(Milvus Lite's server keeps it) closes a connection pinged more often than every 5 minutes
+("too many pings"), which pymilvus's default of 10 seconds does to an idle `sihub serve`."""
 
 
 class Collections:
@@ -143,7 +147,7 @@ def connect(settings: Settings) -> Any:
         path = Path(uri).expanduser().resolve()
         path.parent.mkdir(parents=True, exist_ok=True)
         uri = str(path)
-    kw: dict[str, Any] = {"uri": uri, "timeout": float(settings.milvus_timeout)}
+    kw: dict[str, Any] = {"uri": uri, "timeout": float(settings.milvus_timeout), "grpc_options": GRPC_OPTIONS}
     if settings.milvus_token:
         kw["token"] = settings.milvus_token
     return _call(settings.milvus_uri, MilvusClient, **kw)
