@@ -289,7 +289,7 @@ class MilvusIndex:
         return self._search("vec", [vec], k, self._restrict(ids), "IP")[0]
 
     def _lex_query(self, text: str, lang: str) -> str:
-        return " ".join(fts_token(t) for t in lexical.query_terms(text, lang)[:64])
+        return " ".join(ms.lex_words(t) for t in lexical.query_terms(text, lang)[:64])
 
     def search_lexical(
         self, text: str, k: int, lang: str = "und", ids: np.ndarray | None = None
@@ -314,7 +314,7 @@ class MilvusIndex:
         terms = [t for t in dict.fromkeys(terms) if t]
         if not terms or k <= 0 or not self._reg.vers:
             return [], {}
-        q = " ".join(fts_token(t) for t in terms)
+        q = " ".join(ms.lex_words(t) for t in terms)
         found = self._search("sparse", [q], k, None, "BM25")[0] if q.strip() else []
         counts = self.term_counts([fts_token(t) for t in terms])
         return found, {t: counts.get(fts_token(t), 0) for t in terms}
@@ -327,7 +327,7 @@ class MilvusIndex:
             self._terms, self._terms_gen = {}, self._reg.generation
         todo = [t for t in terms if t not in self._terms]
         # A term Milvus's analyzer would split (not one word) holds in no chunk as one token.
-        asked = [t for t in todo if lexical.tokens(t) == [t]]
+        asked = [t for t in todo if ms.lex_words(t) == t]
         for t in todo:
             self._terms[t] = 0
         if asked and self._reg.vers:

@@ -18,13 +18,17 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import re
 from typing import Any
 
 from sihub.errors import IndexUnavailableError, SihubError
 from sihub.types import Chunk, Document
 
-SCHEMA_VERSION = 1
-"""Layout of the collections below; an index with another number must be rebuilt."""
+from .store import fts_token
+
+SCHEMA_VERSION = 2
+"""Layout of the collections below; an index with another number must be rebuilt (2: `lex`
+split as FTS5 splits it, underscores included)."""
 
 TEXT_MAX = 65_535
 """Longest VARCHAR Milvus stores (bytes); longer text is cut at a character boundary."""
@@ -109,6 +113,17 @@ def _create(client: Any, name: str, schema: Any, indexes: list[tuple[str, str, s
         params.add_index(field_name, index_type=kind, metric_type=metric)
     # Strong: a read sees every write acknowledged before it (the document flip included).
     client.create_collection(name, schema=schema, index_params=params, consistency_level="Strong")
+
+
+_WORD = re.compile(r"[^\W_]+")
+
+
+def lex_words(analysed: str) -> str:
+    """Analysed text (`lexical.analyze`, `lexical.query_terms`) as the embedded index's FTS5
+    tokenizer (unicode61, diacritics removed) stores it: folded, split on anything that is not a
+    letter or digit, underscores too ("super_bowl_50" -> "super bowl 50"). Milvus's own analyzer
+    then only splits on the spaces, so both backends count the same words."""
+    return " ".join(_WORD.findall(fts_token(analysed)))
 
 
 def cut(text: str, limit: int = TEXT_MAX) -> str:

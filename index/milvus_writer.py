@@ -27,7 +27,6 @@ from . import lexical
 from . import milvus_schema as ms
 from .milvus_client import Collections
 from .milvus_registry import Registry, copy
-from .store import fts_token
 
 LEASE_SECONDS = 30.0
 """How long a writer's lease lasts without renewal (it renews at every write)."""
@@ -131,7 +130,7 @@ class Writer:
         rows = []
         for n, c in enumerate(chunks):
             c.id, c.doc_id = first + n, doc.id
-            lex = fts_token(lexical.analyze(f"{c.heading}\n{c.text}", c.lang))
+            lex = ms.lex_words(lexical.analyze(f"{c.heading}\n{c.text}", c.lang))
             rows.append(ms.chunk_row(c, doc, ver, lex, vectors[c.hash]))
         self.cols.upsert("chunks", rows)
         self.renew()
