@@ -30,7 +30,7 @@ web-assets: node_modules/.installed
 install: $(VENV)/.installed web-assets   ## create .venv and install sihub (and PDF.js)
 
 $(VENV)/.installed-dev: $(VENV)/.installed
-	$(PIP) install -q -e '.[dev]'
+	$(PIP) install -q -e '.[dev,milvus]'   # the Milvus backend's tests run on Milvus Lite
 	touch $@
 
 install-dev: $(VENV)/.installed-dev

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from sihub.errors import BadInputError, IndexMismatchError, SihubError
+from sihub.index.backend import settings_for
 from sihub.index.embed_cache import CachedEmbedder, cache_path
 from sihub.index.embedder import Embedder, make_embedder
 from sihub.settings import Settings
@@ -242,7 +243,7 @@ def _beir_scores(
     with tempfile.TemporaryDirectory(prefix="sihub-eval-") as tmp:
         base = Path(workdir or tmp) / f"corpus-{corpus_key(evalset)}"
         names = write_corpus(evalset, base / "docs")
-        assistant = Assistant(settings.replace(index=base / "index"), embedder=embedder)
+        assistant = Assistant(settings_for(settings, base / "index", corpus_key(evalset)), embedder=embedder)
         try:
             report = assistant.ingest([base / "docs"])
         except IndexMismatchError:  # built by another sihub version: start again
@@ -363,7 +364,7 @@ def evaluate_gold(
         raise SihubError(f"{corpus}: the corpus folder the gold questions refer to is missing")
     with tempfile.TemporaryDirectory(prefix="sihub-gold-") as tmp:
         index_dir = Path(workdir or tmp) / "gold-index"
-        assistant = Assistant(settings.replace(index=index_dir), embedder=embedder)
+        assistant = Assistant(settings_for(settings, index_dir, "gold"), embedder=embedder)
         try:
             assistant.ingest([corpus])
         except IndexMismatchError:

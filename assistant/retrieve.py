@@ -14,8 +14,9 @@ import numpy as np
 
 from sihub.errors import SihubError
 from sihub.index import lexical as lexmod
+from sihub.index.backend import IndexBackend
 from sihub.index.embedder import Embedder
-from sihub.index.store import Index, fts_token
+from sihub.index.store import fts_token
 from sihub.types import Hit
 
 from . import kinds, places, terms
@@ -37,7 +38,7 @@ FACT_DEPTH = 50
 
 
 def retrieve(
-    index: Index,
+    index: IndexBackend,
     embedder: Embedder,
     query: Query,
     k: int = 10,
@@ -79,7 +80,7 @@ def retrieve(
 
 
 def _hybrid(
-    index: Index,
+    index: IndexBackend,
     qvec: np.ndarray,
     query: Query,
     k: int,
@@ -188,7 +189,7 @@ def prefer_fact_pages(hits: list[Hit], scores: np.ndarray, question: str, params
 
 
 def _translated_scores(
-    index: Index, hits: list[Hit], texts: dict[str, str], found: dict[str, dict[int, float]]
+    index: IndexBackend, hits: list[Hit], texts: dict[str, str], found: dict[str, dict[int, float]]
 ) -> np.ndarray:
     """Per hit: the BM25 of the question's words translated into the hit's language (`texts`),
     relative to the best hit of that language (0..1); 0 for languages without translations."""
@@ -225,13 +226,15 @@ def analysed_words(text: str, lang: str) -> frozenset[str]:
     return frozenset(fts_token(t) for t in lexmod.analyze(text, lang).split())
 
 
-def named_in_documents(index: Index, words: list[str], paths: set[str], limit: int = 500) -> set[str]:
+def named_in_documents(index: IndexBackend, words: list[str], paths: set[str], limit: int = 500) -> set[str]:
     """Those of `words` that some passage of the documents `paths` contains (in any form of
     `name_forms`): a name the answer's passages lack may stand elsewhere in their documents."""
     return {w for w, holders in documents_naming(index, words, paths, limit).items() if holders is None or holders}
 
 
-def documents_naming(index: Index, words: list[str], paths: set[str], limit: int = 500) -> dict[str, set[str] | None]:
+def documents_naming(
+    index: IndexBackend, words: list[str], paths: set[str], limit: int = 500
+) -> dict[str, set[str] | None]:
     """For each of `words`, those of the documents `paths` that name it in some passage (in any
     form of `name_forms`); None for a word more than `limit` passages hold, whose holders among
     `paths` the `limit` best matches may not show (a name that common is named everywhere)."""
@@ -246,7 +249,7 @@ def documents_naming(index: Index, words: list[str], paths: set[str], limit: int
     return out
 
 
-def unknown_words(index: Index, question: str, lang: str) -> tuple[list[str], int]:
+def unknown_words(index: IndexBackend, question: str, lang: str) -> tuple[list[str], int]:
     """The question's content words (4+ letters, no digits) that no passage of the index holds in
     any language's analysis, and how many content words it has.
 
@@ -266,7 +269,9 @@ def unknown_words(index: Index, question: str, lang: str) -> tuple[list[str], in
     return [w for w in words if not any(counts.get(f, 0) for f in forms[w])], len(words)
 
 
-def language_bias(index: Index, qvec: np.ndarray, hits: list[Hit], params: FusionParams = DEFAULT_FUSION) -> np.ndarray:
+def language_bias(
+    index: IndexBackend, qvec: np.ndarray, hits: list[Hit], params: FusionParams = DEFAULT_FUSION
+) -> np.ndarray:
     """q·mean_L for each hit's language L (means shrunk towards the all-chunk mean); zeros when
     the index has one language or no means yet."""
     means = index.language_means() if params.lang_center else {}
@@ -341,7 +346,7 @@ def _country_flags(text: str, hits: list[Hit]) -> np.ndarray | None:
 
 
 def search(
-    index: Index,
+    index: IndexBackend,
     embedder: Embedder,
     query: Query,
     k: int = 10,
@@ -355,7 +360,7 @@ def search(
 
 
 def search_deeper(
-    index: Index,
+    index: IndexBackend,
     embedder: Embedder,
     query: Query,
     k: int,

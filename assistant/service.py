@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from sihub.errors import SihubError
+from sihub.index.backend import IndexBackend, destroy_index, open_index
 from sihub.index.embedder import Embedder, embedder_id, ingest_embedder, make_embedder
-from sihub.index.store import Index
 from sihub.index.sync import Progress, sync
 from sihub.ingest import ChunkerConfig
 from sihub.ingest.model import ReadOptions
@@ -36,7 +36,7 @@ class Assistant:
         self.settings = settings or Settings.from_env()
         # An embedder given here (e.g. the cached one `sihub eval` uses) replaces the one settings name.
         self._embedder: Embedder | None = embedder
-        self._index: Index | None = None
+        self._index: IndexBackend | None = None
         self._verdict: VerdictParams | None = None
         self._told_missing = False
         # What questions share, owned here (not by modules): span vectors in front of those the
@@ -61,11 +61,11 @@ class Assistant:
         return ChunkerConfig(target_words=s.chunk_words, max_tokens=s.chunk_max_tokens, overlap=s.chunk_overlap)
 
     @property
-    def index(self) -> Index:
+    def index(self) -> IndexBackend:
         """The index, opened read-only (raises IndexMissingError if none was built)."""
         with self._lock:
             if self._index is None:
-                self._index = Index.open(self.settings.index, embedder_id(self.settings.embedder))
+                self._index = open_index(self.settings, embedder_id(self.settings.embedder))
             return self._index
 
     @property
@@ -114,9 +114,9 @@ class Assistant:
         emb = self.embedder
         if rebuild:
             self.close()
-            Index.destroy(s.index)
+            destroy_index(s)
             remove_legacy_file(s.index)
-        with Index.open(s.index, emb.id, emb.dim, self.chunker.as_dict(), writable=True, create=True) as index:
+        with open_index(s, emb.id, emb.dim, self.chunker.as_dict(), writable=True, create=True) as index:
             report = sync(
                 index,
                 paths,
@@ -137,7 +137,7 @@ class Assistant:
         """Remove documents by their indexed path; returns the ones that were there."""
         emb_id = embedder_id(self.settings.embedder)
         gone = []
-        with Index.open(self.settings.index, emb_id, writable=True) as index:
+        with open_index(self.settings, emb_id, writable=True) as index:
             for p in paths:
                 if index.remove_document(p):
                     gone.append(p)
@@ -247,7 +247,7 @@ class Assistant:
         self._told_missing = True  # being repaired: no advice to run `sihub warm`
         emb = self.embedder
         try:
-            with Index.open(s.index, emb.id, writable=True) as writer:
+            with open_index(s, emb.id, writable=True) as writer:
                 report = repair(
                     writer,
                     ingest_embedder(s.embedder, emb, s.threads, s.fast_ingest),

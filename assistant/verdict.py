@@ -61,7 +61,8 @@ from typing import Any
 import numpy as np
 
 from sihub.index import lexical as lexmod
-from sihub.index.store import Index, fts_token
+from sihub.index.backend import IndexBackend
+from sihub.index.store import fts_token
 from sihub.types import Hit
 
 from . import names, places, terms
@@ -178,7 +179,7 @@ def vetoed(features: dict[str, float | None]) -> bool:
 
 
 def measure(
-    index: Index, query: str, lang: str, hits: list[Hit], evidence: Evidence, bias: np.ndarray | None
+    index: IndexBackend, query: str, lang: str, hits: list[Hit], evidence: Evidence, bias: np.ndarray | None
 ) -> tuple[dict[str, float | None], list[str]]:
     """The features of the module doc for `evidence` (the spans of `hits`, scored for `query`),
     and the names, places and years of the question that no passage holds."""
@@ -251,7 +252,9 @@ class QuestionWords:
     text in another language holds a word when it holds the word itself (a name, a code, a
     number) or its translation there, and only such words count there."""
 
-    def __init__(self, index: Index, query: str, lang: str, translations: dict[str, dict[str, str]] | None) -> None:
+    def __init__(
+        self, index: IndexBackend, query: str, lang: str, translations: dict[str, dict[str, str]] | None
+    ) -> None:
         self.lang, self.translations = lang, translations or {}
         self.words = question_words(strip_filler(query), lang)
         # Words that keep their form in every language: names and codes (not places, whose names

@@ -32,6 +32,7 @@ Examples:
     .venv/bin/python bench/latency.py                       # 10k, 100k, 1M (several minutes)
     .venv/bin/python bench/latency.py --sizes 10000 --json
     .venv/bin/python bench/latency.py --sizes 1000000 --workdir /tmp/sihub-lat   # keep/reuse the built index
+    .venv/bin/python bench/latency.py --backend milvus --sizes 10000   # beside the Milvus backend
 """
 
 from __future__ import annotations
@@ -376,10 +377,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-save", action="store_true")
     ap.add_argument("--demo", action="store_true", help="ask on the demo corpus, quote cache cold vs warm")
     ap.add_argument("--alone", type=int, default=30, help="--demo: questions also asked each with an empty cache")
+    ap.add_argument(
+        "--backend", choices=["embedded", "milvus"], default="embedded", help="milvus: bench/latency_milvus.py"
+    )
+    ap.add_argument("--milvus-uri", default=None, help="--backend milvus: a .db path or http://host:19530")
     args = ap.parse_args(argv)
     args.argv = argv if argv is not None else sys.argv[1:]
     if args.demo:
         return demo(args)
+    if args.backend == "milvus":
+        from latency_milvus import run
+
+        return run(args)
 
     from sihub.assistant import Assistant
     from sihub.settings import Settings

@@ -696,6 +696,9 @@ class Index:
         """How many commits the index had when this process last looked (`refresh`)."""
         return self._generation
 
+    # Answer data (quote and word vectors) is stored at ingest (`answer_data.py`).
+    stores_answers = True
+
     def quote_vectors(self, keys: list[bytes]) -> dict[bytes, np.ndarray]:
         """Stored vectors of quote texts by `answer_data.quote_key` (those found)."""
         with self._read() as conn:

@@ -29,10 +29,10 @@ from sihub.ingest.model import ParsedDocument, ReadOptions
 from sihub.types import Chunk, Document, FileResult, IngestReport
 
 from .answer_data import AnswerData, chunk_words, lexical_text, quote_key
+from .backend import IndexBackend
 from .catalog import CATALOG_NAMES, load_catalog
 from .embedder import Embedder
 from .parse_worker import ParseFn, ParseWorker, default_parse
-from .store import Index
 
 
 @dataclass
@@ -176,7 +176,7 @@ def file_sha256(path: Path, timeout: float | None = None) -> str:
 
 
 def sync(
-    index: Index,
+    index: IndexBackend,
     paths: list[Path],
     embedder: Embedder,
     chunker: ChunkerConfig,
@@ -280,7 +280,11 @@ def sync(
                         reader=reader_version(cand.path),
                     )
                     vectors = _embed(index, embedder, chunks, batch_size, report, progress)
-                    answers = answers_for(index, embedder, doc, chunks, answer_texts) if answer_texts else None
+                    answers = (
+                        answers_for(index, embedder, doc, chunks, answer_texts)
+                        if answer_texts and index.stores_answers
+                        else None
+                    )
                     index.put_document(doc, chunks, vectors, answers)
                     res = FileResult(cand.key, status, chunks=len(chunks), warnings=list(parsed.warnings))
                     old = existing.get(cand.key)
@@ -320,7 +324,7 @@ def sync(
 
 
 def _embed(
-    index: Index,
+    index: IndexBackend,
     embedder: Embedder,
     chunks: list[Chunk],
     batch_size: int,
@@ -350,7 +354,7 @@ AnswerTexts = Callable[[Document, list[Chunk]], list[str]]
 
 
 def answers_for(
-    index: Index, embedder: Embedder, doc: Document, chunks: list[Chunk], answer_texts: AnswerTexts
+    index: IndexBackend, embedder: Embedder, doc: Document, chunks: list[Chunk], answer_texts: AnswerTexts
 ) -> AnswerData:
     """What answers need of a document (`answer_data.py`): the vectors of its quote texts and of
     its words, embedding only those the index does not hold yet (an unchanged passage of an
@@ -375,7 +379,7 @@ def answers_for(
     )
 
 
-def _base(index: Index, paths: list[Path]) -> Path | None:
+def _base(index: IndexBackend, paths: list[Path]) -> Path | None:
     """The index's base folder: the working folder of the first ingest given a relative path,
     recorded then (relative keys are relative to it)."""
     base = index.base

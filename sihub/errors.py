@@ -17,6 +17,10 @@ class IndexLockedError(SihubError):
     """Another process is writing to the index."""
 
 
+class IndexUnavailableError(SihubError):
+    """The index's server (Milvus) cannot be reached, timed out or failed; a later try may work."""
+
+
 class BadInputError(SihubError):
     """A file cannot be read; the message is the reason (without the file name)."""
 

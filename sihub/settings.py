@@ -21,6 +21,27 @@ def _doc(text: str, **kw: Any) -> Any:
 @dataclass
 class Settings:
     index: Path = _doc("Folder holding the index (manifest, FAISS vectors, SQLite).", default=Path(".sihub/index"))
+    backend: str = _doc(
+        "Index backend: `embedded` (a folder: FAISS + SQLite, see `index`) or `milvus` (collections in "
+        "Milvus Lite or a Milvus server, see `milvus_uri`). Caches (quotes.sqlite, feedback) stay in `index`.",
+        default="embedded",
+    )
+    milvus_uri: str = _doc(
+        "Where the `milvus` backend's collections live: a path ending in `.db` = Milvus Lite in this "
+        "process (one process at a time); `http://host:19530` = a Milvus server or cluster (many "
+        "`sihub serve` processes share it).",
+        default=".sihub/milvus.db",
+    )
+    milvus_token: str = _doc("Token for the Milvus server (`user:password` or an API key); empty = none.", default="")
+    milvus_collection: str = _doc(
+        "Prefix of the `milvus` backend's collection names (`<prefix>_chunks`, `<prefix>_documents`, "
+        "`<prefix>_meta`): several hubs can share one Milvus.",
+        default="sihub",
+    )
+    milvus_timeout: float = _doc(
+        "Seconds to wait for the Milvus server to answer one call before reporting it unreachable.",
+        default=10.0,
+    )
     library: Path = _doc(
         "Folder where uploaded documents are saved, and what `make run` ingests.", default=Path("corpus")
     )

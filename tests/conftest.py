@@ -210,3 +210,78 @@ def serving(index: Path, library: Path, env: dict[str, str], cwd: Path) -> Itera
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+
+
+# ---- index backends: the embedded folder, Milvus Lite in-process, a Milvus server on loopback ----
+
+BACKENDS = ("embedded", "milvus-lite", "milvus-server")
+"""What the backend-parametrised fixtures run on (`backend_settings`)."""
+
+
+@contextmanager
+def milvus_lite_server(data_dir: Path, port: int | None = None) -> Iterator[str]:
+    """`milvus-lite server` on 127.0.0.1 (a free port unless given) over `data_dir`; its URI."""
+    import shutil
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    from bench.common import free_port
+
+    pytest.importorskip("pymilvus", reason="the milvus backend needs `pip install -e '.[milvus]'` (make test does it)")
+    pytest.importorskip(
+        "milvus_lite", reason="the milvus backend needs `pip install -e '.[milvus]'` (make test does it)"
+    )
+    exe = shutil.which("milvus-lite", path=str(Path(sys.executable).parent)) or shutil.which("milvus-lite")
+    assert exe, "milvus-lite is installed but its command is not on PATH"
+    port = port or free_port()
+    log = open(data_dir.parent / f"milvus-{port}.log", "ab")  # noqa: SIM115 - closed below
+    proc = subprocess.Popen(
+        [exe, "server", "--data-dir", str(data_dir), "--host", "127.0.0.1", "--port", str(port)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                break
+            except OSError:
+                assert proc.poll() is None, f"milvus-lite server exited: see {log.name}"
+                assert time.monotonic() < deadline, "milvus-lite server did not start within 60 s"
+                time.sleep(0.1)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+@pytest.fixture(scope="session")
+def milvus_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One Milvus server (Milvus Lite's gRPC server) on a free loopback port for the whole session."""
+    with milvus_lite_server(tmp_path_factory.mktemp("milvus-server") / "data") as uri:
+        yield uri
+
+
+def backend_settings(kind: str, root: Path, request: pytest.FixtureRequest) -> dict[str, Any]:
+    """Settings overrides that put an index on `kind` (one of BACKENDS), private to `root`."""
+    if kind == "embedded":
+        return {}
+    pytest.importorskip("pymilvus", reason="the milvus backend needs `pip install -e '.[milvus]'` (make test does it)")
+    pytest.importorskip(
+        "milvus_lite", reason="the milvus backend needs `pip install -e '.[milvus]'` (make test does it)"
+    )
+    if kind == "milvus-lite":
+        return {"backend": "milvus", "milvus_uri": str(root / "milvus.db")}
+    import uuid
+
+    uri = request.getfixturevalue("milvus_server")
+    return {"backend": "milvus", "milvus_uri": uri, "milvus_collection": f"t{uuid.uuid4().hex[:12]}"}

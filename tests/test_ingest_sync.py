@@ -10,29 +10,36 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import make_pdf, write_tree
+from conftest import BACKENDS, backend_settings, make_pdf, write_tree
 
+from sihub.index.backend import IndexBackend
+from sihub.index.backend import open_index as open_backend
 from sihub.index.embedder import make_embedder
 from sihub.index.parse_worker import default_parse
 from sihub.index.store import Index
 from sihub.index.sync import sync
 from sihub.ingest import ChunkerConfig, chunk_document, read_document
+from sihub.settings import Settings
 
 CHUNKER = ChunkerConfig()
 EMB = make_embedder("hash")
 
 
-def open_index(path: Path) -> Index:
-    return Index.open(path, EMB.id, EMB.dim, CHUNKER.as_dict(), writable=True, create=True)
+def open_index(path: Path, backend: dict | None = None, writable: bool = True) -> IndexBackend:
+    """The index at `path` (embedded), or on the backend `backend` names (conftest.backend_settings)."""
+    if not backend:
+        return Index.open(path, EMB.id, EMB.dim, CHUNKER.as_dict(), writable=writable, create=writable)
+    settings = Settings.from_env(env={}, index=path, **backend)
+    return open_backend(settings, EMB.id, EMB.dim, CHUNKER.as_dict(), writable=writable, create=writable)
 
 
-def run(index_dir: Path, folder: Path, **kw):
-    with open_index(index_dir) as index:
+def run(index_dir: Path, folder: Path, backend: dict | None = None, **kw):
+    with open_index(index_dir, backend) as index:
         return sync(index, [folder], EMB, CHUNKER, max_bytes=kw.pop("max_bytes", 10**8), **kw)
 
 
-def snapshot(index_dir: Path) -> dict[str, list[tuple[int | None, str]]]:
-    with Index.open(index_dir, EMB.id) as index:
+def snapshot(index_dir: Path, backend: dict | None = None) -> dict[str, list[tuple[int | None, str]]]:
+    with open_index(index_dir, backend, writable=False) as index:
         assert index.consistency_problems() == []
         return {d.path: [(c.page, c.hash) for c in index.chunks_of(d.path)] for d in index.documents()}
 
@@ -52,14 +59,16 @@ TEXTS = {
 }
 
 
-def test_sync_add_change_rename_delete_exact(tmp_path):
+@pytest.mark.parametrize("kind", BACKENDS)
+def test_sync_add_change_rename_delete_exact(tmp_path, request, kind):
     folder = write_tree(tmp_path / "docs", TEXTS)
     make_pdf(folder / "c.pdf", ["First page about the incubator.", "Second page about procurement."])
     idx = tmp_path / "index"
+    on = backend_settings(kind, tmp_path, request)
 
-    first = run(idx, folder)
+    first = run(idx, folder, on)
     assert (first.count("added"), first.count("failed")) == (3, 0) and first.embedded > 0
-    assert snapshot(idx) == expected(folder)
+    assert snapshot(idx, on) == expected(folder)
 
     # Change one file, rename one, delete one, add one.
     time.sleep(0.01)
@@ -71,22 +80,22 @@ def test_sync_add_change_rename_delete_exact(tmp_path):
         "kunskapscentrum för social innovation i september.</p></main></body></html>",
         encoding="utf-8",
     )
-    second = run(idx, folder)
+    second = run(idx, folder, on)
     status = {Path(r.path).name: r.status for r in second.results}
     assert status == {"a.md": "updated", "b-renamed.txt": "renamed", "c.pdf": "removed", "d.html": "added"}
     assert "added 2, updated 1, unchanged 0, removed 1, failed 0" in second.summary()
-    assert snapshot(idx) == expected(folder)
+    assert snapshot(idx, on) == expected(folder)
 
     # A pure rename costs no model work.
     (folder / "d.html").rename(folder / "e.html")
-    third = run(idx, folder)
+    third = run(idx, folder, on)
     assert third.embedded == 0 and third.count("renamed") == 1
-    assert snapshot(idx) == expected(folder)
+    assert snapshot(idx, on) == expected(folder)
 
     # Nothing changed: nothing parsed, nothing embedded.
-    fourth = run(idx, folder)
+    fourth = run(idx, folder, on)
     assert fourth.embedded == 0 and fourth.count("unchanged") == 3
-    assert snapshot(idx) == expected(folder)
+    assert snapshot(idx, on) == expected(folder)
 
 
 def zip_bomb() -> bytes:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import DOCS, assistant_over, write_tree
+from conftest import BACKENDS, DOCS, assistant_over, backend_settings, write_tree
 
 from sihub.assistant import Assistant
 from sihub.assistant.fusion import Candidates, FusionParams, fuse, standardise
@@ -50,11 +50,13 @@ LONG = "# Handbook\n\n" + "\n\n".join(
 )
 
 
-@pytest.fixture(scope="module")
-def hub(tmp_path_factory: pytest.TempPathFactory) -> Assistant:
+@pytest.fixture(scope="module", params=BACKENDS)
+def hub(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Assistant:
+    """The same small hub on each index backend: every test using it runs on all of them."""
     root = tmp_path_factory.mktemp("hub")
     folder = write_tree(root / "docs", {**DOCS, "catalog.yaml": CATALOG, "en/handbook.md": LONG})
-    settings = Settings.from_env(env={}, index=root / "index", embedder="hash")
+    backend = backend_settings(request.param, root, request)
+    settings = Settings.from_env(env={}, index=root / "index", embedder="hash", **backend)
     a = Assistant(settings)
     report = a.ingest([folder])
     assert not report.failed

@@ -3,7 +3,7 @@ viewer's; /v1 answers in OpenAI's shape, see `openai_compat`).
 
 400 bad request, 401/403 coordinator access, 404 unknown document, 409 index busy, 413 too
 large, 429 too many wrong passwords, 502 the language model failed, 503 no index built yet
-(or the index cannot be read).
+(or the index or its Milvus server cannot be read).
 """
 
 from __future__ import annotations
@@ -16,7 +16,15 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from sihub.errors import EmbedderError, IndexLockedError, IndexMismatchError, IndexMissingError, LLMError, SihubError
+from sihub.errors import (
+    EmbedderError,
+    IndexLockedError,
+    IndexMismatchError,
+    IndexMissingError,
+    IndexUnavailableError,
+    LLMError,
+    SihubError,
+)
 
 from . import openai_compat
 from .auth import Denied
@@ -54,6 +62,7 @@ def add_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(IndexMissingError)
     @app.exception_handler(IndexMismatchError)
+    @app.exception_handler(IndexUnavailableError)
     async def _no_index(request: Request, exc: SihubError) -> JSONResponse:
         return _failed(request, 503, str(exc))
 

@@ -1,0 +1,493 @@
+"""The Milvus index backend: the same interface as `store.Index`, kept in Milvus collections.
+
+`SIHUB_MILVUS_URI` picks the engine: a path ending in `.db` is Milvus Lite inside this process
+(laptops, tests); `http://host:19530` a Milvus server, standalone or a cluster, that several
+`sihub serve` processes share (they hold no state of their own: the registry, content hashes,
+manifest and statistics are collections too, see `milvus_schema.py`).
+
+`MilvusIndex` is composed of parts with one job each: `Collections` (the connection and its
+calls, `milvus_client.py`), `Registry` (what readers hold between writes: documents, the chunk
+version of each, language statistics, `milvus_registry.py`) and, in a writer, `Writer` (the
+lease, id counters, replacing a document in steps a killed writer cannot leave half done,
+`milvus_writer.py`). This module reads and searches.
+
+Lexical search is Milvus's BM25 function over `lex`, the text sihub's own analyzer writes (the
+same stems as the embedded backend's FTS5 column). Milvus Lite returns BM25 scores negated and
+computes IDF per segment; scores are returned positive, and fusion standardises them per query.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import numpy as np
+
+from sihub import __version__
+from sihub.errors import IndexLockedError, IndexMismatchError, IndexMissingError, SihubError
+from sihub.types import Chunk, Document, Hit
+
+from . import lexical
+from . import milvus_schema as ms
+from .milvus_client import BATCH, PAGE, Collections, describe
+from .milvus_registry import Registry, copy
+from .milvus_writer import Writer, holder
+from .store import fts_token
+
+if TYPE_CHECKING:
+    from sihub.settings import Settings
+
+T = TypeVar("T")
+
+COUNT_LIMIT = 16_384
+"""Most chunks a term's count can report (Milvus's largest top-k); a term that common is no name."""
+EXTRA = 20
+"""Extra results a search asks for, in place of chunks of a replaced version it drops."""
+
+
+class Selection(np.ndarray):
+    """Chunk ids that pass a filter, with the Milvus expression that selects them (`expr`), so a
+    filtered search sends the expression rather than the list of ids."""
+
+    expr: str | None = None
+
+
+class MilvusIndex:
+    """Documents, chunks and vectors of one hub in Milvus. Open with `MilvusIndex.open`."""
+
+    def __init__(self, cols: Collections, manifest: dict[str, Any], writable: bool) -> None:
+        self._cols = cols
+        self.uri = cols.uri
+        self.prefix = cols.prefix
+        self.manifest = manifest
+        self.dim = int(manifest["embedder"]["dim"])
+        self.writable = writable
+        self._reg = Registry(self.dim)
+        self._terms: dict[str, int] = {}
+        self._terms_gen = -1
+        self._writer = Writer(cols, self._reg) if writable else None
+        self.refresh()
+
+    # ---- opening ---------------------------------------------------------------------------
+
+    @classmethod
+    def open(
+        cls,
+        settings: Settings,
+        embedder_id: str,
+        dim: int | None = None,
+        chunker: dict[str, Any] | None = None,
+        writable: bool = False,
+        create: bool = False,
+    ) -> MilvusIndex:
+        """Open (or with `create`, make) the hub's collections for the given embedder.
+
+        Raises IndexMismatchError when they were built otherwise, IndexMissingError when there
+        are none and `create` is false, IndexUnavailableError when Milvus cannot be reached.
+        """
+        cols = Collections(settings)
+        manifest = cols.meta("manifest") if cols.exists() else None
+        if manifest is None:
+            if not create:
+                raise IndexMissingError(f"no index in {cols.where}: run `sihub --backend milvus ingest corpus/` first")
+            if dim is None:
+                raise SihubError("creating an index needs the embedder dimension")
+            manifest = {
+                "schema": ms.SCHEMA_VERSION,
+                "backend": "milvus",
+                "sihub": __version__,
+                "embedder": {"id": embedder_id, "dim": int(dim)},
+                "chunker": chunker or {},
+                "lexical": lexical.ANALYZER_VERSION,
+                "created_at": datetime.now(UTC).replace(microsecond=0).isoformat(),
+            }
+            cols.create(int(dim))
+            cols.set_meta({"manifest": manifest})
+        else:
+            check_manifest(manifest, cols.where, embedder_id, chunker if writable else None)
+            cols.create(int(manifest["embedder"]["dim"]))  # any collection missing
+        return cls(cols, manifest, writable)
+
+    @staticmethod
+    def destroy(settings: Settings) -> None:
+        """Drop the hub's collections (for `--rebuild`); refused while another writer holds the lease."""
+        cols = Collections(settings)
+        try:
+            if cols.call("has_collection", cols.name("meta")):
+                lease = cols.meta("lease") if cols.exists() else None
+                if lease and lease.get("until", 0) > time.time():
+                    raise IndexLockedError(
+                        f"another ingest is writing to {describe(settings)} ({holder(lease)}); wait for it to finish"
+                    )
+            cols.drop()
+        finally:
+            cols.close()
+
+    def close(self) -> None:
+        try:
+            if self._writer is not None:
+                self._writer.release()
+        finally:
+            self._cols.close()
+
+    def __enter__(self) -> MilvusIndex:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ---- snapshots ---------------------------------------------------------------------------
+
+    def refresh(self) -> bool:
+        """Pick up what a writer committed (the registry and statistics). True if it changed."""
+        return self._reg.refresh(self._cols)
+
+    def save(self) -> None:
+        """Flush the collections (Milvus persists what it acknowledged; this seals it to storage)."""
+        if self.writable:
+            for kind in ("chunks", "documents", "meta"):
+                self._cols.call("flush", self._cols.name(kind))
+
+    @property
+    def base(self) -> Path | None:
+        value = self._cols.meta("base")
+        return Path(value) if value else None
+
+    def consistent(self, read: Callable[[], T], attempts: int = 5) -> T:
+        """Run `read()` against one committed state: again when a writer published meanwhile."""
+        result: T
+        for _ in range(attempts):
+            self.refresh()
+            gen = self._reg.generation
+            result = read()
+            if int(self._cols.meta("generation") or 0) == gen:
+                return result
+        return read()
+
+    @property
+    def size(self) -> int:
+        return sum(d.chunks for d in self._reg.docs.values())
+
+    def documents(self) -> list[Document]:
+        return [copy(d) for d in sorted(self._reg.docs.values(), key=lambda d: d.path)]
+
+    def document(self, path: str) -> Document | None:
+        i = self._reg.by_path.get(path)
+        return copy(self._reg.docs[i]) if i is not None else None
+
+    def _chunks_of_doc(self, doc_id: int) -> list[Chunk]:
+        ver = self._reg.vers.get(doc_id)
+        if ver is None:
+            return []
+        rows = self._cols.query("chunks", f"doc_id == {doc_id} and ver == {ver}", ms.CHUNK_FIELDS)
+        return sorted((ms.row_chunk(r) for r in rows), key=lambda c: c.ord)
+
+    def chunks_of(self, path: str) -> list[Chunk]:
+        i = self._reg.by_path.get(path)
+        return self._chunks_of_doc(i) if i is not None else []
+
+    def chunk_texts(self, page: int = 2000) -> Iterator[tuple[str, str]]:
+        self.refresh()
+        for doc_id in sorted(self._reg.docs):
+            for c in self._chunks_of_doc(doc_id):
+                yield c.lang, f"{c.heading}\n{c.text}"
+
+    def neighbours(self, chunks: list[Chunk], reach: int = 1) -> list[Chunk]:
+        """As `store.Index.neighbours`: the chunks beside each passage, each once, none inside one."""
+        seen = {c.id for c in chunks}
+        out: list[Chunk] = []
+        by_doc: dict[int, list[Chunk]] = {}
+        for c in chunks:
+            if c.doc_id is None:
+                continue
+            if c.doc_id not in by_doc:
+                by_doc[c.doc_id] = self._chunks_of_doc(c.doc_id)
+            doc = by_doc[c.doc_id]
+            inside = [o.ord for o in doc if o.page == c.page and o.start >= c.start and o.end <= c.end]
+            lo, hi = (min(inside), max(inside)) if inside else (c.ord, c.ord)
+            for n in doc:
+                if not (lo - reach <= n.ord <= lo - 1 or hi + 1 <= n.ord <= hi + reach):
+                    continue
+                covered = any(
+                    o.doc_id == n.doc_id and o.page == n.page and o.start <= n.start and n.end <= o.end for o in chunks
+                )
+                if n.id not in seen and not covered:
+                    seen.add(n.id)
+                    out.append(n)
+        return out
+
+    def hits_for(self, scored: list[tuple[int, float]]) -> list[Hit]:
+        if not scored:
+            return []
+        rows = {int(r["id"]): r for r in self._cols.get("chunks", [int(i) for i, _ in scored], ms.CHUNK_FIELDS)}
+        out = []
+        for cid, score in scored:
+            r = rows.get(int(cid))
+            if r is None or not self._reg.live(r["doc_id"], r["ver"]):
+                continue
+            doc = self._reg.docs[int(r["doc_id"])]
+            out.append(Hit(chunk=ms.row_chunk(r), score=float(score), title=doc.title, doc_meta=dict(doc.meta)))
+        return out
+
+    # ---- searches ---------------------------------------------------------------------------
+
+    def chunk_ids_where(self, filters: dict[str, list[str]]) -> np.ndarray:
+        expr = ms.filter_expression(filters, list(self._reg.docs.values()))
+        if expr is None:
+            return np.zeros(0, dtype=np.int64)
+        expr = expr or "id >= 0"  # chunks of a replaced version are dropped below, as in every search
+        ids = [
+            int(r["id"])
+            for r in self._cols.query("chunks", expr, ["id", "doc_id", "ver"])
+            if self._reg.live(r["doc_id"], r["ver"])
+        ]
+        sel = np.array(sorted(ids), dtype=np.int64).view(Selection)
+        sel.expr = expr
+        return sel
+
+    def _restrict(self, ids: np.ndarray | None) -> str | None:
+        """The filter expression for a search inside `ids` (None: no restriction)."""
+        if ids is None:
+            return None
+        expr = getattr(ids, "expr", None)
+        return expr if expr else f"id in {ms.id_list(ids)}"
+
+    def _search(
+        self, field: str, data: list[Any], k: int, expr: str | None, metric: str
+    ) -> list[list[tuple[int, float]]]:
+        limit = min(COUNT_LIMIT, k + EXTRA)
+        kw: dict[str, Any] = {"filter": expr} if expr else {}
+        res = self._cols.call(
+            "search",
+            self._cols.name("chunks"),
+            data=data,
+            anns_field=field,
+            limit=limit,
+            search_params={"metric_type": metric},
+            output_fields=["doc_id", "ver"],
+            **kw,
+        )
+        out = []
+        for hits in res:
+            found = []
+            for h in hits:
+                ent = h.get("entity", h)
+                if self._reg.live(ent["doc_id"], ent["ver"]):
+                    # BM25 comes back negated from Milvus Lite, positive from a server: always >= 0.
+                    score = abs(float(h["distance"])) if metric == "BM25" else float(h["distance"])
+                    found.append((int(h["id"]), score))
+            out.append(found[:k])
+        return out
+
+    def search_dense(self, query: np.ndarray, k: int, ids: np.ndarray | None = None) -> list[tuple[int, float]]:
+        if k <= 0 or (ids is not None and len(ids) == 0) or not self._reg.vers:
+            return []
+        vec = [float(x) for x in np.asarray(query, dtype=np.float32).ravel()]
+        return self._search("vec", [vec], k, self._restrict(ids), "IP")[0]
+
+    def _lex_query(self, text: str, lang: str) -> str:
+        return " ".join(ms.lex_words(t) for t in lexical.query_terms(text, lang)[:64])
+
+    def search_lexical(
+        self, text: str, k: int, lang: str = "und", ids: np.ndarray | None = None
+    ) -> list[tuple[int, float]]:
+        q = self._lex_query(text, lang)
+        if not q.strip() or k <= 0 or (ids is not None and len(ids) == 0) or not self._reg.vers:
+            return []
+        return self._search("sparse", [q], k, self._restrict(ids), "BM25")[0]
+
+    def lexical_scores(self, text: str, lang: str, chunk_ids: list[int]) -> dict[int, float]:
+        q = self._lex_query(text, lang)
+        if not q.strip() or not chunk_ids:
+            return {}
+        out: dict[int, float] = {}
+        ids = [int(i) for i in chunk_ids]
+        for start in range(0, len(ids), BATCH):
+            part = ids[start : start + BATCH]
+            out.update(self._search("sparse", [q], len(part), f"id in {ms.id_list(part)}", "BM25")[0])
+        return out
+
+    def search_terms(self, terms: list[str], k: int) -> tuple[list[tuple[int, float]], dict[str, int]]:
+        terms = [t for t in dict.fromkeys(terms) if t]
+        if not terms or k <= 0 or not self._reg.vers:
+            return [], {}
+        q = " ".join(ms.lex_words(t) for t in terms)
+        found = self._search("sparse", [q], k, None, "BM25")[0] if q.strip() else []
+        counts = self.term_counts([fts_token(t) for t in terms])
+        return found, {t: counts.get(fts_token(t), 0) for t in terms}
+
+    def term_counts(self, terms: list[str]) -> dict[str, int]:
+        """Chunks holding each analysed term, by one BM25 search per term (all in one call), up
+        to `COUNT_LIMIT`; remembered until a writer publishes a change."""
+        terms = [t for t in dict.fromkeys(terms) if t]
+        if self._terms_gen != self._reg.generation:  # a writer published: counts may have changed
+            self._terms, self._terms_gen = {}, self._reg.generation
+        todo = [t for t in terms if t not in self._terms]
+        # A term Milvus's analyzer would split (not one word) holds in no chunk as one token.
+        asked = [t for t in todo if ms.lex_words(t) == t]
+        for t in todo:
+            self._terms[t] = 0
+        if asked and self._reg.vers:
+            for start in range(0, len(asked), 16):
+                part = asked[start : start + 16]
+                res = self._cols.call(
+                    "search",
+                    self._cols.name("chunks"),
+                    data=part,
+                    anns_field="sparse",
+                    limit=COUNT_LIMIT,
+                    search_params={"metric_type": "BM25"},
+                )
+                for t, hits in zip(part, res, strict=True):
+                    self._terms[t] = len(hits)
+        return {t: self._terms.get(t, 0) for t in terms}
+
+    def vectors_by_id(self, chunk_ids: list[int]) -> dict[int, np.ndarray]:
+        rows = self._cols.get("chunks", [int(i) for i in chunk_ids], ["id", "doc_id", "ver", "vec"])
+        return {
+            int(r["id"]): np.asarray(r["vec"], dtype=np.float32) for r in rows if self._reg.live(r["doc_id"], r["ver"])
+        }
+
+    def vectors_for(self, chunk_ids: list[int]) -> np.ndarray:
+        got = self.vectors_by_id(chunk_ids)
+        return np.stack([got[int(i)] for i in chunk_ids if int(i) in got])
+
+    def language_shares(self) -> dict[str, float]:
+        total = sum(n for n, _ in self._reg.langs.values()) or 1
+        return {lang: n / total for lang, (n, _) in self._reg.langs.items()}
+
+    def language_means(self) -> dict[str, tuple[int, np.ndarray]]:
+        return {lang: (n, (s / n).astype(np.float32)) for lang, (n, s) in self._reg.langs.items()}
+
+    def stats(self) -> dict[str, Any]:
+        self.refresh()  # a health check: reaches the server, and reports what it holds now
+        return {
+            "documents": len(self._reg.docs),
+            "chunks": self.size,
+            "vectors": self.size,
+            "embedder": self.manifest["embedder"]["id"],
+        }
+
+    def consistency_problems(self) -> list[str]:
+        """Empty when every document's chunks are there at its version and no other chunk is."""
+        self.refresh()
+        rows = self._cols.query("chunks", "", ["id", "doc_id", "ver"])
+        live: dict[int, int] = {}
+        stale = 0
+        for r in rows:
+            if self._reg.live(r["doc_id"], r["ver"]):
+                live[int(r["doc_id"])] = live.get(int(r["doc_id"]), 0) + 1
+            else:
+                stale += 1
+        problems = []
+        wrong = [d.path for i, d in self._reg.docs.items() if live.get(i, 0) != d.chunks]
+        if wrong:
+            problems.append(f"{len(wrong)} documents with missing chunks (e.g. {wrong[0]})")
+        if stale:
+            problems.append(f"{stale} chunks of no current document version")
+        return problems
+
+    # ---- writing (the Writer's, under the lease) -------------------------------------------
+
+    def _w(self) -> Writer:
+        if self._writer is None:
+            raise SihubError("index opened read-only")
+        return self._writer
+
+    def set_base(self, folder: Path) -> None:
+        self._w().set_base(folder)
+
+    def cached_vectors(self, hashes: Iterable[str]) -> dict[str, np.ndarray]:
+        hashes = list(dict.fromkeys(hashes))
+        out: dict[str, np.ndarray] = {}
+        for start in range(0, len(hashes), BATCH):
+            part = hashes[start : start + BATCH]
+            expr = f"hash in [{','.join(ms.quote(h) for h in part)}]"
+            for r in self._cols.call(
+                "query", self._cols.name("chunks"), filter=expr, output_fields=["hash", "vec"], limit=PAGE
+            ):
+                out.setdefault(r["hash"], np.asarray(r["vec"], dtype=np.float32))
+        return out
+
+    def put_document(
+        self, doc: Document, chunks: list[Chunk], vectors: dict[str, np.ndarray], answers: Any = None
+    ) -> Document:
+        """`answers` (the quote and word vectors the embedded index stores at ingest) are not kept
+        here yet (`stores_answers`): answers embed their spans at question time on this backend."""
+        del answers
+        return self._w().put_document(doc, chunks, vectors)
+
+    # ---- answer data (`index/answer_data.py`): not stored in Milvus yet ----------------------
+    # The embedded index keeps each document's quote vectors and words at ingest, so that a first
+    # answer embeds nothing but the question. This backend holds none of them (`stores_answers`
+    # is False): ingest skips computing them, answers embed the spans they weigh (remembered in
+    # the process), and the word translations of cross-language matching are not available.
+    stores_answers = False
+
+    def quote_vectors(self, keys: list[bytes]) -> dict[bytes, np.ndarray]:
+        del keys
+        return {}
+
+    def known_words(self, words: list[str]) -> set[str]:
+        del words
+        return set()
+
+    def word_counts(self) -> list[tuple[str, str, int]]:
+        return []
+
+    def word_vectors(self, words: list[str]) -> dict[str, np.ndarray]:
+        del words
+        return {}
+
+    def answers_missing(self) -> list[str]:
+        """Documents to repair with `sihub warm`: none, as this backend stores no answer data."""
+        return []
+
+    def terms_in(self, chunk_ids: list[int], terms: set[str]) -> dict[int, set[str]]:
+        """Which of `terms` (analysed, `fts_token`) each chunk's analysed text holds; chunks
+        holding none are left out."""
+        out: dict[int, set[str]] = {}
+        if not chunk_ids or not terms:
+            return out
+        rows = self._cols.get("chunks", [int(i) for i in chunk_ids], ["id", "doc_id", "ver", "lex"])
+        for r in rows:
+            if self._reg.live(r["doc_id"], r["ver"]):
+                held = terms.intersection(fts_token(w) for w in str(r["lex"]).split())
+                if held:
+                    out[int(r["id"])] = held
+        return out
+
+    def update_meta(self, path: str, meta: dict[str, Any], mtime: float | None = None) -> None:
+        self._w().update_meta(path, meta, mtime)
+
+    def remove_document(self, path: str) -> bool:
+        return self._w().remove_document(path)
+
+    def prune_embeddings(self) -> int:
+        """Nothing to prune: a chunk's vector lives in its row and goes with it."""
+        self._w()
+        return 0
+
+
+def check_manifest(manifest: dict[str, Any], where: str, embedder_id: str, chunker: dict[str, Any] | None) -> None:
+    fix = "run `sihub --backend milvus ingest --rebuild PATH...`"
+    if manifest.get("schema") != ms.SCHEMA_VERSION or manifest.get("backend") != "milvus":
+        raise IndexMismatchError(
+            f"index in {where} has schema {manifest.get('schema')}, this sihub reads {ms.SCHEMA_VERSION}: {fix}"
+        )
+    built = manifest.get("embedder", {}).get("id")
+    if built != embedder_id:
+        raise IndexMismatchError(
+            f"index in {where} was built with embedder {built!r}, settings ask for {embedder_id!r}: {fix}"
+        )
+    if manifest.get("lexical") != lexical.ANALYZER_VERSION:
+        raise IndexMismatchError(
+            f"index in {where} has lexical analyzer {manifest.get('lexical')!r}, this sihub uses {lexical.ANALYZER_VERSION!r}: {fix}"
+        )
+    if chunker is not None and manifest.get("chunker") != chunker:
+        raise IndexMismatchError(
+            f"index in {where} was cut with chunker settings {manifest.get('chunker')}, settings ask for {chunker}: {fix}"
+        )
