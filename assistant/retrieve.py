@@ -287,7 +287,9 @@ def language_bias(
     return np.array([bias.get(h.chunk.lang, fallback) for h in hits])
 
 
-def _name_scores(index: IndexBackend, hits: list[Hit], forms: dict[str, set[str]], rarity: dict[str, float]) -> np.ndarray:
+def _name_scores(
+    index: IndexBackend, hits: list[Hit], forms: dict[str, set[str]], rarity: dict[str, float]
+) -> np.ndarray:
     """Per hit: the rarity-weighted share of the question's names and codes it contains (in its
     heading or text, as the lexical index holds them: read, not analysed again)."""
     whole = max(1.0, sum(rarity.values()))
