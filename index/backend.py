@@ -101,6 +101,11 @@ class IndexBackend(Protocol):
     # a backend that does not answers from empty lookups (spans embedded at question time).
     stores_answers: bool
 
+    @property
+    def generation(self) -> int:
+        """A number that changes when a writer publishes a change (what caches are keyed by)."""
+        ...
+
     def quote_vectors(self, keys: list[bytes]) -> dict[bytes, np.ndarray]:
         """Stored vectors of quote texts by their key (`answer_data.quote_key`)."""
         ...

@@ -427,6 +427,11 @@ class MilvusIndex:
     # the process), and the word translations of cross-language matching are not available.
     stores_answers = False
 
+    @property
+    def generation(self) -> int:
+        """How many changes writers had published when this process last looked (`refresh`)."""
+        return int(self._reg.generation)
+
     def quote_vectors(self, keys: list[bytes]) -> dict[bytes, np.ndarray]:
         del keys
         return {}

@@ -224,7 +224,9 @@ def test_adding_a_page_upload_keeps_no_copy_in_gradio(server):
 
 def api_upload(server: Server, files: list[tuple[str, bytes]]) -> httpx.Response:
     parts = [("files", (name, data, "text/markdown")) for name, data in files]
-    return httpx.post(server.url("/api/documents"), files=parts, headers=AUTH, timeout=60)
+    # Uploads wait for one another (one writer): the last of eight concurrent ones on a loaded
+    # two-core machine waits for the other seven ingests.
+    return httpx.post(server.url("/api/documents"), files=parts, headers=AUTH, timeout=300)
 
 
 def test_a_planted_temp_file_symlink_is_never_written_through(server, tmp_path):
