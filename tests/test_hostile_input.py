@@ -312,3 +312,16 @@ def test_a_fifo_named_on_the_command_line_is_skipped_too(tmp_path):
     os.mkfifo(tmp_path / "pipe.md")
     res = _ingest(tmp_path / "pipe.md", tmp_path / "index", timeout=60)
     assert "not a regular file" in res.stderr
+
+
+def test_a_document_of_one_endless_word_is_analysed_in_one_pass():
+    """A 45,000-letter word in an upload held the writer for minutes: the identifier pattern
+    backtracked over the rest of the word from every letter. The analysis now scans it once (the
+    old pattern would take well over ten minutes on this input), and finds no identifier in it,
+    nor in runs of separators, while a real code beside it is still found."""
+    from sihub.index import lexical
+
+    endless = "A" * 200_000
+    assert lexical.identifiers(endless) == []
+    assert lexical.identifiers("x_" * 50_000 + " a-" * 50_000) == []
+    assert lexical.identifiers(f"{endless} 2022-1-XX01-KA220-ADU-000012345") == ["idx20221xx01ka220adu000012345"]
