@@ -135,17 +135,21 @@ def _hybrid(
     if only_dense and lexical:
         lexical.update(index.lexical_scores(query.lexical, query.lang, only_dense))
     hits = index.hits_for([(i, 0.0) for i in ids if i in dense])
+    # Which of the question's names (in every form) and identifiers each hit holds, read once
+    # from the index's analysed text for the name, place and identifier scores.
+    sought = {fts_token(f) for fs in forms_by_name.values() for f in fs} | {fts_token(t) for t in ident_rarity}
+    held = _held_terms(index, hits, sought) if sought else {}
     cands = Candidates(
         ids=np.array([h.chunk.id for h in hits], dtype=np.int64),
         dense=np.array([dense[h.chunk.id] for h in hits])
         - params.lang_center * language_bias(index, qvec, hits, params),
         lexical=np.array([lexical.get(h.chunk.id, 0.0) for h in hits]),
         langs=[h.chunk.lang for h in hits],
-        names=_name_scores(index, hits, forms_by_name, rarity) if forms_by_name else None,
-        place=_place_scores(hits, forms_by_name, rarity) if forms_by_name and params.place else None,
+        names=_name_scores(hits, held, forms_by_name, rarity) if forms_by_name else None,
+        place=_place_scores(hits, held, forms_by_name, rarity) if forms_by_name and params.place else None,
         country=_country_flags(query.text, hits) if params.country else None,
         translated=_translated_scores(index, hits, other_texts, other_found) if other_texts else None,
-        identifiers=_identifier_scores(hits, ident_rarity) if ident_rarity else None,
+        identifiers=_identifier_scores(hits, held, ident_rarity) if ident_rarity else None,
     )
     share = index.language_shares().get(query.lang, 0.0) if query.lang not in ("", "und") else 1.0
     scores = prefer_fact_pages(hits, fuse(cands, query.lang, params, lang_share=share), query.text, params)
@@ -249,7 +253,25 @@ def documents_naming(
     return out
 
 
-def unknown_words(index: IndexBackend, question: str, lang: str) -> tuple[list[str], int]:
+class TermCounts:
+    """`IndexBackend.term_counts`, remembered for one question: the verdict's checks ask about
+    overlapping sets of the question's words, and each lookup reads the index's vocabulary."""
+
+    def __init__(self, index: IndexBackend) -> None:
+        self.index = index
+        self.known: dict[str, int] = {}
+
+    def __call__(self, terms: list[str]) -> dict[str, int]:
+        missing = [t for t in dict.fromkeys(terms) if t and t not in self.known]
+        if missing:
+            self.known.update(dict.fromkeys(missing, 0))
+            self.known.update(self.index.term_counts(missing))
+        return {t: self.known[t] for t in terms if t}
+
+
+def unknown_words(
+    index: IndexBackend, question: str, lang: str, counts: TermCounts | None = None
+) -> tuple[list[str], int]:
     """The question's content words (4+ letters, no digits) that no passage of the index holds in
     any language's analysis, and how many content words it has.
 
@@ -265,8 +287,8 @@ def unknown_words(index: IndexBackend, question: str, lang: str) -> tuple[list[s
         return [], len(words)
     langs = sorted(shares)
     forms = {w: {fts_token(f) for f in name_forms(w, langs)} for w in words}
-    counts = index.term_counts(sorted(set().union(*forms.values())))
-    return [w for w in words if not any(counts.get(f, 0) for f in forms[w])], len(words)
+    held = (counts or index.term_counts)(sorted(set().union(*forms.values())))
+    return [w for w in words if not any(held.get(f, 0) for f in forms[w])], len(words)
 
 
 def language_bias(
@@ -287,21 +309,32 @@ def language_bias(
     return np.array([bias.get(h.chunk.lang, fallback) for h in hits])
 
 
+def _held_terms(index: IndexBackend, hits: list[Hit], terms: set[str]) -> dict[int, frozenset[str]]:
+    """Per hit (by position): which of `terms` (folded as the lexical index stores words) it holds
+    in its heading or text; read from the index's analysed text, analysed again only for a
+    passage the index does not hold (one merged from neighbours has no id)."""
+    stored = index.terms_in([h.chunk.id for h in hits if h.chunk.id is not None], terms)
+    out: dict[int, frozenset[str]] = {}
+    for i, h in enumerate(hits):
+        if h.chunk.id is None:
+            words = analysed_words(f"{h.chunk.heading}\n{h.chunk.text}", h.chunk.lang) & terms
+        else:
+            words = stored.get(h.chunk.id, ())
+        if words:
+            out[i] = frozenset(words)
+    return out
+
+
 def _name_scores(
-    index: IndexBackend, hits: list[Hit], forms: dict[str, set[str]], rarity: dict[str, float]
+    hits: list[Hit], held: dict[int, frozenset[str]], forms: dict[str, set[str]], rarity: dict[str, float]
 ) -> np.ndarray:
     """Per hit: the rarity-weighted share of the question's names and codes it contains (in its
-    heading or text, as the lexical index holds them: read, not analysed again)."""
+    heading or text; `held`, from `_held_terms`)."""
     whole = max(1.0, sum(rarity.values()))
     folded = {t: {fts_token(f) for f in fs} for t, fs in forms.items()}
-    held = index.terms_in([h.chunk.id for h in hits if h.chunk.id is not None], set().union(*folded.values()))
     out = np.zeros(len(hits))
-    for i, h in enumerate(hits):
-        words = held.get(h.chunk.id) if h.chunk.id is not None else None
-        if words is None and h.chunk.id is None:
-            words = analysed_words(f"{h.chunk.heading}\n{h.chunk.text}", h.chunk.lang)
-        if words:
-            out[i] = sum(rarity[t] for t, fs in folded.items() if words & fs) / whole
+    for i, words in held.items():
+        out[i] = sum(rarity[t] for t, fs in folded.items() if words & fs) / whole
     return out
 
 
@@ -312,17 +345,18 @@ def _rarity(holders: int, total: int) -> float:
     return float(np.clip(np.log(total / holders) / np.log(total), 0.0, 1.0)) if holders else 0.0
 
 
-def _identifier_scores(hits: list[Hit], rarity: dict[str, float]) -> np.ndarray:
+def _identifier_scores(hits: list[Hit], held: dict[int, frozenset[str]], rarity: dict[str, float]) -> np.ndarray:
     """Per hit: the rarity of the rarest of the question's whole identifiers that it holds (0 for none)."""
     folded = {fts_token(t): r for t, r in rarity.items()}
     out = np.zeros(len(hits))
-    for i, h in enumerate(hits):
-        words = analysed_words(f"{h.chunk.heading}\n{h.chunk.text}", h.chunk.lang)
+    for i, words in held.items():
         out[i] = max((r for t, r in folded.items() if t in words), default=0.0)
     return out
 
 
-def _place_scores(hits: list[Hit], forms: dict[str, set[str]], rarity: dict[str, float]) -> np.ndarray | None:
+def _place_scores(
+    hits: list[Hit], held: dict[int, frozenset[str]], forms: dict[str, set[str]], rarity: dict[str, float]
+) -> np.ndarray | None:
     """Per hit: the rarity (in any language's form) of the rarest city of the gazetteer that the
     question names (`places`) and the hit names too; None when the question names none. A city
     most passages name (the hub's own capital) tells little; one a single report names, a lot."""
@@ -331,8 +365,7 @@ def _place_scores(hits: list[Hit], forms: dict[str, set[str]], rarity: dict[str,
         return None
     folded = {t: {fts_token(f) for f in forms[t]} for t in cities}
     out = np.zeros(len(hits))
-    for i, h in enumerate(hits):
-        words = analysed_words(f"{h.chunk.heading}\n{h.chunk.text}", h.chunk.lang)
+    for i, words in held.items():
         out[i] = max((rarity.get(t, 0.0) for t, fs in folded.items() if words & fs), default=0.0)
     return out
 

