@@ -381,3 +381,23 @@ def test_without_a_configured_password_writes_are_disabled(tmp_path):
         assert_clean_4xx(upload(client, "x.md", headers={"Authorization": "Bearer "}), 401, 403)
         assert_clean_4xx(upload(client, "x.md", headers={"Authorization": "Bearer anything"}), 403)
     assert not os.path.exists(tmp_path / "library" / "uploads" / "x.md")
+
+
+def test_refusals_under_v1_take_openais_error_shape_and_others_keep_theirs(site):
+    """The middleware's refusals (unknown host, a write from another site, a body too large) are
+    read by chat clients under /v1: there they take OpenAI's `{"error": {"message", "type", ...}}`."""
+    client, settings, _ = site
+    big = b'{"messages": [{"role": "user", "content": "' + b"x" * (settings.max_request_kb * 1024 + 10) + b'"}]}'
+    refusals = [
+        (400, "unknown host", {"headers": {"Host": "evil.example"}}),
+        (403, "another site", {"headers": {"Origin": "http://evil.example"}, "json": {"messages": []}}),
+        (413, "larger than the limit", {"content": big, "headers": {"Content-Type": "application/json"}}),
+    ]
+    for status, words, kwargs in refusals:
+        openai = client.post("/v1/chat/completions", **kwargs)
+        assert openai.status_code == status, (words, openai.text)
+        error = openai.json()["error"]
+        assert words in error["message"] and set(error) >= {"message", "type", "code"}, error
+        assert error["type"] == ("invalid_request_error" if status != 403 else "permission_error")
+        api = client.post("/api/ask", **kwargs)
+        assert api.status_code == status and words in api.json()["error"], api.text  # unchanged elsewhere

@@ -1,6 +1,8 @@
 """ASGI middleware in front of the whole server (the API and the web page's Gradio routes).
 
-Each refuses a request before any route sees it, with a JSON `{"error": ...}`:
+Each refuses a request before any route sees it, with a JSON `{"error": ...}` (under /v1, the
+OpenAI-compatible routes, in OpenAI's shape `{"error": {"message", "type", "param", "code"}}`,
+which chat clients read):
 
 - `HostCheck`: a Host header naming a server this is not (DNS rebinding) gets 400;
 - `SameOrigin`: a write (POST, PUT, PATCH, DELETE) sent by a page of another site gets 403;
@@ -31,9 +33,12 @@ UPLOAD_COOKIE = "sihub_upload"
 _WRITES = ("POST", "PUT", "PATCH", "DELETE")
 
 
-async def refuse(send: Send, status: int, message: str, headers: dict[str, str] | None = None) -> None:
-    """Send a JSON error response."""
-    body = json.dumps({"error": message}).encode()
+async def refuse(scope: Scope, send: Send, status: int, message: str, headers: dict[str, str] | None = None) -> None:
+    """Send a JSON error response, in OpenAI's error shape for the OpenAI-compatible paths."""
+    from .openai_compat import error_body, owns
+
+    error = error_body(status, message) if owns(_path(scope)) else {"error": message}
+    body = json.dumps(error).encode()
     head = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     head += [(k.lower().encode(), v.encode("latin-1")) for k, v in (headers or {}).items()]
     await send({"type": "http.response.start", "status": status, "headers": head})
@@ -101,7 +106,7 @@ class HostCheck:
             if scope["type"] == "websocket":
                 await send({"type": "websocket.close", "code": 1008})
                 return
-            await refuse(send, 400, "unknown host: add it to SIHUB_ALLOWED_HOSTS to serve it")
+            await refuse(scope, send, 400, "unknown host: add it to SIHUB_ALLOWED_HOSTS to serve it")
             return
         await self.app(scope, receive, send)
 
@@ -129,7 +134,7 @@ class SameOrigin:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope.get("method") in _WRITES and self.foreign(scope):
-            await refuse(send, 403, "refused: the request comes from a page of another site")
+            await refuse(scope, send, 403, "refused: the request comes from a page of another site")
             return
         await self.app(scope, receive, send)
 
@@ -165,14 +170,14 @@ class GradioGate:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = _path(scope) if scope["type"] == "http" else ""
         if path.startswith((GRADIO_FILE + "=", GRADIO_FILE + "/")) and _names_url(path):
-            await refuse(send, 403, "only files of this server are served here")
+            await refuse(scope, send, 403, "only files of this server are served here")
             return
         if path == GRADIO_UPLOAD:
             try:
                 self.check(scope)
             except Denied as exc:
                 headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after else None
-                await refuse(send, exc.status, exc.message, headers)
+                await refuse(scope, send, exc.status, exc.message, headers)
                 return
         await self.app(scope, receive, send)
 
@@ -201,7 +206,7 @@ class BodyLimit:
         allowed = self.upload_limit + 64 * 1024 if upload else self.limit
         length = _header(scope, b"content-length")
         if length is not None and length.isdigit() and int(length) > allowed:
-            await refuse(send, 413, self._too_large(upload))
+            await refuse(scope, send, 413, self._too_large(upload))
             return
         meter = _Meter(allowed, _boundary(scope) if upload else None, self.max_files)
         started = False
@@ -225,7 +230,7 @@ class BodyLimit:
                 raise
         if meter.over is not None and not started:
             reason = f"at most {self.max_files} files in one upload" if meter.over == "files" else None
-            await refuse(send, 413, reason or self._too_large(upload))
+            await refuse(scope, send, 413, reason or self._too_large(upload))
 
     @staticmethod
     def _too_large(upload: bool) -> str:
