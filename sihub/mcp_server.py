@@ -4,7 +4,8 @@ Desktop assistants and agents that speak the Model Context Protocol start `sihub
 three tools: `search` (passages), `ask` (the cited answer: Markdown with numbered references as
 text, the `sihub ask --json` object as structured content) and `list_documents`. A thin edge, like
 the CLI: the same `Assistant`, the same limits on questions and filters (`sihub.limits`), domain
-errors turned into a tool error of one line. The index is read as it is at each call, so an
+errors turned into a tool error of one line; a question `ask` finds nothing on is recorded as a gap
+(`assistant.gaps`), as in the web chat. The index is read as it is at each call, so an
 ingest run beside the server is seen without restarting it.
 """
 
@@ -36,8 +37,10 @@ INSTRUCTIONS = (
 def build_server(settings: Settings) -> MCPServer:
     """The MCP server and its tools over the index `settings` names (opened at the first call)."""
     from sihub.assistant import Assistant
+    from sihub.assistant.gaps import GapStore, gaps_path
 
     assistant = Assistant(settings)
+    gaps = GapStore(gaps_path(settings.index))
     server = MCPServer("sihub", version=__version__, instructions=INSTRUCTIONS)
 
     def current() -> Any:
@@ -74,6 +77,7 @@ def build_server(settings: Settings) -> MCPServer:
             check_question(question, settings)
             check_filters(filters)
             answer = current().ask(question, k, filters=filters or None)
+        record_gap(gaps, answer, filters)
         text = TextContent(type="text", text=to_markdown(answer, question=False))
         return CallToolResult(content=[text], structured_content=answer.to_json())
 
@@ -85,6 +89,18 @@ def build_server(settings: Settings) -> MCPServer:
             return {"documents": [d.to_json() for d in current().documents()]}
 
     return server
+
+
+def record_gap(gaps: Any, answer: Any, filters: Filters) -> None:
+    """Keep a question the documents could not answer for `sihub gaps`, as the web chat and the
+    API do; never fails the answer (a note goes to stderr, which MCP clients keep as a log)."""
+    import sqlite3
+    import sys
+
+    try:
+        gaps.record(answer, filters or None)
+    except (sqlite3.Error, OSError) as exc:
+        print(f"sihub: could not record an unanswered question: {exc}", file=sys.stderr, flush=True)
 
 
 @contextmanager

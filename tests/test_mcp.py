@@ -22,6 +22,7 @@ CALLS: dict[str, tuple[str, dict[str, Any]]] = {
     "search": ("search", {"query": "incubateur entreprises sociales", "k": 2}),
     "search_lv": ("search", {"query": "sociālie uzņēmumi", "filters": {"country": "LV"}}),
     "documents": ("list_documents", {}),
+    "unanswered": ("ask", {"question": "How many libraries in Umeå open on Sundays?", "filters": {"lang": "en"}}),
     "too_long": ("ask", {"question": "x" * 2001}),
     "bad_filter": ("search", {"query": "incubateur", "filters": {"colour": "red"}}),
     "bad_k": ("search", {"query": "incubateur", "k": 0}),
@@ -47,7 +48,9 @@ async def _session(site: Path) -> dict[str, Any]:
 def results(tmp_path_factory) -> dict[str, Any]:
     from conftest import make_site
 
-    return asyncio.run(asyncio.wait_for(_session(make_site(tmp_path_factory.mktemp("mcp"))), 300))
+    site = make_site(tmp_path_factory.mktemp("mcp"))
+    out = asyncio.run(asyncio.wait_for(_session(site), 300))
+    return {**out, "site": site}
 
 
 def text(result: Any) -> str:
@@ -91,3 +94,14 @@ def test_limits_and_bad_arguments_are_tool_errors(results) -> None:
     assert results["too_long"].is_error and "2,001 characters" in text(results["too_long"])
     assert results["bad_filter"].is_error and "colour" in text(results["bad_filter"])
     assert results["bad_k"].is_error
+
+
+def test_a_question_the_documents_cannot_answer_is_recorded_as_a_gap(results) -> None:
+    """As in the web chat: `sihub gaps` lists what `ask` found nothing on, with its filters."""
+    from sihub.assistant.gaps import GapStore, gaps_path
+
+    assert results["unanswered"].structured_content["found"] is False
+    recorded = GapStore(gaps_path(results["site"] / "index")).all()
+    assert [(g["question"], g["reason"], g["filters"]) for g in recorded] == [
+        ("How many libraries in Umeå open on Sundays?", "not_found", {"lang": "en"})
+    ]  # the answered question is not recorded

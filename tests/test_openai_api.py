@@ -19,11 +19,17 @@ QUESTION = "Combien de projets l'incubateur Ruche Solidaire a-t-il accompagnés 
 
 
 @pytest.fixture(scope="module")
-def base(tmp_path_factory) -> Iterator[str]:
-    """`sihub serve` over the catalogued test site; yields its base URL."""
-    from conftest import make_site, serving
+def site(tmp_path_factory) -> Path:
+    from conftest import make_site
 
-    site = make_site(tmp_path_factory.mktemp("openai"))
+    return make_site(tmp_path_factory.mktemp("openai"))
+
+
+@pytest.fixture(scope="module")
+def base(site: Path) -> Iterator[str]:
+    """`sihub serve` over the catalogued test site; yields its base URL."""
+    from conftest import serving
+
     env = {k: v for k, v in os.environ.items() if not k.startswith("SIHUB_")}
     env.update({"PYTHONPATH": str(ROOT), "SIHUB_WARM_QUOTES": "0", "HF_HUB_OFFLINE": "1"})
     env["GRADIO_TEMP_DIR"] = str(site / "gradio")
@@ -77,6 +83,22 @@ def test_a_streamed_completion_carries_the_citations_in_its_last_chunk(client) -
     assert references(text) == [c["n"] for c in last.model_extra["citations"]] == [1]
     whole = client.chat.completions.create(model="sihub", messages=[{"role": "user", "content": QUESTION}])
     assert text == whole.choices[0].message.content
+
+
+def test_questions_the_documents_cannot_answer_are_recorded_as_gaps(client, site: Path) -> None:
+    """As in the web chat: a not-found completion, streamed or not, is kept for `sihub gaps`."""
+    from sihub.assistant.gaps import GapStore, gaps_path
+
+    asked = ["How many libraries in Umeå open on Sundays?", "Combien de piscines à Riga ouvrent le dimanche ?"]
+    reply = client.chat.completions.create(model="sihub", messages=[{"role": "user", "content": asked[0]}])
+    assert reply.model_extra["found"] is False
+    chunks = list(
+        client.chat.completions.create(model="sihub", messages=[{"role": "user", "content": asked[1]}], stream=True)
+    )
+    assert chunks[-1].model_extra["found"] is False
+    recorded = [(g["question"], g["reason"]) for g in GapStore(gaps_path(site / "index")).all()]
+    assert [(q, "not_found") for q in asked] == [r for r in recorded if r[0] in asked]
+    assert QUESTION not in {q for q, _ in recorded}  # answered questions are not gaps
 
 
 def test_earlier_turns_are_the_history_of_a_follow_up(client) -> None:
