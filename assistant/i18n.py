@@ -34,6 +34,24 @@ def labels(lang: str) -> dict[str, str]:
     return language_data(lang)["labels"]
 
 
+def ui_texts(lang: str) -> dict[str, str]:
+    """The web page's text in `lang` (tab names, buttons, filter labels, ...; `sihub.web.text`)."""
+    return language_data(ui_lang(lang))["ui"]
+
+
+def ui_text(lang: str, key: str, /, **values: object) -> str:
+    """The web page's text `key` in `lang` (English for unsupported languages), formatted."""
+    text = ui_texts(lang).get(key) or ui_texts("en")[key]
+    return text.format(**values) if values else text
+
+
+def autonym(lang: str) -> str:
+    """The name of language `lang` in itself (CLDR: "svenska", "latviešu"), for a language menu."""
+    from babel import Locale
+
+    return Locale.parse(lang).get_display_name(lang) or lang
+
+
 def ui_lang(lang: str) -> str:
     """The interface language used for `lang`: itself when supported, else English."""
     return lang if lang in LANGS else "en"

@@ -195,6 +195,42 @@ def test_every_label_is_in_all_five_languages():
         assert set(language_data(lang)["cues"]) == set(language_data("en")["cues"]), lang
 
 
+def test_every_interface_text_is_in_every_language_with_the_same_placeholders():
+    """A key one language file has and another lacks fails here, whichever file it is: the web
+    page would show that text in English (or a format error) to some readers."""
+    import string
+
+    from sihub.assistant.i18n import LANGS, language_data
+
+    keys = {lang: set(language_data(lang)["ui"]) for lang in LANGS}
+    every = set().union(*keys.values())
+    for lang in LANGS:
+        assert keys[lang] == every, f"{lang}.json lacks {sorted(every - keys[lang])}"
+        for section in ("labels", "ui"):
+            for key, text in language_data(lang)[section].items():
+                fields = {f for _, f, _, _ in string.Formatter().parse(text) if f}
+                english = {f for _, f, _, _ in string.Formatter().parse(language_data("en")[section][key]) if f}
+                assert text.strip() and fields == english, (lang, section, key)
+
+
+def test_every_interface_text_the_web_page_names_exists():
+    """The tabs name their texts by key (`t("key")`, `say(lang, "key")`): each must be in the files."""
+    import re
+    from pathlib import Path
+
+    from sihub.assistant.i18n import ui_texts
+
+    web = Path(__file__).resolve().parent.parent / "sihub" / "web"
+    named = set()
+    for path in web.rglob("*.py"):
+        if path.name == "text.py":  # where `t` and `say` are defined (and shown in the docstring)
+            continue
+        source = path.read_text(encoding="utf-8")
+        named |= set(re.findall(r"\bt\(\s*\"(\w+)\"", source))
+        named |= set(re.findall(r"\bsay\(\s*\w+(?:\(\w+\))?,\s*[\"'](\w+)[\"']", source))
+    assert len(named) > 40 and named <= set(ui_texts("en")), sorted(named - set(ui_texts("en")))
+
+
 def test_labels_fall_back_to_english():
     assert label("de", "not_found") == label("en", "not_found")
     assert label("sv", "not_found") == "Jag hittade inget om det i dokumenten."

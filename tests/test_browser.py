@@ -349,3 +349,76 @@ def test_unanswered_questions_are_grouped_in_the_gaps_tab(browser, server, tmp_p
     lines = saved.read_text(encoding="utf-8").splitlines()
     assert lines[0].startswith("topic,count,languages") and ",2," in lines[1]
     context.close()
+
+
+def test_the_page_speaks_the_browsers_language_and_keeps_a_chosen_one(browser, server) -> None:
+    """Everything in the asker's language: a Swedish browser gets Swedish tabs, buttons, filters,
+    catalogue cards (country names from CLDR); the language menu switches to French and the
+    choice holds on the next visit."""
+    from sihub.assistant.i18n import ui_texts
+
+    sv, fr = ui_texts("sv"), ui_texts("fr")
+    context = browser.new_context(locale="sv-SE", viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    page.goto(server[0] + "/", wait_until="domcontentloaded")
+    page.wait_for_selector("#question textarea")
+    tabs = [sv[k] for k in ("tab_chat", "tab_practices", "tab_documents", "tab_add", "tab_gaps")]
+    page.wait_for_function(
+        "(name) => [...document.querySelectorAll('[role=tab]')].some(t => t.innerText.trim() === name)", arg=tabs[1]
+    )
+    assert [t.inner_text().strip() for t in page.get_by_role("tab").all()] == tabs
+    assert page.inner_text("#ask").strip() == sv["ask"] == "Fråga"
+    assert page.inner_text("#new-conversation").strip() == sv["new_conversation"]
+    assert sv["compare_switch"] in page.inner_text("#compare-by-country")
+    assert sv["sources_empty"] in page.inner_text("#sources")
+    _open_tab(page, sv["tab_practices"])
+    page.wait_for_selector("#practice-cards .practice-card")
+    assert sv["filter_country"] in page.inner_text("#practice-country")
+    card = page.locator("#practice-cards .practice-card[data-country='LV']")
+    assert "Lettland" in card.inner_text() and card.locator("a.open-doc").inner_text() == sv["open"]
+    _choose(page, "#ui-language", "français")
+    page.wait_for_function(
+        "(name) => [...document.querySelectorAll('[role=tab]')].some(t => t.innerText.trim() === name)",
+        arg=fr["tab_practices"],
+    )
+    assert page.inner_text("#ask").strip() == fr["ask"]
+    again = context.new_page()  # the choice is kept (a cookie), whatever the browser's language
+    again.goto(server[0] + "/", wait_until="domcontentloaded")
+    again.wait_for_function(
+        "(name) => [...document.querySelectorAll('[role=tab]')].some(t => t.innerText.trim() === name)",
+        arg=fr["tab_gaps"],
+    )
+    assert again.evaluate("document.documentElement.lang") == "fr"
+    context.close()
+
+
+def test_every_answer_has_its_own_copy_and_download(browser, server, tmp_path) -> None:
+    """Issue 23, item 5, for each answer: the first answer's links take the first answer away,
+    even after a second one came."""
+    context = browser.new_context(permissions=["clipboard-read", "clipboard-write"], accept_downloads=True)
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    page.goto(server[0] + "/", wait_until="domcontentloaded")
+    questions = [
+        "When did the social enterprise law enter into force in Latvia?",
+        "How many best practices did the partners collect?",
+    ]
+    for i, question in enumerate(questions, 1):
+        _ask(page, question)
+        page.wait_for_function("(n) => document.querySelectorAll('#chat a.take-away-download').length === n", arg=i)
+    first = page.locator("#chat .message-row").nth(1)
+    with page.expect_download() as download:
+        first.locator("a.take-away-download").click()
+    saved = tmp_path / "first.md"
+    download.value.save_as(saved)
+    markdown = saved.read_text(encoding="utf-8")
+    assert download.value.suggested_filename == "sihub-answer-1.md"
+    assert markdown.startswith(f"**Question:** {questions[0]}") and "- [1] " in markdown
+    first.locator("a.take-away-copy").focus()
+    page.keyboard.press("Enter")  # keyboard-usable
+    page.wait_for_function("async () => (await navigator.clipboard.readText()).includes('**References**')")
+    assert page.evaluate("navigator.clipboard.readText()") == markdown
+    second = page.locator("#chat .message-row").nth(3).locator("a.take-away-download")
+    assert second.get_attribute("href") != first.locator("a.take-away-download").get_attribute("href")
+    context.close()

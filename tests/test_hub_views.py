@@ -266,6 +266,11 @@ def test_viewer_shows_only_indexed_documents_with_the_quote_marked(client) -> No
     swedish = client.get(f"/view/{docs['likums.txt']}", params={"q": "<b>", "lang": "sv"})
     assert '<html lang="sv">' in swedish.text and "originalfil" in swedish.text.lower()
     assert "inte i den indexerade texten" in swedish.text
+    # Without ?lang= the viewer speaks the reader's language: the page's cookie, then the browser's.
+    french = client.get(f"/view/{docs['likums.txt']}", headers={"Accept-Language": "de-DE,fr;q=0.8,en;q=0.5"})
+    assert '<html lang="fr">' in french.text and "fichier original" in french.text.lower()
+    chosen = client.get(f"/view/{docs['likums.txt']}", headers={"Accept-Language": "fr", "Cookie": "sihub_lang=es"})
+    assert '<html lang="es">' in chosen.text
 
     answer = client.post("/api/ask", json={"question": "How many best practices did the partners collect?"}).json()
     cite = next(c for c in answer["citations"] if c["file"].endswith(".pdf"))
@@ -321,3 +326,25 @@ def test_gap_clustering_matches_brute_force_average_linkage() -> None:
     for threshold in (0.5, 0.7, 0.85):
         assert sorted(sorted(g) for g in cluster(v, threshold)) == brute(threshold)
     assert len(cluster(v, 0.5)) == 6
+
+
+def test_the_readers_language_is_the_chosen_one_then_the_browsers_then_english() -> None:
+    from sihub.web.text import cookie_lang, negotiate
+
+    assert negotiate("sv-SE,sv;q=0.9,en;q=0.8") == "sv"
+    assert negotiate("de-DE,de;q=0.9,lv;q=0.7,fr;q=0.8") == "fr"  # by quality, among the hub's languages
+    assert negotiate("de, ja") == negotiate("") == negotiate(None) == "en"
+    assert negotiate("es;q=0, fr") == "fr"  # q=0 means "not this one"
+    assert negotiate("sv", chosen="lv") == "lv" and negotiate("sv", chosen="xx") == "sv"
+    assert cookie_lang("a=1; sihub_lang=fr") == "fr" and cookie_lang('bad"cookie') is None
+
+
+def test_the_page_starts_by_telling_the_browser_the_readers_language(client) -> None:
+    """Gradio translates the page by `navigator.language`: the served page sets it first."""
+    page = client.get("/", headers={"Accept-Language": "lv,en;q=0.5"})
+    assert page.status_code == 200
+    head = page.text.lower().split("<head", 1)[1]
+    assert head.split(">", 1)[1].startswith('<script>(function(){var l="lv";')
+    assert int(page.headers["content-length"]) == len(page.content)
+    translations = client.get("/config").json()["i18n_translations"]
+    assert translations["sv"]["tab_practices"] == "Goda exempel" and set(translations) == {"sv", "lv", "fr", "es", "en"}

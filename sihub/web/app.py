@@ -18,6 +18,7 @@ from .api import upload_limit
 from .auth import Guard
 from .guards import GRADIO_UPLOAD, BodyLimit, GradioGate, HostCheck, SameOrigin
 from .hub import Hub
+from .text import LangPage, translations
 
 API_DESCRIPTION = """Cited multilingual search over the social-innovation knowledge hub.
 
@@ -43,6 +44,7 @@ def create_app(settings: Settings, hub: Hub | None = None):  # noqa: ANN201 - Fa
     )
     app.state.hub = hub
     app.state.guard = guard
+    app.add_middleware(LangPage)  # added first, so innermost: the page learns the reader's language
     _add_guards(app, settings, guard)
     failures.add_handlers(app)
     api.add_routes(app, hub, settings, guard)
@@ -71,6 +73,7 @@ def _mount_page(app: Any, hub: Hub, settings: Settings, guard: Guard) -> None:
         css=css,
         head=head,
         footer_links=["api"],
+        i18n=translations(),
         max_file_size=upload_limit(settings),
         show_error=True,
     )

@@ -1,4 +1,5 @@
-"""The original files of indexed documents, served by document id only.
+"""The original files of indexed documents, served by document id only; and the web chat's
+answers as Markdown, by the token `Hub.kept` gave them.
 
 A file is found through the index (`Hub.file_of`), never from a path in the request: no name
 the asker sends can reach a file that is not an indexed document (issue 18).
@@ -6,11 +7,12 @@ the asker sends can reach a file that is not an indexed document (issue 18).
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, Response
 
 from .failures import error
 from .hub import Hub
@@ -27,7 +29,24 @@ _TYPES = {
 
 
 def add_routes(app: FastAPI, hub: Hub) -> None:
-    """`GET /files/{doc_id}` on `app`."""
+    """`GET /files/{doc_id}` and `GET /answers/{token}.md` on `app`."""
+
+    @app.get("/answers/{token}/{name}", tags=["documents"], include_in_schema=False)
+    def kept_answer(token: str, name: str) -> Any:
+        """An answer of the web chat as Markdown with its references (`Hub.kept`), as a download."""
+        text = hub.kept.get(token)
+        name = name if re.fullmatch(r"[\w.-]{1,80}\.md", name) else "sihub-answer.md"
+        if text is None:
+            return error(404, "this answer is no longer kept: ask the question again")
+        return Response(
+            text,
+            media_type="text/markdown; charset=utf-8",
+            headers={
+                "Content-Disposition": f'attachment; filename="{name}"',
+                "X-Content-Type-Options": "nosniff",
+                "Cache-Control": "no-store",
+            },
+        )
 
     @app.get("/files/{doc_id}", tags=["documents"])
     def original(doc_id: int) -> Any:

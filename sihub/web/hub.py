@@ -10,12 +10,14 @@ from __future__ import annotations
 import inspect
 import os
 import re
+import secrets
 import sqlite3
 import sys
 import tempfile
 import threading
 import time
 import unicodedata
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -51,6 +53,29 @@ def safe_name(name: str) -> str:
     return name
 
 
+class KeptAnswers:
+    """The chat's answers as Markdown with their references, for "Copy with references" and
+    "Download Markdown" under each answer: kept in memory under an unguessable token, the latest
+    `capacity` only (a link to an older one answers 404)."""
+
+    def __init__(self, capacity: int = 500) -> None:
+        self.capacity = capacity
+        self._texts: OrderedDict[str, str] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def keep(self, markdown: str) -> str:
+        token = secrets.token_urlsafe(16)
+        with self._lock:
+            self._texts[token] = markdown
+            while len(self._texts) > self.capacity:
+                self._texts.popitem(last=False)
+        return token
+
+    def get(self, token: str) -> str | None:
+        with self._lock:
+            return self._texts.get(token)
+
+
 class Hub:
     def __init__(self, settings: Settings, assistant: Any = None) -> None:
         from sihub.assistant import Assistant
@@ -61,6 +86,7 @@ class Hub:
         from sihub.assistant.gaps import GapStore, gaps_path
 
         self.gaps = GapStore(gaps_path(settings.index))
+        self.kept = KeptAnswers()
         self._write = threading.Lock()
         self._warmer: threading.Thread | None = None
         self._warm_again = False

@@ -99,6 +99,16 @@ def answer_markdown(answer: Answer, turn: int, upto: int | None = None) -> str:
     return body
 
 
+def take_away_links(url: str, copy: str, download: str) -> str:
+    """Under an answer in the chat: copy it with its references, download it as Markdown. The
+    page's script (`HEAD`) fetches `url`, the answer's Markdown kept by the server, whose last
+    part is the file name. (The chat keeps a link's class and address, not its data- attributes.)"""
+    return (
+        f'\n\n<span class="take-away-links"><a class="take-away take-away-copy" href="{esc(url)}">{esc(copy)}</a>'
+        f' · <a class="take-away take-away-download" href="{esc(url)}">{esc(download)}</a></span>'
+    )
+
+
 def highlighted(text: str, quote: str) -> str:
     """The chunk, escaped, with the quoted sentence(s) wrapped in <mark>."""
     at = text.find(quote) if quote else -1
@@ -137,9 +147,10 @@ def citation_card(c: Citation, turn: int, doc_id: int | None, lang: str = "en") 
     )
 
 
-def sources_html(answer: Answer | None, turn: int, doc_ids: dict[str, int]) -> str:
+def sources_html(answer: Answer | None, turn: int, doc_ids: dict[str, int], empty: str = "") -> str:
+    """The source cards of an answer; before any, `empty` (the page's "sources appear here")."""
     if answer is None:
-        return '<div class="src-empty">Sources of the latest answer appear here.</div>'
+        return f'<div class="src-empty">{esc(empty)}</div>'
     if not answer.citations:
         related = "".join(
             f"<li>{esc(r.get('title') or r.get('file'))} <small>{esc(r.get('file'))}</small></li>"
@@ -179,7 +190,10 @@ def grouped_sources_html(answer: Answer, turn: int, doc_ids: dict[str, int]) -> 
     return f'<div class="src-list">{"".join(parts)}</div>'
 
 
-def documents_html(docs: Iterable[Document], query: str = "") -> str:
+def documents_html(docs: Iterable[Document], query: str = "", lang: str = "en") -> str:
+    """The documents table, its headings in the interface language `lang`."""
+    from .text import say
+
     q = query.strip().lower()
     rows = []
     count = 0
@@ -196,12 +210,14 @@ def documents_html(docs: Iterable[Document], query: str = "") -> str:
             f"<td>{esc((d.ingested_at or '')[:19].replace('T', ' '))}</td>"
             "</tr>"
         )
-    head = (
-        "<tr><th>id</th><th>Title</th><th>File</th><th>Languages</th><th>Pages</th><th>Chunks</th>"
-        "<th>Partner</th><th>Country</th><th>Ingested</th></tr>"
+    columns = ("title", "file", "languages", "pages", "chunks", "partner", "country", "ingested")
+    head = "<tr><th>id</th>" + "".join(f"<th>{esc(say(lang, f'col_{c}'))}</th>" for c in columns) + "</tr>"
+    caption = (
+        say(lang, "documents_matching", count=count, query=query.strip())
+        if q
+        else say(lang, "documents_count", count=count)
     )
-    caption = f"{count} document{'s' if count != 1 else ''}" + (f" matching “{esc(query.strip())}”" if q else "")
-    return f'<div class="doc-table"><p>{caption}</p><table><thead>{head}</thead><tbody>{"".join(rows)}</tbody></table></div>'
+    return f'<div class="doc-table"><p>{esc(caption)}</p><table><thead>{head}</thead><tbody>{"".join(rows)}</tbody></table></div>'
 
 
 def report_lines(report: IngestReport) -> list[str]:
@@ -292,14 +308,41 @@ document.addEventListener("click", function (ev) {
     box.value = a.getAttribute("data-file") || "";
     box.dispatchEvent(new Event("input", {bubbles: true}));
   }
-  var tab = Array.prototype.find.call(document.querySelectorAll("[role=tab]"), function (t) {
-    return t.textContent.trim() === "Chat";
-  });
+  var tab = document.querySelector("[role=tab]");  // the Chat tab comes first, in every language
   if (tab) tab.click();
   setTimeout(function () {
     var q = document.querySelector("#question textarea");
     if (q) q.focus();
   }, 50);
+}, true);
+// "Copy with references" and "Download Markdown" under each answer: the answer's Markdown, kept by
+// the server for a while (`Hub.keep_answer`), is fetched and copied or saved; nothing opens.
+document.addEventListener("click", function (ev) {
+  var a = ev.target && ev.target.closest ? ev.target.closest("a.take-away") : null;
+  if (!a) return;
+  ev.preventDefault();
+  ev.stopPropagation();
+  fetch(a.getAttribute("href")).then(function (r) {
+    if (!r.ok) throw new Error(r.status);
+    return r.text();
+  }).then(function (text) {
+    if (a.classList.contains("take-away-copy")) {
+      if (navigator.clipboard && window.isSecureContext) return navigator.clipboard.writeText(text);
+      var area = document.createElement("textarea");
+      area.value = text;
+      document.body.appendChild(area);
+      area.select();
+      document.execCommand("copy");
+      area.remove();
+      return;
+    }
+    var link = document.createElement("a");
+    link.href = URL.createObjectURL(new Blob([text], {type: "text/markdown;charset=utf-8"}));
+    link.download = a.getAttribute("href").split("/").pop();
+    document.body.appendChild(link);
+    link.click();
+    setTimeout(function () { URL.revokeObjectURL(link.href); link.remove(); }, 0);
+  }).catch(function () { a.classList.add("take-away-gone"); });
 }, true);
 // Each card shows its whole chunk in a scrolling box, opened at the highlighted quote.
 new MutationObserver(function () {

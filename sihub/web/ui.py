@@ -2,7 +2,9 @@
 
 The tabs' handlers only call `Hub` and the HTML helpers in `render`; no model is loaded here.
 What crosses tabs is wired here: after an upload or a deletion, and when the page loads, every
-tab that shows documents (or offers their values as filters) is refreshed.
+tab that shows documents (or offers their values as filters) is refreshed. The page speaks the
+reader's language (`text`): the builders name their labels by key, the handlers render in
+`request_lang(request)`, and the language menu at the top keeps a choice in a cookie.
 """
 
 # No `from __future__ import annotations`: Gradio reads `gr.Request` in handler annotations.
@@ -15,7 +17,8 @@ from .hub import Hub
 from .render import CSS, HEAD
 from .tabs import add, chat, documents, gaps, practices
 from .tabs.add import UPLOAD_TOKEN_TTL
-from .tabs.base import Page, request_lang
+from .tabs.base import Page
+from .text import CHOOSE_LANGUAGE, language_choices, request_lang, t
 
 
 def ui_assets() -> tuple[Any, str, str]:
@@ -37,9 +40,16 @@ def build_ui(hub: Hub, settings: Settings, guard: Guard | None = None):  # noqa:
     with gr.Blocks(
         title="sihub — social-innovation knowledge hub", delete_cache=(UPLOAD_TOKEN_TTL, UPLOAD_TOKEN_TTL)
     ) as demo:
-        gr.Markdown(
-            "## sihub · ask the social-innovation knowledge hub\nAsk in Swedish, Latvian, French, Spanish or English; every claim links to its source."
-        )
+        with gr.Row(equal_height=True):
+            gr.Markdown(t("header"), elem_id="page-header")
+            language = gr.Dropdown(
+                choices=language_choices(),
+                value="en",
+                label=t("ui_language"),
+                elem_id="ui-language",
+                scale=0,
+                min_width=200,
+            )
         with gr.Tabs():
             chat_tab = chat.build(page)
             practices_tab = practices.build(page)
@@ -48,13 +58,20 @@ def build_ui(hub: Hub, settings: Settings, guard: Guard | None = None):  # noqa:
             gaps.build(page)
 
         def load_all(query: str, request: gr.Request):
+            lang = request_lang(request)
             return [
-                *docs_tab.load(page, query),
-                *chat_tab.load(page),
-                *practices_tab.load(page, request_lang(request)),
+                *docs_tab.load(page, query, lang),
+                *chat_tab.load(page, lang),
+                *practices_tab.load(page, lang),
             ]
 
         outputs = [*docs_tab.load_outputs, *chat_tab.load_outputs, *practices_tab.load_outputs]
+        language.input(None, [language], None, js=CHOOSE_LANGUAGE)
+
+        def reader_language(request: gr.Request) -> str:
+            return request_lang(request)
+
+        demo.load(reader_language, None, [language], show_progress="hidden")
         docs_tab.refresh.click(load_all, [docs_tab.query], outputs)
         docs_tab.deleted.then(load_all, [docs_tab.query], outputs, show_progress="hidden")
         add_tab.added.then(load_all, [docs_tab.query], outputs, show_progress="hidden")

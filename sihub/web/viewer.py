@@ -21,7 +21,7 @@ import secrets
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, Query
+from fastapi import FastAPI, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse
 
 from sihub.settings import Settings
@@ -68,15 +68,24 @@ def add_routes(app: FastAPI, hub: Hub, settings: Settings) -> None:
 
     @app.get("/view/{doc_id}", tags=["documents"], response_class=HTMLResponse)
     def view(
+        request: Request,
         doc_id: int,
         page: int | None = Query(None, ge=1, description="The cited page (PDF and other paged formats)."),
         chunk: int | None = Query(None, ge=0, description="The cited passage's chunk id."),
         q: str = Query("", max_length=MAX_QUOTE, description="The quoted passage, highlighted."),
         text: bool = Query(False, description="The text view, even for a PDF."),
-        lang: str = Query("en", max_length=8, description="The reader's language (sv, lv, fr, es, en)."),
+        lang: str | None = Query(
+            None,
+            max_length=8,
+            description="The reader's language (sv, lv, fr, es, en); by default the page's (cookie, Accept-Language).",
+        ),
     ) -> Any:
         """An indexed document inside the app, at the cited page with the quote highlighted."""
         from sihub.assistant.i18n import ui_lang  # the assistant layer loads with the first view
+
+        from .text import request_lang
+
+        lang = lang or request_lang(request)
 
         doc = hub.document(doc_id)
         if doc is None:

@@ -11,7 +11,8 @@ from sihub.types import FileResult
 
 from ..auth import Denied
 from ..guards import UPLOAD_COOKIE
-from ..render import esc, pre, report_lines
+from ..render import pre, report_lines
+from ..text import request_lang, say, t
 from .base import Page, client
 
 UPLOAD_TOKEN_TTL = 3600
@@ -88,7 +89,7 @@ def build(page: Page) -> AddTab:
             guard.check(password, client(request))
         except Denied as exc:
             return pre([f"error: {exc}"]), "", gr.update(interactive=False)
-        return pre(["unlocked: choose the files to add"]), guard.issue(UPLOAD_TOKEN_TTL), gr.update(interactive=True)
+        return pre([say(request_lang(request), "unlocked")]), guard.issue(UPLOAD_TOKEN_TTL), gr.update(interactive=True)
 
     def add_documents(files: list | None, password: str, request: gr.Request, progress=gr.Progress()):  # noqa: B008
         try:
@@ -107,33 +108,32 @@ def build(page: Page) -> AddTab:
                 p.unlink(missing_ok=True)
         return pre(lines)
 
-    with gr.Tab("Add documents", id="add"):
+    with gr.Tab(t("tab_add"), id="add"):
         if page.disabled_note:
             gr.Markdown(page.disabled_note)
         else:
-            gr.Markdown(
-                f"Type the coordinator password and press **Unlock**, then choose the files. They are "
-                f"saved in `{esc(Path(page.settings.library).name)}/uploads/` and indexed; the others stay as they "
-                "are. Formats: " + ", ".join(sorted(READERS)) + "."
-            )
+            gr.Markdown(t("add_intro"))
+            with gr.Row(equal_height=True):
+                gr.Markdown(t("add_formats"), container=False)
+                gr.Markdown(", ".join(f"`{x}`" for x in sorted(READERS)), container=False)
         with gr.Row():
             password = gr.Textbox(
-                label="Coordinator password",
+                label=t("password"),
                 type="password",
                 elem_id="upload-password",
                 interactive=guard.enabled,
                 scale=4,
             )
-            unlock_btn = gr.Button("Unlock", elem_id="unlock", interactive=guard.enabled, scale=1)
+            unlock_btn = gr.Button(t("unlock"), elem_id="unlock", interactive=guard.enabled, scale=1)
         token = gr.Textbox(visible=False, elem_id="upload-token")
         files = gr.File(
-            label="Documents",
+            label=t("documents_label"),
             file_count="multiple",
             file_types=sorted(READERS),
             elem_id="upload-files",
             interactive=False,
         )
-        button = gr.Button("Add to the library", variant="primary", elem_id="upload", interactive=guard.enabled)
+        button = gr.Button(t("add_button"), variant="primary", elem_id="upload", interactive=guard.enabled)
         result = gr.HTML(elem_id="upload-result", js_on_load=None)
 
     for unlocked in (unlock_btn.click, password.submit):

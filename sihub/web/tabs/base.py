@@ -10,16 +10,12 @@ from sihub.settings import Settings
 
 from ..auth import Guard
 from ..hub import FILTER_FIELDS, Hub
+from ..text import request_lang, say, t
+
+__all__ = ["ANY", "Page", "client", "filter_dropdowns", "filter_updates", "filters_of", "request_lang"]
 
 ANY = "any"
-"""The drop-down value that sets no filter."""
-FILTER_LABELS = {
-    "lang": "Language",
-    "country": "Country",
-    "partner": "Partner",
-    "type": "Document type",
-    "year": "Year",
-}
+"""The drop-down value that sets no filter (shown as the interface text "any")."""
 
 
 @dataclass
@@ -31,11 +27,9 @@ class Page:
     guard: Guard
 
     @property
-    def disabled_note(self) -> str:
-        """What coordinator tabs say when no password is configured ("" when one is)."""
-        if self.guard.enabled:
-            return ""
-        return "**Uploads and deletions are disabled**: start sihub with `SIHUB_ADMIN_PASSWORD` set to enable them."
+    def disabled_note(self) -> Any:
+        """What coordinator tabs say when no password is configured (None when one is)."""
+        return None if self.guard.enabled else t("disabled_note")
 
 
 def client(request: Any) -> str:
@@ -43,28 +37,12 @@ def client(request: Any) -> str:
     return getattr(getattr(request, "client", None), "host", None) or "unknown"
 
 
-def request_lang(request: Any) -> str:
-    """The reader's language: the first of the browser's languages (Accept-Language) that the
-    hub speaks, else English."""
-    from sihub.assistant.i18n import LANGS
-
-    header = ""
-    headers = getattr(request, "headers", None)
-    if headers is not None:
-        header = headers.get("accept-language", "") or ""
-    for part in header.split(","):
-        code = part.split(";")[0].strip().lower()[:2]
-        if code in LANGS:
-            return code
-    return "en"
-
-
 def filter_dropdowns(prefix: str) -> list[Any]:
     """One drop-down per filter field, ids `{prefix}-{field}`, each starting at `ANY`."""
     import gradio as gr
 
     return [
-        gr.Dropdown(choices=[ANY], value=ANY, label=FILTER_LABELS[f], elem_id=f"{prefix}-{f}", min_width=120)
+        gr.Dropdown(choices=[ANY], value=ANY, label=t(f"filter_{f}"), elem_id=f"{prefix}-{f}", min_width=120)
         for f in FILTER_FIELDS
     ]
 
@@ -78,12 +56,13 @@ def filters_of(values: tuple | list) -> dict[str, Any]:
     return out
 
 
-def filter_updates(hub: Hub) -> list[Any]:
-    """New choices for the filter drop-downs, from the documents indexed now."""
+def filter_updates(hub: Hub, lang: str = "en") -> list[Any]:
+    """New choices for the filter drop-downs, from the documents indexed now ("any" in `lang`)."""
     import gradio as gr
 
     try:
         choices = hub.filter_choices()
     except SihubError:
         choices = {f: [] for f in FILTER_FIELDS}
-    return [gr.update(choices=[ANY, *choices[f]]) for f in FILTER_FIELDS]
+    anything = (say(lang, "any"), ANY)
+    return [gr.update(choices=[anything, *((v, v) for v in choices[f])]) for f in FILTER_FIELDS]

@@ -11,7 +11,8 @@ from typing import Any
 from sihub.errors import SihubError
 from sihub.types import Answer
 
-from ..render import answer_markdown, esc, sources_html
+from ..render import answer_markdown, esc, sources_html, take_away_links
+from ..text import request_lang, say, t
 from .base import Page, filter_dropdowns, filter_updates, filters_of
 
 EXAMPLES = [
@@ -22,8 +23,9 @@ EXAMPLES = [
     "Which best practices of support to social innovation did the partners collect?",
 ]
 
-# "Copy with references" and "Download Markdown" run in the page on the latest answer's Markdown:
-# nothing is written on the server. The clipboard API needs a secure context (https or
+# Each answer in the chat has its own "Copy with references" and "Download Markdown" links (the
+# answer's Markdown is kept in memory by `Hub.kept`; the page's script in `render.HEAD` fetches
+# it). The buttons under the chat do the same for the latest answer, from the page alone. The clipboard API needs a secure context (https or
 # localhost); elsewhere the copy falls back to selecting a text area.
 COPY_MARKDOWN = """(text) => {
   if (!text) return;
@@ -56,13 +58,14 @@ def new_conversation() -> dict[str, Any]:
 class ChatTab:
     box: Any
     filters: list[Any]
+    sources: Any
 
-    def load(self, page: Page) -> list[Any]:
-        return filter_updates(page.hub)
+    def load(self, page: Page, lang: str) -> list[Any]:
+        return [*filter_updates(page.hub, lang), sources_html(None, 0, {}, say(lang, "sources_empty"))]
 
     @property
     def load_outputs(self) -> list[Any]:
-        return list(self.filters)
+        return [*self.filters, self.sources]
 
 
 def build(page: Page) -> ChatTab:
@@ -70,20 +73,22 @@ def build(page: Page) -> ChatTab:
 
     hub, settings = page.hub, page.settings
 
-    def answers(question: str, history: list, filters: dict, by_country: bool):
+    def answers(question: str, history: list, filters: dict, by_country: bool, lang: str):
         """The answer's text as it grows, then the Answer: a comparison when asked for (the switch,
         or a question that asks to compare countries), else the streamed answer."""
         from sihub.assistant.compare import asks_comparison
 
         if by_country or asks_comparison(question):
-            yield "Comparing the countries' documents…"
+            yield say(lang, "comparing")
             yield hub.compare(question, "country", None, history, filters)
             return
         yield from hub.ask_stream(question, None, history, filters)
 
-    def respond(question: str, convo: dict, about: str, by_country: bool, *filter_values: Any):
+    def respond(question: str, convo: dict, about: str, by_country: bool, request: gr.Request, *filter_values: Any):
+        # (`request` before the filters: Gradio passes it only to a positional parameter)
         # The chat's messages live in `convo` (server-side state), never in what the client
         # sends: a message the client made up (a file, a long history) is not read.
+        lang = request_lang(request)
         question = (question or "").strip()
         if not question:
             yield gr.update(), gr.update(), gr.update(), convo
@@ -103,40 +108,42 @@ def build(page: Page) -> ChatTab:
         convo = {**convo, "turns": list(convo["turns"]), "answers": dict(convo["answers"]), "n": turn}
         chat += [
             {"role": "user", "content": esc(question)},
-            {"role": "assistant", "content": "*Searching the documents…*"},
+            {"role": "assistant", "content": f"*{esc(say(lang, 'searching'))}*"},
         ]
         convo["chat"] = chat
         yield chat, "", gr.update(), convo
         try:
             final: Answer | None = None
             history = convo["turns"][-settings.max_history_turns :]  # a follow-up leans on the latest turns
-            for item in answers(question, history, filters, bool(by_country)):
+            for item in answers(question, history, filters, bool(by_country), lang):
                 if isinstance(item, Answer):
                     final = item
                     break
                 chat[-1] = {"role": "assistant", "content": esc(item) + " ▍"}
                 yield chat, "", gr.update(), convo
         except (SihubError, sqlite3.Error) as exc:
-            message = exc if isinstance(exc, SihubError) else "the index cannot answer this question now"
+            message = exc if isinstance(exc, SihubError) else say(lang, "index_busy")
             chat[-1] = {"role": "assistant", "content": f"**{esc(message)}**"}
             yield chat, "", gr.update(), convo
             return
         if final is None:
             return
-        chat[-1] = {"role": "assistant", "content": answer_markdown(final, turn)}
-        convo["turns"].append({"question": question, "answer": final.answer, "language": final.language})
-        convo["answers"][str(len(chat) - 1)] = final.to_json()
         from sihub.assistant.export import to_markdown  # the assistant layer loads where answers are shown
 
         convo["markdown"] = to_markdown(final)
+        url = f"/answers/{hub.kept.keep(convo['markdown'])}/sihub-answer-{turn}.md"
+        links = take_away_links(url, say(lang, "copy_answer"), say(lang, "download_answer"))
+        chat[-1] = {"role": "assistant", "content": answer_markdown(final, turn) + links}
+        convo["turns"].append({"question": question, "answer": final.answer, "language": final.language})
+        convo["answers"][str(len(chat) - 1)] = final.to_json()
         try:
             ids = hub.doc_ids()
         except SihubError:
             ids = {}
         yield chat, "", sources_html(final, turn, ids), convo
 
-    def clear():
-        return [], "", sources_html(None, 0, {}), new_conversation()
+    def clear(request: gr.Request):
+        return [], "", sources_html(None, 0, {}, say(request_lang(request), "sources_empty")), new_conversation()
 
     def latest_markdown(convo: dict):
         """The latest answer's Markdown; the buttons that take it away work once there is one."""
@@ -151,29 +158,29 @@ def build(page: Page) -> ChatTab:
         hub.vote(1 if data.liked else -1, answer)
         return gr.update()
 
-    with gr.Tab("Chat", id="chat"):
+    with gr.Tab(t("tab_chat"), id="chat"):
         convo = gr.State(new_conversation())
         with gr.Row(equal_height=False):
             with gr.Column(scale=3, min_width=320):
                 chatbot = gr.Chatbot(
-                    label="Chat",
+                    label=t("tab_chat"),
                     elem_id="chat",
                     height=520,
                     sanitize_html=True,
                     feedback_options=("Like", "Dislike"),
                     buttons=["copy"],
-                    placeholder="Ask a question about the hub's documents, in any of its languages.",
+                    placeholder=t("chat_placeholder"),
                 )
                 about = gr.Textbox(
-                    label="Only this document (clear it to ask about all)",
+                    label=t("about_label"),
                     elem_id="ask-about",
                     max_lines=1,
                     max_length=1000,
-                    placeholder="“Ask about it” on a best-practice card puts its file here",
+                    placeholder=t("about_placeholder"),
                 )
                 with gr.Row():
                     box = gr.Textbox(
-                        placeholder="Ask in Swedish, Latvian, French, Spanish or English…",
+                        placeholder=t("question_placeholder"),
                         show_label=False,
                         elem_id="question",
                         scale=5,
@@ -181,14 +188,14 @@ def build(page: Page) -> ChatTab:
                         max_length=settings.max_question_chars,
                         autofocus=True,
                     )
-                    ask_btn = gr.Button("Ask", variant="primary", elem_id="ask", scale=1, min_width=70)
-                    new_btn = gr.Button("New conversation", elem_id="new-conversation", scale=1, min_width=120)
+                    ask_btn = gr.Button(t("ask"), variant="primary", elem_id="ask", scale=1, min_width=70)
+                    new_btn = gr.Button(t("new_conversation"), elem_id="new-conversation", scale=1, min_width=120)
                 with gr.Row():
-                    copy_btn = gr.Button("Copy with references", elem_id="copy-answer", size="sm", interactive=False)
+                    copy_btn = gr.Button(t("copy_answer"), elem_id="copy-answer", size="sm", interactive=False)
                     download_btn = gr.Button(
-                        "Download Markdown", elem_id="download-answer", size="sm", interactive=False
+                        t("download_answer"), elem_id="download-answer", size="sm", interactive=False
                     )
-                with gr.Accordion("Latest answer as Markdown", open=False):
+                with gr.Accordion(t("latest_markdown"), open=False):
                     markdown = gr.Textbox(
                         show_label=False,
                         elem_id="answer-markdown",
@@ -196,17 +203,15 @@ def build(page: Page) -> ChatTab:
                         max_lines=20,
                         interactive=False,
                         buttons=["copy"],
-                        placeholder="The latest answer with its numbered references appears here.",
+                        placeholder=t("latest_markdown_placeholder"),
                     )
-                by_country = gr.Checkbox(
-                    label="Compare by country (one section per country)", value=False, elem_id="compare-by-country"
-                )
-                gr.Examples(examples=[[q] for q in EXAMPLES], inputs=box, label="Examples")
-                with gr.Accordion("Filters (apply to the next question)", open=False):
+                by_country = gr.Checkbox(label=t("compare_switch"), value=False, elem_id="compare-by-country")
+                gr.Examples(examples=[[q] for q in EXAMPLES], inputs=box, label=t("examples"))
+                with gr.Accordion(t("filters"), open=False):
                     with gr.Row():
                         filters = filter_dropdowns("filter")
             with gr.Column(scale=2, min_width=300):
-                gr.Markdown("### Sources")
+                gr.Markdown(t("sources"))
                 sources = gr.HTML(sources_html(None, 0, {}), elem_id="sources", js_on_load=None)
 
     ask_inputs = [box, convo, about, by_country, *filters]
@@ -222,4 +227,4 @@ def build(page: Page) -> ChatTab:
     copy_btn.click(None, [markdown], None, js=COPY_MARKDOWN)
     download_btn.click(None, [markdown], None, js=DOWNLOAD_MARKDOWN)
     chatbot.like(on_like, [convo], None)
-    return ChatTab(box=box, filters=filters)
+    return ChatTab(box=box, filters=filters, sources=sources)

@@ -8,6 +8,7 @@ from sihub.errors import BadInputError, SihubError
 
 from ..auth import Denied
 from ..render import documents_html, esc
+from ..text import request_lang, say, t
 from .base import Page, client
 
 
@@ -20,10 +21,10 @@ class DocumentsTab:
     deleted: Any
     """The deletion's event: what other tabs show is reloaded after it."""
 
-    def load(self, page: Page, query: str = "") -> list[Any]:
+    def load(self, page: Page, query: str = "", lang: str = "en") -> list[Any]:
         import gradio as gr
 
-        return [list_documents(page, query), gr.update(choices=doc_choices(page), value=None)]
+        return [list_documents(page, query, lang), gr.update(choices=doc_choices(page), value=None)]
 
     @property
     def load_outputs(self) -> list[Any]:
@@ -37,9 +38,9 @@ def doc_choices(page: Page) -> list[tuple[str, str]]:
         return []
 
 
-def list_documents(page: Page, query: str) -> str:
+def list_documents(page: Page, query: str, lang: str = "en") -> str:
     try:
-        return documents_html(page.hub.documents(), query or "")
+        return documents_html(page.hub.documents(), query or "", lang)
     except SihubError as exc:
         return f"<p>{esc(exc)}</p>"
 
@@ -58,35 +59,38 @@ def build(page: Page) -> DocumentsTab:
             if doc is None:
                 raise BadInputError(f"no document with id {doc_id}")
             out = hub.delete(doc)
-            message = f"{doc.path}: removed from the index" + (f" ({out['note']})" if out.get("note") else "")
+            message = say(request_lang(request), "removed", file=doc.path) + (
+                f" ({out['note']})" if out.get("note") else ""
+            )
         except (Denied, SihubError) as exc:
             message = f"error: {exc}"
-        return f"<p>{esc(message)}</p>", list_documents(page, query)
+        return f"<p>{esc(message)}</p>", list_documents(page, query, request_lang(request))
 
-    with gr.Tab("Documents", id="documents"):
+    with gr.Tab(t("tab_documents"), id="documents"):
         with gr.Row():
-            query = gr.Textbox(
-                placeholder="Search title, file, language, partner…", show_label=False, elem_id="doc-search", scale=4
-            )
-            refresh = gr.Button("Refresh", scale=1, min_width=80)
+            query = gr.Textbox(placeholder=t("doc_search"), show_label=False, elem_id="doc-search", scale=4)
+            refresh = gr.Button(t("refresh"), scale=1, min_width=80)
         table = gr.HTML(elem_id="doc-table", js_on_load=None)
-        with gr.Accordion("Delete a document (coordinators)", open=False):
+        with gr.Accordion(t("delete_accordion"), open=False):
             if page.disabled_note:
                 gr.Markdown(page.disabled_note)
             with gr.Row():
                 choice = gr.Dropdown(
-                    label="Document", choices=[], elem_id="delete-choice", scale=3, interactive=guard.enabled
+                    label=t("document"), choices=[], elem_id="delete-choice", scale=3, interactive=guard.enabled
                 )
                 password = gr.Textbox(
-                    label="Coordinator password",
+                    label=t("password"),
                     type="password",
                     elem_id="delete-password",
                     scale=2,
                     interactive=guard.enabled,
                 )
-            button = gr.Button("Delete from the index", variant="stop", elem_id="delete", interactive=guard.enabled)
+            button = gr.Button(t("delete"), variant="stop", elem_id="delete", interactive=guard.enabled)
             result = gr.HTML(js_on_load=None)
 
-    query.change(lambda q: list_documents(page, q), query, table, show_progress="hidden")
+    def search(query: str, request: gr.Request):
+        return list_documents(page, query, request_lang(request))
+
+    query.change(search, query, table, show_progress="hidden")
     deleted = button.click(delete_document, [choice, password, query], [result, table])
     return DocumentsTab(table=table, query=query, choice=choice, refresh=refresh, deleted=deleted)

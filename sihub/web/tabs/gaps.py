@@ -8,6 +8,7 @@ from sihub.errors import SihubError
 
 from ..auth import Denied
 from ..render import esc, pre
+from ..text import request_lang, say, t
 from .base import Page, client
 
 DOWNLOAD_CSV = """(text) => {
@@ -21,26 +22,27 @@ DOWNLOAD_CSV = """(text) => {
 }"""
 
 
-def topics_html(found: dict[str, Any]) -> str:
-    """The topics as a table; every question is escaped (shown as text)."""
+def topics_html(found: dict[str, Any], lang: str = "en") -> str:
+    """The topics as a table, its text in the interface language `lang`; every question is
+    escaped (shown as text)."""
     from sihub.assistant.i18n import lang_name
 
     if not found["topics"]:
-        return '<p class="src-empty">No unanswered or thumbs-down questions recorded yet.</p>'
+        return f'<p class="src-empty">{esc(say(lang, "gaps_none"))}</p>'
     rows = []
-    for t in found["topics"]:
-        langs = ", ".join(f"{lang_name(k, 'en')} {v}" for k, v in t["languages"].items())
-        examples = "".join(f"<li>{esc(x)}</li>" for x in t["examples"] if x != t["label"])
+    for topic in found["topics"]:
+        langs = ", ".join(f"{lang_name(k, lang)} {v}" for k, v in topic["languages"].items())
+        examples = "".join(f"<li>{esc(x)}</li>" for x in topic["examples"] if x != topic["label"])
         rows.append(
-            f'<tr class="gap-topic"><td class="gap-count">{int(t["count"])}</td>'
-            f'<td><div class="gap-label">{esc(t["label"])}</div>'
+            f'<tr class="gap-topic"><td class="gap-count">{int(topic["count"])}</td>'
+            f'<td><div class="gap-label">{esc(topic["label"])}</div>'
             + (f'<ul class="gap-examples">{examples}</ul>' if examples else "")
             + f'</td><td class="gap-langs">{esc(langs)}</td></tr>'
         )
-    caption = f"{found['questions']} questions in {len(found['topics'])} topics"
+    caption = say(lang, "gaps_caption", questions=found["questions"], topics=len(found["topics"]))
+    heads = "".join(f"<th>{esc(say(lang, key))}</th>" for key in ("gaps_asked", "gaps_topic", "languages"))
     return (
-        f'<div class="doc-table gaps"><p role="status">{esc(caption)}</p><table><thead><tr><th>Asked</th>'
-        f"<th>Topic (its most central question) and other questions</th><th>Languages</th></tr></thead>"
+        f'<div class="doc-table gaps"><p role="status">{esc(caption)}</p><table><thead><tr>{heads}</tr></thead>'
         f"<tbody>{''.join(rows)}</tbody></table></div>"
     )
 
@@ -63,23 +65,20 @@ def build(page: Page) -> GapsTab:
             found = hub.gap_report((since or "").strip() or None)
         except (Denied, SihubError, ValueError) as exc:
             return pre([f"error: {exc}"]), "", gr.update(interactive=False)
-        return topics_html(found), csv_text(found), gr.update(interactive=bool(found["topics"]))
+        return topics_html(found, request_lang(request)), csv_text(found), gr.update(interactive=bool(found["topics"]))
 
-    with gr.Tab("Gaps", id="gaps"):
-        gr.Markdown(
-            "Questions the documents could not answer, and answers rated thumbs-down, grouped by topic "
-            "across languages — what the hub should collect next. Coordinators only."
-        )
+    with gr.Tab(t("tab_gaps"), id="gaps"):
+        gr.Markdown(t("gaps_intro"))
         if page.disabled_note:
             gr.Markdown(page.disabled_note)
         with gr.Row():
             password = gr.Textbox(
-                label="Coordinator password", type="password", elem_id="gaps-password", interactive=guard.enabled
+                label=t("password"), type="password", elem_id="gaps-password", interactive=guard.enabled
             )
-            since = gr.Textbox(label="Since (date, optional)", placeholder="2026-11-01", elem_id="gaps-since")
+            since = gr.Textbox(label=t("gaps_since"), placeholder="2026-11-01", elem_id="gaps-since")
         with gr.Row():
-            button = gr.Button("Show gaps", variant="primary", elem_id="gaps-show", interactive=guard.enabled)
-            download = gr.Button("Download CSV", elem_id="gaps-download", interactive=False)
+            button = gr.Button(t("gaps_show"), variant="primary", elem_id="gaps-show", interactive=guard.enabled)
+            download = gr.Button(t("download_csv"), elem_id="gaps-download", interactive=False)
         table = gr.HTML(elem_id="gaps-table", js_on_load=None)
         csv = gr.Textbox(visible=False, elem_id="gaps-csv")
 

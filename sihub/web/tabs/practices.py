@@ -12,10 +12,10 @@ from typing import Any
 from sihub.errors import SihubError
 
 from ..render import esc
-from .base import ANY, Page, request_lang
+from ..text import request_lang, say, t
+from .base import ANY, Page
 
 FIELDS = ("country", "partner", "type", "year", "lang")
-LABELS = {"country": "Country", "partner": "Partner", "type": "Document type", "year": "Year", "lang": "Language"}
 
 
 def facet_choices(name: str, counts: dict[str, int], shown: int, ui: str) -> list[tuple[str, str]]:
@@ -29,7 +29,7 @@ def facet_choices(name: str, counts: dict[str, int], shown: int, ui: str) -> lis
             return lang_name(value, ui)
         return value
 
-    return [(f"{ANY} ({shown})", ANY), *((f"{named(v)} ({n})", v) for v, n in counts.items())]
+    return [(f"{say(ui, 'any')} ({shown})", ANY), *((f"{named(v)} ({n})", v) for v, n in counts.items())]
 
 
 def card(d: dict[str, Any], ui: str) -> str:
@@ -39,7 +39,7 @@ def card(d: dict[str, Any], ui: str) -> str:
     country = country_name(str(d["country"]), ui) if d.get("country") else ""
     facts = [esc(x) for x in (d.get("partner"), country, d.get("year"), d.get("type")) if x not in (None, "")]
     langs = ", ".join(lang_name(x, ui) for x in (d.get("langs") or [d.get("lang")]) if x and x != "und")
-    pages = f"{int(d['pages'])} p." if d.get("pages") else ""
+    pages = say(ui, "pages_short", pages=int(d["pages"])) if d.get("pages") else ""
     lang = esc(d.get("lang") or "und")
     title = d.get("title") or d["file"]
     return (
@@ -49,16 +49,18 @@ def card(d: dict[str, Any], ui: str) -> str:
         + f'<div class="practice-langs">{esc(langs)}{" · " + esc(pages) if pages else ""}</div>'
         + (f'<p class="practice-abstract" lang="{lang}">{esc(d["abstract"])}</p>' if d.get("abstract") else "")
         + '<div class="practice-links">'
-        f'<a class="open-doc" href="/view/{int(d["id"])}?lang={esc(ui)}" target="_blank" rel="noopener">Open</a>'
-        f'<a class="ask-doc" href="#question" data-file="{esc(d["file"])}" data-title="{esc(title)}">Ask about it</a>'
+        f'<a class="open-doc" href="/view/{int(d["id"])}?lang={esc(ui)}" target="_blank" rel="noopener">{esc(say(ui, "open"))}</a>'
+        f'<a class="ask-doc" href="#question" data-file="{esc(d["file"])}" data-title="{esc(title)}">'
+        f"{esc(say(ui, 'ask_about'))}</a>"
         "</div></article>"
     )
 
 
 def cards_html(found: dict[str, Any], ui: str) -> str:
     docs = found["documents"]
-    caption = f"{len(docs)} of {found['total']} documents"
-    body = "".join(card(d, ui) for d in docs) or '<p class="src-empty">No document matches these filters.</p>'
+    caption = say(ui, "practice_count", shown=len(docs), total=found["total"])
+    empty = f'<p class="src-empty">{esc(say(ui, "no_match"))}</p>'
+    body = "".join(card(d, ui) for d in docs) or empty
     return f'<div class="practices"><p class="practice-count" role="status">{esc(caption)}</p>{body}</div>'
 
 
@@ -97,10 +99,10 @@ def browse(page: Page, text: str, values: tuple, ui: str) -> list[Any]:
 def build(page: Page) -> PracticesTab:
     import gradio as gr
 
-    with gr.Tab("Best practices", id="practices"):
+    with gr.Tab(t("tab_practices"), id="practices"):
         with gr.Row():
             text = gr.Textbox(
-                placeholder="Words in the title, partner or abstract…",
+                placeholder=t("practice_search"),
                 show_label=False,
                 elem_id="practice-search",
                 scale=3,
@@ -108,7 +110,9 @@ def build(page: Page) -> PracticesTab:
             )
         with gr.Row():
             filters = [
-                gr.Dropdown(choices=[(ANY, ANY)], value=ANY, label=LABELS[f], elem_id=f"practice-{f}", min_width=120)
+                gr.Dropdown(
+                    choices=[(ANY, ANY)], value=ANY, label=t(f"filter_{f}"), elem_id=f"practice-{f}", min_width=120
+                )
                 for f in FIELDS
             ]
         cards = gr.HTML(elem_id="practice-cards", js_on_load=None)
