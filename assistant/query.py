@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from sihub.errors import SihubError
 from sihub.ingest.lang import SUPPORTED, detect
@@ -94,9 +95,13 @@ def _supported_guess(text: str) -> tuple[str, float]:
 _NEIGHBOURS = {"no": "sv", "nb": "sv", "nn": "sv", "da": "sv", "lt": "lv", "ca": "es", "gl": "es", "pt": "es"}
 
 
+@lru_cache(maxsize=1024)
 def question_language(text: str, fallback: str = "und") -> str:
     """ISO 639-1 code of a question; one of the hub's languages unless nothing points anywhere.
     The one detector of the search and the answer (both read a question in the same language).
+    Kept for the latest questions (the detector is seeded, so an answer never changes): a
+    comparison asks one question once overall and once per country, and detection was most of
+    its time (`bench/compare_threshold.py --timing`).
 
     Names keep their own letters inside any language ("Zaļā adata", "Umeå"): when only a few
     words hold a language's own letters, the question is first read without them, and a clear
