@@ -161,7 +161,7 @@ def build(path: Path, n: int, vectors: np.ndarray, embedder_id: str, chunker: di
     t0 = time.perf_counter()
     with Index.open(path, embedder_id, writable=True) as index:  # no vectors file for this generation: rebuild
         index.save()
-        spec = index._vectors.spec.to_json()
+        spec = index.vectors.spec.to_json()
     faiss_s = time.perf_counter() - t0
     return {
         "words_s": round(words_s, 1),
@@ -263,7 +263,7 @@ def measure(path: Path, n: int, questions: list[str], vectors: np.ndarray, qcent
     sq = synthetic_vectors(qcentres, args.recall_queries, seed=int(rng.integers(1 << 30)))
     truth = np.argsort(-(sq @ vectors.T), axis=1)[:, :10] + 1  # chunk id = row + 1
     recall = {}
-    spec = index._vectors.spec
+    spec = index.vectors.spec
     probes = [None]
     if spec.type != "flat-ip":
         probes = sorted({max(1, spec.nlist // d) for d in (64, 32, 16, 8)} | {spec.nprobe})
@@ -271,8 +271,7 @@ def measure(path: Path, n: int, questions: list[str], vectors: np.ndarray, qcent
         got, ms = [], []
         for qv in sq:
             t = time.perf_counter()
-            with index._lock:
-                res = index._vectors.search(qv, 10, exact=index._stored_vectors, nprobe=p)
+            res = index.vectors.search(qv, 10, nprobe=p)
             ms.append((time.perf_counter() - t) * 1000)
             got.append([i for i, _ in res])
         r = float(np.mean([len(set(g) & set(t.tolist())) / 10 for g, t in zip(got, truth, strict=True)]))

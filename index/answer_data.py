@@ -32,6 +32,7 @@ import numpy as np
 from sihub.types import Chunk
 
 from . import lexical
+from .sqlite_db import Database, in_parts
 
 # Words shorter than this are not kept (the lexicon reads no shorter ones).
 MIN_LETTERS = 3
@@ -131,3 +132,43 @@ def quote_vectors(db: sqlite3.Connection, keys: list[bytes], dim: int) -> dict[b
             if len(blob) == dim * 4:
                 out[bytes(key)] = np.frombuffer(blob, dtype=np.float32)
     return out
+
+
+class AnswerTables:
+    """The embedded index's answer tables, read (`quote_vectors`, `words`, `word_vectors`)."""
+
+    def __init__(self, db: Database, dim: int) -> None:
+        self.db = db
+        self.dim = dim
+
+    def quote_vectors(self, keys: list[bytes]) -> dict[bytes, np.ndarray]:
+        """Stored vectors of quote texts by `quote_key` (those found)."""
+        with self.db.read() as conn:
+            return quote_vectors(conn, list(dict.fromkeys(keys)), self.dim)
+
+    def known_words(self, words: list[str]) -> set[str]:
+        """Which of `words` have a stored vector."""
+        with self.db.read() as conn:
+            return known_words(conn, words)
+
+    def word_counts(self) -> list[tuple[str, str, int]]:
+        """(language, word, chunks holding it) of the index's words, each language's most
+        frequent first (ties alphabetical)."""
+        with self.db.read() as conn:
+            rows = conn.execute("SELECT lang, word, chunks FROM words ORDER BY lang, chunks DESC, word").fetchall()
+        return [(str(lang), str(w), int(n)) for lang, w, n in rows]
+
+    def word_vectors(self, words: list[str]) -> dict[str, np.ndarray]:
+        """The stored vectors of `words` (those found)."""
+        out: dict[str, np.ndarray] = {}
+        with self.db.read() as conn:
+            for part, marks in in_parts(words):
+                for w, blob in conn.execute(f"SELECT word, vec FROM word_vectors WHERE word IN ({marks})", part):
+                    if len(blob) == self.dim * 4:
+                        out[str(w)] = np.frombuffer(blob, dtype=np.float32)
+        return out
+
+    def missing(self) -> list[str]:
+        """Paths of the documents whose answer rows are not in (ingested before schema 4)."""
+        with self.db.read() as conn:
+            return [str(r[0]) for r in conn.execute("SELECT path FROM documents WHERE answers = 0 ORDER BY path")]

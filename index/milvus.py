@@ -20,22 +20,23 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
-from sihub import __version__
-from sihub.errors import IndexLockedError, IndexMismatchError, IndexMissingError, SihubError
+from sihub.errors import IndexLockedError, IndexMissingError, SihubError
 from sihub.types import Chunk, Document, Hit
 
 from . import lexical
 from . import milvus_schema as ms
+from .fts import fts_token
+from .manifest import check_manifest as shared_check
+from .manifest import new_manifest
 from .milvus_client import BATCH, PAGE, Collections, describe
 from .milvus_registry import Registry, copy
 from .milvus_writer import Writer, holder
-from .store import fts_token
+from .neighbours import covered
 
 if TYPE_CHECKING:
     from sihub.settings import Settings
@@ -95,15 +96,7 @@ class MilvusIndex:
                 raise IndexMissingError(f"no index in {cols.where}: run `sihub --backend milvus ingest corpus/` first")
             if dim is None:
                 raise SihubError("creating an index needs the embedder dimension")
-            manifest = {
-                "schema": ms.SCHEMA_VERSION,
-                "backend": "milvus",
-                "sihub": __version__,
-                "embedder": {"id": embedder_id, "dim": int(dim)},
-                "chunker": chunker or {},
-                "lexical": lexical.ANALYZER_VERSION,
-                "created_at": datetime.now(UTC).replace(microsecond=0).isoformat(),
-            }
+            manifest = new_manifest(ms.SCHEMA_VERSION, embedder_id, dim, chunker, backend="milvus")
             cols.create(int(dim))
             cols.set_meta({"manifest": manifest})
         else:
@@ -211,10 +204,7 @@ class MilvusIndex:
             for n in doc:
                 if not (lo - reach <= n.ord <= lo - 1 or hi + 1 <= n.ord <= hi + reach):
                     continue
-                covered = any(
-                    o.doc_id == n.doc_id and o.page == n.page and o.start <= n.start and n.end <= o.end for o in chunks
-                )
-                if n.id not in seen and not covered:
+                if n.id not in seen and not covered(n, chunks):
                     seen.add(n.id)
                     out.append(n)
         return out
@@ -478,21 +468,13 @@ class MilvusIndex:
 
 
 def check_manifest(manifest: dict[str, Any], where: str, embedder_id: str, chunker: dict[str, Any] | None) -> None:
-    fix = "run `sihub --backend milvus ingest --rebuild PATH...`"
-    if manifest.get("schema") != ms.SCHEMA_VERSION or manifest.get("backend") != "milvus":
-        raise IndexMismatchError(
-            f"index in {where} has schema {manifest.get('schema')}, this sihub reads {ms.SCHEMA_VERSION}: {fix}"
-        )
-    built = manifest.get("embedder", {}).get("id")
-    if built != embedder_id:
-        raise IndexMismatchError(
-            f"index in {where} was built with embedder {built!r}, settings ask for {embedder_id!r}: {fix}"
-        )
-    if manifest.get("lexical") != lexical.ANALYZER_VERSION:
-        raise IndexMismatchError(
-            f"index in {where} has lexical analyzer {manifest.get('lexical')!r}, this sihub uses {lexical.ANALYZER_VERSION!r}: {fix}"
-        )
-    if chunker is not None and manifest.get("chunker") != chunker:
-        raise IndexMismatchError(
-            f"index in {where} was cut with chunker settings {manifest.get('chunker')}, settings ask for {chunker}: {fix}"
-        )
+    """Raise IndexMismatchError when the collections were built otherwise (`manifest.check_manifest`)."""
+    shared_check(
+        manifest,
+        f"in {where}",
+        embedder_id,
+        chunker,
+        schema_ok=manifest.get("schema") == ms.SCHEMA_VERSION and manifest.get("backend") == "milvus",
+        schema=ms.SCHEMA_VERSION,
+        fix="run `sihub --backend milvus ingest --rebuild PATH...`",
+    )

@@ -16,7 +16,6 @@ Milvus wants a vector field in every collection: `documents` and `meta` carry a 
 
 from __future__ import annotations
 
-import fnmatch
 import json
 import re
 from typing import Any
@@ -24,7 +23,9 @@ from typing import Any
 from sihub.errors import IndexUnavailableError, SihubError
 from sihub.types import Chunk, Document
 
-from .store import fts_token
+from . import filters
+from .filters import field_text as filter_value
+from .fts import fts_token
 
 SCHEMA_VERSION = 2
 """Layout of the collections below; an index with another number must be rebuilt (2: `lex`
@@ -158,15 +159,6 @@ def chunk_row(c: Chunk, doc: Document, ver: int, lex: str, vec: Any) -> dict[str
     return row
 
 
-def filter_value(value: Any) -> str:
-    """A catalogue field as the filters compare it: text, lower case ("" when absent)."""
-    if value is None:
-        return ""
-    if isinstance(value, list):
-        return " | ".join(str(v) for v in value).lower()
-    return str(value).lower()
-
-
 def row_chunk(r: dict[str, Any]) -> Chunk:
     page = int(r["page"])
     return Chunk(
@@ -233,20 +225,19 @@ def id_list(ids: Any) -> str:
     return "[" + ",".join(str(int(i)) for i in ids) + "]"
 
 
-def filter_expression(filters: dict[str, list[str]], docs: list[Document]) -> str | None:
-    """The Milvus expression for sihub's filters (values of one key are alternatives, keys all
-    apply); None when nothing passes. `file` (a path, folder prefix or glob) is matched against
-    the registry's paths here, as the embedded backend's GLOB does; the others are chunk fields."""
+def filter_expression(wanted: dict[str, list[str]], docs: list[Document]) -> str | None:
+    """The Milvus expression for sihub's filters (`filters.py`: values of one key are
+    alternatives, keys all apply); None when nothing passes. `file` (a path, folder prefix or
+    glob) is matched against the registry's paths here (`filters.path_matches`, as the embedded
+    backend's GLOB does); the others are chunk fields."""
     parts: list[str] = []
-    for key, values in filters.items():
-        if not values:
-            continue
+    for key, values in filters.active(wanted):
         alts: list[str] = []
         if key == "lang":
             langs = sorted({v for v in values} | {v.lower() for v in values})
             alts.append(f"lang in [{','.join(quote(v) for v in langs)}]")
         elif key == "file":
-            ids = [d.id for d in docs if any(_path_matches(d.path, v) for v in values)]
+            ids = [d.id for d in docs if any(filters.path_matches(d.path, v) for v in values)]
             if not ids:
                 return None
             alts.append(f"doc_id in {id_list(ids)}")
@@ -258,22 +249,10 @@ def filter_expression(filters: dict[str, list[str]], docs: list[Document]) -> st
                     alts.append(f"doc_id in {id_list(ids)}" if ids else "id < 0")
                 else:
                     alts.append(f"partner like {quote('%' + low + '%')}")
-        elif key in ("country", "year", "type"):
-            alts.append(f"{key} in [{','.join(quote(v.lower()) for v in values)}]")
         else:
-            raise SihubError(f"unknown filter {key!r}")
+            alts.append(f"{key} in [{','.join(quote(v.lower()) for v in values)}]")
         parts.append("(" + " or ".join(alts) + ")")
     return " and ".join(parts) if parts else ""
-
-
-def _path_matches(path: str, pattern: str) -> bool:
-    prefix = pattern.rstrip("/")
-    return (
-        path == pattern
-        or fnmatch.fnmatchcase(path, pattern)
-        or fnmatch.fnmatchcase(path, "*/" + pattern)
-        or path.startswith(prefix + "/")
-    )
 
 
 def unavailable(uri: str, exc: BaseException) -> IndexUnavailableError:

@@ -89,7 +89,7 @@ def test_an_index_of_an_older_lexical_analyzer_is_reanalysed_by_the_next_writer(
     manifest = json.loads(manifest_path.read_text())
     emb_id = manifest["embedder"]["id"]
     with Index.open(settings.index, emb_id, writable=True) as index:  # as an older analyzer left it
-        with index._transaction() as db:
+        with index.db.transaction() as db:
             db.execute("UPDATE chunks_fts SET lex = 'old'")
     manifest["lexical"] = "stem-0"
     manifest_path.write_text(json.dumps(manifest))

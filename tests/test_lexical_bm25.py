@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 
 from sihub.assistant import Assistant
-from sihub.index import bm25, lexical
-from sihub.index import store as store_mod
+from sihub.index import bm25, fts, lexical
 from sihub.settings import Settings
 
 QUERIES = [
@@ -34,7 +33,7 @@ def test_bm25_of_candidates_is_fts5s(index) -> None:  # noqa: ANN001
     for text, lang in QUERIES:
         match = lexical.match_query(text, lang)
         ours = index.lexical_scores(text, lang, ids)
-        theirs = index._fts_scores(match, ids)
+        theirs = index.lexical.fts_scores(match, ids)
         assert ours.keys() == theirs.keys() and ours
         for i, v in theirs.items():
             assert ours[i] == pytest.approx(v, rel=1e-9)
@@ -49,11 +48,11 @@ def test_fold_and_tokens_match_the_fts_tokenizer() -> None:
 def test_bounded_search_scores_as_fts5_and_keeps_the_best(index, monkeypatch) -> None:  # noqa: ANN001
     for text, lang in QUERIES:
         exact = index.search_lexical(text, 5, lang)
-        monkeypatch.setattr(store_mod, "LEXICAL_POSTINGS", 1)  # every query is over the budget
+        monkeypatch.setattr(fts, "LEXICAL_POSTINGS", 1)  # every query is over the budget
         bounded = index.search_lexical(text, 5, lang)
-        monkeypatch.setattr(store_mod, "LEXICAL_POSTINGS", 10**9)
+        monkeypatch.setattr(fts, "LEXICAL_POSTINGS", 10**9)
         match = lexical.match_query(text, lang)
-        truth = index._fts_scores(match, [i for i, _ in bounded])
+        truth = index.lexical.fts_scores(match, [i for i, _ in bounded])
         # What it returns is scored on the whole query, as FTS5 scores it, best first.
         assert [s for _, s in bounded] == sorted((s for _, s in bounded), reverse=True)
         for i, s in bounded:

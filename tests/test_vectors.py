@@ -123,8 +123,8 @@ def test_store_switches_to_ivf_and_keeps_semantics(tmp_path, small_threshold):
         assert index.consistency_problems() == []
 
     reader = Index.open(path, "test/v")
-    assert reader._vectors.spec.type == IVF_SQ8
-    with reader._read() as conn:
+    assert reader.vectors.spec.type == IVF_SQ8
+    with reader.db.read() as conn:
         rows = conn.execute("SELECT c.id, e.vec FROM chunks c JOIN embeddings e ON e.hash = c.hash").fetchall()
     ids = np.array([r[0] for r in rows], dtype=np.int64)
     mat = np.stack([np.frombuffer(r[1], dtype=np.float32) for r in rows])
@@ -140,7 +140,7 @@ def test_store_switches_to_ivf_and_keeps_semantics(tmp_path, small_threshold):
     for f in path.glob("vectors-*.faiss"):
         f.unlink()
     again = Index.open(path, "test/v")
-    assert again._vectors.spec.type == IVF_SQ8 and again.size == 400 and again.consistency_problems() == []
+    assert again.vectors.spec.type == IVF_SQ8 and again.size == 400 and again.consistency_problems() == []
     again.close()
 
     # Shrinking well below the threshold goes back to exact search.
@@ -148,6 +148,6 @@ def test_store_switches_to_ivf_and_keeps_semantics(tmp_path, small_threshold):
         for i in range(1, 8):
             index.remove_document(f"d{i}.txt")
         index.save()
-        assert index._vectors.spec.type == FLAT and index.size == 50
+        assert index.vectors.spec.type == FLAT and index.size == 50
         assert index.consistency_problems() == []
     assert json.loads((path / "manifest.json").read_text())["vectors"] == {"type": FLAT}
