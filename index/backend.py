@@ -97,8 +97,8 @@ class IndexBackend(Protocol):
         need of it: `answer_data.AnswerData`); readers see the old or the new one, never a mix."""
         ...
 
-    # What answers need, stored at ingest (`answer_data.py`) where the backend `stores_answers`;
-    # a backend that does not answers from empty lookups (spans embedded at question time).
+    # What answers need, stored at ingest (`answer_data.py`) where the backend `stores_answers`
+    # (both do); one that did not would answer from empty lookups (spans embedded at question time).
     stores_answers: bool
 
     @property
@@ -124,6 +124,10 @@ class IndexBackend(Protocol):
 
     def answers_missing(self) -> list[str]:
         """Documents indexed without their answer data (to repair with `sihub warm`)."""
+        ...
+
+    def put_answers(self, path: str, answers: Any) -> bool:
+        """Store the answer data of a document indexed without it (`sihub warm`); False when it is gone."""
         ...
 
     def terms_in(self, chunk_ids: list[int], terms: set[str]) -> dict[int, set[str]]:

@@ -9,7 +9,8 @@ manifest and statistics are collections too, see `milvus_schema.py`).
 calls, `milvus_client.py`), `Registry` (what readers hold between writes: documents, the chunk
 version of each, language statistics, `milvus_registry.py`) and, in a writer, `Writer` (the
 lease, id counters, replacing a document in steps a killed writer cannot leave half done,
-`milvus_writer.py`). This module reads and searches.
+`milvus_writer.py`), and `MilvusAnswers` (what answers need, stored at ingest as the embedded
+index stores it, `milvus_answers.py`). This module reads and searches.
 
 Lexical search is Milvus's BM25 function over `lex`, the text sihub's own analyzer writes (the
 same stems as the embedded backend's FTS5 column). Milvus Lite returns BM25 scores negated and
@@ -30,9 +31,11 @@ from sihub.types import Chunk, Document, Hit
 
 from . import lexical
 from . import milvus_schema as ms
+from .answer_data import AnswerData
 from .fts import fts_token
 from .manifest import check_manifest as shared_check
 from .manifest import new_manifest
+from .milvus_answers import MilvusAnswers
 from .milvus_client import BATCH, PAGE, Collections, describe
 from .milvus_registry import Registry, copy
 from .milvus_writer import Writer, holder
@@ -69,7 +72,8 @@ class MilvusIndex:
         self._reg = Registry(self.dim)
         self._terms: dict[str, int] = {}
         self._terms_gen = -1
-        self._writer = Writer(cols, self._reg) if writable else None
+        self._answers = MilvusAnswers(cols, self.dim)
+        self._writer = Writer(cols, self._reg, self._answers) if writable else None
         self.refresh()
 
     # ---- opening ---------------------------------------------------------------------------
@@ -141,7 +145,7 @@ class MilvusIndex:
     def save(self) -> None:
         """Flush the collections (Milvus persists what it acknowledged; this seals it to storage)."""
         if self.writable:
-            for kind in ("chunks", "documents", "meta"):
+            for kind in ms.KINDS:
                 self._cols.call("flush", self._cols.name(kind))
 
     @property
@@ -403,19 +407,18 @@ class MilvusIndex:
         return out
 
     def put_document(
-        self, doc: Document, chunks: list[Chunk], vectors: dict[str, np.ndarray], answers: Any = None
+        self, doc: Document, chunks: list[Chunk], vectors: dict[str, np.ndarray], answers: AnswerData | None = None
     ) -> Document:
-        """`answers` (the quote and word vectors the embedded index stores at ingest) are not kept
-        here yet (`stores_answers`): answers embed their spans at question time on this backend."""
-        del answers
-        return self._w().put_document(doc, chunks, vectors)
+        """Add or replace a document with its chunks and, given, its answer rows (`answer_data.py`)."""
+        return self._w().put_document(doc, chunks, vectors, answers)
 
-    # ---- answer data (`index/answer_data.py`): not stored in Milvus yet ----------------------
-    # The embedded index keeps each document's quote vectors and words at ingest, so that a first
-    # answer embeds nothing but the question. This backend holds none of them (`stores_answers`
-    # is False): ingest skips computing them, answers embed the spans they weigh (remembered in
-    # the process), and the word translations of cross-language matching are not available.
-    stores_answers = False
+    def put_answers(self, path: str, answers: AnswerData) -> bool:
+        """Store the answer rows of a document indexed without them (`sihub warm`); False when it is gone."""
+        return self._w().put_answers(path, answers)
+
+    # ---- answer data (`answer_data.py`), stored at ingest in collections (`milvus_answers.py`) --
+
+    stores_answers = True
 
     @property
     def generation(self) -> int:
@@ -423,23 +426,20 @@ class MilvusIndex:
         return int(self._reg.generation)
 
     def quote_vectors(self, keys: list[bytes]) -> dict[bytes, np.ndarray]:
-        del keys
-        return {}
+        return self._answers.quote_vectors(keys)
 
     def known_words(self, words: list[str]) -> set[str]:
-        del words
-        return set()
+        return self._answers.known_words(words)
 
     def word_counts(self) -> list[tuple[str, str, int]]:
-        return []
+        return self._answers.word_counts()
 
     def word_vectors(self, words: list[str]) -> dict[str, np.ndarray]:
-        del words
-        return {}
+        return self._answers.word_vectors(words)
 
     def answers_missing(self) -> list[str]:
-        """Documents to repair with `sihub warm`: none, as this backend stores no answer data."""
-        return []
+        """Paths of the documents indexed without their answer rows (to fill in with `sihub warm`)."""
+        return sorted(d.path for i, d in self._reg.docs.items() if i not in self._reg.answered)
 
     def terms_in(self, chunk_ids: list[int], terms: set[str]) -> dict[int, set[str]]:
         """Which of `terms` (analysed, `fts_token`) each chunk's analysed text holds; chunks
@@ -462,9 +462,10 @@ class MilvusIndex:
         return self._w().remove_document(path)
 
     def prune_embeddings(self) -> int:
-        """Nothing to prune: a chunk's vector lives in its row and goes with it."""
+        """Drop the vectors of words no chunk holds any more (a chunk's vector lives in its row
+        and goes with it)."""
         self._w()
-        return 0
+        return self._answers.prune()
 
 
 def check_manifest(manifest: dict[str, Any], where: str, embedder_id: str, chunker: dict[str, Any] | None) -> None:

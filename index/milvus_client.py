@@ -35,7 +35,7 @@ GRPC_OPTIONS = {"grpc.keepalive_time_ms": 330_000, "grpc.keepalive_permit_withou
 
 
 class Collections:
-    """The three collections of one hub (`<prefix>_chunks`, `_documents`, `_meta`) on one connection."""
+    """The collections of one hub (`<prefix>_chunks`, `_documents`, `_meta`, …, `milvus_schema.KINDS`) on one connection."""
 
     def __init__(self, settings: Settings) -> None:
         self.uri = settings.milvus_uri
@@ -70,7 +70,7 @@ class Collections:
         _call(self.uri, ms.create_collections, self.client, self.prefix, dim)
 
     def drop(self) -> None:
-        for kind in ("chunks", "documents", "meta"):
+        for kind in reversed(ms.KINDS):
             if self.call("has_collection", self.name(kind)):
                 self.call("drop_collection", self.name(kind))
 
@@ -90,7 +90,8 @@ class Collections:
             if last is not None:
                 bound = f"{key} > {ms.quote(last) if isinstance(last, str) else int(last)}"
                 cond = f"({expr}) and {bound}" if expr else bound
-            rows = self.call("query", self.name(kind), filter=cond or f"{key} >= 0", output_fields=fields, limit=PAGE)
+            every = f'{key} >= ""' if kind in ms.TEXT_KEYS else f"{key} >= 0"
+            rows = self.call("query", self.name(kind), filter=cond or every, output_fields=fields, limit=PAGE)
             rows = sorted(rows, key=lambda r: r[key])
             out += rows
             if len(rows) < PAGE:

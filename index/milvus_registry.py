@@ -26,6 +26,8 @@ class Registry:
         self.docs: dict[int, Document] = {}
         self.vers: dict[int, int] = {}
         self.by_path: dict[str, int] = {}
+        self.answered: set[int] = set()
+        """Documents whose answer rows are in (`milvus_answers.py`)."""
         self.langs: dict[str, tuple[int, np.ndarray]] = {}
         """Per chunk language: number of chunks and the sum of their vectors (float64)."""
 
@@ -38,6 +40,7 @@ class Registry:
         self.docs = {int(r["id"]): ms.row_doc(r) for r in rows}
         self.vers = {int(r["id"]): int(r["ver"]) for r in rows}
         self.by_path = {d.path: i for i, d in self.docs.items()}
+        self.answered = {int(r["id"]) for r in rows if ms.row_answers(r)}
         stats = cols.meta("langs") or {}
         self.langs = {
             lang: (int(v["n"]), np.asarray(v["sum"], dtype=np.float64)) for lang, v in stats.items() if int(v["n"]) > 0
@@ -49,17 +52,22 @@ class Registry:
         """Whether a chunk of `doc_id` at version `ver` is the one readers see."""
         return self.vers.get(int(doc_id)) == int(ver)
 
-    def put(self, doc: Document, ver: int) -> None:
+    def put(self, doc: Document, ver: int, answers: bool) -> None:
         assert doc.id is not None
         self.docs[doc.id] = copy(doc)
         self.vers[doc.id] = ver
         self.by_path[doc.path] = doc.id
+        if answers:
+            self.answered.add(doc.id)
+        else:
+            self.answered.discard(doc.id)
 
     def drop(self, doc: Document) -> None:
         assert doc.id is not None
         self.docs.pop(doc.id, None)
         self.vers.pop(doc.id, None)
         self.by_path.pop(doc.path, None)
+        self.answered.discard(doc.id)
 
     def count(self, added: list[tuple[str, np.ndarray]], removed: list[tuple[str, np.ndarray]]) -> None:
         """Add chunks' (language, vector) to the statistics and take others away."""

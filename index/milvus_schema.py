@@ -1,6 +1,6 @@
 """The Milvus backend's collections, row forms, filter expressions and error lines.
 
-Three collections per hub, named `<prefix>_<name>`:
+Six collections per hub, named `<prefix>_<name>`:
 
 - `chunks`: one row per chunk version — its text, the dense vector, `lex` (the chunk's text as
   sihub's own analyzer writes it: stems, folded, see `lexical.analyze`) with Milvus's BM25
@@ -9,9 +9,14 @@ Three collections per hub, named `<prefix>_<name>`:
 - `documents`: the document registry (path, content hash, catalogue fields) and, per document,
   the chunk version readers see (`ver`);
 - `meta`: the manifest, the write lease, id counters, the generation readers poll, and the
-  per-language statistics the ranking uses (chunk counts, vector sums).
+  per-language statistics the ranking uses (chunk counts, vector sums);
+- `quotes`, `words`, `wordvecs`: what answers need, stored at ingest as the embedded index stores
+  it (`answer_data.py`, `milvus_answers.py`): the vector of each quote text of a document version
+  (keyed by the text's sha256), the index's words per chunk language with their chunk counts,
+  and each word's vector.
 
-Milvus wants a vector field in every collection: `documents` and `meta` carry a 2-d placeholder.
+Milvus wants a vector field in every collection: `documents`, `meta` and `words` carry a 2-d
+placeholder.
 """
 
 from __future__ import annotations
@@ -29,7 +34,13 @@ from .fts import fts_token
 
 SCHEMA_VERSION = 2
 """Layout of the collections below; an index with another number must be rebuilt (2: `lex`
-split as FTS5 splits it, underscores included)."""
+split as FTS5 splits it, underscores included). The answer collections came later within 2: an
+index made before them gets them empty on open, and `sihub warm` fills them in."""
+
+KINDS = ("meta", "documents", "chunks", "quotes", "words", "wordvecs")
+"""The hub's collections, `<prefix>_<kind>`."""
+TEXT_KEYS = ("meta", "quotes", "words", "wordvecs")
+"""The collections whose primary key is text."""
 
 TEXT_MAX = 65_535
 """Longest VARCHAR Milvus stores (bytes); longer text is cut at a character boundary."""
@@ -44,7 +55,7 @@ FILTER_FIELDS = ("country", "partner", "type", "year")
 
 
 def create_collections(client: Any, prefix: str, dim: int) -> None:
-    """Create the three collections (those missing), with their indexes, and load them."""
+    """Create the hub's collections (those missing), with their indexes, and load them."""
     from pymilvus import DataType, Function, FunctionType
 
     if not client.has_collection(f"{prefix}_meta"):
@@ -98,11 +109,34 @@ def create_collections(client: Any, prefix: str, dim: int) -> None:
             )
         )
         _create(client, f"{prefix}_chunks", s, [("vec", "FLAT", "IP"), ("sparse", "SPARSE_INVERTED_INDEX", "BM25")])
+    if not client.has_collection(f"{prefix}_quotes"):
+        s = client.create_schema(auto_id=False, enable_dynamic_field=False)
+        s.add_field("id", DataType.VARCHAR, is_primary=True, max_length=96)  # "<ver>:<key>"
+        s.add_field("doc_id", DataType.INT64)
+        s.add_field("ver", DataType.INT64)
+        s.add_field("key", DataType.VARCHAR, max_length=64)  # sha256 of the quote text, hex
+        s.add_field("vec", DataType.FLOAT_VECTOR, dim=dim)
+        _create(
+            client, f"{prefix}_quotes", s, [("vec", "FLAT", "IP"), ("key", "INVERTED", ""), ("doc_id", "INVERTED", "")]
+        )
+    if not client.has_collection(f"{prefix}_words"):
+        s = client.create_schema(auto_id=False, enable_dynamic_field=False)
+        s.add_field("id", DataType.VARCHAR, is_primary=True, max_length=1100)  # "<lang>:<word>"
+        s.add_field("lang", DataType.VARCHAR, max_length=32)
+        s.add_field("word", DataType.VARCHAR, max_length=1024)
+        s.add_field("chunks", DataType.INT64)
+        s.add_field("v", DataType.FLOAT_VECTOR, dim=PLACEHOLDER_DIM)
+        _create(client, f"{prefix}_words", s, [("v", "FLAT", "IP")])
+    if not client.has_collection(f"{prefix}_wordvecs"):
+        s = client.create_schema(auto_id=False, enable_dynamic_field=False)
+        s.add_field("id", DataType.VARCHAR, is_primary=True, max_length=1024)  # the word
+        s.add_field("vec", DataType.FLOAT_VECTOR, dim=dim)
+        _create(client, f"{prefix}_wordvecs", s, [("vec", "FLAT", "IP")])
 
 
 def load_collections(client: Any, prefix: str) -> None:
     """Load the hub's collections into memory (a restarted Milvus Lite server holds them released)."""
-    for kind in ("meta", "documents", "chunks"):
+    for kind in KINDS:
         name = f"{prefix}_{kind}"
         if client.has_collection(name):
             client.load_collection(name)
@@ -111,7 +145,10 @@ def load_collections(client: Any, prefix: str) -> None:
 def _create(client: Any, name: str, schema: Any, indexes: list[tuple[str, str, str]]) -> None:
     params = client.prepare_index_params()
     for field_name, kind, metric in indexes:
-        params.add_index(field_name, index_type=kind, metric_type=metric)
+        if metric:
+            params.add_index(field_name, index_type=kind, metric_type=metric)
+        else:  # a scalar index
+            params.add_index(field_name, index_type=kind)
     # Strong: a read sees every write acknowledged before it (the document flip included).
     client.create_collection(name, schema=schema, index_params=params, consistency_level="Strong")
 
@@ -177,7 +214,8 @@ def row_chunk(r: dict[str, Any]) -> Chunk:
     )
 
 
-def doc_row(doc: Document, ver: int) -> dict[str, Any]:
+def doc_row(doc: Document, ver: int, answers: bool = False) -> dict[str, Any]:
+    """The registry row of `doc` at chunk version `ver`; `answers`: its answer rows are in."""
     data = {
         "title": doc.title,
         "lang": doc.lang,
@@ -190,11 +228,17 @@ def doc_row(doc: Document, ver: int) -> dict[str, Any]:
         "ingested_at": doc.ingested_at,
         "chunks": doc.chunks,
         "reader": doc.reader,
+        "answers": answers,
     }
     text = json.dumps(data, ensure_ascii=False)
     if len(text.encode("utf-8")) > TEXT_MAX:
         raise SihubError(f"{doc.path}: catalogue fields too long to store ({len(text)} characters)")
     return {"id": int(doc.id or 0), "path": cut(doc.path, 4096), "ver": ver, "doc": text, "v": PLACEHOLDER}
+
+
+def row_answers(r: dict[str, Any]) -> bool:
+    """Whether a registry row's document has its answer rows in."""
+    return bool(json.loads(r["doc"]).get("answers"))
 
 
 def row_doc(r: dict[str, Any]) -> Document:

@@ -6,6 +6,9 @@ ran on the same machine: its process is seen to be gone). A document is
 replaced in three steps — its new chunks written under a new version number, then the registry
 row flipped to that version, then the chunks of other versions deleted — after a `pending`
 record names the document, so the next writer finishes or undoes what a killed one left.
+A document's answer rows (`milvus_answers.py`) go with its chunks: quote rows under the same
+version, word counts changed before the version is published (recounted by the next writer
+when one was killed midway).
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import os
 import socket
 import time
 import uuid
-from datetime import UTC, datetime
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +28,9 @@ from sihub.types import Chunk, Document
 
 from . import lexical
 from . import milvus_schema as ms
+from .answer_data import AnswerData
+from .manifest import now
+from .milvus_answers import MilvusAnswers, words_of
 from .milvus_client import Collections
 from .milvus_registry import Registry, copy
 
@@ -32,16 +38,13 @@ LEASE_SECONDS = 30.0
 """How long a writer's lease lasts without renewal (it renews at every write)."""
 
 
-def _now() -> str:
-    return datetime.now(UTC).replace(microsecond=0).isoformat()
-
-
 class Writer:
     """Writes of one process that holds the hub's lease (taken when made; `release` gives it back)."""
 
-    def __init__(self, cols: Collections, reg: Registry) -> None:
+    def __init__(self, cols: Collections, reg: Registry, answers: MilvusAnswers) -> None:
         self.cols = cols
         self.reg = reg
+        self.answers = answers
         self.owner = uuid.uuid4().hex
         self.until = 0.0
         lease = cols.meta("lease")
@@ -99,11 +102,15 @@ class Writer:
         got = self.cols.get("documents", [doc_id], ["ver"])
         if not got:  # a removal, or a first version never flipped in: none of its chunks stays
             self.cols.delete("chunks", filter=f"doc_id == {doc_id}")
+            self.answers.drop_quotes(doc_id, None)
         else:  # flipped or not, the registry's version is the one to keep
             self.cols.delete("chunks", filter=f"doc_id == {doc_id} and ver != {int(got[0]['ver'])}")
+            self.answers.drop_quotes(doc_id, int(got[0]["ver"]))
         self.reg.langs = {}
-        rows = self.cols.query("chunks", "", ["id", "doc_id", "ver", "lang", "vec"])
-        self.reg.count([(r["lang"], r["vec"]) for r in rows if self.reg.live(r["doc_id"], r["ver"])], [])
+        rows = self.cols.query("chunks", "", ["id", "doc_id", "ver", "lang", "heading", "text", "vec"])
+        live = [r for r in rows if self.reg.live(r["doc_id"], r["ver"])]
+        self.reg.count([(r["lang"], r["vec"]) for r in live], [])
+        self.answers.recount(words_of(r for r in live if int(r["doc_id"]) in self.reg.answered))
         self.publish({"langs": self.reg.langs_json(), "pending": None})
 
     def publish(self, records: dict[str, Any] | None = None) -> None:
@@ -115,13 +122,16 @@ class Writer:
         self.renew()
         self.cols.set_meta({"base": str(Path(folder).resolve())})
 
-    def put_document(self, doc: Document, chunks: list[Chunk], vectors: dict[str, np.ndarray]) -> Document:
-        """Write the new chunks under a new version, flip the registry to it, delete the old ones."""
+    def put_document(
+        self, doc: Document, chunks: list[Chunk], vectors: dict[str, np.ndarray], answers: AnswerData | None = None
+    ) -> Document:
+        """Write the new chunks (and answer rows) under a new version, flip the registry to it,
+        delete the old ones."""
         self.renew()
         old_id = self.reg.by_path.get(doc.path)
         doc.id = old_id if old_id is not None else self._take("doc")
         doc.chunks = len(chunks)
-        doc.ingested_at = _now()
+        doc.ingested_at = now()
         ver = self._take("ver")
         first = self._take("chunk", max(1, len(chunks)))
         # Recorded before any row is written: no id is handed out twice, and the next writer
@@ -133,29 +143,61 @@ class Writer:
             lex = ms.lex_words(lexical.analyze(f"{c.heading}\n{c.text}", c.lang))
             rows.append(ms.chunk_row(c, doc, ver, lex, vectors[c.hash]))
         self.cols.upsert("chunks", rows)
+        if answers is not None:
+            self.answers.put(doc.id, ver, answers)
         self.renew()
-        self.replace(doc, ver, [(c.lang, vectors[c.hash]) for c in chunks])
+        self.replace(doc, ver, [(c.lang, vectors[c.hash]) for c in chunks], answers.words if answers else None)
         return doc
 
-    def replace(self, doc: Document, ver: int | None, added: list[tuple[str, np.ndarray]]) -> None:
-        """Flip the registry row of `doc` to `ver` (None: remove it), delete the chunks of other
-        versions, update the statistics and publish."""
+    def replace(
+        self,
+        doc: Document,
+        ver: int | None,
+        added: list[tuple[str, np.ndarray]],
+        words: Counter[tuple[str, str]] | None = None,
+    ) -> None:
+        """Flip the registry row of `doc` to `ver` (None: remove it), delete the chunks (and quote
+        rows) of other versions, update the statistics and word counts (`words`: of the new
+        chunks, when their answer rows are written) and publish."""
         assert doc.id is not None
         old = self.reg.vers.get(doc.id)
+        counted = doc.id in self.reg.answered
         removed: list[tuple[str, np.ndarray]] = []
+        rows: list[dict[str, Any]] = []
         if old is not None:
-            rows = self.cols.query("chunks", f"doc_id == {doc.id} and ver == {old}", ["id", "lang", "vec"])
+            fields = ["id", "lang", "vec", *(["heading", "text"] if counted else [])]
+            rows = self.cols.query("chunks", f"doc_id == {doc.id} and ver == {old}", fields)
             removed = [(r["lang"], r["vec"]) for r in rows]
         if ver is None:
             self.cols.delete("documents", ids=[doc.id])
             self.cols.delete("chunks", filter=f"doc_id == {doc.id}")
             self.reg.drop(doc)
         else:
-            self.cols.upsert("documents", [ms.doc_row(doc, ver)])
+            self.cols.upsert("documents", [ms.doc_row(doc, ver, words is not None)])
             self.cols.delete("chunks", filter=f"doc_id == {doc.id} and ver != {ver}")
-            self.reg.put(doc, ver)
+            self.reg.put(doc, ver, words is not None)
+        self.answers.drop_quotes(doc.id, ver)
+        self.answers.count(words or Counter(), words_of(rows) if counted else Counter())
         self.reg.count(added, removed)
         self.publish({"langs": self.reg.langs_json(), "pending": None})
+
+    def put_answers(self, path: str, answers: AnswerData) -> bool:
+        """Store the answer rows of a document already indexed (`sihub warm`), replacing what it
+        had; False when the document is gone."""
+        self.renew()
+        i = self.reg.by_path.get(path)
+        if i is None:
+            return False
+        doc, ver = copy(self.reg.docs[i]), self.reg.vers[i]
+        self.cols.set_meta({"pending": {"doc": i, "ver": ver}})  # a killed writer: counts redone
+        rows = self.cols.query("chunks", f"doc_id == {i} and ver == {ver}", ["id", "lang", "heading", "text"])
+        self.answers.drop_quotes(i, None)
+        self.answers.put(i, ver, answers)
+        self.answers.count(answers.words, words_of(rows) if i in self.reg.answered else Counter())
+        self.cols.upsert("documents", [ms.doc_row(doc, ver, True)])
+        self.reg.put(doc, ver, True)
+        self.publish({"pending": None})
+        return True
 
     def update_meta(self, path: str, meta: dict[str, Any], mtime: float | None = None) -> None:
         """New catalogue fields (and mtime): the registry row and the chunks' filter fields."""
@@ -173,8 +215,8 @@ class Writer:
             for name in ms.FILTER_FIELDS:
                 r[name] = ms.cut(ms.filter_value(meta.get(name)), 1024)
         self.cols.upsert("chunks", rows)
-        self.cols.upsert("documents", [ms.doc_row(doc, ver)])
-        self.reg.put(doc, ver)
+        self.cols.upsert("documents", [ms.doc_row(doc, ver, i in self.reg.answered)])
+        self.reg.put(doc, ver, i in self.reg.answered)
         self.publish()
 
     def remove_document(self, path: str) -> bool:

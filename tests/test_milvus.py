@@ -87,19 +87,30 @@ def test_the_api_answers_the_same_on_milvus(site: Settings) -> None:
         assert not any(f.endswith("umea.md") for f in (d["file"] for d in c.get("/api/documents").json()["documents"]))
 
 
-def test_both_backends_satisfy_the_interface_and_rank_alike(tmp_path: Path, request: pytest.FixtureRequest) -> None:
-    """The same folder on the embedded index and on Milvus Lite: the same passages, in the same order."""
+@pytest.fixture(scope="module")
+def pair(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> list[Settings]:
+    """The same folder ingested on the embedded index and on Milvus Lite; both settings."""
+    root = tmp_path_factory.mktemp("pair")
     # Words joined by underscores count as separate words on both (FTS5's tokenizer splits them).
     extra = {"en/codes.md": "# Annual_report_2023\n\nThe annual_report covers field_work in 2023 and budget_lines.\n"}
-    folder = write_tree(tmp_path / "docs", {**DOCS, **extra})
-    hubs = []
+    folder = write_tree(root / "docs", {**DOCS, **extra})
+    out = []
     for kind in ("embedded", "milvus-lite"):
-        s = Settings.from_env(env={}, index=tmp_path / kind, **backend_settings(kind, tmp_path, request))
+        s = Settings.from_env(env={}, index=root / kind, **backend_settings(kind, root, request))
         a = Assistant(s)
-        assert not a.ingest([folder]).failed
-        assert isinstance(a.index, IndexBackend)
-        hubs.append(a)
+        try:
+            assert not a.ingest([folder]).failed
+        finally:
+            a.close()
+        out.append(s)
+    return out
+
+
+def test_both_backends_satisfy_the_interface_and_rank_alike(pair: list[Settings]) -> None:
+    """The same folder on the embedded index and on Milvus Lite: the same passages, in the same order."""
+    hubs = [Assistant(s) for s in pair]
     try:
+        assert all(isinstance(a.index, IndexBackend) for a in hubs)
         for q in (
             "sociala företag upphandling",
             "Sociālā uzņēmuma likums 2018",
@@ -107,14 +118,14 @@ def test_both_backends_satisfy_the_interface_and_rank_alike(tmp_path: Path, requ
             "annual report 2023 field work",
         ):
             for mode in ("hybrid", "dense", "lexical"):
-                # The indexes alone: the word translations the Assistant adds come from answer data
-                # only the embedded index stores so far (`stores_answers`).
                 ranked = [
                     [(h.chunk.path, h.chunk.start) for h in retrieve(a.index, a.embedder, parse_query(q), 5, mode)]
                     for a in hubs
                 ]
                 assert ranked[0] == ranked[1], (q, mode)
-        assert hubs[0].index.stores_answers and not hubs[1].index.stores_answers
+            # Through the Assistant: with the word translations read from each index's answer data.
+            found = [[(h.chunk.path, h.chunk.start) for h in a.search(q, k=5)] for a in hubs]
+            assert found[0] == found[1], q
         means = [a.index.language_means() for a in hubs]
         assert set(means[0]) == set(means[1])
         for lang in means[0]:
@@ -123,6 +134,37 @@ def test_both_backends_satisfy_the_interface_and_rank_alike(tmp_path: Path, requ
         terms = ["social", "malmo", "report", "2023", "field", "annual_report"]
         assert hubs[0].index.term_counts(terms) == hubs[1].index.term_counts(terms)
         assert hubs[1].index.term_counts(["report", "field"]) == {"report": 1, "field": 1}
+    finally:
+        for a in hubs:
+            a.close()
+
+
+def test_both_backends_store_the_answer_data_and_answer_alike(pair: list[Settings]) -> None:
+    """Quote and word vectors stored at ingest on Milvus as in the embedded index: a fresh process
+    answers as the embedded index does, embedding no span at question time."""
+    hubs = [Assistant(s) for s in pair]
+    try:
+        assert all(a.index.stores_answers and a.index.answers_missing() == [] for a in hubs)
+        counts = [a.index.word_counts() for a in hubs]
+        assert counts[0] == counts[1] and len(counts[0]) > 20
+        words = sorted({w for _, w, _ in counts[0]})
+        assert hubs[0].index.known_words(words) == hubs[1].index.known_words(words) == set(words)
+        vecs = [a.index.word_vectors(words) for a in hubs]
+        assert all(np.allclose(vecs[0][w], vecs[1][w], atol=1e-6) for w in words)
+        found = 0
+        for q in (
+            "Combien de projets l'incubateur de Nantes a-t-il accompagnés ?",
+            "Hur många personer fick anställning genom upphandlingen i Malmö?",
+            "When did the Latvian social enterprise law enter into force?",
+            "How many social enterprises did the ministry register?",
+        ):
+            answers = [a.ask(q) for a in hubs]
+            assert answers[0].found == answers[1].found and answers[0].answer == answers[1].answer, q
+            cited = [[(c.file, c.quote) for c in x.citations] for x in answers]
+            assert cited[0] == cited[1], q
+            found += answers[0].found
+        assert found >= 2
+        assert hubs[1].vectors.embedded == 0  # every span's vector came from the collections
     finally:
         for a in hubs:
             a.close()
