@@ -24,6 +24,7 @@ from sihub.assistant.query import parse_query  # noqa: E402
 from sihub.assistant.retrieve import retrieve  # noqa: E402
 from sihub.errors import IndexLockedError, IndexMissingError  # noqa: E402
 from sihub.index import milvus_client, milvus_writer  # noqa: E402
+from sihub.index.answer_data import AnswerData, chunk_words, lexical_text, quote_key  # noqa: E402
 from sihub.index.backend import IndexBackend, open_index  # noqa: E402
 from sihub.index.embedder import make_embedder  # noqa: E402
 from sihub.index.store import Index  # noqa: E402
@@ -214,6 +215,51 @@ def test_a_writer_that_dies_midway_leaves_no_half_document(
         assert reader.consistency_problems() == [] and reader.stats()["chunks"] == 4
         means = reader.language_means()
         assert means["sv"][0] == 4
+
+
+def _answers(chunks: list[Chunk]) -> AnswerData:
+    """A document's answer data as the ingest makes it (here each chunk's text is its one quote)."""
+    words = chunk_words(lexical_text(c) for c in chunks)
+    distinct = sorted({w for _, w in words})
+    return AnswerData(
+        {quote_key(c.text): v for c, v in zip(chunks, EMB.embed_passages([c.text for c in chunks]), strict=True)},
+        words,
+        dict(zip(distinct, EMB.embed_queries(distinct), strict=True)),
+    )
+
+
+def test_answer_data_of_a_writer_killed_midway_is_made_whole_by_the_next(
+    tmp_path: Path, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Killed after flipping a document to its new version but before counting its words: the
+    next writer recounts them, and drops the quote rows of the version no reader sees; the word
+    counts and quotes are then those of an index that never saw the old version."""
+    monkeypatch.setattr(milvus_writer, "LEASE_SECONDS", 1.0)
+    old, new, other = "gammal text om kooperativ|andra stycket", "ny text om cyklar|tre|fyra", "ett annat kooperativ"
+    s = Settings.from_env(env={}, index=tmp_path / "index", **backend_settings("milvus-lite", tmp_path, request))
+    with _writer(s) as w:
+        for path, text in (("a.md", old), ("b.md", other)):
+            doc, chunks, vecs = _doc(path, text)
+            w.put_document(doc, chunks, vecs, _answers(chunks))
+    dying = _writer(s)
+    doc, chunks, vecs = _doc("a.md", new)
+    monkeypatch.setattr(dying._writer.answers, "count", lambda *a: (_ for _ in ()).throw(KeyboardInterrupt()))
+    with pytest.raises(KeyboardInterrupt):
+        dying.put_document(doc, chunks, vecs, _answers(chunks))
+    time.sleep(1.1)  # the dead writer's lease runs out
+    clean = Settings.from_env(env={}, index=tmp_path / "clean", milvus_uri=str(tmp_path / "clean.db"), backend="milvus")
+    with _writer(s) as w, _writer(clean) as c:
+        for path, text in (("b.md", other), ("a.md", new)):
+            doc, chunks, vecs = _doc(path, text)
+            c.put_document(doc, chunks, vecs, _answers(chunks))
+        assert w.word_counts() == c.word_counts() and ("sv", "cyklar", 1) in w.word_counts()
+        assert ("sv", "kooperativ", 1) in w.word_counts() and ("sv", "gammal", 1) not in w.word_counts()
+        keys = [quote_key(t) for t in (old + "|" + new + "|" + other).split("|")]
+        assert set(w.quote_vectors(keys)) == set(c.quote_vectors(keys)) == set(keys[2:])
+        assert w.answers_missing() == [] and w.consistency_problems() == []
+        assert w.prune_embeddings() == 3  # the vectors of "gammal", "andra", "stycket"
+        assert w.known_words(["gammal", "cyklar"]) == {"cyklar"}
+    dying.close()
 
 
 def test_a_catalogue_change_reaches_the_filters(tmp_path: Path, request: pytest.FixtureRequest) -> None:
