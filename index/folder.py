@@ -12,6 +12,7 @@ import errno
 import fcntl
 import json
 import os
+import shutil
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,6 +20,8 @@ from pathlib import Path
 from typing import IO, Any
 
 from sihub.errors import IndexLockedError, IndexMismatchError, SihubError
+
+from .fast_lexical import PREFIX as FAST_PREFIX
 
 MANIFEST = "manifest.json"
 DB = "sihub.db"
@@ -130,6 +133,8 @@ def destroy(path: Path) -> None:
         for name in os.listdir(path):
             if name in (MANIFEST, DB, f"{DB}-wal", f"{DB}-shm") or name.startswith("vectors-"):
                 (path / name).unlink(missing_ok=True)
+            elif name.startswith((FAST_PREFIX, f".{FAST_PREFIX}")):  # the Tantivy copies
+                shutil.rmtree(path / name, ignore_errors=True)
 
 
 def _take(fh: IO[str], path: Path, close: bool = True) -> None:

@@ -14,6 +14,7 @@ from collections.abc import Callable, Hashable
 import numpy as np
 
 from . import bm25, lexical
+from .fast_lexical import FastLexical
 from .sqlite_db import Database, in_parts
 
 # The lexical search's budget: when the query's terms are held by more chunks than this in all
@@ -24,6 +25,10 @@ from .sqlite_db import Database, in_parts
 # 0.97; 50,000 is exact for most questions there. An index under ~20,000 chunks is always exact.
 LEXICAL_POSTINGS = 20_000
 LEXICAL_CANDIDATES = 2
+# From this many chunks on, the lexical top-k comes from the index's Tantivy copy when it is of
+# the index's generation (`fast_lexical.py`): its candidates, scored here with FTS5's BM25. Below,
+# FTS5 ranks exactly and fast enough (every eval set and the demo corpus are below).
+FAST_MIN_ROWS = LEXICAL_POSTINGS
 
 
 def fts_token(term: str) -> str:
@@ -35,10 +40,18 @@ def fts_token(term: str) -> str:
 class LexicalIndex:
     """The `chunks_fts` table: one row per chunk (rowid = chunk id), its analysed heading and text."""
 
-    def __init__(self, db: Database, state: Callable[[], Hashable]) -> None:
+    def __init__(
+        self,
+        db: Database,
+        state: Callable[[], Hashable],
+        fast: FastLexical | None = None,
+        generation: Callable[[], int] | None = None,
+    ) -> None:
         self.db = db
         self._state = state  # what the cached averages are keyed by (changes with every commit)
         self._averages: tuple[Hashable, tuple[int, float]] | None = None
+        self.fast = fast  # the Tantivy copy, and the generation the readers see, for large indexes
+        self._generation = generation
 
     # ---- writing (inside the writer's transaction) -------------------------------------------
 
@@ -68,16 +81,21 @@ class LexicalIndex:
     def search(self, text: str, k: int, lang: str = "und", ids: np.ndarray | None = None) -> list[tuple[int, float]]:
         """Top-k (chunk id, BM25 score, higher is better) from the FTS5 index.
 
-        FTS5 ranks every row holding a term of the query. When the query's terms together
-        are held more than LEXICAL_POSTINGS times, only its rarest terms within that budget
-        choose the candidates (the best `LEXICAL_CANDIDATES`·k by their BM25), and the
-        candidates are then scored on the whole query, as FTS5 would score them (`bm25.py`).
-        Smaller indexes are ranked exactly as before.
+        FTS5 ranks every row holding a term of the query. From `FAST_MIN_ROWS` chunks on, the
+        index's Tantivy copy proposes the `LEXICAL_CANDIDATES`·k best on every term (block-max
+        WAND skips what cannot reach them), when it is of this generation. Otherwise, when the
+        query's terms together are held more than LEXICAL_POSTINGS times, only its rarest terms
+        within that budget choose the candidates. Either way the candidates are then scored on
+        the whole query, as FTS5 would score them (`bm25.py`). Smaller indexes are ranked
+        exactly as before.
         """
         match = lexical.match_query(text, lang)
         if match is None or k <= 0:
             return []
         if ids is None:
+            fast = self._search_fast(text, lang, k)
+            if fast is not None:
+                return fast
             bounded = self._search_bounded(text, lang, k)
             if bounded is not None:
                 return bounded
@@ -101,6 +119,26 @@ class LexicalIndex:
                 ][:k]
         return [(int(r[0]), float(r[1])) for r in rows]
 
+    def _search_fast(self, text: str, lang: str, k: int) -> list[tuple[int, float]] | None:
+        """`search` through the Tantivy copy; None below `FAST_MIN_ROWS` chunks, for a query with
+        a phrase of several tokens, or while no copy of this generation is ready (one is then
+        built in the background)."""
+        if self.fast is None or self._generation is None:
+            return None
+        phrases = [bm25.tokens(t) for t in lexical.query_terms(text, lang)[:64]]
+        if not phrases or any(len(p) != 1 for p in phrases):
+            return None
+        with self.db.read() as conn:
+            rows, _ = self._fts_averages(conn)
+        if rows < FAST_MIN_ROWS:
+            return None
+        terms = [p[0] for p in phrases]
+        found = self.fast.candidates(terms, max(LEXICAL_CANDIDATES * k, k), self._generation())
+        if found is None:
+            return None
+        scores = self._bm25_of(terms, found)
+        return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))[:k]
+
     def _search_bounded(self, text: str, lang: str, k: int) -> list[tuple[int, float]] | None:
         """`search` within the postings budget; None when the whole query fits in it."""
         phrases = [bm25.tokens(t) for t in lexical.query_terms(text, lang)[:64]]
@@ -113,8 +151,8 @@ class LexicalIndex:
         chosen: list[str] = []
         spent = 0
         for t in sorted(dict.fromkeys(terms), key=lambda t: df.get(t, 0)):
-            if chosen and spent + df.get(t, 0) > LEXICAL_POSTINGS:
-                break
+            if spent and spent + df.get(t, 0) > LEXICAL_POSTINGS:
+                break  # (terms no chunk holds spend nothing: the rarest held term always comes in)
             chosen.append(t)
             spent += df.get(t, 0)
         if not spent:

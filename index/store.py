@@ -32,6 +32,7 @@ from sihub.types import Chunk, Document, Hit
 
 from . import folder
 from .answer_data import AnswerData, AnswerTables
+from .fast_lexical import FastLexical
 from .folder import DB, LOCK, MANIFEST, WriteLock, write_atomic
 from .fts import LEXICAL_CANDIDATES, LEXICAL_POSTINGS, LexicalIndex, fts_token
 from .generations import VectorGenerations
@@ -67,7 +68,7 @@ class Index:
         self._lock_file = WriteLock(path) if writable else None
         self.db = Database(path)
         self.vectors = VectorGenerations(path, self.db, self.dim, manifest)
-        self.lexical = LexicalIndex(self.db, self._state)
+        self.lexical = LexicalIndex(self.db, self._state, FastLexical(path, path / DB), lambda: self.vectors.generation)
         self.rows = DocumentRows(self.db)
         self.statistics = Statistics(self.db, self._state)
         self.answers = AnswerTables(self.db, self.dim)

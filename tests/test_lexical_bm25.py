@@ -25,6 +25,7 @@ def index(tiny_folder: Path, tmp_path: Path):  # noqa: ANN201
     a = Assistant(Settings.from_env(env={}, index=tmp_path / "index", embedder="hash"))
     a.ingest([tiny_folder])
     yield a.index
+    a.index.lexical.fast.wait(60)  # a copy built in the background is done before the folder goes
     a.close()
 
 
@@ -59,3 +60,61 @@ def test_bounded_search_scores_as_fts5_and_keeps_the_best(index, monkeypatch) ->
             assert s == pytest.approx(truth[i], rel=1e-9)
         # The rarest term chooses the candidates: the exact best holds it or ranks among them.
         assert bounded and bounded[0][1] <= exact[0][1] + 1e-9
+
+
+def test_bounded_search_skips_terms_no_chunk_holds(index, monkeypatch) -> None:  # noqa: ANN001
+    # Words the index does not know spend nothing of the budget: the rarest word it holds still
+    # chooses candidates, however frequent (it used to come back empty).
+    text = "zzqxv wwyyq social"
+    assert index.term_counts(["zzqxv", "wwyyq"]) == {"zzqxv": 0, "wwyyq": 0}
+    assert index.term_counts(["social"])["social"] > 1
+    monkeypatch.setattr(fts, "LEXICAL_POSTINGS", 1)
+    assert index.search_lexical(text, 3, "en")
+
+
+def test_the_tantivy_copy_gives_the_exact_top_and_follows_the_index(index, tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    from sihub.index import fast_lexical
+
+    if not fast_lexical.available():
+        pytest.skip("tantivy is not installed")
+    exact = {q: index.search_lexical(q[0], 5, q[1]) for q in QUERIES}
+    monkeypatch.setattr(fast_lexical, "REBUILD_GAP_S", 0.0)
+    monkeypatch.setattr(fts, "FAST_MIN_ROWS", 1)  # the copy's path on this small index
+    copy = index.lexical.fast
+    used = []
+    real = copy.candidates
+
+    def spy(terms, n, generation):  # noqa: ANN001, ANN202
+        out = real(terms, n, generation)
+        used.append(out is not None)
+        return out
+
+    monkeypatch.setattr(copy, "candidates", spy)
+    # No copy yet: FTS5 answers, and a copy of this generation is built in the background.
+    assert index.search_lexical(QUERIES[0][0], 5, QUERIES[0][1]) == exact[QUERIES[0]]
+    copy.wait(60)
+    assert used == [False]
+    first = index.vectors.generation
+    assert (index.path / f"{fast_lexical.PREFIX}{first}").is_dir()
+    for (text, lang), want in exact.items():
+        got = index.search_lexical(text, 5, lang)
+        # Tantivy proposes, FTS5's BM25 scores: the exact ranking's scores, best first.
+        assert [round(s, 9) for _, s in got] == [round(s, 9) for _, s in want]
+    assert used == [False] + [True] * len(QUERIES)
+    # A new document moves the index on: the old copy is not used, a new one replaces it.
+    extra = tmp_path / "extra"
+    extra.mkdir()
+    (extra / "note.md").write_text("# Kompetenscentrum\n\nEtt kompetenscentrum för sociala företag i Malmö.\n")
+    writer = Assistant(Settings.from_env(env={}, index=index.path, embedder="hash"))
+    try:
+        writer.ingest([extra])
+    finally:
+        writer.close()
+    text, lang = QUERIES[1]
+    index.consistent(lambda: index.search_lexical(text, 5, lang))  # a search reads the new generation
+    copy.wait(60)
+    assert index.vectors.generation > first and used[-1] is False
+    got = index.consistent(lambda: index.search_lexical(text, 5, lang))
+    assert used[-1] is True
+    assert any("Malmö" in h.chunk.text for h in index.hits_for(got))
+    assert not (index.path / f"{fast_lexical.PREFIX}{first}").exists()
