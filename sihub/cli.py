@@ -71,7 +71,7 @@ def main(ctx: click.Context, index: Path | None, embedder: str | None, backend: 
     \b
     Example:
       sihub ingest corpus/
-      sihub ask "Vilka verktyg behövs för att bygga kapacitet för social innovation?"
+      sihub ask "Vilka verktyg mäter social påverkan?"
       sihub serve
       SIHUB_MILVUS_URI=http://milvus:19530 sihub --backend milvus serve
     """
