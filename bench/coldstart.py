@@ -17,17 +17,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
-from common import ROOT, free_port, percentiles, report, run_info, table, wait_healthy
-
-SIHUB = [sys.executable, "-m", "sihub.cli"]
+from common import ROOT, SIHUB, percentiles, report, run_info, served, table, wait_healthy
 
 QUESTIONS = [
     ("en", "Which organisations run incubators for social enterprises?"),
@@ -78,17 +74,8 @@ def main(argv: list[str] | None = None) -> int:
                            check=True, stdout=subprocess.DEVNULL)  # fmt: skip
             ingest_s = time.perf_counter() - t
             ingest_load = [round(x, 2) for x in os.getloadavg()]
-        port = free_port()
-        base = f"http://127.0.0.1:{port}"
         env["SIHUB_LIBRARY"] = str(Path(tmp) / "library")
-        t0 = time.perf_counter()
-        server = subprocess.Popen(
-            [*SIHUB, "--index", str(index), "serve", "--host", "127.0.0.1", "--port", str(port)],
-            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
-        )  # fmt: skip
-        log: list[str] = []
-        threading.Thread(target=lambda: log.extend(server.stdout), daemon=True).start()  # type: ignore[arg-type]
-        try:
+        with served(index, env) as (server, base, log, t0):
             if not wait_healthy(base, server, args.startup_timeout):
                 raise SystemExit(
                     f"sihub serve did not start within {args.startup_timeout:.0f} s: {''.join(log)[-2000:]}"
@@ -113,13 +100,6 @@ def main(argv: list[str] | None = None) -> int:
                             load1,
                         ]
                     )
-        finally:
-            if server.poll() is None:
-                os.killpg(server.pid, signal.SIGTERM)
-                try:
-                    server.wait(10)
-                except subprocess.TimeoutExpired:
-                    os.killpg(server.pid, signal.SIGKILL)
     info["load_after"] = [round(x, 2) for x in os.getloadavg()]
     p = percentiles(times)
     data = {

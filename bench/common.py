@@ -10,11 +10,15 @@ import json
 import os
 import resource
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -203,3 +207,30 @@ def wait_healthy(base: str, proc: subprocess.Popen, timeout: float) -> bool:
             pass
         time.sleep(0.1)
     return False
+
+
+SIHUB = [sys.executable, "-m", "sihub.cli"]
+
+
+@contextmanager
+def served(index: Path, env: dict[str, str]) -> Iterator[tuple[subprocess.Popen, str, list[str], float]]:
+    """`sihub serve` over `index` on a free loopback port, for the benches that time it through
+    HTTP: (the process, its base URL, its output as it comes, the time it was started); the
+    process group is stopped on the way out."""
+    port = free_port()
+    t0 = time.perf_counter()
+    server = subprocess.Popen(
+        [*SIHUB, "--index", str(index), "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+    )  # fmt: skip
+    log: list[str] = []
+    threading.Thread(target=lambda: log.extend(server.stdout), daemon=True).start()  # type: ignore[arg-type]
+    try:
+        yield server, f"http://127.0.0.1:{port}", log, t0
+    finally:
+        if server.poll() is None:
+            os.killpg(server.pid, signal.SIGTERM)
+            try:
+                server.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(server.pid, signal.SIGKILL)

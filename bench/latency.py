@@ -368,6 +368,29 @@ def demo(args) -> int:  # noqa: ANN001
     return 0
 
 
+def setup(args: Any, prefix: str) -> tuple[dict, list[str], Any, np.ndarray, dict, Path, Any]:
+    """What a run over synthetic indexes starts from (here and in latency_milvus.py): the run's
+    info, the questions, the embedder, the questions' vectors (the synthetic topics), the chunker
+    settings, and the work folder (a temporary one, to clean up, unless `--workdir`)."""
+    from sihub.assistant import Assistant
+    from sihub.settings import Settings
+
+    info = run_info()
+    questions = mixed_questions(args.questions or 100)
+    base = Assistant(Settings.from_env(embedder=args.embedder))
+    emb = base.embedder
+    qcentres = emb.embed_queries(questions)
+    chunker = base.chunker.as_dict()
+    tmp = None
+    if args.workdir is None:
+        tmp = tempfile.TemporaryDirectory(prefix=prefix)
+        work = Path(tmp.name)
+    else:
+        work = args.workdir
+        work.mkdir(parents=True, exist_ok=True)
+    return info, questions, emb, qcentres, chunker, work, tmp
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", default="10000,100000,1000000", help="comma-separated chunk counts")
@@ -393,22 +416,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return run(args)
 
-    from sihub.assistant import Assistant
-    from sihub.settings import Settings
-
-    info = run_info()
-    questions = mixed_questions(args.questions or 100)
-    base = Assistant(Settings.from_env(embedder=args.embedder))
-    emb = base.embedder
-    qcentres = emb.embed_queries(questions)
-    chunker = base.chunker.as_dict()
-    tmp = None
-    if args.workdir is None:
-        tmp = tempfile.TemporaryDirectory(prefix="sihub-bench-latency-")
-        work = Path(tmp.name)
-    else:
-        work = args.workdir
-        work.mkdir(parents=True, exist_ok=True)
+    info, questions, emb, qcentres, chunker, work, tmp = setup(args, "sihub-bench-latency-")
     results = []
     try:
         for n in [int(x) for x in args.sizes.split(",") if x.strip()]:

@@ -19,13 +19,11 @@ import gc
 import hashlib
 import os
 import sys
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
-from common import mixed_questions, percentiles, report, run_info, table
+from common import percentiles, report, table
 
 
 def build_milvus(settings: Any, n: int, vectors: np.ndarray, embedder_id: str, chunker: dict) -> float:
@@ -101,22 +99,9 @@ def measure(settings: Any, questions: list[str]) -> dict[str, Any]:
 def run(args: Any) -> int:
     import latency
 
-    from sihub.assistant import Assistant
     from sihub.settings import Settings
 
-    info = run_info()
-    questions = mixed_questions(args.questions or 100)
-    base = Assistant(Settings.from_env(embedder=args.embedder))
-    emb = base.embedder
-    qcentres = emb.embed_queries(questions)
-    chunker = base.chunker.as_dict()
-    tmp = None
-    if args.workdir is None:
-        tmp = tempfile.TemporaryDirectory(prefix="sihub-bench-milvus-")
-        work = Path(tmp.name)
-    else:
-        work = args.workdir
-        work.mkdir(parents=True, exist_ok=True)
+    info, questions, emb, qcentres, chunker, work, tmp = latency.setup(args, "sihub-bench-milvus-")
     rows, results = [], []
     try:
         for n in [int(x) for x in args.sizes.split(",") if x.strip()]:

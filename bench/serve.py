@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -26,9 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from common import ROOT, free_port, mixed_questions, percentiles, report, run_info, table
-
-SIHUB = [sys.executable, "-m", "sihub.cli"]
+from common import ROOT, SIHUB, mixed_questions, percentiles, report, run_info, served, table
 
 
 def build_index(index: Path, corpus: Path, env: dict[str, str]) -> float:
@@ -82,19 +79,10 @@ def main(argv: list[str] | None = None) -> int:
         if index is None:
             index = Path(tmp) / "index"
             build_s = build_index(index, args.corpus, env)
-        port = free_port()
-        base = f"http://127.0.0.1:{port}"
         env["SIHUB_LIBRARY"] = str(Path(tmp) / "library")
-        t0 = time.perf_counter()
-        server = subprocess.Popen(
-            [*SIHUB, "--index", str(index), "serve", "--host", "127.0.0.1", "--port", str(port)],
-            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
-        )  # fmt: skip
-        log: list[str] = []
-        threading.Thread(target=lambda: log.extend(server.stdout), daemon=True).start()  # type: ignore[arg-type]
         results: list[tuple[str, float, int]] = []
         startup = None
-        try:
+        with served(index, env) as (server, base, log, t0):
             while time.perf_counter() - t0 < args.startup_timeout and server.poll() is None:
                 try:
                     r = httpx.post(f"{base}/api/ask", json={"question": questions[0]}, timeout=30.0)
@@ -119,13 +107,6 @@ def main(argv: list[str] | None = None) -> int:
             for th in threads:
                 th.join()
             elapsed = time.perf_counter() - t
-        finally:
-            if server.poll() is None:
-                os.killpg(server.pid, signal.SIGTERM)
-                try:
-                    server.wait(10)
-                except subprocess.TimeoutExpired:
-                    os.killpg(server.pid, signal.SIGKILL)
     info["load_after"] = [round(x, 2) for x in os.getloadavg()]
     by_kind: dict[str, Any] = {}
     for kind in ("search", "ask"):
