@@ -93,12 +93,16 @@ class LexicalIndex:
         if match is None or k <= 0:
             return []
         if ids is None:
-            fast = self._search_fast(text, lang, k)
-            if fast is not None:
-                return fast
-            bounded = self._search_bounded(text, lang, k)
-            if bounded is not None:
-                return bounded
+            # The query's terms, analysed once for both ways round FTS5's full ranking (they
+            # take single-token terms only: a term FTS5 reads as a phrase stays with FTS5).
+            phrases = [bm25.tokens(t) for t in lexical.query_terms(text, lang)[:64]]
+            terms = [p[0] for p in phrases] if phrases and all(len(p) == 1 for p in phrases) else None
+            if terms:
+                found = self._search_fast(terms, k)
+                if found is None:
+                    found = self._search_bounded(terms, k)
+                if found is not None:
+                    return found
         with self.db.read() as conn:
             if ids is None:
                 rows = conn.execute(
@@ -119,32 +123,22 @@ class LexicalIndex:
                 ][:k]
         return [(int(r[0]), float(r[1])) for r in rows]
 
-    def _search_fast(self, text: str, lang: str, k: int) -> list[tuple[int, float]] | None:
-        """`search` through the Tantivy copy; None below `FAST_MIN_ROWS` chunks, for a query with
-        a phrase of several tokens, or while no copy of this generation is ready (one is then
-        built in the background)."""
+    def _search_fast(self, terms: list[str], k: int) -> list[tuple[int, float]] | None:
+        """`search` through the Tantivy copy; None below `FAST_MIN_ROWS` chunks or while no copy
+        of this generation is ready (one is then built in the background)."""
         if self.fast is None or self._generation is None:
-            return None
-        phrases = [bm25.tokens(t) for t in lexical.query_terms(text, lang)[:64]]
-        if not phrases or any(len(p) != 1 for p in phrases):
             return None
         with self.db.read() as conn:
             rows, _ = self._fts_averages(conn)
         if rows < FAST_MIN_ROWS:
             return None
-        terms = [p[0] for p in phrases]
         found = self.fast.candidates(terms, max(LEXICAL_CANDIDATES * k, k), self._generation())
-        if found is None:
-            return None
-        scores = self._bm25_of(terms, found)
-        return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))[:k]
+        return None if found is None else self._best(terms, found, k)
 
-    def _search_bounded(self, text: str, lang: str, k: int) -> list[tuple[int, float]] | None:
+    def _search_bounded(self, terms: list[str], k: int) -> list[tuple[int, float]] | None:
         """`search` within the postings budget; None when the whole query fits in it."""
-        phrases = [bm25.tokens(t) for t in lexical.query_terms(text, lang)[:64]]
-        if len(phrases) < 2 or any(len(p) != 1 for p in phrases):
+        if len(terms) < 2:
             return None
-        terms = [p[0] for p in phrases]
         df = self.term_counts(terms)
         if sum(df.values()) <= LEXICAL_POSTINGS:
             return None
@@ -163,7 +157,11 @@ class LexicalIndex:
                 "SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY bm25(chunks_fts) LIMIT ?",
                 (quoted, max(LEXICAL_CANDIDATES * k, k)),
             ).fetchall()
-        scores = self._bm25_of(terms, [int(r[0]) for r in rows])
+        return self._best(terms, [int(r[0]) for r in rows], k)
+
+    def _best(self, terms: list[str], candidates: list[int], k: int) -> list[tuple[int, float]]:
+        """The `k` best of `candidates` by FTS5's BM25 on the whole query, best first."""
+        scores = self._bm25_of(terms, candidates)
         return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))[:k]
 
     def terms_in(self, chunk_ids: list[int], terms: set[str]) -> dict[int, set[str]]:
