@@ -315,6 +315,25 @@ document.addEventListener("click", function (ev) {
     if (q) q.focus();
   }, 50);
 }, true);
+// Copy a text, or save it as a file: for the take-away links under each answer and for the
+// latest answer's buttons (`tabs/chat.py`).
+window.sihubCopy = function (text) {
+  if (navigator.clipboard && window.isSecureContext) return navigator.clipboard.writeText(text);
+  var area = document.createElement("textarea");
+  area.value = text;
+  document.body.appendChild(area);
+  area.select();
+  document.execCommand("copy");
+  area.remove();
+};
+window.sihubSave = function (text, name) {
+  var link = document.createElement("a");
+  link.href = URL.createObjectURL(new Blob([text], {type: "text/markdown;charset=utf-8"}));
+  link.download = name;
+  document.body.appendChild(link);
+  link.click();
+  setTimeout(function () { URL.revokeObjectURL(link.href); link.remove(); }, 0);
+};
 // "Copy with references" and "Download Markdown" under each answer: the answer's Markdown, kept by
 // the server for a while (`Hub.keep_answer`), is fetched and copied or saved; nothing opens.
 document.addEventListener("click", function (ev) {
@@ -326,22 +345,8 @@ document.addEventListener("click", function (ev) {
     if (!r.ok) throw new Error(r.status);
     return r.text();
   }).then(function (text) {
-    if (a.classList.contains("take-away-copy")) {
-      if (navigator.clipboard && window.isSecureContext) return navigator.clipboard.writeText(text);
-      var area = document.createElement("textarea");
-      area.value = text;
-      document.body.appendChild(area);
-      area.select();
-      document.execCommand("copy");
-      area.remove();
-      return;
-    }
-    var link = document.createElement("a");
-    link.href = URL.createObjectURL(new Blob([text], {type: "text/markdown;charset=utf-8"}));
-    link.download = a.getAttribute("href").split("/").pop();
-    document.body.appendChild(link);
-    link.click();
-    setTimeout(function () { URL.revokeObjectURL(link.href); link.remove(); }, 0);
+    if (a.classList.contains("take-away-copy")) return window.sihubCopy(text);
+    window.sihubSave(text, a.getAttribute("href").split("/").pop());
   }).catch(function () { a.classList.add("take-away-gone"); });
 }, true);
 // Each card shows its whole chunk in a scrolling box, opened at the highlighted quote.

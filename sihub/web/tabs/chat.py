@@ -27,25 +27,10 @@ EXAMPLES = [
 # answer's Markdown is kept in memory by `Hub.kept`; the page's script in `render.HEAD` fetches
 # it). The buttons under the chat do the same for the latest answer, from the page alone. The clipboard API needs a secure context (https or
 # localhost); elsewhere the copy falls back to selecting a text area.
-COPY_MARKDOWN = """(text) => {
-  if (!text) return;
-  if (navigator.clipboard && window.isSecureContext) { navigator.clipboard.writeText(text); return; }
-  const area = document.createElement("textarea");
-  area.value = text;
-  document.body.appendChild(area);
-  area.select();
-  document.execCommand("copy");
-  area.remove();
-}"""
-DOWNLOAD_MARKDOWN = """(text) => {
-  if (!text) return;
-  const link = document.createElement("a");
-  link.href = URL.createObjectURL(new Blob([text], {type: "text/markdown;charset=utf-8"}));
-  link.download = "sihub-answer.md";
-  document.body.appendChild(link);
-  link.click();
-  setTimeout(() => { URL.revokeObjectURL(link.href); link.remove(); }, 0);
-}"""
+# The latest answer's buttons: the page's own copy and save (`render.py`'s script, shared with
+# the links under each answer).
+COPY_MARKDOWN = "(text) => { if (text) window.sihubCopy(text); }"
+DOWNLOAD_MARKDOWN = '(text) => { if (text) window.sihubSave(text, "sihub-answer.md"); }'
 
 
 def new_conversation() -> dict[str, Any]:
