@@ -21,7 +21,7 @@ from .evidence import embed_spans, gather, rank_spans
 from .i18n import hinted_language, label
 from .llm import Backing, ChatClient, Streamed, build_messages, finish
 from .query import normalise_filters, question_language, strip_filler
-from .retrieve import language_bias
+from .retrieve import language_bias, place_documents
 from .state import Evidence, Prepared, Resolved, Verdict
 from .verdict import judge, measure
 
@@ -112,6 +112,7 @@ def _best_sentences(
         known_only=True,
         translations=_translations(assistant, query, lang),
         vectors=assistant.vectors,
+        place_docs=place_documents(assistant.index, query, deeper),
     )
     out: list[Hit] = []
     for c in ranked[:n]:
@@ -141,7 +142,14 @@ def weigh(assistant: Assistant, query: str, hits: list[Hit], lang: str | None = 
     bias = language_bias(assistant.index, qvec, hits) if hits else None
     translations = _translations(assistant, query, lang)
     evidence = gather(
-        query, hits, embedder, query_vec=qvec, lang_bias=bias, translations=translations, vectors=assistant.vectors
+        query,
+        hits,
+        embedder,
+        query_vec=qvec,
+        lang_bias=bias,
+        translations=translations,
+        vectors=assistant.vectors,
+        place_docs=place_documents(assistant.index, query, hits),
     )
     evidence.bias, evidence.translations = bias, translations
     return evidence

@@ -63,6 +63,7 @@ def rank_spans(
     known_only: bool = False,
     translations: dict[str, dict[str, str]] | None = None,
     vectors: QuoteVectors | None = None,
+    place_docs: AbstractSet[str] | None = None,
 ) -> list[Sentence]:
     """Every quotable span of `hits`, scored against `query` (cosine + term overlap + figures +
     its passage's search score), best first.
@@ -73,7 +74,8 @@ def rank_spans(
     vectors are already remembered or stored are ranked (nothing is embedded). `translations`
     (`lexicon.Lexicon.translate`) let a span in another language share the question's terms.
     `vectors` remembers span vectors (the Assistant's, in front of the index's quotes.sqlite);
-    a throw-away one when None.
+    a throw-away one when None. `place_docs` (`places_named_by`) are the documents that name the
+    cities the question names: their spans get `ANSWER.place_bonus`.
     """
     qkeys = terms.keys(query)
     alt = translated_keys(translations)
@@ -125,6 +127,8 @@ def rank_spans(
         if lang_bias is not None:
             c.score -= float(lang_bias[c.hit])
         c.score += ANSWER.passage_weight * min(max(hits[c.hit].score, 0.0), ANSWER.passage_cap)
+        if place_docs and hits[c.hit].chunk.path in place_docs:
+            c.score += ANSWER.place_bonus
     cands.sort(key=lambda c: -c.score)
     return cands
 
@@ -143,6 +147,7 @@ def gather(
     lang_bias: np.ndarray | None = None,
     translations: dict[str, dict[str, str]] | None = None,
     vectors: QuoteVectors | None = None,
+    place_docs: AbstractSet[str] | None = None,
 ) -> Evidence:
     """The evidence `hits` offer for `query`: their spans ranked (`rank_spans`), the relevance
     of the passages the search found, and the question's names no passage addresses.
@@ -151,7 +156,9 @@ def gather(
     """
     if embedder is not None and query_vec is None:
         query_vec = embedder.embed_queries([query])[0]
-    cands = rank_spans(query, hits, embedder, query_vec, lang_bias, translations=translations, vectors=vectors)
+    cands = rank_spans(
+        query, hits, embedder, query_vec, lang_bias, translations=translations, vectors=vectors, place_docs=place_docs
+    )
     if not cands:
         return Evidence([], 0.0)
     # Relevance is calibrated on the passages the search found; those beside them add spans

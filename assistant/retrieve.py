@@ -253,6 +253,20 @@ def documents_naming(
     return out
 
 
+def place_documents(index: IndexBackend, question: str, hits: list[Hit]) -> frozenset[str]:
+    """Of the documents of `hits`, those that name a city `question` names (in any language's
+    form, `documents_naming`); empty when it names none, when none of the documents names it, or
+    when all do (then the city tells them apart no more)."""
+    cities = list(places.cities(question).values())
+    if not cities or not hits:
+        return frozenset()
+    paths = {h.chunk.path for h in hits}
+    naming: set[str] = set()
+    for holders in documents_naming(index, cities, paths).values():
+        naming |= holders or set()
+    return frozenset(naming) if naming != paths else frozenset()
+
+
 class TermCounts:
     """`IndexBackend.term_counts`, remembered for one question: the verdict's checks ask about
     overlapping sets of the question's words, and each lookup reads the index's vocabulary."""

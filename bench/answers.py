@@ -492,7 +492,7 @@ def main() -> None:
             f = r["features"]
             print(
                 f"{r['id'][:28]:28} {r['split']:4} {r['group']:12} found={r['found']!s:5} cited={r.get('cited', '-')!s:5} p={r['p']:.2f} "
-                + " ".join(f"{k}={v:.2f}" for k, v in f.items())
+                + " ".join(f"{k}=-" if v is None else f"{k}={v:.2f}" for k, v in f.items())
             )
     report(
         "Answers (gold questions, dev / test, gold removal)",

@@ -513,6 +513,31 @@ def test_a_city_named_another_way_still_counts_as_a_shared_name(tmp_path: Path) 
         assert names["pilot-east.md"] == pytest.approx(plain["pilot-east.md"])
 
 
+def test_the_spans_of_the_documents_naming_the_asked_city_come_first(tmp_path: Path) -> None:
+    from sihub.assistant import evidence
+    from sihub.assistant.params import ANSWER
+    from sihub.assistant.retrieve import place_documents
+
+    docs = {
+        "fr/incubateur.md": "# Incubateur\n\nInstallé à Lyon, l'incubateur compte 31 mentors bénévoles.",
+        "sv/inkubator.md": "# Inkubator\n\nInkubatorn i Umeå har 24 frivilliga mentorer.",
+    }
+    with assistant_over(tmp_path, docs) as a:
+        q = "Hur många frivilliga mentorer har inkubatorn i Lyon?"
+        hits = retrieve(a.index, a.embedder, parse_query(q), 5, "hybrid")
+        naming = place_documents(a.index, q, hits)
+        assert {Path(p).name for p in naming} == {"incubateur.md"}
+        # A question naming no city, or one every document names, sets no document apart.
+        assert place_documents(a.index, "Hur många frivilliga mentorer har inkubatorn?", hits) == frozenset()
+        plain = evidence.rank_spans(q, hits, a.embedder)
+        placed = evidence.rank_spans(q, hits, a.embedder, place_docs=naming)
+        before = {(c.hit, c.start): c.score for c in plain}
+        for c in placed:
+            lift = ANSWER.place_bonus if hits[c.hit].chunk.path in naming else 0.0
+            assert c.score == pytest.approx(before[(c.hit, c.start)] + lift)
+        assert Path(hits[placed[0].hit].chunk.path).name == "incubateur.md"
+
+
 def test_an_answer_also_weighs_the_passages_next_to_the_best_ones(tmp_path: Path) -> None:
     from sihub.assistant.ask import retrieve
 
