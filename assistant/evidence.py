@@ -24,6 +24,9 @@ from .quote_cache import QuoteVectors
 from .spans import embed_text, marked_units, quote_texts, section
 from .state import Evidence, Sentence
 
+# The kinds of answer that are a figure of something: the words next to it say of what.
+FIGURES = frozenset({"money", "count", "score"})
+
 
 def embed_spans(hits: list[Hit], embedder: Embedder, vectors: QuoteVectors) -> None:
     """Have the vectors of every quotable span of `hits` at hand in `vectors` (read back or computed now)."""
@@ -81,6 +84,13 @@ def rank_spans(
     alt = translated_keys(translations)
     kind = kinds.asked(query)
     given = kinds.given_figures(query) if kind in ("count", "score") else frozenset()
+    wanted_by_lang: dict[str, frozenset[str]] = {}
+
+    def wanted(lang: str) -> frozenset[str]:
+        if lang not in wanted_by_lang:
+            wanted_by_lang[lang] = frozenset(qkeys | set(alt.get(lang, {}).values()))
+        return wanted_by_lang[lang]
+
     cands: list[Sentence] = []
     for i, h in enumerate(hits):
         for s, e, whole in marked_units(h.chunk.text):
@@ -108,6 +118,8 @@ def rank_spans(
         text = chunk[c.start : c.end]
         c.lex = term_overlap(qkeys, text, alt.get(hits[c.hit].chunk.lang))
         c.fits = kinds.offers(text, kind, chunk, given)
+        if kind in FIGURES and c.fits:
+            c.unit = kinds.figure_of(text, wanted(hits[c.hit].chunk.lang), given)
     # Term overlap ranks spans against the best overlap in their own language: a Latvian
     # sentence cannot share the words of a French question, so raw overlap would rank every
     # French sentence that restates the question above the Latvian one that answers it.

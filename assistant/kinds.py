@@ -24,10 +24,11 @@ them across languages; adding a language is adding its file.
 from __future__ import annotations
 
 import re
+from collections.abc import Set as AbstractSet
 from functools import lru_cache
 
 from .i18n import LANGS, language_data
-from .terms import content_words, fold, key
+from .terms import content_words, fold, key, keys
 
 Kind = str  # "money" | "time" | "score" | "count"
 
@@ -209,3 +210,40 @@ _YEAR = re.compile(r"(?:1[89]|20)\d\d")
 def _figures(text: str) -> list[str]:
     """The numbers of `text` that are not years (a year says when, not how many)."""
     return [n for n in _NUMBER.findall(text) if not _YEAR.fullmatch(n)]
+
+
+# How many words before and after a figure say what it counts or costs: "163 candidatures reçues",
+# "the budget of EUR 1 860 000", "Vid slutet av 2021 användes appen av 1 240 föräldrar". In a
+# table row, the whole row does ("Empleos creados en los proyectos activos | 112").
+UNIT_BEFORE, UNIT_AFTER = 3, 3
+_TOKEN = re.compile(r"\d+(?:[.,\s\u00a0\u202f]\d+)*|\w+")
+
+
+@lru_cache(maxsize=50_000)
+def _figure_words(text: str, given: frozenset[str] = frozenset()) -> frozenset[str]:
+    """The comparison keys (`terms.key`) of the words next to the figures of `text` (years, days
+    of dates, labels such as "Phase 2" and the figures the question gives left out)."""
+    out: set[str] = set()
+    for line in _without_ordinals(text).split("\n"):
+        plain = fold(_LABEL.sub(" ", _DATE_DAY.sub(" ", fold(line))))
+        tokens = _TOKEN.findall(plain)
+        figures = [
+            i for i, t in enumerate(tokens) if t[0].isdigit() and not _YEAR.fullmatch(t) and _plain(t) not in given
+        ]
+        if not figures:
+            continue
+        if "|" in line:
+            out |= keys(" ".join(t for t in tokens if not t[0].isdigit()))
+            continue
+        for i in figures:
+            near = tokens[max(0, i - UNIT_BEFORE) : i] + tokens[i + 1 : i + 1 + UNIT_AFTER]
+            out |= keys(" ".join(t for t in near if not t[0].isdigit()))
+    return frozenset(out)
+
+
+def figure_of(text: str, wanted: AbstractSet[str], given: frozenset[str] = frozenset()) -> bool:
+    """Whether `text` gives a figure next to one of the `wanted` words (comparison keys of the
+    question's words, and of their translations into the text's language): "163 candidatures"
+    for a question on how many applications (in Latvian, "pieteikumu", translated), not "35 best
+    practices" for a question on how many tools."""
+    return bool(wanted and _figure_words(text, given) & wanted)

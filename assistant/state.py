@@ -42,6 +42,9 @@ class Sentence:
     score: float = 0.0
     fits: bool = True
     """Whether the span holds the kind of answer the question asks for (see kinds.py)."""
+    unit: bool = False
+    """For a question asking for a figure: whether the span gives one next to a word of the
+    question (or its translation), `kinds.figure_of`."""
     whole: bool = False
     """Whether the span is a table or a list quoted whole (`spans.blocks`)."""
     vec: np.ndarray | None = field(default=None, repr=False)

@@ -39,6 +39,10 @@ Features (all cheap: computed from what the search and the evidence already hold
 - `kind_best`: for a question asking for an amount, a date, a rating or a count (`kinds.py`),
   1 when the best span gives one and 0 when it does not (None, read as the average case, for
   other questions): the veto below only asks that some quotable span gives one;
+- `unit_best`, `unit_pool`: for a question asking for an amount, a count or a rating, 1 when the
+  best span (for `unit_pool`: some span an answer would quote) gives a figure next to one of the
+  question's words or their translations (`kinds.figure_of`: "163 candidatures" for how many
+  applications, not "35 best practices" for how many tools); None for other questions;
 
 and three checks that veto an answer (`VETOES`):
 
@@ -66,6 +70,7 @@ from sihub.index.store import fts_token
 from sihub.types import Hit
 
 from . import names, places, terms
+from .evidence import FIGURES
 from .lexicon import question_words
 from .query import strip_filler
 from .retrieve import TermCounts, analysed_words, named_in_documents, unknown_words
@@ -85,6 +90,8 @@ FEATURES: tuple[str, ...] = (
     "unknown",
     "names_missing",
     "kind_best",
+    "unit_best",
+    "unit_pool",
 )
 # Checks whose failure settles the verdict whatever the model says: a question about a place the
 # passages never name in any language, about a year none of the passages to be quoted mentions,
@@ -230,6 +237,8 @@ def measure(
         "unknown": len(unknown) / words if words else 0.0,
         "names_missing": len(absent) / len(named) if named else 0.0,
         "kind_best": (1.0 if top.fits else 0.0) if evidence.kind else None,
+        "unit_best": (1.0 if top.unit else 0.0) if evidence.kind in FIGURES else None,
+        "unit_pool": (1.0 if any(c.unit for c in pool) else 0.0) if evidence.kind in FIGURES else None,
         "places_missing": len(places_absent) / len(places_named) if places_named else 0.0,
         "years_missing": 1.0 if years else 0.0,
         "kind_missing": 1.0 if evidence.kind_missing else 0.0,

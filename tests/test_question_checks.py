@@ -129,6 +129,24 @@ def test_a_figure_the_question_states_is_not_its_answer():
     assert given_figures("Cik 2022. gadā, 1 000 vai 1\u00a0000 eiro?") == {"1000"}
 
 
+def test_a_figure_counts_what_the_words_beside_it_name():
+    from sihub.assistant.kinds import figure_of
+    from sihub.assistant.terms import keys
+
+    tools = keys("How many tools did the knowledge hub hold?")
+    # The figure beside the asked-for word, before or after it, in a sentence or a table row.
+    assert figure_of("By 2023 the hub held 62 tools and methods.", tools)
+    assert figure_of("Tools collected | 62", tools)
+    # A figure of something else, a year, a date or a label is no answer however close the words.
+    assert not figure_of("The knowledge hub, launched in 2021, presents a report on 35 best practices.", tools)
+    assert not figure_of("Tools were presented on 16 February and in work package 4.", tools)
+    # The figure the question states itself is not what it asks for.
+    assert not figure_of("35 tools were planned.", tools, given=frozenset({"35"}))
+    # Another language: the words the translations give.
+    assert figure_of("• 163 candidatures reçues", keys("candidatures"))
+    assert not figure_of("• 163 candidatures reçues", keys("pieteikumu"))
+
+
 def test_a_table_row_is_money_under_a_currency_header():
     row = "Personāls (7 slodzes) | 300 000"
     assert offers(row, "money", context="Izdevumu pozīcija (EUR) | 2025\n" + row)
