@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -24,12 +25,13 @@ import pytest
 httpx = pytest.importorskip("httpx")
 pytest.importorskip("gradio")
 
-from conftest import serving  # noqa: E402
+from conftest import TLS, serving  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "hub-coordinator-secret"
 MARKER = "TOPSECRET-issue-18"
 AUTH = {"Authorization": f"Bearer {PASSWORD}"}
+get, post, delete = (partial(f, verify=TLS) for f in (httpx.get, httpx.post, httpx.delete))
 DOC = b"# Notes\n\nA cooperative bakery in Kiruna employs nine people.\n"
 
 
@@ -101,10 +103,10 @@ def gradio_call(base: str, fn_index: int, data: list, session: str | None = None
     """Run one Gradio event through its queue (as the page does); the event stream's text."""
     session = session or uuid.uuid4().hex[:12]
     body = {"data": data, "fn_index": fn_index, "session_hash": session, "event_data": None, "trigger_id": None}
-    joined = httpx.post(f"{base}/gradio_api/queue/join", json=body, timeout=30)
+    joined = post(f"{base}/gradio_api/queue/join", json=body, timeout=30)
     if joined.status_code != 200:
         return joined.text
-    return httpx.get(f"{base}/gradio_api/queue/data", params={"session_hash": session}, timeout=60).text
+    return get(f"{base}/gradio_api/queue/data", params={"session_hash": session}, timeout=60).text
 
 
 def file_data(path: str | Path) -> dict:
@@ -113,7 +115,7 @@ def file_data(path: str | Path) -> dict:
 
 
 def events(base: str) -> list[dict]:
-    return httpx.get(f"{base}/config", timeout=30).json()["dependencies"]
+    return get(f"{base}/config", timeout=30).json()["dependencies"]
 
 
 def event_index(base: str, name: str) -> int:
@@ -123,7 +125,7 @@ def event_index(base: str, name: str) -> int:
 def fetched_files(base: str, text: str) -> list[str]:
     """The bodies behind every Gradio file URL in `text`."""
     urls = set(re.findall(r"/gradio_api/file=[^\"\\\s]+", text))
-    return [httpx.get(base + u, timeout=30).text for u in urls]
+    return [get(base + u, timeout=30).text for u in urls]
 
 
 def test_no_gradio_event_copies_or_returns_a_server_file(server):
@@ -142,9 +144,9 @@ def test_no_gradio_event_copies_or_returns_a_server_file(server):
                 seen += out + "".join(fetched_files(server.base, out))
     # The issue's own request: the chat history as the second value of `respond`.
     chat = [{"role": "user", "content": [{"type": "file", "file": file_data(server.secret)}]}]
-    call = httpx.post(server.url("/gradio_api/call/respond"), json={"data": ["incubator", chat]}, timeout=30)
+    call = post(server.url("/gradio_api/call/respond"), json={"data": ["incubator", chat]}, timeout=30)
     if call.status_code == 200:
-        out = httpx.get(server.url(f"/gradio_api/call/respond/{call.json()['event_id']}"), timeout=60).text
+        out = get(server.url(f"/gradio_api/call/respond/{call.json()['event_id']}"), timeout=60).text
         seen += out + "".join(fetched_files(server.base, out))
     assert MARKER not in seen and PASSWORD not in seen
     copies = [p for p in server.gradio_dir.rglob("*") if p.is_file() and MARKER in p.read_text(errors="replace")]
@@ -175,7 +177,7 @@ def test_a_long_chat_keeps_answering(server):
 def test_the_file_route_fetches_no_web_address(server):
     """Gradio's file route fetched any public URL for whoever asked."""
     for path in ("/gradio_api/file=https://example.org/x.txt", "/gradio_api/file=http://203.0.113.9/a"):
-        r = httpx.get(server.url(path))
+        r = get(server.url(path))
         assert r.status_code == 403 and r.json()["error"], path
 
 
@@ -184,7 +186,7 @@ def test_the_file_route_fetches_no_web_address(server):
 
 def page_upload(server: Server, n: int = 1, size: int = len(DOC), **kwargs) -> httpx.Response:
     files = [("files", (f"n{i}.md", DOC.ljust(size, b" "), "text/markdown")) for i in range(n)]
-    return httpx.post(server.url("/gradio_api/upload"), files=files, timeout=30, **kwargs)
+    return post(server.url("/gradio_api/upload"), files=files, timeout=30, **kwargs)
 
 
 def upload_token(server: Server) -> str:
@@ -226,7 +228,7 @@ def api_upload(server: Server, files: list[tuple[str, bytes]]) -> httpx.Response
     parts = [("files", (name, data, "text/markdown")) for name, data in files]
     # Uploads wait for one another (one writer): the last of eight concurrent ones on a loaded
     # two-core machine waits for the other seven ingests.
-    return httpx.post(server.url("/api/documents"), files=parts, headers=AUTH, timeout=300)
+    return post(server.url("/api/documents"), files=parts, headers=AUTH, timeout=300)
 
 
 def test_a_planted_temp_file_symlink_is_never_written_through(server, tmp_path):
@@ -283,16 +285,16 @@ def test_a_re_upload_keeps_the_document_id(server):
 
 def test_files_are_served_whatever_folder_the_server_runs_in(server):
     """Finding 9: relative paths were resolved against the server's working folder."""
-    docs = httpx.get(server.url("/api/documents")).json()["documents"]
+    docs = get(server.url("/api/documents")).json()["documents"]
     riga = next(d for d in docs if d["file"].endswith("riga.txt"))
     assert riga["file"] == "docs/riga.txt"
-    r = httpx.get(server.url(f"/files/{riga['id']}"))
+    r = get(server.url(f"/files/{riga['id']}"))
     assert r.status_code == 200 and "incubator in Riga" in r.text
 
 
 def test_no_absolute_server_path_is_shown(server):
     """Finding 9: the page's config and the upload replies showed where the library lies."""
-    assert str(server.site) not in httpx.get(server.url("/config")).text
+    assert str(server.site) not in get(server.url("/config")).text
     reply = api_upload(server, [("where.md", DOC)]).json()
     assert all(not Path(r["file"]).is_absolute() for r in reply["results"]), reply
     assert str(server.site) not in str(reply)
@@ -304,7 +306,7 @@ def test_no_absolute_server_path_is_shown(server):
 def test_bodies_over_the_limit_are_refused_at_once(server):
     """Finding 3: /api/ask took any body (a 47 MB history entry: 32 s, 1.4 GB)."""
     big = b'{"question": "incubator", "history": [{"role": "user", "content": "' + b"x" * 5_000_000 + b'"}]}'
-    r = httpx.post(server.url("/api/ask"), content=big, headers={"Content-Type": "application/json"}, timeout=30)
+    r = post(server.url("/api/ask"), content=big, headers={"Content-Type": "application/json"}, timeout=30)
     assert r.status_code == 413 and r.json()["error"]
 
     def stream() -> Iterator[bytes]:  # no Content-Length: counted as it arrives
@@ -313,28 +315,28 @@ def test_bodies_over_the_limit_are_refused_at_once(server):
             yield b"y" * 10_000
         yield b'"}]}'
 
-    r = httpx.post(server.url("/api/ask"), content=stream(), headers={"Content-Type": "application/json"}, timeout=30)
+    r = post(server.url("/api/ask"), content=stream(), headers={"Content-Type": "application/json"}, timeout=30)
     assert r.status_code == 413 and r.json()["error"]
-    joined = httpx.post(server.url("/gradio_api/queue/join"), content=big, headers={"Content-Type": "application/json"})
+    joined = post(server.url("/gradio_api/queue/join"), content=big, headers={"Content-Type": "application/json"})
     assert joined.status_code == 413
 
 
 def test_a_host_the_server_does_not_serve_is_refused(server):
     """Finding 8: a page on a rebinding domain could reach a sihub on loopback."""
     for host in ("evil.example", "evil.example:7860", "attacker.localhost.evil"):
-        r = httpx.get(server.url("/api/documents"), headers={"Host": host})
+        r = get(server.url("/api/documents"), headers={"Host": host})
         assert r.status_code == 400 and "SIHUB_ALLOWED_HOSTS" in r.json()["error"], host
     for host in ("localhost", "127.0.0.1", "[::1]:80"):
-        assert httpx.get(server.url("/api/health"), headers={"Host": host}).status_code == 200, host
+        assert get(server.url("/api/health"), headers={"Host": host}).status_code == 200, host
 
 
 def test_writes_from_another_site_are_refused(server):
     """Finding 4: a page of any site could post to the server (uploads, questions, the chat's events)."""
     body = {"question": "Which incubator mentors social enterprises?"}
     for headers in ({"Origin": "http://evil.example"}, {"Sec-Fetch-Site": "cross-site"}, {"Origin": "null"}):
-        r = httpx.post(server.url("/api/ask"), json=body, headers=headers)
+        r = post(server.url("/api/ask"), json=body, headers=headers)
         assert r.status_code == 403 and r.json()["error"], headers
-    same = httpx.post(server.url("/api/ask"), json=body, headers={"Origin": server.base})
+    same = post(server.url("/api/ask"), json=body, headers={"Origin": server.base})
     assert same.status_code == 200
 
 
@@ -344,7 +346,7 @@ def test_forwarded_headers_are_believed_only_from_trusted_proxies(tmp_path):
 
     def wrong_tries(base: str, n: int) -> list[int]:
         headers = [{"Authorization": "Bearer wrong", "X-Forwarded-For": f"203.0.113.{i}"} for i in range(n)]
-        return [httpx.delete(f"{base}/api/documents/1", headers=h).status_code for h in headers]
+        return [delete(f"{base}/api/documents/1", headers=h).status_code for h in headers]
 
     with running(tmp_path, site) as base:
         assert wrong_tries(base, 7)[-2:] == [429, 429]
