@@ -245,9 +245,9 @@ def _beir_scores(
         names = write_corpus(evalset, base / "docs")
         assistant = Assistant(settings_for(settings, base / "index", corpus_key(evalset)), embedder=embedder)
         try:
-            report = assistant.ingest([base / "docs"])
+            report = assistant.ingest([base / "docs"], quotes=False)  # a search reads no quote vectors
         except IndexMismatchError:  # built by another sihub version: start again
-            report = assistant.ingest([base / "docs"], rebuild=True)
+            report = assistant.ingest([base / "docs"], rebuild=True, quotes=False)
         if report.failed and on_log:
             on_log(f"{evalset.name}: {len(report.failed)} documents failed to ingest")
         assistant.warm_words()  # as served after the warm-up: the search's translations
@@ -366,9 +366,9 @@ def evaluate_gold(
         index_dir = Path(workdir or tmp) / "gold-index"
         assistant = Assistant(settings_for(settings, index_dir, "gold"), embedder=embedder)
         try:
-            assistant.ingest([corpus])
+            assistant.ingest([corpus], quotes=False)
         except IndexMismatchError:
-            assistant.ingest([corpus], rebuild=True)
+            assistant.ingest([corpus], rebuild=True, quotes=False)
         prefix = str(corpus).rstrip("/") + "/"
         # A reused work folder may hold the corpus under another spelling of its path ("corpus"
         # then "/work/corpus"): the index is the evaluation's own, so only this corpus stays.

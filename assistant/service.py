@@ -109,7 +109,11 @@ class Assistant:
         rebuild: bool = False,
         progress: Progress | None = None,
         remove_missing: bool = True,
+        quotes: bool = True,
     ) -> IngestReport:
+        """Index `paths` (see `index.sync.sync`). With `quotes` false the vectors of the spans an
+        answer quotes are not computed (a search never reads them: `sihub eval` needs none); the
+        words' vectors, which the search's translations read, are."""
         s = self.settings
         emb = self.embedder
         if rebuild:
@@ -128,7 +132,7 @@ class Assistant:
                 remove_missing=remove_missing,
                 progress=progress,
                 read_options=ReadOptions(ocr=s.ocr, ocr_langs=s.ocr_langs),
-                answer_texts=document_quote_texts,
+                answer_texts=document_quote_texts if quotes else _no_quotes,
             )
         self.lexicon.clear()  # the index's words changed: read them again at the next question
         return report
@@ -266,3 +270,7 @@ class Assistant:
 def _text(text: str) -> str:
     """User text made safe to store and embed: a lone surrogate (JSON can carry one) becomes U+FFFD."""
     return text.encode("utf-8", "replace").decode("utf-8") if isinstance(text, str) else text
+
+
+def _no_quotes(doc: Document, chunks: list[Chunk]) -> list[str]:
+    return []

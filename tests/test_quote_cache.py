@@ -97,6 +97,20 @@ def test_ingest_stores_every_quote_unit_and_answers_embed_none(hub) -> None:  # 
         fresh.close()
 
 
+def test_an_index_for_search_only_stores_word_vectors_but_no_quotes(tiny_folder: Path, tmp_path: Path) -> None:
+    settings = Settings.from_env(env={}, index=tmp_path / "index", embedder="hash")
+    emb = Counting(make_embedder("hash"))
+    a = Assistant(settings, embedder=emb)
+    try:
+        a.ingest([tiny_folder], quotes=False)
+        chunks = sum(len(a.chunks(d.path)) for d in a.documents())
+        assert emb.passages == chunks  # the chunks, and no quote unit
+        assert _rows(a, "SELECT COUNT(*) FROM quote_vectors") == [(0,)]
+        assert _rows(a, "SELECT COUNT(*) FROM word_vectors")[0][0] > 0
+    finally:
+        a.close()
+
+
 def test_an_unknown_text_is_embedded_once_and_remembered(hub) -> None:  # noqa: ANN001
     a, emb = hub
     v = QuoteVectors()
