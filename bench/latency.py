@@ -407,6 +407,7 @@ def main(argv: list[str] | None = None) -> int:
         "--backend", choices=["embedded", "milvus"], default="embedded", help="milvus: bench/latency_milvus.py"
     )
     ap.add_argument("--milvus-uri", default=None, help="--backend milvus: a .db path or http://host:19530")
+    ap.add_argument("--no-ask", action="store_true", help="--backend milvus: time searches only (asks take seconds)")
     args = ap.parse_args(argv)
     args.argv = argv if argv is not None else sys.argv[1:]
     if args.demo:

@@ -66,7 +66,8 @@ def _timed(fn: Any, *args: Any) -> tuple[Any, float]:
     return out, (time.perf_counter() - t) * 1000
 
 
-def measure(settings: Any, questions: list[str]) -> dict[str, Any]:
+def measure(settings: Any, questions: list[str], ask: bool = True) -> dict[str, Any]:
+    """Search (and with `ask`, ask) latency over `questions`, after 10 warm-up questions."""
     from latency import new_question
 
     from sihub.assistant import Assistant
@@ -76,9 +77,10 @@ def measure(settings: Any, questions: list[str]) -> dict[str, Any]:
     a.embedder.embed_queries(["warm"])
     for q in questions[:10]:
         a.search(q)
-        a.ask(q)
+        if ask:
+            a.ask(q)
     search_ms = [new_question(a, a.search, q) for q in questions]
-    ask_ms = [new_question(a, a.ask, q) for q in questions]
+    ask_ms = [new_question(a, a.ask, q) for q in questions] if ask else []
     index = a.index
     stages: dict[str, list[float]] = {k: [] for k in ("dense", "hits_for", "lexical")}
     for q in questions:
@@ -116,10 +118,10 @@ def run(args: Any) -> int:
                 **common,
             )
             load_s = build_milvus(on_milvus, n, vectors, emb.id, chunker)
-            milvus = measure(on_milvus, questions)
+            milvus = measure(on_milvus, questions, not args.no_ask)
             path = work / f"index-{n}"
             built = latency.build(path, n, vectors, emb.id, chunker)
-            embedded = measure(Settings.from_env(index=path, **common), questions)
+            embedded = measure(Settings.from_env(index=path, **common), questions, not args.no_ask)
             for name, m, load in (
                 ("embedded", embedded, built["sqlite_load_s"] + built["faiss_build_s"]),
                 ("milvus", milvus, load_s),

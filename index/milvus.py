@@ -13,8 +13,9 @@ lease, id counters, replacing a document in steps a killed writer cannot leave h
 index stores it, `milvus_answers.py`). This module reads and searches.
 
 Lexical search is Milvus's BM25 function over `lex`, the text sihub's own analyzer writes (the
-same stems as the embedded backend's FTS5 column). Milvus Lite returns BM25 scores negated and
-computes IDF per segment; scores are returned positive, and fusion standardises them per query.
+same stems as the embedded backend's FTS5 column). Milvus proposes the candidates; their scores
+are computed here as the embedded index computes them (FTS5's BM25 over the whole index,
+`_bm25_of`), since Milvus Lite's own use another IDF and k1, and statistics per segment.
 """
 
 from __future__ import annotations
@@ -29,10 +30,10 @@ import numpy as np
 from sihub.errors import IndexLockedError, IndexMissingError, SihubError
 from sihub.types import Chunk, Document, Hit
 
-from . import lexical
+from . import bm25, lexical
 from . import milvus_schema as ms
 from .answer_data import AnswerData
-from .fts import fts_token
+from .fts import LEXICAL_CANDIDATES, fts_token
 from .manifest import check_manifest as shared_check
 from .manifest import new_manifest
 from .milvus_answers import MilvusAnswers
@@ -72,6 +73,8 @@ class MilvusIndex:
         self._reg = Registry(self.dim)
         self._terms: dict[str, int] = {}
         self._terms_gen = -1
+        self._tokens_total = 0
+        self._tokens_gen = -1
         self._answers = MilvusAnswers(cols, self.dim)
         self._writer = Writer(cols, self._reg, self._answers) if writable else None
         self.refresh()
@@ -282,34 +285,66 @@ class MilvusIndex:
         vec = [float(x) for x in np.asarray(query, dtype=np.float32).ravel()]
         return self._search("vec", [vec], k, self._restrict(ids), "IP")[0]
 
-    def _lex_query(self, text: str, lang: str) -> str:
-        return " ".join(ms.lex_words(t) for t in lexical.query_terms(text, lang)[:64])
+    def _lex_terms(self, text: str, lang: str) -> list[str]:
+        """The query's analysed terms as the stored `lex` text splits them (an identifier that
+        FTS5 reads as a phrase counts here as its words)."""
+        return [w for t in lexical.query_terms(text, lang)[:64] for w in ms.lex_words(t).split()]
 
     def search_lexical(
         self, text: str, k: int, lang: str = "und", ids: np.ndarray | None = None
     ) -> list[tuple[int, float]]:
-        q = self._lex_query(text, lang)
-        if not q.strip() or k <= 0 or (ids is not None and len(ids) == 0) or not self._reg.vers:
+        """Top-k by BM25 as the embedded index ranks them (`_bm25_of`), among Milvus's own
+        BM25 top `LEXICAL_CANDIDATES`·k."""
+        terms = self._lex_terms(text, lang)
+        if not terms or k <= 0 or (ids is not None and len(ids) == 0) or not self._reg.vers:
             return []
-        return self._search("sparse", [q], k, self._restrict(ids), "BM25")[0]
+        return self._best(terms, k, self._restrict(ids))
+
+    def _best(self, terms: list[str], k: int, expr: str | None) -> list[tuple[int, float]]:
+        found = self._search("sparse", [" ".join(terms)], max(LEXICAL_CANDIDATES * k, k), expr, "BM25")[0]
+        scores = self._bm25_of(terms, [i for i, _ in found])
+        return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))[:k]
 
     def lexical_scores(self, text: str, lang: str, chunk_ids: list[int]) -> dict[int, float]:
-        q = self._lex_query(text, lang)
-        if not q.strip() or not chunk_ids:
+        terms = self._lex_terms(text, lang)
+        if not terms or not chunk_ids:
             return {}
-        out: dict[int, float] = {}
-        ids = [int(i) for i in chunk_ids]
-        for start in range(0, len(ids), BATCH):
-            part = ids[start : start + BATCH]
-            out.update(self._search("sparse", [q], len(part), f"id in {ms.id_list(part)}", "BM25")[0])
-        return out
+        return self._bm25_of(terms, [int(i) for i in chunk_ids])
+
+    def _bm25_of(self, terms: list[str], chunk_ids: list[int]) -> dict[int, float]:
+        """BM25 of these chunks as FTS5's bm25() gives it in the embedded index (`bm25.py`: its
+        k1, b and IDF), from the chunks' analysed text and statistics of the whole index: each
+        term's chunk count (`term_counts`), the number of chunks and their mean length. Milvus
+        Lite's own scores use Lucene's IDF, k1 1.5, and statistics per segment (so a chunk's
+        score depends on which segment holds it); Milvus only proposes the candidates."""
+        if not chunk_ids:
+            return {}
+        rows = self._cols.get("chunks", chunk_ids, ["id", "doc_id", "ver", "lex"])
+        texts = [(int(r["id"]), str(r["lex"])) for r in rows if self._reg.live(r["doc_id"], r["ver"])]
+        n, avgdl = self._averages()
+        return bm25.score(texts, terms, self.term_counts(terms), n, avgdl)
+
+    def _averages(self) -> tuple[int, float]:
+        """(chunks, mean words of their analysed text), as FTS5's averages record holds them."""
+        n = self.size
+        tokens = self._reg.tokens
+        if tokens is None:  # statistics from before the words were counted: count them once
+            if self._tokens_gen != self._reg.generation:
+                rows = self._cols.query("chunks", "", ["doc_id", "ver", "lex"])
+                live = (r for r in rows if self._reg.live(r["doc_id"], r["ver"]))
+                self._tokens_total = sum(len(str(r["lex"]).split()) for r in live)
+                self._tokens_gen = self._reg.generation
+            total = self._tokens_total
+        else:
+            total = sum(tokens.values())
+        return n, (total / n if n else 0.0)
 
     def search_terms(self, terms: list[str], k: int) -> tuple[list[tuple[int, float]], dict[str, int]]:
         terms = [t for t in dict.fromkeys(terms) if t]
         if not terms or k <= 0 or not self._reg.vers:
             return [], {}
-        q = " ".join(ms.lex_words(t) for t in terms)
-        found = self._search("sparse", [q], k, None, "BM25")[0] if q.strip() else []
+        words = [w for t in terms for w in ms.lex_words(t).split()]
+        found = self._best(words, k, None) if words else []
         counts = self.term_counts([fts_token(t) for t in terms])
         return found, {t: counts.get(fts_token(t), 0) for t in terms}
 

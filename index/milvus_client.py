@@ -8,6 +8,7 @@ collections are read a page at a time; the `meta` collection's JSON records are 
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -25,7 +26,7 @@ T = TypeVar("T")
 BATCH = 500
 """Rows per write, and ids per `in [...]` lookup."""
 PAGE = 4096
-"""Rows per page when reading a whole collection."""
+"""Rows per page when reading a whole collection (and the most a `query` with a limit returns)."""
 RETRY_PAUSE = 1.0
 """Seconds before a failed Milvus call is tried the second and last time."""
 GRPC_OPTIONS = {"grpc.keepalive_time_ms": 330_000, "grpc.keepalive_permit_without_calls": False}
@@ -51,13 +52,16 @@ class Collections:
         """`MilvusClient.<method>(...)`; a failed call is tried once more a moment later (gRPC
         reconnects by itself to a restarted server), then reported as one IndexUnavailableError
         line. Every write is an upsert or a delete by key: a repeated call leaves no duplicate."""
+        return self._retrying(lambda: getattr(self.client, method)(*args, timeout=self.timeout, **kw))
+
+    def _retrying(self, fn: Callable[[], T]) -> T:
         try:
-            return _call(self.uri, getattr(self.client, method), *args, timeout=self.timeout, **kw)
+            return _call(self.uri, fn)
         except IndexUnavailableError as exc:
             time.sleep(RETRY_PAUSE)
             if "load" in str(exc):  # a restarted server holds the collections released
                 _call(self.uri, ms.load_collections, self.client, self.prefix)
-            return _call(self.uri, getattr(self.client, method), *args, timeout=self.timeout, **kw)
+            return _call(self.uri, fn)
 
     def exists(self) -> bool:
         """Whether the hub's collections are there (loaded for use when they are)."""
@@ -81,22 +85,24 @@ class Collections:
         return out
 
     def query(self, kind: str, expr: str, fields: list[str]) -> list[dict[str, Any]]:
-        """Every row of `kind` matching `expr`, a page at a time (in key order)."""
-        key = "key" if kind == "meta" else "id"
-        out: list[dict[str, Any]] = []
-        last: Any = None
-        while True:
-            cond = expr
-            if last is not None:
-                bound = f"{key} > {ms.quote(last) if isinstance(last, str) else int(last)}"
-                cond = f"({expr}) and {bound}" if expr else bound
-            every = f'{key} >= ""' if kind in ms.TEXT_KEYS else f"{key} >= 0"
-            rows = self.call("query", self.name(kind), filter=cond or every, output_fields=fields, limit=PAGE)
-            rows = sorted(rows, key=lambda r: r[key])
-            out += rows
-            if len(rows) < PAGE:
-                return out
-            last = rows[-1][key]
+        """Every row of `kind` matching `expr`, read a page at a time by a query iterator. (A
+        plain query with a limit returns its rows in no set order, Milvus Lite's in storage
+        order: paging on from the largest key seen skipped every row of a smaller key not in
+        the page — with more than a page of words, most of the index's vocabulary.)"""
+
+        def read() -> list[dict[str, Any]]:
+            it = self.client.query_iterator(
+                self.name(kind), batch_size=PAGE, filter=expr, output_fields=fields, timeout=self.timeout
+            )
+            out: list[dict[str, Any]] = []
+            try:
+                while batch := it.next():
+                    out += batch
+            finally:
+                it.close()
+            return out
+
+        return self._retrying(read)
 
     def upsert(self, kind: str, rows: list[dict[str, Any]]) -> None:
         for start in range(0, len(rows), BATCH):
@@ -137,12 +143,23 @@ def describe(settings: Settings) -> str:
     return f"Milvus {settings.milvus_uri} (collections {settings.milvus_collection}_*)"
 
 
+class _NoSessionTs(logging.Filter):
+    """Drops pymilvus's warning that the server gave its query iterator no snapshot timestamp
+    (Milvus Lite never does; the iterator then uses the client's clock, which is right for it)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "mvccTs" not in record.getMessage()
+
+
 def connect(settings: Settings) -> Any:
     """A `MilvusClient` for the settings' URI (a `.db` path: Milvus Lite in this process)."""
     try:
         from pymilvus import MilvusClient
     except ImportError:
         raise SihubError("the milvus backend needs pymilvus and milvus-lite: pip install 'sihub[milvus]'") from None
+    iterator_log = logging.getLogger("pymilvus.client.iterator.query_iterator")
+    if not any(isinstance(f, _NoSessionTs) for f in iterator_log.filters):
+        iterator_log.addFilter(_NoSessionTs())
     uri = settings.milvus_uri
     if uri.endswith(".db"):
         path = Path(uri).expanduser().resolve()

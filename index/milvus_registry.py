@@ -30,6 +30,9 @@ class Registry:
         """Documents whose answer rows are in (`milvus_answers.py`)."""
         self.langs: dict[str, tuple[int, np.ndarray]] = {}
         """Per chunk language: number of chunks and the sum of their vectors (float64)."""
+        self.tokens: dict[str, int] | None = {}
+        """Per chunk language: the words of their analysed text (`lex`), for BM25's mean chunk
+        length; None for statistics written before they were counted (`MilvusIndex` counts them)."""
 
     def refresh(self, cols: Collections) -> bool:
         """Read the registry again if the writer published since; True when it did."""
@@ -45,6 +48,8 @@ class Registry:
         self.langs = {
             lang: (int(v["n"]), np.asarray(v["sum"], dtype=np.float64)) for lang, v in stats.items() if int(v["n"]) > 0
         }
+        counted = all("tokens" in v for lang, v in stats.items() if lang in self.langs)
+        self.tokens = {lang: int(stats[lang]["tokens"]) for lang in self.langs} if counted else None
         self.generation = gen
         return True
 
@@ -69,16 +74,26 @@ class Registry:
         self.by_path.pop(doc.path, None)
         self.answered.discard(doc.id)
 
-    def count(self, added: list[tuple[str, np.ndarray]], removed: list[tuple[str, np.ndarray]]) -> None:
-        """Add chunks' (language, vector) to the statistics and take others away."""
+    def count(self, added: list[tuple[str, np.ndarray, str]], removed: list[tuple[str, np.ndarray, str]]) -> None:
+        """Add chunks' (language, vector, analysed text) to the statistics and take others away.
+        Statistics without word counts (`tokens` None) stay without until a writer recounts them."""
         for items, sign in ((added, 1), (removed, -1)):
-            for lang, vec in items:
-                n, s = self.langs.get(str(lang), (0, np.zeros(self.dim, dtype=np.float64)))
-                self.langs[str(lang)] = (n + sign, s + sign * np.asarray(vec, dtype=np.float64))
+            for lang, vec, lex in items:
+                lang = str(lang)
+                n, s = self.langs.get(lang, (0, np.zeros(self.dim, dtype=np.float64)))
+                self.langs[lang] = (n + sign, s + sign * np.asarray(vec, dtype=np.float64))
+                if self.tokens is not None:
+                    self.tokens[lang] = self.tokens.get(lang, 0) + sign * len(str(lex).split())
         self.langs = {k: v for k, v in self.langs.items() if v[0] > 0}
+        if self.tokens is not None:
+            self.tokens = {k: self.tokens.get(k, 0) for k in self.langs}
 
     def langs_json(self) -> dict[str, Any]:
-        return {lang: {"n": n, "sum": [float(x) for x in s]} for lang, (n, s) in self.langs.items()}
+        out: dict[str, Any] = {lang: {"n": n, "sum": [float(x) for x in s]} for lang, (n, s) in self.langs.items()}
+        if self.tokens is not None:
+            for lang in out:
+                out[lang]["tokens"] = self.tokens.get(lang, 0)
+        return out
 
 
 def copy(doc: Document) -> Document:

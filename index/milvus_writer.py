@@ -94,22 +94,24 @@ class Writer:
         return first
 
     def recover(self) -> None:
-        """Finish or undo the step a killed writer left (`pending`), then recount the statistics."""
+        """Finish or undo the step a killed writer left (`pending`), then recount the statistics
+        (also when they were written before the analysed words were counted)."""
         pending = self.cols.meta("pending")
-        if not pending:
+        if not pending and self.reg.tokens is not None:
             return
-        doc_id = int(pending["doc"])
-        got = self.cols.get("documents", [doc_id], ["ver"])
-        if not got:  # a removal, or a first version never flipped in: none of its chunks stays
-            self.cols.delete("chunks", filter=f"doc_id == {doc_id}")
-            self.answers.drop_quotes(doc_id, None)
-        else:  # flipped or not, the registry's version is the one to keep
-            self.cols.delete("chunks", filter=f"doc_id == {doc_id} and ver != {int(got[0]['ver'])}")
-            self.answers.drop_quotes(doc_id, int(got[0]["ver"]))
-        self.reg.langs = {}
-        rows = self.cols.query("chunks", "", ["id", "doc_id", "ver", "lang", "heading", "text", "vec"])
+        if pending:
+            doc_id = int(pending["doc"])
+            got = self.cols.get("documents", [doc_id], ["ver"])
+            if not got:  # a removal, or a first version never flipped in: none of its chunks stays
+                self.cols.delete("chunks", filter=f"doc_id == {doc_id}")
+                self.answers.drop_quotes(doc_id, None)
+            else:  # flipped or not, the registry's version is the one to keep
+                self.cols.delete("chunks", filter=f"doc_id == {doc_id} and ver != {int(got[0]['ver'])}")
+                self.answers.drop_quotes(doc_id, int(got[0]["ver"]))
+        self.reg.langs, self.reg.tokens = {}, {}
+        rows = self.cols.query("chunks", "", ["id", "doc_id", "ver", "lang", "heading", "text", "lex", "vec"])
         live = [r for r in rows if self.reg.live(r["doc_id"], r["ver"])]
-        self.reg.count([(r["lang"], r["vec"]) for r in live], [])
+        self.reg.count([(r["lang"], r["vec"], r["lex"]) for r in live], [])
         self.answers.recount(words_of(r for r in live if int(r["doc_id"]) in self.reg.answered))
         self.publish({"langs": self.reg.langs_json(), "pending": None})
 
@@ -146,14 +148,15 @@ class Writer:
         if answers is not None:
             self.answers.put(doc.id, ver, answers)
         self.renew()
-        self.replace(doc, ver, [(c.lang, vectors[c.hash]) for c in chunks], answers.words if answers else None)
+        added = [(c.lang, vectors[c.hash], r["lex"]) for c, r in zip(chunks, rows, strict=True)]
+        self.replace(doc, ver, added, answers.words if answers else None)
         return doc
 
     def replace(
         self,
         doc: Document,
         ver: int | None,
-        added: list[tuple[str, np.ndarray]],
+        added: list[tuple[str, np.ndarray, str]],
         words: Counter[tuple[str, str]] | None = None,
     ) -> None:
         """Flip the registry row of `doc` to `ver` (None: remove it), delete the chunks (and quote
@@ -162,12 +165,12 @@ class Writer:
         assert doc.id is not None
         old = self.reg.vers.get(doc.id)
         counted = doc.id in self.reg.answered
-        removed: list[tuple[str, np.ndarray]] = []
+        removed: list[tuple[str, np.ndarray, str]] = []
         rows: list[dict[str, Any]] = []
         if old is not None:
-            fields = ["id", "lang", "vec", *(["heading", "text"] if counted else [])]
+            fields = ["id", "lang", "vec", "lex", *(["heading", "text"] if counted else [])]
             rows = self.cols.query("chunks", f"doc_id == {doc.id} and ver == {old}", fields)
-            removed = [(r["lang"], r["vec"]) for r in rows]
+            removed = [(r["lang"], r["vec"], r["lex"]) for r in rows]
         if ver is None:
             self.cols.delete("documents", ids=[doc.id])
             self.cols.delete("chunks", filter=f"doc_id == {doc.id}")
