@@ -21,7 +21,7 @@ from .evidence import embed_spans, gather, rank_spans
 from .i18n import hinted_language, label
 from .llm import Backing, ChatClient, Streamed, build_messages, finish
 from .query import normalise_filters, question_language, strip_filler
-from .retrieve import language_bias, place_documents
+from .retrieve import city_documents, language_bias, place_documents
 from .state import Evidence, Prepared, Resolved, Verdict
 from .verdict import judge, measure
 
@@ -40,7 +40,13 @@ def language_of(question: str, resolved: Resolved) -> str:
 
 
 def retrieve(
-    assistant: Assistant, query: str, k: int, filters: Any = None, more: bool = True, lang: str | None = None
+    assistant: Assistant,
+    query: str,
+    k: int,
+    filters: Any = None,
+    more: bool = True,
+    lang: str | None = None,
+    naming: frozenset[str] | None = None,
 ) -> list[Hit]:
     """The `k` passages an answer is drawn from; then, unless `more` is false (an asker who
     names `k` gets those passages only), weighed with them but outside the relevance
@@ -54,6 +60,7 @@ def retrieve(
       question in another language even when one of its sentences answers it.
 
     `lang` is the question's language (the chat's, for a terse follow-up); detected when None.
+    `naming` are the documents naming the question's cities (`city_documents`; read when None).
     """
     s = assistant.settings
     langs = {v.lower() for v in normalise_filters(filters).get("lang", [])}
@@ -75,7 +82,7 @@ def retrieve(
         ]
         have = {h.chunk.id for h in hits}
         hits = hits + [h for h in beside if h.chunk.id not in have]
-        return hits + _best_sentences(assistant, query, hits, deeper, s.ask_deeper_sentences, lang)
+        return hits + _best_sentences(assistant, query, hits, deeper, s.ask_deeper_sentences, lang, naming)
 
     return assistant.index.consistent(read)
 
@@ -91,7 +98,13 @@ def _beside(chunk: Any, of: Hit) -> Hit:
 
 
 def _best_sentences(
-    assistant: Assistant, query: str, hits: list[Hit], deeper: list[Hit], n: int, lang: str | None = None
+    assistant: Assistant,
+    query: str,
+    hits: list[Hit],
+    deeper: list[Hit],
+    n: int,
+    lang: str | None = None,
+    naming: frozenset[str] | None = None,
 ) -> list[Hit]:
     """The passages of `deeper` not among `hits` that hold one of the `n` best sentences of
     `deeper` (ranked as an answer ranks them), among the sentences whose vectors are known."""
@@ -112,7 +125,7 @@ def _best_sentences(
         known_only=True,
         translations=_translations(assistant, query, lang),
         vectors=assistant.vectors,
-        place_docs=place_documents(assistant.index, query, deeper),
+        place_docs=place_documents(city_documents(assistant.index, query) if naming is None else naming, deeper),
     )
     out: list[Hit] = []
     for c in ranked[:n]:
@@ -132,7 +145,9 @@ def _overlap(a: Hit, b: Hit) -> bool:
     return x.path == y.path and x.page == y.page and x.start < y.end and y.start < x.end
 
 
-def weigh(assistant: Assistant, query: str, hits: list[Hit], lang: str | None = None) -> Evidence:
+def weigh(
+    assistant: Assistant, query: str, hits: list[Hit], lang: str | None = None, naming: frozenset[str] | None = None
+) -> Evidence:
     """The evidence `hits` offer for `query` (in language `lang`): their sentences scored against
     it (`evidence.gather`), ranked with the same language-bias correction as the search (a question
     in Swedish does not prefer Swedish sentences for their language alone)."""
@@ -149,7 +164,7 @@ def weigh(assistant: Assistant, query: str, hits: list[Hit], lang: str | None = 
         lang_bias=bias,
         translations=translations,
         vectors=assistant.vectors,
-        place_docs=place_documents(assistant.index, query, hits),
+        place_docs=place_documents(city_documents(assistant.index, query) if naming is None else naming, hits),
     )
     evidence.bias, evidence.translations = bias, translations
     return evidence
@@ -176,8 +191,12 @@ def prepare(
     the `k` an asker names, which are then the only ones weighed)."""
     resolved = conversation.resolve(question, history)
     lang = language_of(question, resolved)
-    hits = retrieve(assistant, resolved.query, k or assistant.settings.ask_k, filters, more=not k, lang=lang)
-    evidence = weigh(assistant, resolved.query, hits, lang)
+    # The documents naming the question's cities, read once for the deeper look and the evidence.
+    naming = city_documents(assistant.index, resolved.query)
+    hits = retrieve(
+        assistant, resolved.query, k or assistant.settings.ask_k, filters, more=not k, lang=lang, naming=naming
+    )
+    evidence = weigh(assistant, resolved.query, hits, lang, naming)
     verdict = decide(assistant, resolved.query, lang, hits, evidence)
     return Prepared(resolved, lang, hits, evidence, verdict)
 

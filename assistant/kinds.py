@@ -225,7 +225,7 @@ def _figure_words(text: str, given: frozenset[str] = frozenset()) -> frozenset[s
     of dates, labels such as "Phase 2" and the figures the question gives left out)."""
     out: set[str] = set()
     for line in _without_ordinals(text).split("\n"):
-        plain = fold(_LABEL.sub(" ", _DATE_DAY.sub(" ", fold(line))))
+        plain = _LABEL.sub(" ", _DATE_DAY.sub(" ", fold(line)))
         tokens = _TOKEN.findall(plain)
         figures = [
             i for i, t in enumerate(tokens) if t[0].isdigit() and not _YEAR.fullmatch(t) and _plain(t) not in given

@@ -237,11 +237,11 @@ def named_in_documents(index: IndexBackend, words: list[str], paths: set[str], l
 
 
 def documents_naming(
-    index: IndexBackend, words: list[str], paths: set[str], limit: int = 500
+    index: IndexBackend, words: list[str], paths: set[str] | None = None, limit: int = 500
 ) -> dict[str, set[str] | None]:
-    """For each of `words`, those of the documents `paths` that name it in some passage (in any
-    form of `name_forms`); None for a word more than `limit` passages hold, whose holders among
-    `paths` the `limit` best matches may not show (a name that common is named everywhere)."""
+    """For each of `words`, those of the documents `paths` (None: of the index) that name it in
+    some passage (in any form of `name_forms`); None for a word more than `limit` passages hold,
+    whose holders the `limit` best matches may not show (a name that common is named everywhere)."""
     langs = sorted(index.language_shares())
     out: dict[str, set[str] | None] = {}
     for w in words:
@@ -249,22 +249,27 @@ def documents_naming(
         if sum(counts.values()) > limit:
             out[w] = None
         else:
-            out[w] = {h.chunk.path for h in index.hits_for(found)} & paths if found else set()
+            held = {h.chunk.path for h in index.hits_for(found)} if found else set()
+            out[w] = held if paths is None else held & paths
     return out
 
 
-def place_documents(index: IndexBackend, question: str, hits: list[Hit]) -> frozenset[str]:
-    """Of the documents of `hits`, those that name a city `question` names (in any language's
-    form, `documents_naming`); empty when it names none, when none of the documents names it, or
-    when all do (then the city tells them apart no more)."""
+def city_documents(index: IndexBackend, question: str) -> frozenset[str]:
+    """The documents of the index that name a city `question` names, in any language's form
+    (`documents_naming`; a city too common to list its holders is left out). Empty when it
+    names none."""
     cities = list(places.cities(question).values())
-    if not cities or not hits:
+    if not cities:
         return frozenset()
+    return frozenset().union(*(h for h in documents_naming(index, cities).values() if h))
+
+
+def place_documents(naming: frozenset[str], hits: list[Hit]) -> frozenset[str]:
+    """Of the documents of `hits`, those in `naming` (`city_documents`); empty when none or all
+    of them are (then the city tells them apart no more)."""
     paths = {h.chunk.path for h in hits}
-    naming: set[str] = set()
-    for holders in documents_naming(index, cities, paths).values():
-        naming |= holders or set()
-    return frozenset(naming) if naming != paths else frozenset()
+    held = naming & paths
+    return frozenset(held) if held != paths else frozenset()
 
 
 class TermCounts:

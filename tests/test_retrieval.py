@@ -516,7 +516,7 @@ def test_a_city_named_another_way_still_counts_as_a_shared_name(tmp_path: Path) 
 def test_the_spans_of_the_documents_naming_the_asked_city_come_first(tmp_path: Path) -> None:
     from sihub.assistant import evidence
     from sihub.assistant.params import ANSWER
-    from sihub.assistant.retrieve import place_documents
+    from sihub.assistant.retrieve import city_documents, place_documents
 
     docs = {
         "fr/incubateur.md": "# Incubateur\n\nInstallé à Lyon, l'incubateur compte 31 mentors bénévoles.",
@@ -525,10 +525,11 @@ def test_the_spans_of_the_documents_naming_the_asked_city_come_first(tmp_path: P
     with assistant_over(tmp_path, docs) as a:
         q = "Hur många frivilliga mentorer har inkubatorn i Lyon?"
         hits = retrieve(a.index, a.embedder, parse_query(q), 5, "hybrid")
-        naming = place_documents(a.index, q, hits)
+        naming = place_documents(city_documents(a.index, q), hits)
         assert {Path(p).name for p in naming} == {"incubateur.md"}
         # A question naming no city, or one every document names, sets no document apart.
-        assert place_documents(a.index, "Hur många frivilliga mentorer har inkubatorn?", hits) == frozenset()
+        assert city_documents(a.index, "Hur många frivilliga mentorer har inkubatorn?") == frozenset()
+        assert place_documents(frozenset(h.chunk.path for h in hits), hits) == frozenset()
         plain = evidence.rank_spans(q, hits, a.embedder)
         placed = evidence.rank_spans(q, hits, a.embedder, place_docs=naming)
         before = {(c.hit, c.start): c.score for c in plain}
