@@ -144,40 +144,14 @@ def main(argv: list[str] | None = None) -> int:
     fts.close()
     stats = {name: percentiles(v) for name, v in times.items()}
     agree = {name: round(float(np.mean(v)), 3) if v else None for name, v in overlap.items()}
-    rows = [
-        [
-            "fts5 exact",
-            stats["fts5 exact"]["p50"],
-            stats["fts5 exact"]["p95"],
-            1.0,
-            "-",
-            f"{folder_mb(path):.0f} (whole index)",
-        ],
-        [
-            "fts5 bounded",
-            stats["fts5 bounded"]["p50"],
-            stats["fts5 bounded"]["p95"],
-            agree["fts5 bounded"],
-            "-",
-            "(same)",
-        ],
-        [
-            "tantivy",
-            stats["tantivy"]["p50"],
-            stats["tantivy"]["p95"],
-            agree["tantivy"],
-            round(copy_s, 1),
-            f"{copy_mb:.1f} (postings only)",
-        ],
-        [
-            "sihub: Tantivy candidates, FTS5 BM25",
-            stats["sihub"]["p50"],
-            stats["sihub"]["p95"],
-            agree["sihub"],
-            "(the same copy)",
-            "(the same copy)",
-        ],
+    # engine, label, top-10 agreement, copy seconds, size on disk
+    engines = [
+        ("fts5 exact", "fts5 exact", 1.0, "-", f"{folder_mb(path):.0f} (whole index)"),
+        ("fts5 bounded", "fts5 bounded", agree["fts5 bounded"], "-", "(same)"),
+        ("tantivy", "tantivy", agree["tantivy"], round(copy_s, 1), f"{copy_mb:.1f} (postings only)"),
+        ("sihub", "sihub: Tantivy candidates, FTS5 BM25", agree["sihub"], "(the same copy)", "(the same copy)"),
     ]
+    rows = [[label, stats[name]["p50"], stats[name]["p95"], *rest] for name, label, *rest in engines]
     info["load_after"] = [round(x, 2) for x in os.getloadavg()]
     body = "\n".join(
         [
