@@ -18,8 +18,11 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 import unicodedata
-from collections.abc import Iterable
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Iterable
+from typing import NamedTuple
 
 K1 = 1.2
 B = 0.75
@@ -92,20 +95,84 @@ def score(
 ) -> dict[int, float]:
     """BM25 (higher is better) of each (rowid, FTS column text) for single-token `phrases`
     (folded), given each phrase's document frequency; rows holding none are left out."""
+    return score_packed(((rowid, Packed.of(text)) for rowid, text in texts), phrases, df, rows, avgdl)
+
+
+class Packed(NamedTuple):
+    """A row's tokens as one string, each between spaces and two spaces apart (" a  b  a "),
+    so that counting a token is one `str.count` of " token ", and their number."""
+
+    text: str
+    n: int
+
+    @classmethod
+    def of(cls, analysed: str) -> Packed:
+        toks = tokens(analysed or "")
+        return cls(" " + "  ".join(toks) + " ", len(toks))
+
+    def count(self, token: str) -> int:
+        return self.text.count(f" {token} ")
+
+    def holds(self, token: str) -> bool:
+        return f" {token} " in self.text
+
+
+def score_packed(
+    packed: Iterable[tuple[int, Packed]], phrases: list[str], df: dict[str, int], rows: int, avgdl: float
+) -> dict[int, float]:
+    """`score` of rows already cut into their tokens (`Packed`, `TokenCache`)."""
     weights = [idf(rows, df.get(p, 0)) for p in phrases]
     out: dict[int, float] = {}
-    for rowid, text in texts:
-        toks = tokens(text)
-        if not toks:
+    for rowid, row in packed:
+        if not row.n:
             continue
-        norm = K1 * (1 - B + B * len(toks) / avgdl) if avgdl else K1
+        norm = K1 * (1 - B + B * row.n / avgdl) if avgdl else K1
         total = 0.0
         hit = False
         for p, w in zip(phrases, weights, strict=True):
-            f = toks.count(p)
+            f = row.count(p)
             if f:
                 hit = True
                 total += w * f * (K1 + 1) / (f + norm)
         if hit:
             out[int(rowid)] = total
     return out
+
+
+class TokenCache:
+    """The tokens of analysed rows (`Packed`), remembered while the index stays as it was read.
+
+    A question scores the same candidate chunks several times (the question, then its words as
+    each other language writes them, then the terms an answer checks), and cutting and folding
+    a chunk's text costs far more than counting a term in it. The most recent `limit` rows are
+    kept (a few hundred questions' candidates, about 1 kB each).
+    """
+
+    def __init__(self, limit: int = 8_192) -> None:
+        self.limit = limit
+        self._rows: OrderedDict[int, Packed] = OrderedDict()
+        self._state: Hashable = None
+        self._lock = threading.Lock()
+
+    def rows(
+        self, state: Hashable, rowids: list[int], read: Callable[[list[int]], Iterable[tuple[int, str]]]
+    ) -> list[tuple[int, Packed]]:
+        """(rowid, tokens) of those of `rowids` the index holds, by rowid; `read` gives the
+        (rowid, analysed text) of the rows not remembered for this `state` of the index."""
+        with self._lock:
+            if state != self._state:
+                self._rows.clear()
+                self._state = state
+            got = {r: self._rows[r] for r in rowids if r in self._rows}
+            for r in got:
+                self._rows.move_to_end(r)
+        missing = [r for r in dict.fromkeys(rowids) if r not in got]
+        if missing:
+            fresh = {int(r): Packed.of(text) for r, text in read(missing)}
+            got.update(fresh)
+            with self._lock:
+                if state == self._state:
+                    self._rows.update(fresh)
+                    while len(self._rows) > self.limit:
+                        self._rows.popitem(last=False)
+        return sorted(got.items())

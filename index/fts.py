@@ -52,6 +52,7 @@ class LexicalIndex:
         self._averages: tuple[Hashable, tuple[int, float]] | None = None
         self.fast = fast  # the Tantivy copy, and the generation the readers see, for large indexes
         self._generation = generation
+        self._tokens = bm25.TokenCache()
 
     # ---- writing (inside the writer's transaction) -------------------------------------------
 
@@ -170,13 +171,23 @@ class LexicalIndex:
         out: dict[int, set[str]] = {}
         if not chunk_ids or not terms:
             return out
-        with self.db.read() as conn:
-            for part, marks in in_parts([int(i) for i in chunk_ids]):
-                for rowid, lex in conn.execute(f"SELECT rowid, lex FROM chunks_fts WHERE rowid IN ({marks})", part):
-                    held = terms.intersection(bm25.tokens(lex))
-                    if held:
-                        out[int(rowid)] = held
+        for rowid, row in self._row_tokens([int(i) for i in chunk_ids]):
+            held = {t for t in terms if row.holds(t)}
+            if held:
+                out[rowid] = held
         return out
+
+    def _row_tokens(self, chunk_ids: list[int]) -> list[tuple[int, bm25.Packed]]:
+        """(chunk id, tokens of its analysed text), remembered while the index is unchanged."""
+
+        def read(ids: list[int]) -> list[tuple[int, str]]:
+            with self.db.read() as conn:
+                out: list[tuple[int, str]] = []
+                for part, marks in in_parts(ids):
+                    out.extend(conn.execute(f"SELECT rowid, lex FROM chunks_fts WHERE rowid IN ({marks})", part))
+                return out
+
+        return self._tokens.rows(self._state(), chunk_ids, read)
 
     def scores(self, text: str, lang: str, chunk_ids: list[int]) -> dict[int, float]:
         """BM25 (higher is better) of these chunks for a query, as FTS5's bm25() gives it; chunks
@@ -193,12 +204,9 @@ class LexicalIndex:
     def _bm25_of(self, phrases: list[str], chunk_ids: list[int]) -> dict[int, float]:
         """`bm25.score` of these chunks for single-token phrases (folded)."""
         df = self.term_counts(phrases)
-        texts: list[tuple[int, str]] = []
         with self.db.read() as conn:
             rows, avgdl = self._fts_averages(conn)
-            for part, marks in in_parts(chunk_ids):
-                texts.extend(conn.execute(f"SELECT rowid, lex FROM chunks_fts WHERE rowid IN ({marks})", part))
-        return bm25.score(texts, phrases, df, rows, avgdl)
+        return bm25.score_packed(self._row_tokens(chunk_ids), phrases, df, rows, avgdl)
 
     def _fts_averages(self, conn: sqlite3.Connection) -> tuple[int, float]:
         """(rows, mean tokens per row) as FTS5's bm25() reads them (cached until the index changes)."""

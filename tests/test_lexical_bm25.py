@@ -118,3 +118,32 @@ def test_the_tantivy_copy_gives_the_exact_top_and_follows_the_index(index, tmp_p
     assert used[-1] is True
     assert any("Malmö" in h.chunk.text for h in index.hits_for(got))
     assert not (index.path / f"{fast_lexical.PREFIX}{first}").exists()
+
+
+def test_remembered_tokens_follow_the_index(tiny_folder: Path, tmp_path: Path) -> None:
+    """A reader's scores from remembered tokens stay FTS5's while another writer changes the
+    index: a changed document's new words count, a removed document's chunks score nothing."""
+    settings = Settings.from_env(env={}, index=tmp_path / "index", embedder="hash")
+    writer, reader = Assistant(settings), Assistant(settings)
+    try:
+        writer.ingest([tiny_folder])
+        index = reader.index  # one reader, open throughout
+        text, lang = "incubateur entreprises sociales Göteborg budget", "fr"
+        ids = list(range(1, 4 * index.size + 1))  # ids a later version of a document may take
+        before = index.consistent(lambda: index.lexical_scores(text, lang, ids))
+        path_of = {c.id: d.path for d in index.documents() for c in index.chunks_of(d.path)}
+        scored = sorted({path_of[i] for i in before if path_of[i].endswith((".md", ".txt"))})
+        assert len(scored) >= 2  # text documents that hold the query's words
+        Path(scored[0]).write_text("Budget de l'incubateur. " * 3, encoding="utf-8")
+        writer.ingest([tiny_folder])
+        assert writer.remove([scored[1]]) == [scored[1]]
+        after = index.consistent(lambda: index.lexical_scores(text, lang, ids))  # as a search reads
+        truth = index.lexical.fts_scores(lexical.match_query(text, lang), ids)
+        assert after.keys() == truth.keys() and after != before
+        for i, v in truth.items():
+            assert after[i] == pytest.approx(v, rel=1e-9)
+    finally:
+        for a in (writer, reader):
+            if a._index is not None:
+                a.index.lexical.fast.wait(60)
+            a.close()
