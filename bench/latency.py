@@ -63,6 +63,8 @@ from common import (
     table,
 )
 
+from sihub.types import Chunk, Document
+
 CHUNKS_PER_DOC = 100
 WORDS = 150
 
@@ -110,10 +112,10 @@ def build(path: Path, n: int, vectors: np.ndarray, embedder_id: str, chunker: di
     db = sqlite3.connect(path / DB, isolation_level=None)
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=OFF")
-    text_bytes = 0
+    text_bytes = quotes = 0
     for d0 in range(0, n, 10_000):
         db.execute("BEGIN")
-        docs, chunks, embs, fts = [], [], [], []
+        docs, chunks, embs, fts, quoted = [], [], [], [], []
         for i in range(d0, min(n, d0 + 10_000)):
             doc = i // CHUNKS_PER_DOC + 1
             lang = langs[doc % len(langs)]
@@ -121,7 +123,7 @@ def build(path: Path, n: int, vectors: np.ndarray, embedder_id: str, chunker: di
                 docs.append(
                     (
                         doc,
-                        f"synthetic/{lang}/{doc:07d}.txt",
+                        docs_path(doc, lang),
                         f"Synthetic document {doc}",
                         lang,
                         f'["{lang}"]',
@@ -134,12 +136,25 @@ def build(path: Path, n: int, vectors: np.ndarray, embedder_id: str, chunker: di
                     )
                 )
             pool = pools[lang]
-            text = " ".join(pool[rng.integers(0, len(pool) - WORDS)] for _ in range(WORDS))
+            text = sentences(pool[rng.integers(0, len(pool) - WORDS, WORDS)])
             text_bytes += len(text.encode())
             h = hashlib.sha256(f"{i}\n{text}".encode()).hexdigest()
             chunks.append((i + 1, doc, i % CHUNKS_PER_DOC, 1, "Section", lang, 0, len(text), 0, text, h))
             embs.append((h, vectors[i].tobytes()))
             fts.append((i + 1, lexical.analyze(f"Section\n{text}", lang)))
+            quoted.append(
+                Chunk(
+                    path=docs_path(doc, lang),
+                    text=text,
+                    page=1,
+                    heading="Section",
+                    lang=lang,
+                    end=len(text),
+                    ord=i % CHUNKS_PER_DOC,
+                    doc_id=doc,
+                    id=i + 1,
+                )
+            )
         db.executemany(
             "INSERT INTO documents (id, path, title, lang, langs, pages, sha256, size, mtime, meta, "
             "ingested_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
@@ -152,6 +167,7 @@ def build(path: Path, n: int, vectors: np.ndarray, embedder_id: str, chunker: di
         )
         db.executemany("INSERT INTO embeddings (hash, vec) VALUES (?, ?)", embs)
         db.executemany("INSERT INTO chunks_fts (rowid, lex) VALUES (?, ?)", fts)
+        quotes += fill_quotes(db, quoted, vectors, rng)
         db.execute("COMMIT")
     words_s = fill_words(db)
     db.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'")
@@ -164,6 +180,7 @@ def build(path: Path, n: int, vectors: np.ndarray, embedder_id: str, chunker: di
         spec = index.vectors.spec.to_json()
     faiss_s = time.perf_counter() - t0
     return {
+        "quote_vectors": quotes,
         "words_s": round(words_s, 1),
         "sqlite_load_s": round(load_s, 1),
         "faiss_build_s": round(faiss_s, 1),
@@ -172,12 +189,49 @@ def build(path: Path, n: int, vectors: np.ndarray, embedder_id: str, chunker: di
     }
 
 
+def docs_path(doc: int, lang: str) -> str:
+    return f"synthetic/{lang}/{doc:07d}.txt"
+
+
+def sentences(words: np.ndarray) -> str:
+    """Pool words as running text: a word after one ending a sentence gets a capital, so the
+    answer stage cuts the chunk into sentences as it cuts real text (five to seven spans)."""
+    out: list[str] = []
+    for w in words:
+        out.append(w[:1].upper() + w[1:] if out and out[-1].endswith(".") else w)
+    return " ".join(out)
+
+
+def fill_quotes(db: sqlite3.Connection, chunks: list[Chunk], vectors: np.ndarray, rng: np.random.Generator) -> int:
+    """What the ingest stores for answers' spans (`answer_data.py`, `quote_vectors`): one vector
+    per quote text of each document's chunks (`spans.document_quote_texts`, the same texts a
+    question looks up). The vectors are synthetic (a point near the chunk's own vector, as a
+    sentence's embedding is near its passage's): embedding about a million texts with the model
+    would take hours, and the answer's cost does not depend on what they mean. Returns the rows."""
+    from sihub.assistant.spans import document_quote_texts
+    from sihub.index.answer_data import quote_key
+
+    rows = []
+    by_doc: dict[str, list[Chunk]] = {}
+    for c in chunks:
+        by_doc.setdefault(c.path, []).append(c)
+    for path, cs in by_doc.items():
+        doc_id = (cs[0].id - 1) // CHUNKS_PER_DOC + 1
+        doc = Document(path=path, title=f"Synthetic document {doc_id}", lang=cs[0].lang, sha256="")
+        texts = document_quote_texts(doc, cs)
+        near = vectors[[cs[j].id - 1 for j in rng.integers(0, len(cs), len(texts))]]
+        x = near + 0.03 * rng.standard_normal(near.shape).astype(np.float32)
+        x /= np.linalg.norm(x, axis=1, keepdims=True)
+        rows.extend((doc_id, quote_key(t), v.tobytes()) for t, v in zip(texts, x, strict=True))
+    db.executemany("INSERT OR IGNORE INTO quote_vectors (doc_id, key, vec) VALUES (?, ?, ?)", rows)
+    return len(rows)
+
+
 def fill_words(db: sqlite3.Connection) -> float:
     """What the ingest stores for the lexicon (`index/answer_data.py`): every chunk's words with
     their counts, and the vectors (real ones, the ingest's fast path) of the words the lexicon
-    reads, the most frequent of each language. The quote-unit vectors are left out (about ten
-    per chunk: too many to embed here), so `ask` embeds the sentences it weighs, and the
-    documents are marked as done. Returns the seconds spent embedding."""
+    reads, the most frequent of each language; the documents are marked as done (their quote
+    vectors are in, `fill_quotes`). Returns the seconds spent embedding."""
     from sihub.assistant.lexicon import MAX_WORDS, vocabulary
     from sihub.index.answer_data import chunk_words
     from sihub.index.embedder import make_embedder
@@ -247,7 +301,10 @@ def measure(path: Path, n: int, questions: list[str], vectors: np.ndarray, qcent
     rss_open = rss_mb()
     index = a.index
     search_ms = [new_question(a, a.search, q) for q in questions]
+    a.vectors.clear()  # the spans' vectors are read from the index, as by a fresh process
+    before = a.vectors.embedded
     ask_ms = [new_question(a, a.ask, q) for q in questions]
+    spans_embedded = a.vectors.embedded - before
     # Where the time goes: the stages one by one on the same questions.
     stages: dict[str, list[float]] = {k: [] for k in ("detect", "embed", "faiss+rerank", "hits_for", "fts5")}
     k = settings.search_k
@@ -289,6 +346,7 @@ def measure(path: Path, n: int, questions: list[str], vectors: np.ndarray, qcent
         "open_ms": round(open_ms, 1),
         "search_ms": {k2: round(v, 2) for k2, v in percentiles(search_ms).items()},
         "ask_ms": {k2: round(v, 2) for k2, v in percentiles(ask_ms).items()},
+        "spans_embedded": spans_embedded,
         "stages_p50_ms": {s: round(percentiles(v)["p50"], 2) for s, v in stages.items()},
         "stages_p95_ms": {s: round(percentiles(v)["p95"], 2) for s, v in stages.items()},
         "recall": recall,
@@ -487,6 +545,13 @@ def main(argv: list[str] | None = None) -> int:
     for r in results:
         st = ", ".join(f"{s} {r['stages_p50_ms'][s]} / {r['stages_p95_ms'][s]}" for s in r["stages_p50_ms"])
         lines.append(f"- {r['size']}: {st}")
+    lines.append(
+        "Answers' span vectors: "
+        + "; ".join(
+            f"{r['size']}: {r.get('quote_vectors', 0)} stored at build, {r['spans_embedded']} embedded by the asks"
+            for r in results
+        )
+    )
     lines.append("Recall@10 vs exact and FAISS-only p50 ms by nprobe (IVF lists scanned):")
     for r in results:
         rec = ", ".join(f"{p}: {v['recall@10']} ({v['p50_ms']} ms)" for p, v in r["recall"].items())
