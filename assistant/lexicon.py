@@ -26,6 +26,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
+import faiss
 import numpy as np
 
 from sihub.index import lexical
@@ -53,6 +54,8 @@ MAX_WORDS = 20_000
 # How often (seconds) at most a process reads the words again after the index changed (an
 # ingest beside a server commits once per document).
 RECHECK_S = 30.0
+# Translations of words remembered per table (a few MB at most).
+MEMO_MAX = 100_000
 
 
 def _keep(word: str, lang: str) -> bool:
@@ -79,11 +82,32 @@ def vocabulary(index: Any, limit: int = MAX_WORDS) -> dict[str, list[str]]:
     return {lang: words for lang, words in out.items() if words}
 
 
+class _Words:
+    """One language's kept words and their vectors, stored as float16 in a FAISS flat index
+    (half the memory of float32, cosines within 1e-5 of them) that gives each question word
+    its nearest word without a float32 copy of the table."""
+
+    def __init__(self, words: list[str], vectors: np.ndarray) -> None:
+        self.words = words
+        self.index = faiss.IndexScalarQuantizer(
+            vectors.shape[1], faiss.ScalarQuantizer.QT_fp16, faiss.METRIC_INNER_PRODUCT
+        )
+        self.index.train(vectors)
+        self.index.add(vectors)
+
+    def nearest(self, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(cosine, row) of the nearest word of each query vector."""
+        sims, rows = self.index.search(np.ascontiguousarray(queries, dtype=np.float32), 1)
+        return sims[:, 0], rows[:, 0]
+
+    def vectors(self, rows: list[int]) -> np.ndarray:
+        return self.index.reconstruct_batch(np.asarray(rows, dtype=np.int64))
+
+
 @dataclass
 class _Table:
     key: tuple[Any, ...]
-    words: dict[str, list[str]]
-    vecs: dict[str, np.ndarray]
+    langs: dict[str, _Words]
     rows: int
     checked: float
     known: dict[str, tuple[str, int]] = field(default_factory=dict)
@@ -91,17 +115,20 @@ class _Table:
     them, and are not embedded again."""
 
     _alike: dict[str, dict[str, list[int]]] = field(default_factory=dict)
+    memo: dict[tuple[str, str], str | None] = field(default_factory=dict)
+    """(word, other language) -> the word standing for it there (None: none), as worked out
+    for an earlier question: it depends on nothing but the word and this table."""
 
     def vector(self, word: str) -> np.ndarray | None:
         where = self.known.get(word)
-        return None if where is None else self.vecs[where[0]][where[1]]
+        return None if where is None else self.langs[where[0]].vectors([where[1]])[0]
 
     def alike(self, lang: str) -> dict[str, list[int]]:
         """The rows of `lang`'s words by their folded spelling (built on first use)."""
         by_spelling = self._alike.get(lang)
         if by_spelling is None:
             by_spelling = {}
-            for row, word in enumerate(self.words[lang]):
+            for row, word in enumerate(self.langs[lang].words):
                 by_spelling.setdefault(terms.fold(word), []).append(row)
             self._alike[lang] = by_spelling
         return by_spelling
@@ -143,17 +170,17 @@ class Lexicon:
         now = time.monotonic()
         if table is not None and table.key[0] == key[0] and (table.key == key or now - table.checked < RECHECK_S):
             return table
-        vocab = vocabulary(index)
-        vecs = index.word_vectors(sorted({w for words in vocab.values() for w in words}))
-        words = {lang: [w for w in listed if w in vecs] for lang, listed in vocab.items()}
-        words = {lang: listed for lang, listed in words.items() if listed}
+        langs = {}
+        for lang, listed in vocabulary(index).items():
+            held, matrix = _read_vectors(index, listed)
+            if held:
+                langs[lang] = _Words(held, matrix)
         table = _Table(
             key,
-            words,
-            {lang: np.stack([vecs[w] for w in listed]).astype(np.float32) for lang, listed in words.items()},
-            sum(len(listed) for listed in words.values()),
+            langs,
+            sum(len(ws.words) for ws in langs.values()),
             now,
-            {w: (lang, i) for lang, listed in words.items() for i, w in enumerate(listed)},
+            {w: (lang, i) for lang, ws in langs.items() for i, w in enumerate(ws.words)},
         )
         with self._lock:
             self._table = table
@@ -167,7 +194,7 @@ class Lexicon:
         if lang in ("", "und"):
             return {}
         table = self._vectors(embedder)
-        if table is None or not table.vecs:
+        if table is None or not table.langs:
             return {}
         memo = (id(table), table.rows, text, lang)
         with self._lock:
@@ -182,29 +209,55 @@ class Lexicon:
 
     def _translate(self, table: _Table, embedder: Embedder, text: str, lang: str) -> dict[str, dict[str, str]]:
         words = question_words(text, lang)
-        if not words:
-            return {}
-        new = [w for w in words if w not in table.known]
-        fresh = dict(zip(new, _embed_words(embedder, new), strict=True)) if new else {}
-        qv = np.stack([fresh[w] if w in fresh else table.vector(w) for w in words]).astype(np.float32)
+        others = [other for other in table.langs if other != lang]
+        todo = [w for w in words if any((w, other) not in table.memo for other in others)]
+        if todo:
+            self._work_out(table, embedder, todo, others)
         out: dict[str, dict[str, str]] = {}
-        for other, matrix in table.vecs.items():
-            if other == lang:
-                continue
-            sims = qv @ matrix.T
-            best = sims.argmax(axis=1)
-            alike = table.alike(other)
-            found: dict[str, str] = {}
-            for i, (w, j) in enumerate(zip(words, best, strict=True)):
-                rows = [r for r in alike.get(terms.fold(w), ()) if sims[i, r] >= MIN_COS - ALIKE_SLACK]
-                if rows:
-                    j = max(rows, key=lambda r: sims[i, r])
-                elif sims[i, j] < MIN_COS:
-                    continue
-                found[w] = table.words[other][j]
+        for other in others:
+            found = {w: t for w in words if (t := table.memo.get((w, other)))}
             if found:
                 out[other] = found
         return out
+
+    def _work_out(self, table: _Table, embedder: Embedder, words: list[str], others: list[str]) -> None:
+        """Fill `table.memo` for these words in the other languages: the nearest word there, at
+        cosine >= MIN_COS, or one spelled alike within ALIKE_SLACK of it, before any nearer word."""
+        new = [w for w in words if w not in table.known]
+        fresh = dict(zip(new, _embed_words(embedder, new), strict=True)) if new else {}
+        qv = np.stack([fresh[w] if w in fresh else table.vector(w) for w in words]).astype(np.float32)
+        got: dict[tuple[str, str], str | None] = {}
+        for other in others:
+            space = table.langs[other]
+            sims, best = space.nearest(qv)
+            alike = table.alike(other)
+            for i, w in enumerate(words):
+                rows = alike.get(terms.fold(w), [])
+                near = space.vectors(rows) @ qv[i] if rows else np.empty(0)
+                close = [(float(c), r) for c, r in zip(near, rows, strict=True) if c >= MIN_COS - ALIKE_SLACK]
+                if close:
+                    got[(w, other)] = space.words[max(close)[1]]
+                else:
+                    got[(w, other)] = space.words[int(best[i])] if sims[i] >= MIN_COS else None
+        with self._lock:
+            if len(table.memo) > MEMO_MAX:
+                table.memo.clear()
+            table.memo.update(got)
+
+
+def _read_vectors(index: Any, words: list[str], part: int = 2_000) -> tuple[list[str], np.ndarray]:
+    """The words of `words` the index holds a vector for, in order, and their vectors as one
+    matrix, read a part at a time (the rows of a whole vocabulary at once would cost several
+    times the matrix in short-lived objects)."""
+    held: list[str] = []
+    rows: list[np.ndarray] = []
+    for start in range(0, len(words), part):
+        got = index.word_vectors(words[start : start + part])
+        listed = [w for w in words[start : start + part] if w in got]
+        if listed:
+            held.extend(listed)
+            rows.append(np.stack([got[w] for w in listed]).astype(np.float32))
+    return held, (np.concatenate(rows) if rows else np.empty((0, 0), dtype=np.float32))
 
 
 def _embed_words(embedder: Embedder, words: list[str]) -> np.ndarray:

@@ -115,8 +115,9 @@ def test_a_name_keeps_its_own_form_over_a_nearer_word(tmp_path):
     with assistant_over(tmp_path, docs) as a:
         a.search("conference")
         table = a.lexicon._vectors(a.embedder)
-        words = table.words["lv"]
-        sims = {w: float(table.vecs["lv"][i] @ a.embedder.embed_queries(["riga"])[0]) for i, w in enumerate(words)}
+        words = table.langs["lv"].words
+        matrix = table.langs["lv"].vectors(list(range(len(words))))
+        sims = {w: float(matrix[i] @ a.embedder.embed_queries(["riga"])[0]) for i, w in enumerate(words)}
         assert max(sims, key=sims.get) == "rīku"  # what the nearest word alone would give
         got = a.lexicon.translate(a.embedder, "the conference in Riga", "en")["lv"]
         assert got["riga"] == "rīga"
