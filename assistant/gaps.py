@@ -12,8 +12,6 @@ above `GapParams.threshold`. The biggest topic comes first: what the hub should 
 from __future__ import annotations
 
 import json
-import sqlite3
-import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from sihub.index.sqlite_db import SideFile
 from sihub.types import Answer
 
 FILE_NAME = "gaps.db"
@@ -77,16 +76,10 @@ def best_score(answer: Answer) -> float | None:
     return round(float(max(scores)), 4) if scores else None
 
 
-class GapStore:
-    def __init__(self, path: Path) -> None:
-        self.path = Path(path)
-        self._lock = threading.Lock()
+class GapStore(SideFile):
+    """The questions the hub could not answer (or that got a thumbs down), in `gaps.db`."""
 
-    def _connect(self) -> sqlite3.Connection:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(self.path, timeout=10)
-        conn.executescript(_SCHEMA)
-        return conn
+    SCHEMA = _SCHEMA
 
     def add(
         self,
@@ -99,7 +92,7 @@ class GapStore:
     ) -> int:
         """Record one question; `reason` is "not_found" or "thumbs_down"."""
         when = when or datetime.now(UTC)
-        with self._lock, self._connect() as conn:
+        with self._connect() as conn:
             cur = conn.execute(
                 "INSERT INTO gaps (created_at, reason, question, language, best_score, filters) VALUES (?, ?, ?, ?, ?, ?)",
                 (
@@ -128,7 +121,7 @@ class GapStore:
         if since:
             query += " WHERE created_at >= ?"
             args = (since,)
-        with self._lock, self._connect() as conn:
+        with self._connect() as conn:
             rows = conn.execute(query + " ORDER BY id", args).fetchall()
         return [
             {
@@ -146,7 +139,7 @@ class GapStore:
     def vectors(self, questions: list[str], embedder: Any) -> np.ndarray:
         """Unit query vectors of `questions` (embedded once, then read from the file)."""
         emb_id = str(getattr(embedder, "id", type(embedder).__name__))
-        with self._lock, self._connect() as conn:
+        with self._connect() as conn:
             known = {}
             for i in range(0, len(questions), 500):
                 part = questions[i : i + 500]
@@ -159,7 +152,7 @@ class GapStore:
         missing = [q for q in questions if q not in known]
         if missing:
             new = np.asarray(embedder.embed_queries(missing), dtype=np.float32)
-            with self._lock, self._connect() as conn:
+            with self._connect() as conn:
                 conn.executemany(
                     "INSERT OR REPLACE INTO question_vectors (question, embedder, vec) VALUES (?, ?, ?)",
                     [(q, emb_id, v.tobytes()) for q, v in zip(missing, new, strict=True)],

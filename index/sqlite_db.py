@@ -138,3 +138,27 @@ def set_meta(db: sqlite3.Connection, key: str, value: Any) -> None:
         "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
         (key, value),
     )
+
+
+class SideFile:
+    """A small SQLite file of its own (the gaps log, the answer votes): one connection a call,
+    in one transaction, closed after; calls of this process one at a time. Subclasses give
+    `SCHEMA`, the statements that make the tables when they are missing."""
+
+    SCHEMA = ""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(self.path, timeout=10)
+            try:
+                conn.executescript(self.SCHEMA)
+                with conn:
+                    yield conn
+            finally:
+                conn.close()

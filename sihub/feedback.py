@@ -7,11 +7,11 @@ export (`sihub feedback --json`) is enough to review an answer without the index
 from __future__ import annotations
 
 import json
-import sqlite3
-import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from sihub.index.sqlite_db import SideFile
 
 FILE_NAME = "feedback.db"
 
@@ -35,22 +35,16 @@ def feedback_path(index: Path) -> Path:
     return Path(index) / FILE_NAME
 
 
-class FeedbackStore:
-    def __init__(self, path: Path) -> None:
-        self.path = Path(path)
-        self._lock = threading.Lock()
+class FeedbackStore(SideFile):
+    """The votes on answers, in the index folder's feedback file."""
 
-    def _connect(self) -> sqlite3.Connection:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(self.path, timeout=10)
-        conn.execute(_SCHEMA)
-        return conn
+    SCHEMA = _SCHEMA
 
     def add(self, rating: int, answer: dict[str, Any], comment: str | None = None) -> int:
         """Store one vote (+1 or -1) on an answer given as `Answer.to_json()`; returns its id."""
         if rating not in (-1, 1):
             raise ValueError("rating must be 1 (up) or -1 (down)")
-        with self._lock, self._connect() as conn:
+        with self._connect() as conn:
             cur = conn.execute(
                 "INSERT INTO feedback (created_at, rating, question, answer, language, found, citations, comment) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -70,7 +64,7 @@ class FeedbackStore:
     def all(self) -> list[dict[str, Any]]:
         if not self.path.exists():
             return []
-        with self._lock, self._connect() as conn:
+        with self._connect() as conn:
             rows = conn.execute(
                 "SELECT id, created_at, rating, question, answer, language, found, citations, comment "
                 "FROM feedback ORDER BY id"
