@@ -79,6 +79,19 @@ def rss_mb() -> float:
         return float("nan")
 
 
+def anon_mb() -> float:
+    """Anonymous resident memory of this process (heap, arrays: not the pages of files mapped
+    into it, which the kernel can drop and read again), in MiB (Linux)."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("RssAnon:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return float("nan")
+
+
 def fmt(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.3g}" if abs(value) < 100 else f"{value:.0f}"
