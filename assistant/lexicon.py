@@ -63,7 +63,7 @@ def _keep(word: str, lang: str) -> bool:
         len(word) >= MIN_LETTERS
         and word.isalpha()
         and word not in terms.STOPWORDS
-        and word not in lexical.STOPWORDS.get(lang, frozenset())
+        and word not in lexical.stop_words(lang)
     )
 
 

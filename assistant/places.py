@@ -73,7 +73,7 @@ _LV_NOUN_ENDINGS = sorted(
 )
 # Function words of every language: a capitalised one opens a sentence, it names nothing
 # (Latvian "Kāds" is not a spelling of Cádiz).
-_FUNCTION_WORDS = frozenset(w for words in lexmod.STOPWORDS.values() for w in words)
+_FUNCTION_WORDS = lexmod.all_stop_words()
 
 
 @lru_cache(maxsize=100_000)

@@ -5,36 +5,24 @@ letters, a crude stem that works the same way in every language (budget/budgets/
 "budže" only by accident, but "konferenci"/"konferencē" and "financement"/"financé" do match).
 Numbers keep all their digits.
 
-Words are cut and folded as the lexical index cuts and folds them (`index/lexical.py`: `words`,
-`fold`); the comparison key and the stop words stay this stage's own, language-blind ones (the
-index stems and drops stop words per language): the answer figures were measured with them.
+Words are cut and folded, and stop words known, as the lexical index cuts, folds and knows them
+(`index/lexical.py`: `words`, `fold`, `all_stop_words`); this stage reads sentences without knowing
+their language, so its stop words are those of every language, and its comparison key stays the
+language-blind five letters (the index stems per language).
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
 
-from sihub.index.lexical import fold, words
+from sihub.index.lexical import all_stop_words, fold, words
 
-# Function words and question words of the hub's languages (what carries no topic).
-STOPWORDS = frozenset(
-    """
-    a an and are as at be been but by can could did do does for from had has have how i if in into is it
-    its many much of on or our so than that the their them there these they this those to was we were
-    what when where which who whom whose why will with would about also any did does per there's
-    och i på av en ett det den de som är var vad vilka vilken vilket hur när var varför med för till om
-    från eller men att har hade kan ska skulle vi ni du jag han hon man sig sin sina sitt dess deras detta
-    dessa denna vid mot under efter inom genom hos också mer mest många mycket finns fanns blev bli
-    un una unos unas el la los las lo de del en y o que qué quién quiénes cuál cuáles cómo cuándo dónde
-    cuánto cuánta cuántos cuántas por para con sin sobre es son fue fueron ha han hay se su sus al como
-    más muy este esta estos estas ese esa eso le les nos
-    le la les un une des du de d l et ou en au aux à a que qu qui quoi quel quelle quels quelles comment
-    combien quand où pourquoi est sont été était ont avait pour par avec sans sur dans ce cet cette ces
-    se sa son ses leur leurs il elle ils elles on nous vous y ne pas plus
-    un ar par uz no pie kā kas kurš kura kuri kuras kad kur kāpēc cik ir bija būs ko kam kā vai bet arī
-    jā tā tas šis šī šie tie to tam ka lai jo gan nav ir viņš viņa viņi mēs jūs savs savu savā
-    """.split()
-)
+from .i18n import cues
+
+# What carries no topic, in any of the hub's languages: the lexical index's stop words of every
+# language (`index/lang/<code>.json`) and the function and question words of each language's
+# data file (`lang/<code>.json`, cue "function_words").
+STOPWORDS = all_stop_words() | frozenset(w for ws in cues("function_words").values() for w in ws)
 
 
 @lru_cache(maxsize=200_000)

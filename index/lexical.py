@@ -19,10 +19,13 @@ OR query match everything.
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 import unicodedata
-from functools import lru_cache
+from dataclasses import dataclass
+from functools import cache, lru_cache
+from pathlib import Path
 
 ANALYZER_VERSION = "stem-3-ids"
 _TOKEN = re.compile(r"\w+", re.UNICODE)
@@ -44,53 +47,62 @@ CODE_MIN = 6
 on the public dev sets' questions, shorter ones are match scores and times ("1-0", "5:30pm")."""
 """Prefix of the whole-identifier token ("VP/2020/010" -> "idxvp2020010")."""
 
-_SNOWBALL = {"sv": "swedish", "fr": "french", "es": "spanish", "en": "english"}
 _local = threading.local()
 
-# Latvian inflection endings (noun and adjective cases, definite adjectives, infinitives,
-# present, past and future verb forms, participles); the longest that leaves 3 letters is stripped.
-_LV_ENDINGS = sorted(
-    set(
-        """
-        ajiem ajām ajai ajam ajos ajās iem ām ēm īm ūm os ās ēs īs us as es is ai am ei ij ie ī ā ē
-        u a e i o s š ais ajā ajo ajs ojai ojam ojos ošs oša ošā ošo ošu ošie ošās ties ēties īties
-        oties āties ot āt ēt īt ut t ja jā jām jāt sim siet šu si sies tos ts ta tu tā tās ti tie
-        dams dama damies jis jusi ušas ušie ušo ušu ušā ušai ušam ams ama amais amā amo āms āma ēts
-        ēta īts īta
-        """.split()
-    ),
-    key=len,
-    reverse=True,
-)
+# What the analyzer knows of each language, one data file per language (`lang/<code>.json`):
+# its stemmer and its stop words. Adding a language is adding a file.
+LANG_DIR = Path(__file__).with_name("lang")
 
-STOPWORDS: dict[str, frozenset[str]] = {
-    "en": frozenset(
-        "a an the of and or to in on at by for with from as is are was were be been being do does did has have had "
-        "it its this that these those there what which who whom whose how when where why can could would should "
-        "will shall may might must i you he she we they me my your our their about into than then so not no any "
-        "some all".split()
-    ),
-    "sv": frozenset(
-        "och att det som är en ett den de för med på av till i om vad vilka vilken vilket hur när var varför "
-        "finns har hade kan kunde ska skulle vill inte så sig sin sitt sina man du jag vi ni han hon de dem "
-        "denna detta dessa där eller men från efter under över vid blir blev bli varit vara".split()
-    ),
-    "fr": frozenset(
-        "le la les l un une des du de d et ou à au aux en dans par pour sur avec sans est sont été être a ont "
-        "avait que qu qui quoi quel quelle quels quelles comment où quand pourquoi combien ce cet cette ces "
-        "il elle ils elles on nous vous je tu se sa son ses leur leurs ne pas plus y".split()
-    ),
-    "es": frozenset(
-        "el la los las lo un una unos unas de del y o a al en por para con sin es son fue fueron ser está están "
-        "ha han había que qué quien quién quienes cual cuál cuáles como cómo donde dónde cuando cuándo cuanto "
-        "cuánto cuántos cuántas porque por qué se su sus le les este esta estos estas ese esa eso no sí más".split()
-    ),
-    "lv": frozenset(
-        "un ir bija būs kā kas ko kam ar par uz no pie pēc līdz vai ka lai bet jo tā tas tie tās to šis šī šie "
-        "kur kad cik kāds kāda kādi kādas kuri kura kurš kuras kurā kuru tiek tika tiks var varēja savu savā "
-        "arī vēl tikai ne nav".split()
-    ),
-}
+
+@dataclass(frozen=True)
+class Language:
+    """The lexical knowledge of one language, read from `lang/<code>.json`."""
+
+    code: str
+    snowball: str | None
+    """The Snowball stemmer's name in PyStemmer ("swedish"), or None."""
+    endings: tuple[str, ...]
+    """Inflection endings stripped where Snowball has no stemmer, longest first."""
+    min_stem: int
+    """Letters an ending must leave."""
+    stop_words: frozenset[str]
+    """Words dropped from questions (function and question words)."""
+
+
+@cache
+def languages() -> tuple[str, ...]:
+    """The codes of the languages the analyzer knows (one data file each)."""
+    return tuple(sorted(f.stem for f in LANG_DIR.glob("*.json")))
+
+
+@cache
+def language(lang: str) -> Language | None:
+    """What the analyzer knows of `lang` (read once), or None for a language it does not know."""
+    if lang not in languages():
+        return None
+    data = json.loads((LANG_DIR / f"{lang}.json").read_text(encoding="utf-8"))
+    stemmer = data.get("stemmer", {})
+    stop = data.get("stop_words", {})
+    return Language(
+        code=lang,
+        snowball=stemmer.get("snowball"),
+        endings=tuple(sorted(stemmer.get("endings", []), key=len, reverse=True)),
+        min_stem=int(stemmer.get("min_stem", 3)),
+        stop_words=frozenset(w.lower() for w in stop.get("words", [])),
+    )
+
+
+def stop_words(lang: str) -> frozenset[str]:
+    """The stop words of `lang` (none for a language the analyzer does not know)."""
+    spec = language(lang)
+    return spec.stop_words if spec else frozenset()
+
+
+@cache
+def all_stop_words() -> frozenset[str]:
+    """The stop words of every language the analyzer knows: what a language-blind reader (the
+    answer stage's term overlap, a capitalised word that opens a sentence) treats as no topic."""
+    return frozenset().union(*(stop_words(lang) for lang in languages()))
 
 
 def words(text: str) -> list[str]:
@@ -142,36 +154,41 @@ def identifiers(text: str, codes_only: bool = False) -> list[str]:
     return list(dict.fromkeys(out))
 
 
-def _stemmer(lang: str):  # noqa: ANN202 - PyStemmer object
-    """A Snowball stemmer for `lang`, one per thread (PyStemmer objects are not thread-safe)."""
+def _stemmer(name: str):  # noqa: ANN202 - PyStemmer object
+    """The Snowball stemmer `name`, one per thread (PyStemmer objects are not thread-safe)."""
     cache = getattr(_local, "stemmers", None)
     if cache is None:
         cache = _local.stemmers = {}
-    if lang not in cache:
+    if name not in cache:
         import Stemmer
 
-        cache[lang] = Stemmer.Stemmer(_SNOWBALL[lang])
-    return cache[lang]
+        cache[name] = Stemmer.Stemmer(name)
+    return cache[name]
 
 
 @lru_cache(maxsize=200_000)
-def stem_lv(word: str) -> str:
-    """Latvian light stemmer: strip the longest inflection ending that leaves 3+ letters."""
-    if len(word) <= 3:
+def strip_ending(word: str, lang: str) -> str:
+    """A light stemmer for a language without a Snowball one: strip the longest inflection
+    ending of `lang` that leaves `min_stem` letters or more."""
+    spec = language(lang)
+    if spec is None or len(word) <= spec.min_stem:
         return word
-    for end in _LV_ENDINGS:
-        if word.endswith(end) and len(word) - len(end) >= 3:
+    for end in spec.endings:
+        if word.endswith(end) and len(word) - len(end) >= spec.min_stem:
             return word[: -len(end)]
     return word
 
 
 def stem_all(words: list[str], lang: str) -> list[str]:
     """Stems of lower-cased words in `lang`; words with digits and other languages unchanged."""
-    if lang in _SNOWBALL:
-        stemmer = _stemmer(lang)
+    spec = language(lang)
+    if spec is None:
+        return words
+    if spec.snowball:
+        stemmer = _stemmer(spec.snowball)
         return [w if _has_digit(w) else stemmer.stemWord(w) for w in words]
-    if lang == "lv":
-        return [w if _has_digit(w) else stem_lv(w) for w in words]
+    if spec.endings:
+        return [w if _has_digit(w) else strip_ending(w, lang) for w in words]
     return words
 
 
@@ -188,7 +205,7 @@ def query_terms(text: str, lang: str = "und") -> list[str]:
     """The question's identifiers whole, then the distinct stems of its content words, in order
     of appearance."""
     words = tokens(text)
-    stop = STOPWORDS.get(lang, frozenset())
+    stop = stop_words(lang)
     content = [w for w in words if w not in stop] or words
     return list(dict.fromkeys([*identifiers(text), *stem_all(content, lang)]))
 
