@@ -82,13 +82,12 @@ def language(lang: str) -> Language | None:
         return None
     data = json.loads((LANG_DIR / f"{lang}.json").read_text(encoding="utf-8"))
     stemmer = data.get("stemmer", {})
-    stop = data.get("stop_words", {})
     return Language(
         code=lang,
         snowball=stemmer.get("snowball"),
         endings=tuple(sorted(stemmer.get("endings", []), key=len, reverse=True)),
         min_stem=int(stemmer.get("min_stem", 3)),
-        stop_words=frozenset(w.lower() for w in stop.get("words", [])),
+        stop_words=frozenset(w.lower() for part in data.get("stop_words", []) for w in part["words"]),
     )
 
 
