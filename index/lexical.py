@@ -1,10 +1,13 @@
 """Lexical analysis shared by indexing and querying (FTS5 then does case and diacritic folding).
 
 Words are lower-cased and reduced to a stem in the language of the passage (or of the
-question): Snowball stemmers for Swedish, French, Spanish and English, and for Latvian, which
-has no Snowball stemmer, stripping of its inflection endings (nouns, adjectives and the usual
-verb forms), which measured better than whole words or fixed-length prefixes. Words in other
-or unknown languages, numbers and words with digits (codes like VP/2020/010) stay as written.
+question). What the analyzer knows of a language is data, one file per language
+(`lang/<code>.json`): its stemmer, a Snowball one (PyStemmer) or, where Snowball has none
+(Latvian), a list of inflection endings to strip (nouns, adjectives and the usual verb forms;
+this measured better than whole words or fixed-length prefixes), and its stop words, each list
+with its source. Adding a language is adding a file. Words in languages without a file, numbers
+and words with digits (codes like VP/2020/010) stay as written. A change to a stemmer changes
+the stored text: it needs a new `ANALYZER_VERSION`.
 
 Identifiers (programme and grant codes such as 2022-1-XX01-KA220-ADU-000012345 or VP/2020/010,
 law numbers, dates written with separators, e-mail addresses and web addresses) are indexed in
@@ -27,6 +30,8 @@ from dataclasses import dataclass
 from functools import cache, lru_cache
 from pathlib import Path
 
+from sihub.errors import SihubError
+
 ANALYZER_VERSION = "stem-3-ids"
 _TOKEN = re.compile(r"\w+", re.UNICODE)
 # Candidates for an identifier: a web address, or word pieces joined by - / . @ : _ + (no spaces).
@@ -42,10 +47,10 @@ _DATE = re.compile(
     r"|(?:19|20)\d\d[-–/](?:(?:19|20)?\d\d)|\d{1,2}[:.]\d\d(?:[ap]m)?"
 )
 ID_MARK = "idx"
+"""Prefix of the whole-identifier token ("VP/2020/010" -> "idxvp2020010")."""
 CODE_MIN = 6
 """Letters and digits an identifier needs to count as a code (`identifiers(codes_only=True)`):
 on the public dev sets' questions, shorter ones are match scores and times ("1-0", "5:30pm")."""
-"""Prefix of the whole-identifier token ("VP/2020/010" -> "idxvp2020010")."""
 
 _local = threading.local()
 
@@ -80,15 +85,19 @@ def language(lang: str) -> Language | None:
     """What the analyzer knows of `lang` (read once), or None for a language it does not know."""
     if lang not in languages():
         return None
-    data = json.loads((LANG_DIR / f"{lang}.json").read_text(encoding="utf-8"))
-    stemmer = data.get("stemmer", {})
-    return Language(
-        code=lang,
-        snowball=stemmer.get("snowball"),
-        endings=tuple(sorted(stemmer.get("endings", []), key=len, reverse=True)),
-        min_stem=int(stemmer.get("min_stem", 3)),
-        stop_words=frozenset(w.lower() for part in data.get("stop_words", []) for w in part["words"]),
-    )
+    path = LANG_DIR / f"{lang}.json"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        stemmer = data.get("stemmer", {})
+        return Language(
+            code=lang,
+            snowball=stemmer.get("snowball"),
+            endings=tuple(sorted(stemmer.get("endings", []), key=len, reverse=True)),
+            min_stem=int(stemmer.get("min_stem", 3)),
+            stop_words=frozenset(w.lower() for part in data.get("stop_words", []) for w in part["words"]),
+        )
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
+        raise SihubError(f"{path}: not a language file of the analyzer ({type(e).__name__}: {e})") from e
 
 
 def stop_words(lang: str) -> frozenset[str]:

@@ -68,3 +68,11 @@ def test_the_answer_stage_knows_the_stop_words_of_every_language() -> None:
         assert set(words) <= terms.STOPWORDS, code
     assert terms.content_words("Vilka kommuner deltog och när?") == ["kommuner", "deltog"]
     assert terms.content_words("¿Cuántos municipios participaron?") == ["municipios", "participaron"]
+
+
+def test_a_broken_language_file_is_named(lang_dir: Path) -> None:
+    from sihub.errors import SihubError
+
+    (lang_dir / "xx.json").write_text('{"stop_words": [{"words": "ka"', encoding="utf-8")
+    with pytest.raises(SihubError, match="xx.json"):
+        lexical.query_terms("ka", "xx")
