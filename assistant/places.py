@@ -20,9 +20,9 @@ Matching is language-aware and treats names as proper nouns:
 - a name written with a capital in the data (every city and country name) matches only a word
   written with a capital in the text: Swedish "Island" (Iceland) is not English "island";
   CLDR's lower-case language names (Swedish "lettiska", French "suédois") match in any case;
-  function words of the five languages (`index/lexical.py`) never name a place;
+  stop words of the five languages (`index/lang/<code>.json`) never name a place;
 - a name of one language is compared through that language's stemmer (Snowball; the Latvian
-  ending rules of `index/lexical.py`), so inflected forms match: "Spānijas", "lettiska",
+  noun endings of `index/lang/lv.json`), so inflected forms match: "Spānijas", "lettiska",
   "espagnole", "Göteborgs" (a word shorter than the name by more than a letter is not one of
   its forms: French "islandais" stems to "island", which English writes for something else);
   the untagged names of GeoNames through the Latvian and Swedish
@@ -65,12 +65,6 @@ class _Name:
     """An acronym ("EU"): the text must write it in capitals."""
 
 
-# Latvian noun endings, all cases of the six declensions, singular and plural (the genitive
-# plural's consonant change, Brisele -> Briseļu, aside): a place name is a noun, and the general
-# stemmer's verb endings would cut "Spānija" short of "Spānijas".
-_LV_NOUN_ENDINGS = sorted(
-    "iem ām ās ēm ēs os us um as es ai ei is am im a e i u s š ā ē ī ū".split(), key=len, reverse=True
-)
 # Function words of every language: a capitalised one opens a sentence, it names nothing
 # (Latvian "Kāds" is not a spelling of Cádiz).
 _FUNCTION_WORDS = lexmod.all_stop_words()
@@ -78,14 +72,9 @@ _FUNCTION_WORDS = lexmod.all_stop_words()
 
 @lru_cache(maxsize=100_000)
 def _stem(word: str, lang: str) -> str:
-    """The folded stem of a lower-case word in `lang` (Latvian: its noun ending stripped,
-    leaving three letters or more)."""
-    if lang == "lv":
-        for end in _LV_NOUN_ENDINGS:
-            if word.endswith(end) and len(word) - len(end) >= 3:
-                return fold(word[: -len(end)])
-        return fold(word)
-    return fold(lexmod.stem_all([word], lang)[0])
+    """The folded stem of a lower-case word of a place name in `lang` (`lexical.stem_noun`: the
+    noun endings of the language's file, where it lists them, as Latvian does)."""
+    return fold(lexmod.stem_noun(word, lang))
 
 
 def _keys(word: str, langs: tuple[str, ...]) -> set[tuple[str, str]]:

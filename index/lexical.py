@@ -68,6 +68,9 @@ class Language:
     """The Snowball stemmer's name in PyStemmer ("swedish"), or None."""
     endings: tuple[str, ...]
     """Inflection endings stripped where Snowball has no stemmer, longest first."""
+    noun_endings: tuple[str, ...]
+    """The case endings of nouns alone, longest first, for proper nouns (`stem_noun`); none:
+    nouns are stemmed as every word."""
     min_stem: int
     """Letters an ending must leave."""
     stop_words: frozenset[str]
@@ -93,6 +96,7 @@ def language(lang: str) -> Language | None:
             code=lang,
             snowball=stemmer.get("snowball"),
             endings=tuple(sorted(stemmer.get("endings", []), key=len, reverse=True)),
+            noun_endings=tuple(sorted(stemmer.get("noun_endings", []), key=len, reverse=True)),
             min_stem=int(stemmer.get("min_stem", 3)),
             stop_words=frozenset(w.lower() for part in data.get("stop_words", []) for w in part["words"]),
         )
@@ -175,13 +179,13 @@ def _stemmer(name: str):  # noqa: ANN202 - PyStemmer object
 
 
 @lru_cache(maxsize=200_000)
-def strip_ending(word: str, lang: str) -> str:
+def strip_ending(word: str, lang: str, nouns: bool = False) -> str:
     """A light stemmer for a language without a Snowball one: strip the longest inflection
-    ending of `lang` that leaves `min_stem` letters or more."""
+    ending of `lang` (with `nouns`, noun ending) that leaves `min_stem` letters or more."""
     spec = language(lang)
     if spec is None or len(word) <= spec.min_stem:
         return word
-    for end in spec.endings:
+    for end in spec.noun_endings if nouns else spec.endings:
         if word.endswith(end) and len(word) - len(end) >= spec.min_stem:
             return word[: -len(end)]
     return word
@@ -198,6 +202,16 @@ def stem_all(words: list[str], lang: str) -> list[str]:
     if spec.endings:
         return [w if _has_digit(w) else strip_ending(w, lang) for w in words]
     return words
+
+
+def stem_noun(word: str, lang: str) -> str:
+    """The stem of a lower-cased proper noun (a place name) in `lang`: its noun ending stripped
+    where the language file lists noun endings (a name is a noun, and the general endings' verb
+    forms would cut it short), else its stem as any word's."""
+    spec = language(lang)
+    if spec is not None and spec.noun_endings:
+        return strip_ending(word, lang, nouns=True)
+    return stem_all([word], lang)[0]
 
 
 def _has_digit(word: str) -> bool:
