@@ -17,12 +17,9 @@ from functools import lru_cache
 
 from sihub.index.lexical import all_stop_words, fold, words
 
-from .i18n import cues
-
-# What carries no topic, in any of the hub's languages: the lexical index's stop words of every
-# language (`index/lang/<code>.json`) and the function and question words of each language's
-# data file (`lang/<code>.json`, cue "function_words").
-STOPWORDS = all_stop_words() | frozenset(w for ws in cues("function_words").values() for w in ws)
+# What carries no topic, in any of the hub's languages: the lexical analyzer's stop words of every
+# language (`index/lang/<code>.json`: function and question words).
+STOPWORDS = all_stop_words()
 
 
 @lru_cache(maxsize=200_000)
