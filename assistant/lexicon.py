@@ -58,14 +58,18 @@ RECHECK_S = 30.0
 MEMO_MAX = 100_000
 
 
-def _keep(word: str) -> bool:
-    """A word worth translating: three letters or more, no digits, no stop word of any language."""
-    return len(word) >= MIN_LETTERS and word.isalpha() and word not in terms.STOPWORDS
+def _keep(word: str, lang: str) -> bool:
+    return (
+        len(word) >= MIN_LETTERS
+        and word.isalpha()
+        and word not in terms.STOPWORDS
+        and word not in lexical.stop_words(lang)
+    )
 
 
 def question_words(text: str, lang: str) -> list[str]:
     """The content words of a question, lower-cased, each once."""
-    return list(dict.fromkeys(w for w in lexical.tokens(text) if _keep(w)))
+    return list(dict.fromkeys(w for w in lexical.tokens(text) if _keep(w, lang)))
 
 
 def vocabulary(index: Any, limit: int = MAX_WORDS) -> dict[str, list[str]]:
@@ -73,7 +77,7 @@ def vocabulary(index: Any, limit: int = MAX_WORDS) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     for lang, w, _n in index.word_counts():
         words = out.setdefault(lang, [])
-        if len(words) < limit and _keep(w):
+        if len(words) < limit and _keep(w, lang):
             words.append(w)
     return {lang: words for lang, words in out.items() if words}
 

@@ -5,21 +5,22 @@ letters, a crude stem that works the same way in every language (budget/budgets/
 "budže" only by accident, but "konferenci"/"konferencē" and "financement"/"financé" do match).
 Numbers keep all their digits.
 
-Words are cut and folded, and stop words known, as the lexical index cuts, folds and knows them
-(`index/lexical.py`: `words`, `fold`, `all_stop_words`); this stage reads sentences without knowing
-their language, so its stop words are those of every language, and its comparison key stays the
-language-blind five letters (the index stems per language).
+Words are cut and folded as the lexical index cuts and folds them, and the stop words come from
+the analyzer's language files (`index/lexical.py`: `words`, `fold`, `answer_stop_words`; a few
+words in them are marked for one reader only, as measured). This stage reads sentences without
+knowing their language, so its stop words are those of every language, and its comparison key
+stays the language-blind five letters (the index stems per language).
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
 
-from sihub.index.lexical import all_stop_words, fold, words
+from sihub.index.lexical import answer_stop_words, fold, words
 
-# What carries no topic, in any of the hub's languages: the lexical analyzer's stop words of every
-# language (`index/lang/<code>.json`: function and question words).
-STOPWORDS = all_stop_words()
+# What carries no topic, in any of the hub's languages: the stop words of every language's
+# analyzer file (`index/lang/<code>.json`) that the answer stage reads.
+STOPWORDS = answer_stop_words()
 
 
 @lru_cache(maxsize=200_000)

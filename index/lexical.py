@@ -5,9 +5,12 @@ question). What the analyzer knows of a language is data, one file per language
 (`lang/<code>.json`): its stemmer, a Snowball one (PyStemmer) or, where Snowball has none
 (Latvian), a list of inflection endings to strip (nouns, adjectives and the usual verb forms;
 this measured better than whole words or fixed-length prefixes), and its stop words, each list
-with its source. Adding a language is adding a file. Words in languages without a file, numbers
-and words with digits (codes like VP/2020/010) stay as written. A change to a stemmer changes
-the stored text: it needs a new `ANALYZER_VERSION`.
+with its source. The lexical search and the answer stage (`assistant/terms.py`) read the same
+files; a part of a stop-word list marked `"only": "search"` or `"only": "answers"` is read by
+that one alone (each kept the words it was measured with). Adding a language is adding a
+file. Words in languages without a file, numbers and words with digits (codes like VP/2020/010)
+stay as written. A change to a stemmer changes the stored text: it needs a new
+`ANALYZER_VERSION`.
 
 Identifiers (programme and grant codes such as 2022-1-XX01-KA220-ADU-000012345 or VP/2020/010,
 law numbers, dates written with separators, e-mail addresses and web addresses) are indexed in
@@ -74,7 +77,9 @@ class Language:
     min_stem: int
     """Letters an ending must leave."""
     stop_words: frozenset[str]
-    """Words dropped from questions (function and question words)."""
+    """Words dropped from questions by the lexical search (function and question words)."""
+    answer_stop_words: frozenset[str]
+    """Words the answer stage's term overlap ignores (`assistant/terms.py`)."""
 
 
 @cache
@@ -98,10 +103,18 @@ def language(lang: str) -> Language | None:
             endings=tuple(sorted(stemmer.get("endings", []), key=len, reverse=True)),
             noun_endings=tuple(sorted(stemmer.get("noun_endings", []), key=len, reverse=True)),
             min_stem=int(stemmer.get("min_stem", 3)),
-            stop_words=frozenset(w.lower() for part in data.get("stop_words", []) for w in part["words"]),
+            stop_words=_words(data, "search"),
+            answer_stop_words=_words(data, "answers"),
         )
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
         raise SihubError(f"{path}: not a language file of the analyzer ({type(e).__name__}: {e})") from e
+
+
+def _words(data: dict, reader: str) -> frozenset[str]:
+    """The stop words of a language file that `reader` ("search" or "answers") uses: every part
+    of its list, but a part marked `"only"` for the other reader."""
+    parts = data.get("stop_words", [])
+    return frozenset(w.lower() for part in parts if part.get("only", reader) == reader for w in part["words"])
 
 
 def stop_words(lang: str) -> frozenset[str]:
@@ -112,9 +125,16 @@ def stop_words(lang: str) -> frozenset[str]:
 
 @cache
 def all_stop_words() -> frozenset[str]:
-    """The stop words of every language the analyzer knows: what a language-blind reader (the
-    answer stage's term overlap, a capitalised word that opens a sentence) treats as no topic."""
+    """The stop words of every language the analyzer knows: what a language-blind reader (a
+    capitalised word that opens a sentence) treats as no topic."""
     return frozenset().union(*(stop_words(lang) for lang in languages()))
+
+
+@cache
+def answer_stop_words() -> frozenset[str]:
+    """The words of every language that the answer stage's term overlap ignores (it reads
+    sentences without knowing their language)."""
+    return frozenset().union(*(spec.answer_stop_words for lang in languages() if (spec := language(lang))))
 
 
 def words(text: str) -> list[str]:

@@ -12,7 +12,13 @@ from sihub.index import lexical
 
 
 def _clear() -> None:
-    for f in (lexical.languages, lexical.language, lexical.all_stop_words, lexical.strip_ending):
+    for f in (
+        lexical.languages,
+        lexical.language,
+        lexical.all_stop_words,
+        lexical.answer_stop_words,
+        lexical.strip_ending,
+    ):
         f.cache_clear()
 
 
@@ -46,26 +52,34 @@ def test_adding_a_language_is_adding_a_file(lang_dir: Path) -> None:
     )
     (lang_dir / "xx.json").write_text(
         json.dumps(
-            {"stemmer": {"endings": ["en", "s"], "min_stem": 3}, "stop_words": [{"source": "test", "words": ["ka"]}]}
+            {
+                "stemmer": {"endings": ["en", "s"], "min_stem": 3},
+                "stop_words": [
+                    {"source": "test", "words": ["ka"]},
+                    {"source": "test", "only": "search", "words": ["ko"]},
+                    {"source": "test", "only": "answers", "words": ["ku"]},
+                ],
+            }
         ),
         encoding="utf-8",
     )
     assert lexical.languages() == ("de", "xx")
     assert lexical.query_terms("Der Hund und die Häuser", "de") == ["hund", "die", "haus"]
-    assert lexical.query_terms("ka katzen kats", "xx") == ["katz", "kat"]
+    assert lexical.query_terms("ka ko ku katzen kats", "xx") == ["ku", "katz", "kat"]
     assert lexical.stem_all(["ken", "kens"], "xx") == ["ken", "ken"]  # an ending leaves three letters
-    assert lexical.all_stop_words() == {"der", "und", "ka"}
+    assert lexical.all_stop_words() == {"der", "und", "ka", "ko"}
+    assert lexical.answer_stop_words() == {"der", "und", "ka", "ku"}  # a part marked for the other reader is not read
     assert lexical.query_terms("Der Hund", "en") == ["der", "hund"]  # English is not known here
 
 
-def test_the_answer_stage_knows_the_stop_words_of_every_language() -> None:
+def test_the_answer_stage_reads_the_stop_words_of_every_language() -> None:
     from sihub.assistant import terms
     from sihub.assistant.i18n import cues
 
     for code in lexical.languages():
-        assert lexical.stop_words(code) <= terms.STOPWORDS, code
-    for code, words in cues("function_words").items():
-        assert set(words) <= terms.STOPWORDS, code
+        assert lexical.language(code).answer_stop_words <= terms.STOPWORDS, code
+    for code, words in cues("function_words").items():  # the language detector's cue words
+        assert set(words) <= lexical.stop_words(code) | lexical.language(code).answer_stop_words, code
     assert terms.content_words("Vilka kommuner deltog och när?") == ["kommuner", "deltog"]
     assert terms.content_words("¿Cuántos municipios participaron?") == ["municipios", "participaron"]
 
