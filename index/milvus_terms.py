@@ -13,8 +13,8 @@ writer leaves them to the next, which recounts them from the live chunks (`recou
 document ahead of the registry: statistics, briefly off by one document, never left so.
 
 An index built before this collection (no `term_counts` record in `meta`) gets it empty on open;
-its first writer (any `sihub ingest`) recounts, and until then readers count by search as before
-(`MilvusIndex.term_counts`).
+its first writer (`sihub ingest`, `sihub warm`, an upload) counts them once, and until then
+readers count by search as before (`MilvusIndex.term_counts`).
 """
 
 from __future__ import annotations
