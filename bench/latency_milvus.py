@@ -9,8 +9,8 @@ timed one by one on Milvus.
 
 `--milvus-uri` picks the engine: a `.db` path (Milvus Lite in this process, the default, in
 the work folder) or `http://host:19530` (a server; the collections get a `bench<n>` prefix).
-With `--workdir`, the indexes a run left there (Milvus: whole, of the same size) are measured again
-without rewriting them.
+With `--workdir`, the indexes a run with the same questions left there (Milvus: whole) are
+measured again without rewriting them.
 
     .venv/bin/python bench/latency.py --backend milvus --sizes 10000 --questions 50
 """
@@ -65,13 +65,13 @@ def build_milvus(settings: Any, n: int, vectors: np.ndarray, embedder_id: str, c
     return time.perf_counter() - t0
 
 
-def reused(settings: Any, n: int, embedder_id: str, work: Any) -> float | None:
-    """With `--workdir`: the seconds the Milvus index of n chunks took to write, when a run left
-    it there whole (the same chunk count); None to write it anew."""
+def reused(settings: Any, n: int, embedder_id: str, work: Any, questions: list[str]) -> float | None:
+    """With `--workdir`: the seconds the Milvus index of n chunks took to write, when a run with
+    the same questions (the vectors are drawn around them) left it there whole; None to write it anew."""
     from sihub.index.backend import open_index
 
     built = work / f"milvus-{n}.json"
-    if not built.exists():
+    if not built.exists() or json.loads(built.read_text()).get("questions") != questions:
         return None
     try:
         with open_index(settings, embedder_id) as index:
@@ -140,19 +140,21 @@ def run(args: Any) -> int:
                 milvus_collection=f"bench{n}",
                 **common,
             )
-            load_s = reused(on_milvus, n, emb.id, work) if args.workdir else None
+            load_s = reused(on_milvus, n, emb.id, work, questions) if args.workdir else None
             if load_s is None:
                 load_s = build_milvus(on_milvus, n, vectors, emb.id, chunker)
-                (work / f"milvus-{n}.json").write_text(json.dumps({"load_s": load_s, "uri": uri}))
+                (work / f"milvus-{n}.json").write_text(json.dumps({"load_s": load_s, "questions": questions}))
             milvus = measure(on_milvus, questions, not args.no_ask)
             path = work / f"index-{n}"
             built_file = path / "bench-build.json"  # an embedded index a `--workdir` run left, as latency.py reuses it
-            if built_file.exists():
-                built = json.loads(built_file.read_text())
-            else:
-                built = latency.build(path, n, vectors, emb.id, chunker)
-                if args.workdir:
-                    built_file.write_text(json.dumps(built))
+            built = json.loads(built_file.read_text()) if built_file.exists() else {}
+            if built.get("questions") != questions:  # the vectors are drawn around the questions'
+                if path.exists():
+                    from sihub.index.store import Index
+
+                    Index.destroy(path)
+                built = latency.build(path, n, vectors, emb.id, chunker) | {"questions": questions}
+                built_file.write_text(json.dumps(built))
             embedded = measure(Settings.from_env(index=path, **common), questions, not args.no_ask)
             for name, m, load in (
                 ("embedded", embedded, built["sqlite_load_s"] + built["faiss_build_s"]),
