@@ -9,6 +9,8 @@ timed one by one on Milvus.
 
 `--milvus-uri` picks the engine: a `.db` path (Milvus Lite in this process, the default, in
 the work folder) or `http://host:19530` (a server; the collections get a `bench<n>` prefix).
+With `--workdir`, the indexes a run with the same questions left there (Milvus: whole) are
+measured again without rewriting them.
 
     .venv/bin/python bench/latency.py --backend milvus --sizes 10000 --questions 50
 """
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import gc
 import hashlib
+import json
 import os
 import sys
 import time
@@ -24,6 +27,8 @@ from typing import Any
 
 import numpy as np
 from common import percentiles, report, table
+
+from sihub.errors import SihubError
 
 
 def build_milvus(settings: Any, n: int, vectors: np.ndarray, embedder_id: str, chunker: dict) -> float:
@@ -58,6 +63,24 @@ def build_milvus(settings: Any, n: int, vectors: np.ndarray, embedder_id: str, c
             index.put_document(doc, chunks, vecs)
         index.save()
     return time.perf_counter() - t0
+
+
+def reused(settings: Any, n: int, embedder_id: str, work: Any, questions: list[str]) -> float | None:
+    """With `--workdir`: the seconds the Milvus index of n chunks took to write, when a run with
+    the same questions (the vectors are drawn around them) left it there whole; None to write it anew."""
+    from sihub.index.backend import open_index
+
+    built = work / f"milvus-{n}.json"
+    if not built.exists() or json.loads(built.read_text()).get("questions") != questions:
+        return None
+    try:
+        with open_index(settings, embedder_id) as index:
+            if index.size != n or index.consistency_problems():
+                return None
+    except SihubError:
+        return None
+    print(f"... {n}: reusing the Milvus index in {settings.milvus_uri}", file=sys.stderr)
+    return float(json.loads(built.read_text())["load_s"])
 
 
 def _timed(fn: Any, *args: Any) -> tuple[Any, float]:
@@ -117,10 +140,21 @@ def run(args: Any) -> int:
                 milvus_collection=f"bench{n}",
                 **common,
             )
-            load_s = build_milvus(on_milvus, n, vectors, emb.id, chunker)
+            load_s = reused(on_milvus, n, emb.id, work, questions) if args.workdir else None
+            if load_s is None:
+                load_s = build_milvus(on_milvus, n, vectors, emb.id, chunker)
+                (work / f"milvus-{n}.json").write_text(json.dumps({"load_s": load_s, "questions": questions}))
             milvus = measure(on_milvus, questions, not args.no_ask)
             path = work / f"index-{n}"
-            built = latency.build(path, n, vectors, emb.id, chunker)
+            built_file = path / "bench-build.json"  # an embedded index a `--workdir` run left, as latency.py reuses it
+            built = json.loads(built_file.read_text()) if built_file.exists() else {}
+            if built.get("questions") != questions:  # the vectors are drawn around the questions'
+                if path.exists():
+                    from sihub.index.store import Index
+
+                    Index.destroy(path)
+                built = latency.build(path, n, vectors, emb.id, chunker) | {"questions": questions}
+                built_file.write_text(json.dumps(built))
             embedded = measure(Settings.from_env(index=path, **common), questions, not args.no_ask)
             for name, m, load in (
                 ("embedded", embedded, built["sqlite_load_s"] + built["faiss_build_s"]),

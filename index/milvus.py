@@ -15,7 +15,9 @@ index stores it, `milvus_answers.py`). This module reads and searches.
 Lexical search is Milvus's BM25 function over `lex`, the text sihub's own analyzer writes (the
 same stems as the embedded backend's FTS5 column). Milvus proposes the candidates; their scores
 are computed here as the embedded index computes them (FTS5's BM25 over the whole index,
-`_bm25_of`), since Milvus Lite's own use another IDF and k1, and statistics per segment.
+`_bm25_of`), since Milvus Lite's own use another IDF and k1, and statistics per segment. The
+chunk count of each term, which BM25's IDF needs, is kept by the writer in the `terms`
+collection (`milvus_terms.py`) as FTS5's vocabulary keeps it, and read by key.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from .manifest import new_manifest
 from .milvus_answers import MilvusAnswers
 from .milvus_client import BATCH, PAGE, Collections, describe
 from .milvus_registry import Registry, copy
+from .milvus_terms import TermCounts, chunk_terms
 from .milvus_writer import Writer, holder
 from .neighbours import covered
 
@@ -48,7 +51,10 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 COUNT_LIMIT = 16_384
-"""Most chunks a term's count can report (Milvus's largest top-k); a term that common is no name."""
+"""Milvus's largest top-k: the most chunks a search returns, and a term's count by search can
+report (`_searched_counts`, for an index whose term counts no writer has made yet)."""
+CHECK_TERMS_MAX = 50_000
+"""Up to this many chunks, `consistency_problems` also recounts every term (a few seconds)."""
 EXTRA = 20
 """Extra results a search asks for, in place of chunks of a replaced version it drops."""
 
@@ -76,6 +82,7 @@ class MilvusIndex:
         self._tokens_total = 0
         self._tokens_gen = -1
         self._answers = MilvusAnswers(cols, self.dim)
+        self._counts = TermCounts(cols)
         self._writer = Writer(cols, self._reg, self._answers) if writable else None
         self.refresh()
 
@@ -105,7 +112,7 @@ class MilvusIndex:
                 raise SihubError("creating an index needs the embedder dimension")
             manifest = new_manifest(ms.SCHEMA_VERSION, embedder_id, dim, chunker, backend="milvus")
             cols.create(int(dim))
-            cols.set_meta({"manifest": manifest})
+            cols.set_meta({"manifest": manifest, "term_counts": True})  # no chunk, every count right
         else:
             check_manifest(manifest, cols.where, embedder_id, chunker if writable else None)
             cols.create(int(manifest["embedder"]["dim"]))  # any collection missing
@@ -349,8 +356,8 @@ class MilvusIndex:
         return found, {t: counts.get(fts_token(t), 0) for t in terms}
 
     def term_counts(self, terms: list[str]) -> dict[str, int]:
-        """Chunks holding each analysed term, by one BM25 search per term (all in one call), up
-        to `COUNT_LIMIT`; remembered until a writer publishes a change."""
+        """Chunks holding each analysed term, read from the counts the writer keeps
+        (`milvus_terms.py`); remembered until a writer publishes a change."""
         terms = [t for t in dict.fromkeys(terms) if t]
         if self._terms_gen != self._reg.generation:  # a writer published: counts may have changed
             self._terms, self._terms_gen = {}, self._reg.generation
@@ -360,19 +367,27 @@ class MilvusIndex:
         for t in todo:
             self._terms[t] = 0
         if asked and self._reg.vers:
-            for start in range(0, len(asked), 16):
-                part = asked[start : start + 16]
-                res = self._cols.call(
-                    "search",
-                    self._cols.name("chunks"),
-                    data=part,
-                    anns_field="sparse",
-                    limit=COUNT_LIMIT,
-                    search_params={"metric_type": "BM25"},
-                )
-                for t, hits in zip(part, res, strict=True):
-                    self._terms[t] = len(hits)
+            self._terms.update(self._counts.read(asked) if self._reg.terms_counted else self._searched_counts(asked))
         return {t: self._terms.get(t, 0) for t in terms}
+
+    def _searched_counts(self, terms: list[str]) -> dict[str, int]:
+        """Chunk counts by one BM25 search per term, up to `COUNT_LIMIT` (seconds a term past
+        ~10k chunks): only for an index built before the writer kept them, until its next writer
+        counts them (`Writer.recover`)."""
+        out: dict[str, int] = {}
+        for start in range(0, len(terms), 16):
+            part = terms[start : start + 16]
+            res = self._cols.call(
+                "search",
+                self._cols.name("chunks"),
+                data=part,
+                anns_field="sparse",
+                limit=COUNT_LIMIT,
+                search_params={"metric_type": "BM25"},
+            )
+            for t, hits in zip(part, res, strict=True):
+                out[t] = len(hits)
+        return out
 
     def vectors_by_id(self, chunk_ids: list[int]) -> dict[int, np.ndarray]:
         rows = self._cols.get("chunks", [int(i) for i in chunk_ids], ["id", "doc_id", "ver", "vec"])
@@ -401,14 +416,19 @@ class MilvusIndex:
         }
 
     def consistency_problems(self) -> list[str]:
-        """Empty when every document's chunks are there at its version and no other chunk is."""
+        """Empty when every document's chunks are there at its version and no other chunk is,
+        and (up to `CHECK_TERMS_MAX` chunks) every term's chunk count is right."""
         self.refresh()
-        rows = self._cols.query("chunks", "", ["id", "doc_id", "ver"])
+        check_terms = self._reg.terms_counted and self.size <= CHECK_TERMS_MAX
+        rows = self._cols.query("chunks", "", ["id", "doc_id", "ver", *(["lex"] if check_terms else [])])
         live: dict[int, int] = {}
         stale = 0
+        lexes: list[str] = []
         for r in rows:
             if self._reg.live(r["doc_id"], r["ver"]):
                 live[int(r["doc_id"])] = live.get(int(r["doc_id"]), 0) + 1
+                if check_terms:
+                    lexes.append(str(r["lex"]))
             else:
                 stale += 1
         problems = []
@@ -417,6 +437,14 @@ class MilvusIndex:
             problems.append(f"{len(wrong)} documents with missing chunks (e.g. {wrong[0]})")
         if stale:
             problems.append(f"{stale} chunks of no current document version")
+        if check_terms:
+            want, have = chunk_terms(lexes), self._counts.all()
+            off = sorted(k for k in want.keys() | have.keys() if want.get(k, 0) != have.get(k, 0))
+            if off:
+                k = off[0]
+                problems.append(
+                    f"{len(off)} terms with a wrong chunk count (e.g. {k!r}: {have.get(k, 0)}, chunks hold it {want[k]})"
+                )
         return problems
 
     # ---- writing (the Writer's, under the lease) -------------------------------------------

@@ -27,6 +27,8 @@ BATCH = 500
 """Rows per write, and ids per `in [...]` lookup."""
 PAGE = 4096
 """Rows per page when reading a whole collection (and the most a `query` with a limit returns)."""
+WARM_TIMEOUT = 600.0
+"""Seconds the first searches after loading the collections may take (`Collections.load`)."""
 RETRY_PAUSE = 1.0
 """Seconds before a failed Milvus call is tried the second and last time."""
 GRPC_OPTIONS = {"grpc.keepalive_time_ms": 330_000, "grpc.keepalive_permit_without_calls": False}
@@ -60,15 +62,36 @@ class Collections:
         except IndexUnavailableError as exc:
             time.sleep(RETRY_PAUSE)
             if "load" in str(exc):  # a restarted server holds the collections released
-                _call(self.uri, ms.load_collections, self.client, self.prefix)
+                self.load()
             return _call(self.uri, fn)
 
     def exists(self) -> bool:
         """Whether the hub's collections are there (loaded for use when they are)."""
         if not self.call("has_collection", self.name("meta")):
             return False
-        _call(self.uri, ms.load_collections, self.client, self.prefix)
+        self.load()
         return True
+
+    def load(self) -> None:
+        """Load the collections, and search the passages once, dense and BM25, with time to
+        spare: Milvus Lite builds a segment's search index in Python at its first search (45 s
+        for a 100k-passage segment, past the call timeout), so the first question would fail."""
+        _call(self.uri, ms.load_collections, self.client, self.prefix)
+        chunks = self.name("chunks")
+        if not self.call("has_collection", chunks):
+            return
+        dim = next(f["params"]["dim"] for f in self.call("describe_collection", chunks)["fields"] if f["name"] == "vec")
+        for field, data, metric in (("sparse", "sihub", "BM25"), ("vec", [0.0] * (int(dim) - 1) + [1.0], "IP")):
+            _call(
+                self.uri,
+                self.client.search,
+                chunks,
+                data=[data],
+                anns_field=field,
+                limit=1,
+                search_params={"metric_type": metric},
+                timeout=max(self.timeout, WARM_TIMEOUT),
+            )
 
     def create(self, dim: int) -> None:
         _call(self.uri, ms.create_collections, self.client, self.prefix, dim)

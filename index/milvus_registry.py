@@ -33,6 +33,9 @@ class Registry:
         self.tokens: dict[str, int] | None = {}
         """Per chunk language: the words of their analysed text (`lex`), for BM25's mean chunk
         length; None for statistics written before they were counted (`MilvusIndex` counts them)."""
+        self.terms_counted = False
+        """Whether the `terms` collection holds the chunk count of every term (`milvus_terms.py`);
+        not yet in an index built before it, until a writer counts them."""
 
     def refresh(self, cols: Collections) -> bool:
         """Read the registry again if the writer published since; True when it did."""
@@ -50,6 +53,7 @@ class Registry:
         }
         counted = all("tokens" in v for lang, v in stats.items() if lang in self.langs)
         self.tokens = {lang: int(stats[lang]["tokens"]) for lang in self.langs} if counted else None
+        self.terms_counted = bool(cols.meta("term_counts"))
         self.generation = gen
         return True
 

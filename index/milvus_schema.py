@@ -1,6 +1,6 @@
 """The Milvus backend's collections, row forms, filter expressions and error lines.
 
-Six collections per hub, named `<prefix>_<name>`:
+Seven collections per hub, named `<prefix>_<name>`:
 
 - `chunks`: one row per chunk version — its text, the dense vector, `lex` (the chunk's text as
   sihub's own analyzer writes it: stems, folded, see `lexical.analyze`) with Milvus's BM25
@@ -13,10 +13,12 @@ Six collections per hub, named `<prefix>_<name>`:
 - `quotes`, `words`, `wordvecs`: what answers need, stored at ingest as the embedded index stores
   it (`answer_data.py`, `milvus_answers.py`): the vector of each quote text of a document version
   (keyed by the text's sha256), the index's words per chunk language with their chunk counts,
-  and each word's vector.
+  and each word's vector;
+- `terms`: each analysed term of the live chunks with the number of chunks holding it, for BM25
+  (`milvus_terms.py`), as FTS5's vocabulary table holds them in the embedded index.
 
-Milvus wants a vector field in every collection: `documents`, `meta` and `words` carry a 2-d
-placeholder.
+Milvus wants a vector field in every collection: `documents`, `meta`, `words` and `terms` carry a
+2-d placeholder.
 """
 
 from __future__ import annotations
@@ -35,11 +37,12 @@ from .fts import fts_token
 SCHEMA_VERSION = 2
 """Layout of the collections below; an index with another number must be rebuilt (2: `lex`
 split as FTS5 splits it, underscores included). The answer collections came later within 2: an
-index made before them gets them empty on open, and `sihub warm` fills them in."""
+index made before them gets them empty on open, and `sihub warm` fills them in; so does `terms`,
+which the next writer counts (`milvus_terms.py`)."""
 
-KINDS = ("meta", "documents", "chunks", "quotes", "words", "wordvecs")
+KINDS = ("meta", "documents", "chunks", "quotes", "words", "wordvecs", "terms")
 """The hub's collections, `<prefix>_<kind>`."""
-TEXT_KEYS = ("meta", "quotes", "words", "wordvecs")
+TEXT_KEYS = ("meta", "quotes", "words", "wordvecs", "terms")
 """The collections whose primary key is text."""
 
 TEXT_MAX = 65_535
@@ -132,6 +135,12 @@ def create_collections(client: Any, prefix: str, dim: int) -> None:
         s.add_field("id", DataType.VARCHAR, is_primary=True, max_length=1024)  # the word
         s.add_field("vec", DataType.FLOAT_VECTOR, dim=dim)
         _create(client, f"{prefix}_wordvecs", s, [("vec", "FLAT", "IP")])
+    if not client.has_collection(f"{prefix}_terms"):
+        s = client.create_schema(auto_id=False, enable_dynamic_field=False)
+        s.add_field("id", DataType.VARCHAR, is_primary=True, max_length=1024)  # `milvus_terms.term_key`
+        s.add_field("chunks", DataType.INT64)
+        s.add_field("v", DataType.FLOAT_VECTOR, dim=PLACEHOLDER_DIM)
+        _create(client, f"{prefix}_terms", s, [("v", "FLAT", "IP")])
 
 
 def load_collections(client: Any, prefix: str) -> None:

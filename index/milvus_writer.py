@@ -8,7 +8,9 @@ row flipped to that version, then the chunks of other versions deleted — after
 record names the document, so the next writer finishes or undoes what a killed one left.
 A document's answer rows (`milvus_answers.py`) go with its chunks: quote rows under the same
 version, word counts changed before the version is published (recounted by the next writer
-when one was killed midway).
+when one was killed midway). So do the chunk counts of its analysed terms (`milvus_terms.py`),
+changed while `pending` is set, recounted from the live chunks by the next writer after a
+killed one, and once by the first writer of an index built before they were kept.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from .manifest import now
 from .milvus_answers import MilvusAnswers, words_of
 from .milvus_client import Collections
 from .milvus_registry import Registry, copy
+from .milvus_terms import TermCounts
 
 LEASE_SECONDS = 30.0
 """How long a writer's lease lasts without renewal (it renews at every write)."""
@@ -45,6 +48,7 @@ class Writer:
         self.cols = cols
         self.reg = reg
         self.answers = answers
+        self.terms = TermCounts(cols)
         self.owner = uuid.uuid4().hex
         self.until = 0.0
         lease = cols.meta("lease")
@@ -95,9 +99,10 @@ class Writer:
 
     def recover(self) -> None:
         """Finish or undo the step a killed writer left (`pending`), then recount the statistics
-        (also when they were written before the analysed words were counted)."""
+        and term counts (also when they were written before the analysed words, or the terms,
+        were counted)."""
         pending = self.cols.meta("pending")
-        if not pending and self.reg.tokens is not None:
+        if not pending and self.reg.tokens is not None and self.reg.terms_counted:
             return
         if pending:
             doc_id = int(pending["doc"])
@@ -113,7 +118,9 @@ class Writer:
         live = [r for r in rows if self.reg.live(r["doc_id"], r["ver"])]
         self.reg.count([(r["lang"], r["vec"], r["lex"]) for r in live], [])
         self.answers.recount(words_of(r for r in live if int(r["doc_id"]) in self.reg.answered))
-        self.publish({"langs": self.reg.langs_json(), "pending": None})
+        self.terms.recount(r["lex"] for r in live)
+        self.reg.terms_counted = True
+        self.publish({"langs": self.reg.langs_json(), "term_counts": True, "pending": None})
 
     def publish(self, records: dict[str, Any] | None = None) -> None:
         """Write `records` with a new generation: readers reload the registry when it moves."""
@@ -181,6 +188,7 @@ class Writer:
             self.reg.put(doc, ver, words is not None)
         self.answers.drop_quotes(doc.id, ver)
         self.answers.count(words or Counter(), words_of(rows) if counted else Counter())
+        self.terms.count((lex for _, _, lex in added), (lex for _, _, lex in removed))
         self.reg.count(added, removed)
         self.publish({"langs": self.reg.langs_json(), "pending": None})
 

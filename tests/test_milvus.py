@@ -23,10 +23,11 @@ from sihub.assistant import Assistant, lexicon  # noqa: E402
 from sihub.assistant.query import parse_query  # noqa: E402
 from sihub.assistant.retrieve import retrieve  # noqa: E402
 from sihub.errors import IndexLockedError, IndexMissingError  # noqa: E402
-from sihub.index import milvus_client, milvus_writer  # noqa: E402
+from sihub.index import lexical, milvus_client, milvus_writer  # noqa: E402
 from sihub.index.answer_data import AnswerData, chunk_words, lexical_text, quote_key  # noqa: E402
 from sihub.index.backend import IndexBackend, open_index  # noqa: E402
 from sihub.index.embedder import embedder_id, make_embedder  # noqa: E402
+from sihub.index.milvus_schema import lex_words  # noqa: E402
 from sihub.index.store import Index  # noqa: E402
 from sihub.ingest import ChunkerConfig  # noqa: E402
 from sihub.settings import Settings  # noqa: E402
@@ -136,6 +137,11 @@ def test_both_backends_satisfy_the_interface_and_rank_alike(pair: list[Settings]
         terms = ["social", "malmo", "report", "2023", "field", "annual_report"]
         assert hubs[0].index.term_counts(terms) == hubs[1].index.term_counts(terms)
         assert hubs[1].index.term_counts(["report", "field"]) == {"report": 1, "field": 1}
+        # Every term of the index: the counts the Milvus writer keeps are FTS5's vocabulary's.
+        texts = hubs[1].index.chunk_texts()
+        vocabulary = sorted({w for lang, text in texts for w in lex_words(lexical.analyze(text, lang)).split()})
+        counts = hubs[1].index.term_counts(vocabulary)
+        assert counts == hubs[0].index.term_counts(vocabulary) and len(counts) > 50 and min(counts.values()) > 0
     finally:
         for a in hubs:
             a.close()
@@ -487,3 +493,88 @@ def test_an_ingest_killed_at_a_random_point_leaves_no_duplicate_and_a_rerun_comp
             chunks = index.chunks_of(d.path)
             assert len(chunks) == d.chunks and [c.ord for c in chunks] == list(range(d.chunks))
             assert "".join(c.text for c in chunks).count("Nummer") == 1
+
+
+def _vocabulary(*texts: str) -> list[str]:
+    """The analysed terms of these chunk texts (Swedish, as `_doc` writes them; folded as FTS5
+    stores them), and one no chunk holds."""
+    words = {w for t in texts for part in t.split("|") for w in lex_words(lexical.analyze(f"\n{part}", "sv")).split()}
+    return sorted(words | {"zzqxv"})
+
+
+@pytest.mark.parametrize("kind", ["milvus-lite", "milvus-server"])
+def test_term_counts_follow_writes_and_a_killed_writer_as_fts5s_do(
+    kind: str, tmp_path: Path, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The chunk count of each term, kept by the Milvus writer, equals FTS5's vocabulary after
+    adds, a replacement and a removal; a writer killed while changing the counts leaves them off
+    (and `consistency_problems` says so) until the next writer recounts them."""
+    monkeypatch.setattr(milvus_writer, "LEASE_SECONDS", 1.0)
+    a1, a2, a3 = "kooperativ i Malmö|sociala företag och kooperativ", "cyklar i Umeå|tre kooperativ", "fyra cyklar"
+    b = "ett annat kooperativ|sociala företag i Riga|företag"
+    terms = _vocabulary(a1, a2, a3, b)
+    emb = Settings.from_env(env={}, index=tmp_path / "embedded")
+    mil = Settings.from_env(env={}, index=tmp_path / "index", **backend_settings(kind, tmp_path, request))
+
+    def same(e: IndexBackend, m: IndexBackend) -> dict[str, int]:
+        want = e.term_counts(terms)
+        assert m.term_counts(terms) == want and m.consistency_problems() == []
+        return want
+
+    with _writer(emb) as e:
+        with _writer(mil) as m:
+            for path, text in (("a.md", a1), ("b.md", b)):
+                e.put_document(*_doc(path, text))
+                m.put_document(*_doc(path, text))
+            assert same(e, m)["kooperativ"] == 3
+            e.put_document(*_doc("a.md", a2))
+            m.put_document(*_doc("a.md", a2))
+            assert same(e, m)["malmo"] == 0
+            e.remove_document("b.md")
+            m.remove_document("b.md")
+            assert same(e, m)["kooperativ"] == 1
+        dying = _writer(mil)
+        write = dying._writer.terms._write
+
+        def killed(counts: dict[str, int]) -> None:  # one count written, then the writer dies
+            write(dict(list(counts.items())[:1]))
+            raise KeyboardInterrupt
+
+        monkeypatch.setattr(dying._writer.terms, "_write", killed)
+        with pytest.raises(KeyboardInterrupt):
+            dying.put_document(*_doc("a.md", a3))
+        e.put_document(*_doc("a.md", a3))
+        with open_index(mil, EMB.id) as reader:
+            problems = reader.consistency_problems()
+            assert len(problems) == 1 and "terms with a wrong chunk count" in problems[0], problems
+        time.sleep(1.1)  # the dead writer's lease runs out
+        with _writer(mil) as m:  # recovers: a3 was flipped in, its counts are recounted
+            assert same(e, m)["cykl"] == 1
+            m.put_document(*_doc("a.md", a3))  # the re-run
+            assert same(e, m)["cykl"] == 1
+        dying.close()
+
+
+def test_an_index_from_before_the_term_counts_gets_them_from_its_next_writer(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """An index written before the `terms` collection: readers count by search until a writer
+    opens it and counts every term once; the counts are the same either way."""
+    s = Settings.from_env(env={}, index=tmp_path / "index", **backend_settings("milvus-lite", tmp_path, request))
+    texts = ("kooperativ i Malmö|sociala företag och kooperativ", "ett annat kooperativ|företag i Riga")
+    terms = _vocabulary(*texts)
+    with _writer(s) as w:
+        for n, text in enumerate(texts):
+            w.put_document(*_doc(f"{n}.md", text))
+        want = w.term_counts(terms)
+        assert want["kooperativ"] == 3 and want["zzqxv"] == 0
+    old = milvus_client.Collections(s)
+    old.call("drop_collection", old.name("terms"))
+    old.set_meta({"term_counts": None})
+    old.close()
+    with open_index(s, EMB.id) as reader:
+        assert not reader._reg.terms_counted and reader.term_counts(terms) == want
+        assert reader.consistency_problems() == []
+        with _writer(s) as w:
+            assert w._reg.terms_counted and w.term_counts(terms) == want
+        assert reader.refresh() and reader._reg.terms_counted and reader.term_counts(terms) == want
