@@ -162,6 +162,10 @@ def test_translated_bonus_goes_to_other_languages_only():
     scores = fuse(c, "en", FusionParams(translated=1.5))
     assert scores[0] == plain[0]  # the question's language: its own lexical score counts
     assert scores[1] - plain[1] == 1.5 and scores[2] == plain[2]
+    # No passage in the question's language: the translated words weigh `translated_alone`.
+    alone = fuse(c, "en", FusionParams(translated=1.5, translated_alone=2.0), lang_share=0.0)
+    assert alone[1] - fuse(c, "en", FusionParams(translated=0.0, translated_alone=0.0), lang_share=0.0)[1] == 2.0
+    assert (fuse(c, "en", FusionParams(translated=1.5, translated_alone=2.0), lang_share=0.3) == scores).all()
 
 
 def test_a_fresh_assistant_searches_with_the_kept_translations(tmp_path):
