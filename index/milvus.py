@@ -82,6 +82,7 @@ class MilvusIndex:
         self._tokens_total = 0
         self._tokens_gen = -1
         self._answers = MilvusAnswers(cols, self.dim)
+        self._tokens = bm25.TokenCache()
         self._counts = TermCounts(cols)
         self._writer = Writer(cols, self._reg, self._answers) if writable else None
         self.refresh()
@@ -326,10 +327,14 @@ class MilvusIndex:
         score depends on which segment holds it); Milvus only proposes the candidates."""
         if not chunk_ids:
             return {}
-        rows = self._cols.get("chunks", chunk_ids, ["id", "doc_id", "ver", "lex"])
-        texts = [(int(r["id"]), str(r["lex"])) for r in rows if self._reg.live(r["doc_id"], r["ver"])]
+
+        def read(ids: list[int]) -> list[tuple[int, str]]:
+            rows = self._cols.get("chunks", ids, ["id", "doc_id", "ver", "lex"])
+            return [(int(r["id"]), str(r["lex"])) for r in rows if self._reg.live(r["doc_id"], r["ver"])]
+
+        packed = self._tokens.rows(self._reg.generation, chunk_ids, read)  # kept until a writer publishes
         n, avgdl = self._averages()
-        return bm25.score(texts, terms, self.term_counts(terms), n, avgdl)
+        return bm25.score_packed(packed, terms, self.term_counts(terms), n, avgdl)
 
     def _averages(self) -> tuple[int, float]:
         """(chunks, mean words of their analysed text), as FTS5's averages record holds them."""
