@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -144,9 +143,6 @@ class Lexicon:
         self.index: Any = None
         self._table: _Table | None = None
         self._lock = threading.Lock()
-        # The translations of the last questions: a question is searched, looked at deeper and
-        # weighed, each wanting them.
-        self._recent: OrderedDict[tuple[Any, ...], dict[str, dict[str, str]]] = OrderedDict()
 
     def attach(self, index: Any) -> None:
         """Read the words of `index` (an `Index`; None: none)."""
@@ -156,7 +152,6 @@ class Lexicon:
         """Read the words again at the next question (after `sihub warm` filled them in)."""
         with self._lock:
             self._table = None
-            self._recent.clear()
 
     def _vectors(self, embedder: Embedder) -> _Table | None:
         """The stored word vectors by language (read once, again when the index has changed,
@@ -196,16 +191,7 @@ class Lexicon:
         table = self._vectors(embedder)
         if table is None or not table.langs:
             return {}
-        memo = (id(table), table.rows, text, lang)
-        with self._lock:
-            if memo in self._recent:
-                return self._recent[memo]
-        out = self._translate(table, embedder, text, lang)
-        with self._lock:
-            self._recent[memo] = out
-            while len(self._recent) > 128:
-                self._recent.popitem(last=False)
-        return out
+        return self._translate(table, embedder, text, lang)  # each word worked out once per table (`memo`)
 
     def _translate(self, table: _Table, embedder: Embedder, text: str, lang: str) -> dict[str, dict[str, str]]:
         words = question_words(text, lang)
