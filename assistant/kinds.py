@@ -8,6 +8,9 @@ Three kinds are told apart, in the hub's five languages (sv, lv, fr, es, en):
 - `time`:  when, which year, at what time -> a year, a date, a month, a season or a clock time;
 - `score`: what (average) rating, grade or mark -> a score: a decimal ("4,6"), one figure out
   of another ("4 of 5", "8/10") or a percentage;
+- `duration`: how long, for how many months -> a figure before a unit of time ("nine months",
+  "18 mēnešus", "tres años"; the units' words are CLDR's, through Babel) or a span of years
+  ("2021–2023");
 - `count`: how many, how much, what share -> a figure (digits or a number word);
 - `None`:  anything else (who, what, which, how) -> no check.
 
@@ -30,7 +33,7 @@ from functools import lru_cache
 from .i18n import LANGS, language_data
 from .terms import content_words, fold, key, keys
 
-Kind = str  # "money" | "time" | "score" | "count"
+Kind = str  # "money" | "time" | "score" | "duration" | "count"
 
 _F = re.IGNORECASE
 
@@ -56,6 +59,8 @@ _OPEN = re.compile(rf"^(?:{_any('open')})", _F)
 _CLAUSE_KINDS = [
     ("time", re.compile(rf"({_any('time')})\b", _F)),
     ("score", re.compile(rf"({_any('score')})", _F)),
+    # Before `count`: "¿Cuántos meses…?", "cik ilgi" ask for a length of time, not any figure.
+    ("duration", re.compile(rf"({_any('duration')})", _F)),
     ("count", re.compile(rf"({_any('count')})", _F)),
 ]
 _CLAUSE = re.compile(rf"[,;:¿?]|\b(?:{_any('clause_joiners')})\b", _F)
@@ -161,6 +166,8 @@ def _offers_in_itself(text: str, kind: Kind, given: frozenset[str] = frozenset()
         return bool(_TIME.search(folded)) or any(_names_time(w) for w in _WORD.findall(folded))
     if kind == "score":
         return any(_plain(m.group(1)) not in given for m in _SCORE.finditer(fold(text)))
+    if kind == "duration":
+        return _offers_duration(text)
     counted = fold(_without_ordinals(text))
     figures = [n for n in _figures(_LABEL.sub(" ", _DATE_DAY.sub(" ", counted))) if _plain(n) not in given]
     return bool(figures) or any(w in _NUMBER_WORDS and w not in given for w in _WORD.findall(counted))
@@ -201,6 +208,57 @@ def _without_ordinals(text: str) -> str:
         return m.group(0) if keep else " "
 
     return _ORDINAL.sub(drop, text)
+
+
+# Units of time as CLDR writes a length of them in each language ("{0} mēneši", "{0} meses"),
+# compared by stem (`index/lexical.py`'s stemmers), so other cases match too ("mēnešus").
+_DURATION_UNITS = ("duration-year", "duration-month", "duration-week", "duration-day")
+_YEAR_SPAN = re.compile(r"\b(?:1[89]|20)\d\d\s*[-–—]\s*(?:(?:1[89]|20)\d\d|\d\d)\b")
+
+
+@lru_cache(maxsize=1)
+def _duration_stems() -> frozenset[str]:
+    """The folded stems of the words CLDR writes after a length of time, in every language."""
+    from babel.units import format_unit
+
+    from sihub.index.lexical import stem_all
+
+    out: set[str] = set()
+    for lang in LANGS:
+        for unit in _DURATION_UNITS:
+            for n in (0, 1, 2, 5, 21):
+                words = _WORD.findall(format_unit(n, unit, length="long", locale=lang).lower())
+                out.update(fold(s) for s in stem_all([w for w in words if not w.isdigit()], lang))
+    return frozenset(s for s in out if len(s) > 1)
+
+
+@lru_cache(maxsize=1)
+def _number_stems() -> frozenset[str]:
+    """The folded stems of the number words of every language (`number_words`), in each language."""
+    from sihub.index.lexical import stem_all
+
+    words = sorted(_NUMBER_WORDS)
+    return frozenset(fold(s) for lang in LANGS for s in stem_all(words, lang)) | _NUMBER_WORDS
+
+
+def _stems(word: str) -> set[str]:
+    from sihub.index.lexical import stem_all
+
+    return {fold(stem_all([word], lang)[0]) for lang in LANGS} | {fold(word)}
+
+
+def _offers_duration(text: str) -> bool:
+    """Whether `text` gives a length of time: a figure or a number word followed (within one
+    word: "nine months", "18 mēnešus", "six-month") by a unit of time, or a span of years."""
+    if _YEAR_SPAN.search(text):
+        return True
+    tokens = _WORD.findall(text.lower().replace("-", " "))
+    units, numbers = _duration_stems(), _number_stems()
+    for i, t in enumerate(tokens[:-1]):
+        if t.isdigit() or _stems(t) & numbers:
+            if any(_stems(u) & units for u in tokens[i + 1 : i + 3]):
+                return True
+    return False
 
 
 _NUMBER = re.compile(r"(?<![\w.,])\d+(?:[.,\s\u00a0\u202f]\d+)*")

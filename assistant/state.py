@@ -62,7 +62,7 @@ class Evidence:
     translations: dict[str, dict[str, str]] = field(default_factory=dict)
     """The question's words in the index's other languages (`lexicon.Lexicon.translate`)."""
     kind: str | None = None
-    """The kind of answer the question asks for: "money", "time", "score", "count" or None (kinds.py)."""
+    """The kind of answer the question asks for: "money", "time", "score", "duration", "count" or None (kinds.py)."""
 
     def pool(self, margin: float = ANSWER.margin, limit: int = 2 * ANSWER.max_quotes) -> list[Sentence]:
         """The spans an answer may quote: the best ones, within `margin` of the top one."""
@@ -97,7 +97,7 @@ class Verdict:
     missing: list[str] = field(default_factory=list)
     """Names, places and years of the question that no passage holds (shown in the not-found line)."""
     kind: str | None = None
-    """The kind of answer asked for that no quotable passage offers ("money", "time", "score", "count")."""
+    """The kind of answer asked for that no quotable passage offers ("money", "time", "score", "duration", "count")."""
 
 
 @dataclass

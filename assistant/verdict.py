@@ -36,7 +36,7 @@ Features (all cheap: computed from what the search and the evidence already hold
 - `unknown`: the share of the question's content words that no passage of the index holds;
 - `names_missing`: the share of the names and codes the question names (organisations,
   programmes, acronyms, numbers) that neither the passages nor their documents hold;
-- `kind_best`: for a question asking for an amount, a date, a rating or a count (`kinds.py`),
+- `kind_best`: for a question asking for an amount, a date, a rating, a length of time or a count (`kinds.py`),
   1 when the best span gives one and 0 when it does not (None, read as the average case, for
   other questions): the veto below only asks that some quotable span gives one;
 - `unit_best`, `unit_pool`: for a question asking for an amount, a count or a rating, 1 when the
@@ -50,7 +50,7 @@ and three checks that veto an answer (`VETOES`):
   name in any language (nor, for a country, come from; a city may stand elsewhere in their
   documents);
 - `years_missing`: 1 when a year it names stands in none of the passages an answer would quote;
-- `kind_missing`: 1 when it asks for an amount, a date, a rating or a count and none of those
+- `kind_missing`: 1 when it asks for an amount, a date, a rating, a length of time or a count and none of those
   passages gives one (`kinds.py`).
 """
 
@@ -95,7 +95,7 @@ FEATURES: tuple[str, ...] = (
 )
 # Checks whose failure settles the verdict whatever the model says: a question about a place the
 # passages never name in any language, about a year none of the passages to be quoted mentions,
-# or asking for an amount, a date, a rating or a count that none of them gives, is not answered
+# or asking for an amount, a date, a rating, a length of time or a count that none of them gives, is not answered
 # from them. They are logical, not statistical (each says why), and too rare in the labelled cases
 # for a model to learn a weight they deserve; the model is fitted on the cases they let through.
 VETOES: tuple[str, ...] = ("places_missing", "years_missing", "kind_missing")

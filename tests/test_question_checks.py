@@ -28,6 +28,23 @@ from sihub.assistant.places import cities, mentions
         ("Combien de participants à l'atelier ?", "count"),
         ("¿Cuántas familias atendió el piloto?", "count"),
         ("Tell me the budget lines, and how many people work there", "money"),
+        # A contract's value is an amount; the values an organisation holds are not.
+        ("What was the estimated value of the cleaning contract?", "money"),
+        ("¿Cuál fue el valor total del contrato de mantenimiento?", "money"),
+        ("Kāda bija iepirkuma līguma vērtība?", "money"),
+        ("Quelle était la valeur estimée du marché de restauration ?", "money"),
+        ("Vilket var kontraktsvärdet för städningen?", "money"),
+        ("What values guide the work of the centre?", None),
+        # A length of time, asked in each language; before `count`, which "cuántos" would start.
+        ("How long does the mentoring last?", "duration"),
+        ("For how many months are the families supported?", "duration"),
+        ("Hur länge pågick piloten?", "duration"),
+        ("Cik ilgi ilgst inkubācijas programma?", "duration"),
+        ("Combien de temps dure l'accompagnement ?", "duration"),
+        ("¿Cuántos meses dura el itinerario?", "duration"),
+        ("¿Cuánto dura la incubación?", "duration"),
+        # "Hur många ar…" is not "how many years": a word beginning so does not count.
+        ("Hur många arbetsgivare deltog?", "count"),
         # A rating asks for a score ("4,6 no 5 punktiem"), not for how many of something.
         ("What average rating did the participants give the course?", "score"),
         ("Vilket betyg gav deltagarna utbildningen?", "score"),
@@ -72,6 +89,20 @@ OFFERS = {
             "in 2023",
             "7 partners of 12 countries",
         ],
+    ),
+    # A figure before a unit of time, in any case of the unit's name (CLDR's words, by stem), or
+    # a span of years; a figure of something else, or a single year, is no length of time.
+    "duration": (
+        [
+            "El itinerario dura nueve meses.",
+            "Programma ilgst deviņus mēnešus.",
+            "a six-month pilot",
+            "Projektet pågick 2021–2023.",
+            "pendant 18 mois",
+            "mentors meet the family every week for 6 months",
+            "stödet varar i två år",
+        ],
+        ["14 personer anställdes", "El comité selecciona 16 proyectos", "launched in 2021", "9 gadījumos no 12"],
     ),
     "count": (
         [
