@@ -31,7 +31,7 @@ from collections.abc import Set as AbstractSet
 from functools import lru_cache
 
 from .i18n import LANGS, language_data
-from .terms import content_words, fold, key, keys
+from .terms import KEYS_REMEMBERED, content_words, fold, key, keys
 
 Kind = str  # "money" | "time" | "score" | "duration" | "count"
 
@@ -157,7 +157,7 @@ def _plain(number: str) -> str:
     return _SPACES.sub("", number)
 
 
-@lru_cache(maxsize=50_000)
+@lru_cache(maxsize=KEYS_REMEMBERED)  # sentences, as many as `terms.keys`
 def _offers_in_itself(text: str, kind: Kind, given: frozenset[str] = frozenset()) -> bool:
     """`offers` for a time or a count, which the text alone decides (remembered: the same
     passages' sentences are weighed question after question)."""
@@ -277,7 +277,7 @@ UNIT_BEFORE, UNIT_AFTER = 3, 3
 _TOKEN = re.compile(r"\d+(?:[.,\s\u00a0\u202f]\d+)*|\w+")
 
 
-@lru_cache(maxsize=50_000)
+@lru_cache(maxsize=KEYS_REMEMBERED)  # sentences, as many as `terms.keys`
 def _figure_words(text: str, given: frozenset[str] = frozenset()) -> frozenset[str]:
     """The comparison keys (`terms.key`) of the words next to the figures of `text` (years, days
     of dates, labels such as "Phase 2" and the figures the question gives left out)."""

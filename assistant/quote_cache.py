@@ -35,6 +35,11 @@ LEGACY_FILE = "quotes.sqlite"
 
 log = logging.getLogger("sihub.quotes")
 
+# Vectors kept in memory, about 1.4 kB each (~6 MB): an answer weighs a few hundred spans, and
+# reading one back from the index is an indexed lookup (20,000 held 27 MB at 100k chunks for a
+# hit rate the index's read matches; bench/RESULTS.md, issue 22).
+REMEMBERED = 4_096
+
 
 def remove_legacy_file(index: str | Path) -> None:
     """Delete the quote cache file an earlier version kept beside the index, if any."""
@@ -53,7 +58,7 @@ class QuoteVectors:
     content addresses under the embedder's id, so whatever index answers, a vector is right.
     """
 
-    def __init__(self, size: int = 20_000) -> None:
+    def __init__(self, size: int = REMEMBERED) -> None:
         self.size = size
         self._lru: OrderedDict[tuple[str, bytes], np.ndarray] = OrderedDict()
         self._lock = threading.Lock()

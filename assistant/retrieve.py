@@ -222,7 +222,13 @@ def name_forms(word: str, langs: list[str]) -> set[str]:
     return forms
 
 
-@lru_cache(maxsize=50_000)
+# Passages whose analysed words `analysed_words` remembers: about 8 kB each (a passage's stems),
+# so ~16 MB at the most; 50,000 would let a server's memory grow by ~400 MB (bench/RESULTS.md,
+# issue 22). A question checks a few dozen passages.
+ANALYSED_REMEMBERED = 2_048
+
+
+@lru_cache(maxsize=ANALYSED_REMEMBERED)
 def analysed_words(text: str, lang: str) -> frozenset[str]:
     """The words of `text` as the lexical index stores them (stemmed in `lang`, folded), to
     compare with `name_forms` folded the same way (remembered: the same passages come back

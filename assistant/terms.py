@@ -43,7 +43,13 @@ def content_words(text: str) -> list[str]:
     return out
 
 
-@lru_cache(maxsize=50_000)
+# Texts whose keys `keys` remembers: about 1 kB each (a sentence's keys, some passages'), so
+# ~9 MB at the most. 50,000 held 33 MB after 100 questions at 100k chunks and kept growing
+# (bench/RESULTS.md, issue 22); a question weighs a few hundred sentences.
+KEYS_REMEMBERED = 8_192
+
+
+@lru_cache(maxsize=KEYS_REMEMBERED)
 def keys(text: str) -> frozenset[str]:
     """Comparison keys of the content words of `text` (remembered: an answer weighs the same
     passages' sentences question after question)."""

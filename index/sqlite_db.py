@@ -36,7 +36,10 @@ class Database:
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA foreign_keys=ON")
-        conn.execute("PRAGMA mmap_size=268435456")
+        # No memory-mapped reads: the file's pages a process maps count in its resident memory
+        # (up to the map's size, 215 MB of a 100k-chunk index after 100 questions), where pages
+        # read into SQLite's own cache stay a few MB and the kernel keeps the file cached either
+        # way. Search and ask times were the same both ways (bench/RESULTS.md, issue 22).
         return conn
 
     @property
