@@ -121,7 +121,7 @@ def score_packed(
     packed: Iterable[tuple[int, Packed]], phrases: list[str], df: dict[str, int], rows: int, avgdl: float
 ) -> dict[int, float]:
     """`score` of rows already cut into their tokens (`Packed`, `TokenCache`)."""
-    weights = [idf(rows, df.get(p, 0)) for p in phrases]
+    weighted = [(f" {p} ", idf(rows, df.get(p, 0))) for p in phrases]  # (what `Packed.count` seeks, idf)
     out: dict[int, float] = {}
     for rowid, row in packed:
         if not row.n:
@@ -129,8 +129,9 @@ def score_packed(
         norm = K1 * (1 - B + B * row.n / avgdl) if avgdl else K1
         total = 0.0
         hit = False
-        for p, w in zip(phrases, weights, strict=True):
-            f = row.count(p)
+        text = row.text
+        for needle, w in weighted:
+            f = text.count(needle)
             if f:
                 hit = True
                 total += w * f * (K1 + 1) / (f + norm)

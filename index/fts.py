@@ -9,6 +9,7 @@ rather than how many chunks hold the query's words.
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Callable, Hashable
 
 import numpy as np
@@ -29,6 +30,8 @@ LEXICAL_CANDIDATES = 2
 # the index's generation (`fast_lexical.py`): its candidates, scored here with FTS5's BM25. Below,
 # FTS5 ranks exactly and fast enough (every eval set and the demo corpus are below).
 FAST_MIN_ROWS = LEXICAL_POSTINGS
+# Terms whose chunk counts are remembered for the index's current state (a few questions' worth).
+COUNTS_REMEMBERED = 20_000
 
 
 def fts_token(term: str) -> str:
@@ -53,6 +56,8 @@ class LexicalIndex:
         self.fast = fast  # the Tantivy copy, and the generation the readers see, for large indexes
         self._generation = generation
         self._tokens = bm25.TokenCache()
+        self._counts: tuple[Hashable, dict[str, int]] = (None, {})  # term_counts, for one state
+        self._counts_lock = threading.Lock()
 
     # ---- writing (inside the writer's transaction) -------------------------------------------
 
@@ -171,8 +176,9 @@ class LexicalIndex:
         out: dict[int, set[str]] = {}
         if not chunk_ids or not terms:
             return out
+        needles = [(t, f" {t} ") for t in terms]  # what `Packed.holds` seeks
         for rowid, row in self._row_tokens([int(i) for i in chunk_ids]):
-            held = {t for t in terms if row.holds(t)}
+            held = {t for t, needle in needles if needle in row.text}
             if held:
                 out[rowid] = held
         return out
@@ -251,8 +257,25 @@ class LexicalIndex:
         terms = [t for t in dict.fromkeys(terms) if t]
         if not terms:
             return {}
-        with self.db.read() as conn:
-            conn.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.chunks_vocab USING fts5vocab(main, chunks_fts, row)")
-            marks = ",".join("?" * len(terms))
-            found = dict(conn.execute(f"SELECT term, doc FROM temp.chunks_vocab WHERE term IN ({marks})", terms))
-        return {t: int(found.get(t, 0)) for t in terms}
+        # Remembered while the index is unchanged, as the averages are: a question asks for the
+        # same terms several times (its search, the scores of the dense candidates, the names).
+        state = self._state()
+        with self._counts_lock:
+            if self._counts[0] != state or len(self._counts[1]) > COUNTS_REMEMBERED:
+                self._counts = (state, {})
+            known = self._counts[1]
+            got = {t: known[t] for t in terms if t in known}
+        todo = [t for t in terms if t not in got]
+        if todo:
+            with self.db.read() as conn:
+                conn.execute(
+                    "CREATE VIRTUAL TABLE IF NOT EXISTS temp.chunks_vocab USING fts5vocab(main, chunks_fts, row)"
+                )
+                marks = ",".join("?" * len(todo))
+                found = dict(conn.execute(f"SELECT term, doc FROM temp.chunks_vocab WHERE term IN ({marks})", todo))
+            fresh = {t: int(found.get(t, 0)) for t in todo}
+            got.update(fresh)
+            with self._counts_lock:
+                if self._counts[0] == state:
+                    self._counts[1].update(fresh)
+        return {t: got[t] for t in terms}

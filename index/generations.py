@@ -134,6 +134,12 @@ class VectorGenerations:
         with self.db.lock:
             return self.index.search(query, k, ids, exact=self.stored, nprobe=nprobe)
 
+    def copies(self, ids: list[int]) -> np.ndarray | None:
+        """The vectors of these chunk ids from FAISS, where it holds them as stored (a flat
+        index holding every one of them), else None (`VectorIndex.copies`)."""
+        with self.db.lock:
+            return self.index.copies(np.asarray(ids, dtype=np.int64))
+
     def add(self, ids: list[int], vecs: np.ndarray) -> None:
         self.index.add(np.array(ids, dtype=np.int64), vecs)
 

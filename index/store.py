@@ -295,6 +295,14 @@ class Index:
         return self.rows.hits_for(scored, conn)
 
     def vectors_by_id(self, chunk_ids: list[int]) -> dict[int, np.ndarray]:
+        """Stored vectors of these chunks by id. Inside `consistent` a flat FAISS index holds
+        the read's generation, the same float32 vectors as SQLite: they are copied from it
+        (0.2 ms for 300 chunks at 100k, where joining the embeddings table took ~10 ms)."""
+        if self.db.is_pinned:
+            ids = [int(i) for i in chunk_ids]
+            mat = self.vectors.copies(ids)
+            if mat is not None:
+                return dict(zip(ids, mat, strict=True))
         return self.rows.vectors_by_id(chunk_ids)
 
     def vectors_for(self, chunk_ids: list[int]) -> np.ndarray:

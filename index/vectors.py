@@ -172,6 +172,20 @@ class VectorIndex:
                 parts.append(faiss.rev_swig_ptr(inv.get_ids(lst), size).astype(np.int64))
         return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
 
+    def copies(self, ids: np.ndarray) -> np.ndarray | None:
+        """The vectors of `ids` as they were added (float32, one row per id), read from a flat
+        index; None from an IVF index (its 8-bit codes are not the vectors) or when one of the
+        ids is not held."""
+        if self.spec.type != FLAT:
+            return None
+        ids = np.asarray(ids, dtype=np.int64)
+        if len(ids) == 0:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        try:
+            return self._index.reconstruct_batch(ids)
+        except RuntimeError:  # an id not held
+            return None
+
     def add(self, ids: np.ndarray, vecs: np.ndarray) -> None:
         if len(ids) == 0:
             return

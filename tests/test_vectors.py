@@ -151,3 +151,27 @@ def test_store_switches_to_ivf_and_keeps_semantics(tmp_path, small_threshold):
         assert index.vectors.spec.type == FLAT and index.size == 50
         assert index.consistency_problems() == []
     assert json.loads((path / "manifest.json").read_text())["vectors"] == {"type": FLAT}
+
+
+@pytest.mark.parametrize("flat_max", [10_000, 200])
+def test_vectors_read_inside_a_search_are_the_stored_ones(tmp_path, monkeypatch, flat_max):
+    """Inside `consistent` a flat index gives the chunks' vectors from FAISS, byte for byte the
+    ones SQLite stores; an IVF index, or an id FAISS does not hold, reads them from SQLite."""
+    monkeypatch.setattr(vectors, "FLAT_MAX", flat_max)
+    x = clustered(400, seed=5)
+    path = tmp_path / "idx"
+    with Index.open(path, "test/v", DIM, {}, writable=True, create=True) as index:
+        for i in range(8):
+            index.put_document(*_doc(i, x[i * 50 : (i + 1) * 50]))
+        index.save()
+    reader = Index.open(path, "test/v")
+    try:
+        held = sorted(reader.vectors.ids().tolist())[::7]
+        assert (reader.vectors.copies(held) is not None) == (reader.vectors.spec.type == FLAT)
+        for wanted in (held, [*held, max(held) + 1000]):
+            stored = reader.rows.vectors_by_id(wanted)
+            read = reader.consistent(lambda wanted=wanted: reader.vectors_by_id(wanted))
+            assert read.keys() == stored.keys() == set(held)
+            assert all(read[i].dtype == np.float32 and np.array_equal(read[i], stored[i]) for i in held)
+    finally:
+        reader.close()
