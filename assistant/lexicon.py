@@ -88,6 +88,9 @@ class _Words:
 
     def __init__(self, words: list[str], vectors: np.ndarray) -> None:
         self.words = words
+        self.rows = {w: i for i, w in enumerate(words)}
+        """Each word's row (where its vector is)."""
+        self._variants: dict[str, tuple[int, ...]] | None = None
         self.index = faiss.IndexScalarQuantizer(
             vectors.shape[1], faiss.ScalarQuantizer.QT_fp16, faiss.METRIC_INNER_PRODUCT
         )
@@ -102,6 +105,21 @@ class _Words:
     def vectors(self, rows: list[int]) -> np.ndarray:
         return self.index.reconstruct_batch(np.asarray(rows, dtype=np.int64))
 
+    def alike(self, folded: str) -> list[int]:
+        """The rows of the words spelled `folded` once folded (`terms.fold`), in order. Only the
+        words that folding changes are listed apart (built on first use); a word it leaves as it
+        is is found by `rows`, so the table holds no second entry for most words."""
+        if self._variants is None:
+            variants: dict[str, list[int]] = {}
+            for row, word in enumerate(self.words):
+                key = terms.fold(word)
+                if key != word:
+                    variants.setdefault(key, []).append(row)
+            self._variants = {k: tuple(v) for k, v in variants.items()}
+        same = self.rows.get(folded)
+        rows = [same] if same is not None and terms.fold(folded) == folded else []
+        return sorted([*rows, *self._variants.get(folded, ())])
+
 
 @dataclass
 class _Table:
@@ -109,28 +127,22 @@ class _Table:
     langs: dict[str, _Words]
     rows: int
     checked: float
-    known: dict[str, tuple[str, int]] = field(default_factory=dict)
-    """Where each kept word's vector is, (language, row): a question's words are mostly among
-    them, and are not embedded again."""
-
-    _alike: dict[str, dict[str, list[int]]] = field(default_factory=dict)
     memo: dict[tuple[str, str], str | None] = field(default_factory=dict)
     """(word, other language) -> the word standing for it there (None: none), as worked out
     for an earlier question: it depends on nothing but the word and this table."""
 
-    def vector(self, word: str) -> np.ndarray | None:
-        where = self.known.get(word)
-        return None if where is None else self.langs[where[0]].vectors([where[1]])[0]
+    def knows(self, word: str) -> bool:
+        """Whether some language's kept words hold `word` (its vector is then not embedded again:
+        a question's words are mostly among them)."""
+        return any(word in ws.rows for ws in self.langs.values())
 
-    def alike(self, lang: str) -> dict[str, list[int]]:
-        """The rows of `lang`'s words by their folded spelling (built on first use)."""
-        by_spelling = self._alike.get(lang)
-        if by_spelling is None:
-            by_spelling = {}
-            for row, word in enumerate(self.langs[lang].words):
-                by_spelling.setdefault(terms.fold(word), []).append(row)
-            self._alike[lang] = by_spelling
-        return by_spelling
+    def vector(self, word: str) -> np.ndarray | None:
+        """The vector of a kept word, from the last language that holds it."""
+        for ws in reversed(self.langs.values()):
+            row = ws.rows.get(word)
+            if row is not None:
+                return ws.vectors([row])[0]
+        return None
 
 
 class Lexicon:
@@ -170,13 +182,7 @@ class Lexicon:
             held, matrix = _read_vectors(index, listed)
             if held:
                 langs[lang] = _Words(held, matrix)
-        table = _Table(
-            key,
-            langs,
-            sum(len(ws.words) for ws in langs.values()),
-            now,
-            {w: (lang, i) for lang, ws in langs.items() for i, w in enumerate(ws.words)},
-        )
+        table = _Table(key, langs, sum(len(ws.words) for ws in langs.values()), now)
         with self._lock:
             self._table = table
         return table
@@ -209,16 +215,15 @@ class Lexicon:
     def _work_out(self, table: _Table, embedder: Embedder, words: list[str], others: list[str]) -> None:
         """Fill `table.memo` for these words in the other languages: the nearest word there, at
         cosine >= MIN_COS, or one spelled alike within ALIKE_SLACK of it, before any nearer word."""
-        new = [w for w in words if w not in table.known]
+        new = [w for w in words if not table.knows(w)]
         fresh = dict(zip(new, _embed_words(embedder, new), strict=True)) if new else {}
         qv = np.stack([fresh[w] if w in fresh else table.vector(w) for w in words]).astype(np.float32)
         got: dict[tuple[str, str], str | None] = {}
         for other in others:
             space = table.langs[other]
             sims, best = space.nearest(qv)
-            alike = table.alike(other)
             for i, w in enumerate(words):
-                rows = alike.get(terms.fold(w), [])
+                rows = space.alike(terms.fold(w))
                 near = space.vectors(rows) @ qv[i] if rows else np.empty(0)
                 close = [(float(c), r) for c, r in zip(near, rows, strict=True) if c >= MIN_COS - ALIKE_SLACK]
                 if close:
