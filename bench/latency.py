@@ -320,6 +320,7 @@ def measure(path: Path, n: int, questions: list[str], vectors: np.ndarray, qcent
         stages["hits_for"].append(timed(index.hits_for, scored)[1])
         stages["fts5"].append(timed(index.search_lexical, q, k, lang)[1])
     rss_end, anon_end = rss_mb(), anon_mb()
+    parts = memory_parts(a, index)
 
     # Recall@10 of the index against exact search, on held-out synthetic queries.
     rng = np.random.default_rng(99)
@@ -360,6 +361,22 @@ def measure(path: Path, n: int, questions: list[str], vectors: np.ndarray, qcent
         "anon_index_mb": round(anon_end - anon_model, 1),
         "rss_open_mb": round(rss_open - rss_model, 1),
         "rss_model_mb": round(rss_model - rss0, 1),
+        "parts_mb": parts,
+    }
+
+
+def memory_parts(a, index) -> dict[str, float]:  # noqa: ANN001
+    """MiB of the largest parts the index process holds, from their sizes (not measured): the
+    FAISS codes, the lexicon's word vectors (float16), and how full the bounded caches are."""
+    faiss_mb = index.vectors.ntotal * index.dim * (4 if index.vectors.spec.type == "flat-ip" else 1) / 2**20
+    table = a.lexicon._table
+    words = sum(ws.index.ntotal for ws in table.langs.values()) if table is not None else 0
+    return {
+        "faiss": round(faiss_mb, 1),
+        "lexicon_vectors": round(words * index.dim * 2 / 2**20, 1),
+        "lexicon_words": words,
+        "token_cache_rows": len(index.lexical._tokens._rows),
+        "quote_vectors_kept": len(a.vectors._lru),
     }
 
 
@@ -555,8 +572,17 @@ def main(argv: list[str] | None = None) -> int:
         lines.append(f"- {r['size']}: {st}")
     lines.append(
         "Index RSS: what the process holds after opening the index and answering, less what it held "
-        "with the model loaded and the language detector read; anonymous: without the pages of the "
-        "index files SQLite maps (up to 256 MiB, dropped and read again by the kernel as needed)."
+        "with the model loaded and the language detector read; anonymous: without pages mapped from "
+        "files (SQLite reads its file without mmap since issue 22's memory pass)."
+    )
+    lines.append(
+        "Largest parts (MiB, from their sizes): "
+        + "; ".join(
+            f"{r['size']}: FAISS {r['parts_mb']['faiss']}, lexicon vectors {r['parts_mb']['lexicon_vectors']} "
+            f"({r['parts_mb']['lexicon_words']} words), token cache {r['parts_mb']['token_cache_rows']} rows, "
+            f"quote vectors kept {r['parts_mb']['quote_vectors_kept']}"
+            for r in results
+        )
     )
     lines.append(
         "Answers' span vectors: "
