@@ -109,13 +109,19 @@ def small_threshold(monkeypatch):
     monkeypatch.setattr(vectors, "FLAT_MAX", 200)
 
 
+def _eight_documents(path, x):
+    """A new writable index at `path` holding eight documents of 50 of the vectors `x` each, saved."""
+    index = Index.open(path, "test/v", DIM, {}, writable=True, create=True)
+    for i in range(8):
+        index.put_document(*_doc(i, x[i * 50 : (i + 1) * 50]))
+    index.save()
+    return index
+
+
 def test_store_switches_to_ivf_and_keeps_semantics(tmp_path, small_threshold):
     x = clustered(400, seed=3)
     path = tmp_path / "idx"
-    with Index.open(path, "test/v", DIM, {}, writable=True, create=True) as index:
-        for i in range(8):
-            index.put_document(*_doc(i, x[i * 50 : (i + 1) * 50]))
-        index.save()
+    with _eight_documents(path, x) as index:
         assert json.loads((path / "manifest.json").read_text())["vectors"]["type"] == IVF_SQ8
         assert index.consistency_problems() == []
         assert index.remove_document("d0.txt")
@@ -158,12 +164,8 @@ def test_vectors_read_inside_a_search_are_the_stored_ones(tmp_path, monkeypatch,
     """Inside `consistent` a flat index gives the chunks' vectors from FAISS, byte for byte the
     ones SQLite stores; an IVF index, or an id FAISS does not hold, reads them from SQLite."""
     monkeypatch.setattr(vectors, "FLAT_MAX", flat_max)
-    x = clustered(400, seed=5)
     path = tmp_path / "idx"
-    with Index.open(path, "test/v", DIM, {}, writable=True, create=True) as index:
-        for i in range(8):
-            index.put_document(*_doc(i, x[i * 50 : (i + 1) * 50]))
-        index.save()
+    _eight_documents(path, clustered(400, seed=5)).close()
     reader = Index.open(path, "test/v")
     try:
         held = sorted(reader.vectors.ids().tolist())[::7]
