@@ -161,12 +161,26 @@ def _table(kind: str) -> tuple[dict[tuple[str, str], list[_Name]], dict[str, lis
     return dict(single), dict(multi)
 
 
+@lru_cache(maxsize=1_024)
+def _openings(kind: str, keys: frozenset[str]) -> frozenset[str]:
+    """The first three letters (folded) of every first word of the names of `keys`: a word that
+    begins otherwise cannot name one of them, in any inflected form (inflections change endings),
+    so `_find` need not stem it."""
+    single, multi = _table(kind)
+    return frozenset(
+        e.words[0][:3] for entries in (*single.values(), *multi.values()) for e in entries if e.key in keys
+    )
+
+
 def _find(kind: str, text: str, keys: set[str] | None, cased: bool = True) -> dict[str, str]:
     if keys is not None and not keys:
         return {}
     single, multi = _table(kind)
     words = list(_WORD.finditer(text))
     folded = [fold(m.group()) for m in words]
+    # Looking for given places in a long text (the passages of an answer): only the words that
+    # begin as one of their names do are looked up.
+    openings = _openings(kind, frozenset(keys)) if keys is not None else None
     found: dict[str, str] = {}
 
     def ok(e: _Name, raw: str) -> bool:
@@ -178,6 +192,8 @@ def _find(kind: str, text: str, keys: set[str] | None, cased: bool = True) -> di
 
     for i, m in enumerate(words):
         raw = m.group()
+        if openings is not None and folded[i][:3] not in openings:
+            continue
         if raw.lower() in _FUNCTION_WORDS:
             continue
         for e in multi.get(folded[i], ()):

@@ -229,6 +229,25 @@ def test_city_mentions(text, names):
     assert set(cities(text)) == names
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Kāds inkubators darbojas Parīzē un Briselē? Pilotprojekts Gēteborgā, Varšavas un Rīgā.",
+        "i Göteborgs kommun, en Séville, une conférence à Bruxelles et à Lisbonne; le pilote de Göteborg",
+        "Francijā un Spānijā, i Frankrike och Lettland, en France et en Lettonie, the EU and Europe",
+    ],
+)
+def test_places_looked_for_among_given_ones_are_found_as_among_all(text):
+    """A search for given places (the passages of an answer, long) skips the words that cannot
+    begin one of their names; it finds what the search for every place finds among them."""
+    every_city, every_country = cities(text), mentions(text)
+    assert len(every_city) + len(every_country) >= 4
+    for wanted in [set(every_city), {"Paris"}, {"Brussels", "Riga"}, {"Oslo"}]:
+        assert cities(text, wanted) == {k: v for k, v in every_city.items() if k in wanted}
+    for codes in [set(every_country), {"FR"}, {"LV", "EU"}, {"DE"}]:
+        assert mentions(text, codes) == {k: v for k, v in every_country.items() if k in codes}
+
+
 def test_names_the_passages_do_not_address():
     from sihub.assistant.names import names_in, unsupported
     from sihub.types import Chunk, Hit
