@@ -2,7 +2,7 @@
 
 "What did the Riga conference cost?" is answered by an amount of money; passages about the
 Riga conference that give no amount do not answer it, however close they are in meaning.
-Three kinds are told apart, in the hub's five languages (sv, lv, fr, es, en):
+These kinds are told apart, in the hub's five languages (sv, lv, fr, es, en):
 
 - `money`: cost, budget, price, amount of money -> a figure with a currency;
 - `time`:  when, which year, at what time -> a year, a date, a month, a season or a clock time;
@@ -29,6 +29,8 @@ from __future__ import annotations
 import re
 from collections.abc import Set as AbstractSet
 from functools import lru_cache
+
+from sihub.index.lexical import stem_all
 
 from .i18n import LANGS, language_data
 from .terms import KEYS_REMEMBERED, content_words, fold, key, keys
@@ -159,7 +161,7 @@ def _plain(number: str) -> str:
 
 @lru_cache(maxsize=KEYS_REMEMBERED)  # sentences, as many as `terms.keys`
 def _offers_in_itself(text: str, kind: Kind, given: frozenset[str] = frozenset()) -> bool:
-    """`offers` for a time or a count, which the text alone decides (remembered: the same
+    """`offers` for the kinds the text alone decides (remembered: the same
     passages' sentences are weighed question after question)."""
     if kind == "time":
         folded = fold(text)
@@ -221,8 +223,6 @@ def _duration_stems() -> frozenset[str]:
     """The folded stems of the words CLDR writes after a length of time, in every language."""
     from babel.units import format_unit
 
-    from sihub.index.lexical import stem_all
-
     out: set[str] = set()
     for lang in LANGS:
         for unit in _DURATION_UNITS:
@@ -235,16 +235,14 @@ def _duration_stems() -> frozenset[str]:
 @lru_cache(maxsize=1)
 def _number_stems() -> frozenset[str]:
     """The folded stems of the number words of every language (`number_words`), in each language."""
-    from sihub.index.lexical import stem_all
-
     words = sorted(_NUMBER_WORDS)
     return frozenset(fold(s) for lang in LANGS for s in stem_all(words, lang)) | _NUMBER_WORDS
 
 
-def _stems(word: str) -> set[str]:
-    from sihub.index.lexical import stem_all
-
-    return {fold(stem_all([word], lang)[0]) for lang in LANGS} | {fold(word)}
+@lru_cache(maxsize=KEYS_REMEMBERED)
+def _stems(word: str) -> frozenset[str]:
+    """A lower-case word's folded stems in every language, and the word folded."""
+    return frozenset(fold(stem_all([word], lang)[0]) for lang in LANGS) | {fold(word)}
 
 
 def _offers_duration(text: str) -> bool:
