@@ -104,12 +104,15 @@ def question_language(text: str, fallback: str = "und") -> str:
     its time (`bench/compare_threshold.py --timing`).
 
     Names keep their own letters inside any language ("Zaļā adata", "Umeå"): when only a few
-    words hold a language's own letters, the question is first read without them, and a clear
-    reading decides. Then long questions go to the detector, short ones to letters and function
-    words, and the detector restricted to the hub's languages; `fallback` when nothing tells.
+    capitalised words (not the first) hold a language's own letters, the question is first read
+    without them, and a clear reading decides. Then long questions go to the detector, short ones
+    to letters and function words, and the detector restricted to the hub's languages;
+    `fallback` when nothing tells.
     """
     words = text.split()
-    named = [w for w in words if hinted_language(w)]
+    # A name is written with a capital; the question's first word has one anyway. A lower-case
+    # word with a language's own letters ("ģimenēm") is that language, not a name in it.
+    named = [w for i, w in enumerate(words) if i and w[:1].isupper() and hinted_language(w)]
     if named and 3 * len(named) <= len(words):
         plain = " ".join(w for w in words if not hinted_language(w))
         if sum(ch.isalpha() for ch in plain) >= 12:

@@ -130,6 +130,11 @@ def test_stop_words_leave_questions_but_not_passages() -> None:
         ("What is a social enterprise?", "en"),
         ("Hur många projekt stöddes 2022 i Malmö?", "sv"),
         ("Cik sociālo uzņēmumu reģistrēja līdz 2022. gadam?", "lv"),
+        # One word with the language's own letters, lower-case: the language, not a name.
+        ("Cik ilgi ilgst mentoru programma ģimenēm?", "lv"),
+        # A name with another language's letters does not make the question that language.
+        ("How many libraries in Umeå open on Sundays?", "en"),
+        ("Which cooperative runs the Zaļā adata workshops?", "en"),
     ],
 )
 def test_question_language_short_questions(text: str, lang: str) -> None:
