@@ -110,18 +110,23 @@ class Packed(NamedTuple):
         toks = tokens(analysed or "")
         return cls(" " + "  ".join(toks) + " ", len(toks))
 
+    @staticmethod
+    def needle(token: str) -> str:
+        """What `count` and `holds` seek in `text` (callers scanning many rows build it once)."""
+        return f" {token} "
+
     def count(self, token: str) -> int:
-        return self.text.count(f" {token} ")
+        return self.text.count(self.needle(token))
 
     def holds(self, token: str) -> bool:
-        return f" {token} " in self.text
+        return self.needle(token) in self.text
 
 
 def score_packed(
     packed: Iterable[tuple[int, Packed]], phrases: list[str], df: dict[str, int], rows: int, avgdl: float
 ) -> dict[int, float]:
     """`score` of rows already cut into their tokens (`Packed`, `TokenCache`)."""
-    weighted = [(f" {p} ", idf(rows, df.get(p, 0))) for p in phrases]  # (what `Packed.count` seeks, idf)
+    weighted = [(Packed.needle(p), idf(rows, df.get(p, 0))) for p in phrases]
     out: dict[int, float] = {}
     for rowid, row in packed:
         if not row.n:

@@ -176,7 +176,7 @@ class LexicalIndex:
         out: dict[int, set[str]] = {}
         if not chunk_ids or not terms:
             return out
-        needles = [(t, f" {t} ") for t in terms]  # what `Packed.holds` seeks
+        needles = [(t, bm25.Packed.needle(t)) for t in terms]
         for rowid, row in self._row_tokens([int(i) for i in chunk_ids]):
             held = {t for t, needle in needles if needle in row.text}
             if held:
