@@ -161,15 +161,23 @@ def _table(kind: str) -> tuple[dict[tuple[str, str], list[_Name]], dict[str, lis
     return dict(single), dict(multi)
 
 
-@lru_cache(maxsize=1_024)
-def _openings(kind: str, keys: frozenset[str]) -> frozenset[str]:
-    """The first three letters (folded) of every first word of the names of `keys`: a word that
-    begins otherwise cannot name one of them, in any inflected form (inflections change endings),
-    so `_find` need not stem it."""
+@lru_cache(maxsize=3)
+def _openings_by_key(kind: str) -> dict[str, frozenset[str]]:
+    """Per country or city key, the first three letters (folded) of the first word of each of its
+    names: a word that begins otherwise cannot name it, in any inflected form (inflections change
+    endings), so `_find` need not stem it."""
     single, multi = _table(kind)
-    return frozenset(
-        e.words[0][:3] for entries in (*single.values(), *multi.values()) for e in entries if e.key in keys
-    )
+    out: dict[str, set[str]] = defaultdict(set)
+    for entries in (*single.values(), *multi.values()):
+        for e in entries:
+            out[e.key].add(e.words[0][:3])
+    return {k: frozenset(v) for k, v in out.items()}
+
+
+def _openings(kind: str, keys: set[str]) -> frozenset[str]:
+    """The openings (`_openings_by_key`) of the names of `keys`."""
+    by_key = _openings_by_key(kind)
+    return frozenset().union(*(by_key.get(k, frozenset()) for k in keys))
 
 
 def _find(kind: str, text: str, keys: set[str] | None, cased: bool = True) -> dict[str, str]:
@@ -180,7 +188,7 @@ def _find(kind: str, text: str, keys: set[str] | None, cased: bool = True) -> di
     folded = [fold(m.group()) for m in words]
     # Looking for given places in a long text (the passages of an answer): only the words that
     # begin as one of their names do are looked up.
-    openings = _openings(kind, frozenset(keys)) if keys is not None else None
+    openings = _openings(kind, keys) if keys is not None else None
     found: dict[str, str] = {}
 
     def ok(e: _Name, raw: str) -> bool:
