@@ -36,6 +36,9 @@ Features (all cheap: computed from what the search and the evidence already hold
 - `unknown`: the share of the question's content words that no passage of the index holds;
 - `names_missing`: the share of the names and codes the question names (organisations,
   programmes, acronyms, numbers) that neither the passages nor their documents hold;
+- `names_missing_best`: the same share for the best span's document alone (None when the
+  question names none): an answer about one organisation's contract drawn from another's
+  report holds the name somewhere among the passages, but not where the answer comes from;
 - `kind_best`: for a question asking for an amount, a date, a rating, a length of time or a count (`kinds.py`),
   1 when the best span gives one and 0 when it does not (None, read as the average case, for
   other questions): the veto below only asks that some quotable span gives one;
@@ -89,6 +92,7 @@ FEATURES: tuple[str, ...] = (
     "other_lang",
     "unknown",
     "names_missing",
+    "names_missing_best",
     "kind_best",
     "unit_best",
     "unit_pool",
@@ -217,11 +221,12 @@ def measure(
         elsewhere = named_in_documents(index, [*cities, *absent], {h.chunk.path for h in hits})
         places_absent = [w for w in places_absent if w not in elsewhere]
         absent = [w for w in absent if w not in elsewhere]
+    top = max(spans, key=lambda c: c.score)
+    best_hit = top.hit
+    absent_best = absent_in_document(index, named, hits, hits[best_hit].chunk.path)
     q = QuestionWords(index, query, lang, evidence.translations, counts)
     cover, rare_missing = coverage(q, hits)
     span_hits = sorted({c.hit for c in spans})
-    top = max(spans, key=lambda c: c.score)
-    best_hit = top.hit
     rival = max((c.score for c in spans if hits[c.hit].chunk.path != hits[best_hit].chunk.path), default=None)
     features = {
         "sim": best,
@@ -236,6 +241,7 @@ def measure(
         "other_lang": 0.0 if hits[best_hit].chunk.lang == lang else 1.0,
         "unknown": len(unknown) / words if words else 0.0,
         "names_missing": len(absent) / len(named) if named else 0.0,
+        "names_missing_best": len(absent_best) / len(named) if named else None,
         "kind_best": (1.0 if top.fits else 0.0) if evidence.kind else None,
         "unit_best": (1.0 if top.unit else 0.0) if evidence.kind in FIGURES else None,
         "unit_pool": (1.0 if any(c.unit for c in pool) else 0.0) if evidence.kind in FIGURES else None,
@@ -244,6 +250,16 @@ def measure(
         "kind_missing": 1.0 if evidence.kind_missing else 0.0,
     }
     return features, [*places_absent, *absent, *years]
+
+
+def absent_in_document(index: IndexBackend, named: list[str], hits: list[Hit], path: str) -> list[str]:
+    """Those of the names `named` that no passage of the document `path` holds: first looked
+    for in its passages among `hits`, then in the rest of the document (`named_in_documents`)."""
+    lack = names.absent_from(named, [h for h in hits if h.chunk.path == path])
+    if not lack:
+        return []
+    there = named_in_documents(index, lack, {path})
+    return [w for w in lack if w not in there]
 
 
 def dense_z(hits: list[Hit]) -> float:

@@ -139,3 +139,32 @@ def test_the_best_span_counts_where_it_stands_beside_the_found_passages(tmp_path
     assert features["sim"] == pytest.approx(0.90) and features["cover_best"] == pytest.approx(1.0)
     assert features["contrast"] == pytest.approx(0.90 - 0.80)
     assert features["margin"] == pytest.approx(0.10)
+
+
+def test_a_name_held_only_by_another_document_than_the_best_spans_is_missing_there(tmp_path: Path):
+    """The passages together hold every name of the question, but the best span's document
+    does not: `names_missing` is 0, `names_missing_best` is not."""
+    from conftest import assistant_over
+
+    from sihub.assistant.state import Evidence, Sentence
+    from sihub.assistant.verdict import measure
+    from sihub.types import Hit
+
+    docs = {
+        "en/grants.md": "# Grants\n\nThe Brookfield Trust gives small grants to neighbourhood groups every spring.\n",
+        "en/contract.md": "# Catering\n\nThe school catering contract was worth 184,000 euros over three years.\n",
+    }
+    question = "What was the value of the Brookfield Trust catering contract?"
+    with assistant_over(tmp_path, docs) as a:
+        contract, grants = (a.index.chunks_of(d.path)[0] for d in sorted(a.documents(), key=lambda d: d.path))
+        hits = [Hit(contract, 1.0, title="Catering"), Hit(grants, 0.9, title="Grants")]
+        spans = [Sentence(0, 0, 40, sim=0.90, score=0.90), Sentence(1, 0, 40, sim=0.80, score=0.80)]
+        features, _ = measure(a.index, question, "en", hits, Evidence(spans, 0.0), None)
+        assert features["names_missing"] == 0.0 and features["names_missing_best"] == 1.0
+        # With the name in the best span's document, nothing is missing there either.
+        spans = [Sentence(1, 0, 40, sim=0.90, score=0.90), Sentence(0, 0, 40, sim=0.80, score=0.80)]
+        features, _ = measure(a.index, question, "en", hits, Evidence(spans, 0.0), None)
+        assert features["names_missing_best"] == 0.0
+        # A question naming nothing leaves it unknown (read as the average case).
+        features, _ = measure(a.index, "How much was the contract worth?", "en", hits, Evidence(spans, 0.0), None)
+        assert features["names_missing_best"] is None
