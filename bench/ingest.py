@@ -8,7 +8,10 @@ files) into a fresh temporary index:
 - the floor: the embedder alone on everything the ingest embeds, in the same calls: the
   unique chunk texts in the same batch size, then each document's new quote texts and new
   words (`index/answer_data.py`); the ratio ingest time / floor time is the overhead of
-  everything that is not the model;
+  everything that is not the model. The floor is timed twice: in a fresh process, loaded and
+  warmed up exactly as the ingest's process was (cold: torch builds its kernels for each new
+  batch shape on first use, in the floor as in the ingest), and again in the ingest's own
+  process after it (warm: every shape already built, so it flatters the model);
 - no-op re-ingest (nothing changed): median of 3 runs;
 - peak resident memory of the process (getrusage; the model is included).
 
@@ -22,8 +25,10 @@ Examples:
 from __future__ import annotations
 
 import argparse
+import json
 import resource
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -146,17 +151,10 @@ def bench_folder(label: str, folder: Path, args: argparse.Namespace) -> dict[str
             extra.append((quotes, words))
         for emb in models(assistant):
             del emb.embed_passages, emb.embed_queries, emb.count_tokens
+        cold, cold_cpu = cold_floor(settings, texts, extra, args.batch_size)
         s = assistant.settings
         model = ingest_embedder(s.embedder, assistant.embedder, s.threads, s.fast_ingest)  # as sync gets it
-        t, c = time.perf_counter(), cpu_s()
-        for start in range(0, len(texts), args.batch_size):
-            model.embed_passages(texts[start : start + args.batch_size])
-        for quotes, words in extra:
-            if quotes:
-                model.embed_passages(quotes)
-            if words:
-                model.embed_queries(words)
-        floor, floor_cpu = time.perf_counter() - t, cpu_s() - c
+        floor, floor_cpu = run_floor(model, texts, extra, args.batch_size)
 
         noop = []
         for _ in range(3):
@@ -186,6 +184,10 @@ def bench_folder(label: str, folder: Path, args: argparse.Namespace) -> dict[str
         "cpu_ratio": round(first_cpu / floor_cpu, 3) if floor_cpu else float("nan"),
         "ingest_cpu_s": round(first_cpu, 1),
         "floor_cpu_s": round(floor_cpu, 1),
+        "cold_floor_s": round(cold, 2),
+        "cold_floor_cpu_s": round(cold_cpu, 1),
+        "cold_ratio": round(first / cold, 3) if cold else float("nan"),
+        "cold_cpu_ratio": round(first_cpu / cold_cpu, 3) if cold_cpu else float("nan"),
         "noop_s_median": round(statistics.median(noop), 3),
         "noop_s_all": [round(x, 3) for x in noop],
         "stages_s": stages,
@@ -193,6 +195,73 @@ def bench_folder(label: str, folder: Path, args: argparse.Namespace) -> dict[str
         "peak_rss_mb": round(peak_rss_mb(), 1),
         "index_disk_mb": round(index_mb, 1),
     }
+
+
+def run_floor(
+    model: Any, texts: list[str], extra: list[tuple[list[str], list[str]]], batch: int
+) -> tuple[float, float]:
+    """Wall and CPU seconds of `model` embedding what an ingest embeds, in the ingest's calls:
+    the chunk texts in batches of `batch`, then per document its new quote texts and words."""
+    t, c = time.perf_counter(), cpu_s()
+    for start in range(0, len(texts), batch):
+        model.embed_passages(texts[start : start + batch])
+    for quotes, words in extra:
+        if quotes:
+            model.embed_passages(quotes)
+        if words:
+            model.embed_queries(words)
+    return time.perf_counter() - t, cpu_s() - c
+
+
+def cold_floor(
+    settings: Any, texts: list[str], extra: list[tuple[list[str], list[str]]], batch: int
+) -> tuple[float, float]:
+    """`run_floor` in a fresh process whose model is loaded and warmed up as the ingest's was."""
+    with tempfile.TemporaryDirectory(prefix="sihub-bench-floor-") as tmp:
+        job = Path(tmp) / "floor.json"
+        job.write_text(
+            json.dumps(
+                {
+                    "embedder": settings.embedder,
+                    "threads": settings.threads,
+                    "fast_ingest": settings.fast_ingest,
+                    "batch": batch,
+                    "texts": texts,
+                    "extra": extra,
+                    "index": str(Path(tmp) / "index"),
+                }
+            ),
+            encoding="utf-8",
+        )
+        out = subprocess.run(
+            [sys.executable, str(Path(__file__).resolve()), "--floor-job", str(job)],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+    seconds = json.loads(out.stdout.strip().splitlines()[-1])
+    return seconds["wall"], seconds["cpu"]
+
+
+def floor_job(path: Path) -> int:
+    """The fresh process of `cold_floor`: load and warm the models as `bench_folder` does, then time."""
+    from sihub.assistant import Assistant
+    from sihub.index.embedder import ingest_embedder
+    from sihub.settings import Settings
+
+    job = json.loads(path.read_text(encoding="utf-8"))
+    settings = Settings.from_env(
+        index=Path(job["index"]), embedder=job["embedder"], threads=job["threads"], fast_ingest=job["fast_ingest"]
+    )
+    assistant = Assistant(settings)
+    for emb in models(assistant):
+        emb.embed_passages(["warm up the model"])
+    s = assistant.settings
+    model = ingest_embedder(s.embedder, assistant.embedder, s.threads, s.fast_ingest)
+    wall, cpu = run_floor(model, job["texts"], [tuple(e) for e in job["extra"]], job["batch"])
+    assistant.close()
+    print(json.dumps({"wall": wall, "cpu": cpu}))
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -207,7 +276,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-fast-ingest", action="store_true", help="embed everything with the setting's model itself")
     ap.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     ap.add_argument("--no-save", action="store_true", help="do not append to bench/RESULTS.md")
+    ap.add_argument("--floor-job", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.floor_job:
+        return floor_job(args.floor_job)
 
     info = run_info()
     results = []
@@ -234,9 +306,11 @@ def main(argv: list[str] | None = None) -> int:
             r["ingest_s"],
             r["docs_per_s"],
             r["chunks_per_s"],
+            r["cold_floor_s"],
+            r["cold_ratio"],
+            r["cold_cpu_ratio"],
             r["floor_s"],
             r["ratio"],
-            r["cpu_ratio"],
             r["noop_s_median"],
             r["peak_rss_mb"],
         ]
@@ -253,9 +327,11 @@ def main(argv: list[str] | None = None) -> int:
         "ingest s",
         "docs/s",
         "chunks/s",
-        "floor s",
+        "floor s (fresh process)",
         "ingest/floor",
         "CPU ingest/floor",
+        "floor s (warm, after)",
+        "ingest/warm floor",
         "no-op s",
         "peak RSS MiB",
     ]
