@@ -18,10 +18,13 @@ judged:
 document, without it, the unanswerable and off-topic ones) and on a sample of the public
 question sets in ../shared/eval (XQuAD-R, SweQUAD-MC: each question with its paragraph
 indexed and removed), writes assistant/verdict.json, and reports dev and test side by side.
+`--public-test N` adds N further questions of each public set, never fitted on, as a held-out
+column: a test of the verdict on documents and questions the gold set does not share.
 
     .venv/bin/python bench/answers.py                 # dev / test / removal figures
     .venv/bin/python bench/answers.py --fit           # refit the verdict, then report
     .venv/bin/python bench/answers.py --fit --public 0 --no-save
+    .venv/bin/python bench/answers.py --public-test 40 --no-save   # and 200 held-out public cases
 """
 
 from __future__ import annotations
@@ -249,15 +252,19 @@ def removal_cases(assistant: Any, folder: Path) -> list[dict[str, Any]]:
     return rows
 
 
-def public_cases(per_set: int, sets: tuple[str, ...] = PUBLIC_SETS) -> list[dict[str, Any]]:
+def public_cases(
+    per_set: int, sets: tuple[str, ...] = PUBLIC_SETS, held_out: int = 0, fitting: bool = True
+) -> list[dict[str, Any]]:
     """Questions of the public QA sets, each with its paragraph indexed (answerable) and removed
-    (not): `per_set` of each set, drawn by the seeded hash. Skipped when ../shared/eval is absent."""
+    (not): `per_set` of each set, drawn by the seeded hash, for the fit (split "dev"; asked only
+    when `fitting`), and the next `held_out` of each, never fitted on (split "test"). Skipped
+    when ../shared/eval is absent."""
     from sihub.assistant.evaluate import corpus_key, load_beir, write_corpus
 
     rows: list[dict[str, Any]] = []
     for name in sets:
         folder = SHARED_EVAL / name
-        if per_set <= 0 or not folder.is_dir():
+        if (per_set if fitting else 0) + held_out <= 0 or not folder.is_dir():
             continue
         evalset = load_beir(folder)
         base = ROOT / ".sihub" / "bench" / f"public-{corpus_key(evalset)}"
@@ -268,13 +275,16 @@ def public_cases(per_set: int, sets: tuple[str, ...] = PUBLIC_SETS) -> list[dict
         queries = sorted(
             (q for q in evalset.queries if evalset.qrels.get(str(q["_id"]))),
             key=lambda q: hashlib.sha256(f"{SPLIT_SEED}:{q['_id']}".encode()).hexdigest(),
-        )[:per_set]
-        for q in queries:
+        )[: per_set + held_out]
+        for n, q in enumerate(queries):
             doc = next(iter(evalset.qrels[str(q["_id"])]))
             path = paths.get(file_of.get(doc, ""))
             if path is None:
                 continue
-            base_row = {"id": f"{name}:{q['_id']}", "lang": q.get("lang") or "", "split": "dev", "source": name}
+            split = "dev" if n < per_set else "test"
+            if split == "dev" and not fitting:
+                continue
+            base_row = {"id": f"{name}:{q['_id']}", "lang": q.get("lang") or "", "split": split, "source": name}
             rows.append({**base_row, "group": "answerable", "label": 1, **ask_case(assistant, str(q["text"]))})
             assistant.remove([path])
             try:
@@ -282,7 +292,7 @@ def public_cases(per_set: int, sets: tuple[str, ...] = PUBLIC_SETS) -> list[dict
             finally:
                 assistant.ingest([base / "docs"])
         assistant.close()
-        print(f"{name}: {len(queries)} questions", file=sys.stderr)
+        print(f"{name}: {per_set if fitting else 0} questions for the fit, {held_out} held out", file=sys.stderr)
     return rows
 
 
@@ -365,8 +375,10 @@ def figures_table(rows: list[dict[str, Any]]) -> str:
         "dev": rates([r for r in gold if r["split"] == "dev"]),
         "test": rates([r for r in gold if r["split"] == "test"]),
     }
-    if public:
-        cols["public (fit)"] = rates(public)
+    if any(r["split"] == "dev" for r in public):
+        cols["public (fit)"] = rates([r for r in public if r["split"] == "dev"])
+    if any(r["split"] == "test" for r in public):
+        cols["public (held out)"] = rates([r for r in public if r["split"] == "test"])
     labels = {
         "cited": ("answerable: cited on the gold page with a gold fact", ">= 0.90"),
         "answered": ("answerable: found", ">= 0.95"),
@@ -381,7 +393,7 @@ def figures_table(rows: list[dict[str, Any]]) -> str:
         d, t = cols["dev"][key][0], cols["test"][key][0]
         if d is not None and t is not None:
             gaps.append(abs(d - t))
-    out.append(["largest dev-test gap", "", f"{max(gaps):.3f}" if gaps else "-", *([""] if public else []), "<= 0.03"])
+    out.append(["largest dev-test gap", "", f"{max(gaps):.3f}" if gaps else "-", *[""] * (len(cols) - 2), "<= 0.03"])
     return table(["figure", *cols, "goal"], out)
 
 
@@ -423,6 +435,12 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=PARAMS_PATH, help="where --fit writes the model")
     ap.add_argument("--l2", type=float, default=1.0, help="L2 penalty of the fit")
     ap.add_argument("--public", type=int, default=40, help="questions per public set for --fit (0 = none)")
+    ap.add_argument(
+        "--public-test",
+        type=int,
+        default=0,
+        help="further questions per public set, never fitted on, reported apart (with or without --fit)",
+    )
     ap.add_argument("--rows", type=Path, help="save the cases' features here (JSON)")
     ap.add_argument("--from-rows", type=Path, help="use saved cases instead of asking again")
     ap.add_argument("--no-removal", action="store_true", help="skip the gold-removal cases")
@@ -441,8 +459,8 @@ def main() -> None:
         if not args.no_removal:
             rows += removal_cases(assistant, CORPUS)
         assistant.close()
-        if args.fit:
-            rows += public_cases(args.public)
+        if args.fit or args.public_test:
+            rows += public_cases(args.public, held_out=args.public_test, fitting=args.fit)
     if args.rows:
         args.rows.write_text(json.dumps(rows, ensure_ascii=False), encoding="utf-8")
     params = VerdictParams.load(args.out if args.out.exists() else PARAMS_PATH)
