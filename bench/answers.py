@@ -18,8 +18,8 @@ judged:
 document, without it, the unanswerable and off-topic ones) and on a sample of the public
 question sets in ../shared/eval (XQuAD-R, SweQUAD-MC: each question with its paragraph
 indexed and removed), writes assistant/verdict.json, and reports dev and test side by side.
-`--public-test N` adds N further questions of each public set, never fitted on, as a held-out
-column: a test of the verdict on documents and questions the gold set does not share.
+`--public-test N` adds N other questions of each public set (the last N in the hash's order),
+never fitted on, as a held-out column: a test of the verdict on documents and questions the gold set does not share.
 
     .venv/bin/python bench/answers.py                 # dev / test / removal figures
     .venv/bin/python bench/answers.py --fit           # refit the verdict, then report
@@ -256,8 +256,8 @@ def public_cases(
     per_set: int, sets: tuple[str, ...] = PUBLIC_SETS, held_out: int = 0, fitting: bool = True
 ) -> list[dict[str, Any]]:
     """Questions of the public QA sets, each with its paragraph indexed (answerable) and removed
-    (not): `per_set` of each set, drawn by the seeded hash, for the fit (split "dev"; asked only
-    when `fitting`), and the next `held_out` of each, never fitted on (split "test"). Skipped
+    (not): the first `per_set` of each set in the seeded hash's order, for the fit (split "dev";
+    asked only when `fitting`), and the last `held_out`, never fitted on (split "test"). Skipped
     when ../shared/eval is absent."""
     from sihub.assistant.evaluate import corpus_key, load_beir, write_corpus
 
@@ -272,10 +272,15 @@ def public_cases(
         file_of = {doc_id: fname for fname, doc_id in names.items()}
         assistant = build(base / "index", base / "docs")
         paths = {Path(d.path).name: d.path for d in assistant.documents()}
-        queries = sorted(
+        ordered = sorted(
             (q for q in evalset.queries if evalset.qrels.get(str(q["_id"]))),
             key=lambda q: hashlib.sha256(f"{SPLIT_SEED}:{q['_id']}".encode()).hexdigest(),
-        )[: per_set + held_out]
+        )
+        # The held-out questions come from the other end of the order: the same ones whatever
+        # number the fit takes (as long as the two do not meet).
+        fit_part = ordered[: min(per_set, len(ordered) - held_out)]
+        queries = fit_part + (ordered[len(ordered) - held_out :] if held_out else [])
+        per_set = len(fit_part)
         for n, q in enumerate(queries):
             doc = next(iter(evalset.qrels[str(q["_id"])]))
             path = paths.get(file_of.get(doc, ""))
