@@ -28,7 +28,9 @@ Features (all cheap: computed from what the search and the evidence already hold
 - `rare_missing`: how many of the question's rarer words (rarer than the median of its words,
   so specific to what it asks) no passage holds;
 - `margin`: how far the best span's score stands above the best span of any other document
-  (one document that answers stands out; a topic many documents touch does not);
+  (one document that answers stands out; a topic many documents touch does not); None when
+  every span comes from one document (a question asked within one country that has one
+  report): there is nothing to stand out from, and no fitted case is of that kind;
 - `dense_z`: how far the best passage's cosine stands above the others' found (in standard
   deviations): a passage that answers is an outlier, a topic many passages touch is not;
 - `other_lang`: 1 when the best span is in another language than the question (shares of
@@ -104,8 +106,6 @@ FEATURES: tuple[str, ...] = (
 # for a model to learn a weight they deserve; the model is fitted on the cases they let through.
 VETOES: tuple[str, ...] = ("places_missing", "years_missing", "kind_missing")
 PARAMS_PATH = Path(__file__).with_name("verdict.json")
-# `margin` when every span comes from one document: as if the nearest other document were far.
-MARGIN_ALONE = 0.1
 
 
 @dataclass(frozen=True)
@@ -236,7 +236,7 @@ def measure(
         "cover": max((x for i in span_hits if (x := cover[i]) is not None), default=None),
         "cover_best": cover[best_hit],
         "rare_missing": float(rare_missing),
-        "margin": top.score - rival if rival is not None else MARGIN_ALONE,
+        "margin": top.score - rival if rival is not None else None,
         "dense_z": dense_z(hits),
         "other_lang": 0.0 if hits[best_hit].chunk.lang == lang else 1.0,
         "unknown": len(unknown) / words if words else 0.0,

@@ -168,3 +168,21 @@ def test_a_name_held_only_by_another_document_than_the_best_spans_is_missing_the
         # A question naming nothing leaves it unknown (read as the average case).
         features, _ = measure(a.index, "How much was the contract worth?", "en", hits, Evidence(spans, 0.0), None)
         assert features["names_missing_best"] is None
+
+
+def test_margin_is_unknown_when_every_span_comes_from_one_document(tmp_path: Path):
+    """Asked within one country's single report, no other document competes: the margin is
+    unknown (read as the average case), not a large one that would lift the probability."""
+    from conftest import assistant_over
+
+    from sihub.assistant.state import Evidence, Sentence
+    from sihub.assistant.verdict import measure
+    from sihub.types import Hit
+
+    docs = {"en/pilot.md": "# Pilot\n\nThe pilot trained twenty advisers in the region. It ran for a year.\n"}
+    with assistant_over(tmp_path, docs) as a:
+        (pilot,) = a.index.chunks_of(a.documents()[0].path)
+        hits = [Hit(pilot, 1.0, title="Pilot")]
+        spans = [Sentence(0, 0, 30, sim=0.90, score=0.90), Sentence(0, 30, 60, sim=0.80, score=0.80)]
+        features, _ = measure(a.index, "How many advisers did the pilot train?", "en", hits, Evidence(spans, 0.0), None)
+    assert features["margin"] is None
