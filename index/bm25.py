@@ -110,6 +110,11 @@ class Packed(NamedTuple):
         toks = tokens(analysed or "")
         return cls(" " + "  ".join(toks) + " ", len(toks))
 
+    @classmethod
+    def joined(cls, toks: str, n: int) -> Packed:
+        """From `n` tokens one space apart (" ".join of `tokens`, as the index stores them)."""
+        return cls(" " + toks.replace(" ", "  ") + " ", n)
+
     @staticmethod
     def needle(token: str) -> str:
         """What `count` and `holds` seek in `text` (callers scanning many rows build it once)."""
@@ -161,10 +166,10 @@ class TokenCache:
         self._lock = threading.Lock()
 
     def rows(
-        self, state: Hashable, rowids: list[int], read: Callable[[list[int]], Iterable[tuple[int, str]]]
+        self, state: Hashable, rowids: list[int], read: Callable[[list[int]], Iterable[tuple[int, Packed]]]
     ) -> list[tuple[int, Packed]]:
         """(rowid, tokens) of those of `rowids` the index holds, by rowid; `read` gives the
-        (rowid, analysed text) of the rows not remembered for this `state` of the index."""
+        (rowid, tokens) of the rows not remembered for this `state` of the index."""
         with self._lock:
             if state != self._state:
                 self._rows.clear()
@@ -174,7 +179,7 @@ class TokenCache:
                 self._rows.move_to_end(r)
         missing = [r for r in dict.fromkeys(rowids) if r not in got]
         if missing:
-            fresh = {int(r): Packed.of(text) for r, text in read(missing)}
+            fresh = {int(r): packed for r, packed in read(missing)}
             got.update(fresh)
             with self._lock:
                 if state == self._state:

@@ -328,9 +328,11 @@ class MilvusIndex:
         if not chunk_ids:
             return {}
 
-        def read(ids: list[int]) -> list[tuple[int, str]]:
+        def read(ids: list[int]) -> list[tuple[int, bm25.Packed]]:
             rows = self._cols.get("chunks", ids, ["id", "doc_id", "ver", "lex"])
-            return [(int(r["id"]), str(r["lex"])) for r in rows if self._reg.live(r["doc_id"], r["ver"])]
+            return [
+                (int(r["id"]), bm25.Packed.of(str(r["lex"]))) for r in rows if self._reg.live(r["doc_id"], r["ver"])
+            ]
 
         packed = self._tokens.rows(self._reg.generation, chunk_ids, read)  # kept until a writer publishes
         n, avgdl = self._averages()

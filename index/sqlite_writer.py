@@ -46,6 +46,9 @@ class IndexWriter:
             # One transaction, no model work.
             with self.db.lock, self.db.transaction() as db:
                 LexicalIndex.reanalyse(db)
+        if LexicalIndex.tokens_pending(self.db.main):
+            with self.db.lock, self.db.transaction() as db:
+                LexicalIndex.fill_tokens(db)
         if self.manifest.get("schema") != SCHEMA_VERSION or self.manifest.get("lexical") != lexical.ANALYZER_VERSION:
             self.manifest["schema"] = SCHEMA_VERSION
             self.manifest["lexical"] = lexical.ANALYZER_VERSION
