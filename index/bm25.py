@@ -110,11 +110,6 @@ class Packed(NamedTuple):
         toks = tokens(analysed or "")
         return cls(" " + "  ".join(toks) + " ", len(toks))
 
-    @classmethod
-    def joined(cls, toks: str, n: int) -> Packed:
-        """From `n` tokens one space apart (" ".join of `tokens`, as the index stores them)."""
-        return cls(" " + toks.replace(" ", "  ") + " ", n)
-
     @staticmethod
     def needle(token: str) -> str:
         """What `count` and `holds` seek in `text` (callers scanning many rows build it once)."""

@@ -71,9 +71,10 @@ class LexicalIndex:
 
     @staticmethod
     def token_row(chunk_id: int, lex: str) -> tuple[int, str, int]:
-        """A chunk's `chunk_tokens` row from its analysed text: (id, tokens one space apart, count)."""
-        toks = bm25.tokens(lex or "")
-        return chunk_id, " ".join(toks), len(toks)
+        """A chunk's `chunk_tokens` row from its analysed text: (id, tokens as `bm25.Packed`
+        holds them, how many)."""
+        packed = bm25.Packed.of(lex)
+        return chunk_id, packed.text, packed.n
 
     @staticmethod
     def delete(db: sqlite3.Connection, chunk_ids: list[int]) -> None:
@@ -223,7 +224,7 @@ class LexicalIndex:
             with self.db.read() as conn:
                 for part, marks in in_parts(ids):
                     q = f"SELECT id, tokens, n FROM chunk_tokens WHERE id IN ({marks})"
-                    out.extend((i, bm25.Packed.joined(toks, n)) for i, toks, n in conn.execute(q, part))
+                    out.extend((i, bm25.Packed(toks, n)) for i, toks, n in conn.execute(q, part))
                 missing = set(ids).difference(i for i, _ in out) if len(out) < len(ids) else ()
                 for part, marks in in_parts(sorted(missing)):
                     q = f"SELECT rowid, lex FROM chunks_fts WHERE rowid IN ({marks})"

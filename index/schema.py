@@ -74,8 +74,8 @@ MIGRATIONS: list[str] = [
     CREATE TABLE word_vectors (word TEXT PRIMARY KEY, vec BLOB NOT NULL);
     ALTER TABLE documents ADD COLUMN answers INTEGER NOT NULL DEFAULT 0;
     """,
-    # 5: each chunk's lexical tokens as BM25 counts them (`bm25.tokens` of its `chunks_fts` text:
-    # folded, one space apart) and their number, written with the chunk: a search scores a few
+    # 5: each chunk's lexical tokens as BM25 counts them (`bm25.Packed` of its `chunks_fts` text:
+    # folded, two spaces apart) and their number, written with the chunk: a search scores a few
     # hundred chunks and no longer folds and splits their text again. An index that already has
     # chunks is filled in once by the next writer ('pending'; readers cut the text meanwhile).
     """
