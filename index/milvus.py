@@ -511,6 +511,9 @@ class MilvusIndex:
         """Paths of the documents indexed without their answer rows (to fill in with `sihub warm`)."""
         return sorted(d.path for i, d in self._reg.docs.items() if i not in self._reg.answered)
 
+    def upgrade_pending(self) -> bool:
+        return False  # its chunk rows carry their analysed text; nothing is filled in later
+
     def terms_in(self, chunk_ids: list[int], terms: set[str]) -> dict[int, set[str]]:
         """Which of `terms` (analysed, `fts_token`) each chunk's analysed text holds; chunks
         holding none are left out."""
