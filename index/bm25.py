@@ -126,14 +126,9 @@ def score_packed(
     packed: Iterable[tuple[int, Packed]], phrases: list[str], df: dict[str, int], rows: int, avgdl: float
 ) -> dict[int, float]:
     """`score` of rows already cut into their tokens (`Packed`, `TokenCache`)."""
-    packed = list(packed)
-    # A phrase none of the rows holds adds nothing to any score: one look through all of them
-    # leaves it out (a third of the phrases, for a search's candidates). No phrase is found
-    # across two rows: each row's text begins and ends with a space, and a token holds none.
-    together = "".join(row.text for _, row in packed)
-    weighted = [(needle, idf(rows, df.get(p, 0))) for p in phrases if (needle := Packed.needle(p)) in together]
+    weighted = [(Packed.needle(p), idf(rows, df.get(p, 0))) for p in phrases]
     out: dict[int, float] = {}
-    for rowid, row in packed if weighted else ():
+    for rowid, row in packed:
         if not row.n:
             continue
         norm = K1 * (1 - B + B * row.n / avgdl) if avgdl else K1

@@ -207,13 +207,8 @@ class LexicalIndex:
         out: dict[int, set[str]] = {}
         if not chunk_ids or not terms:
             return out
-        rows = self._row_tokens([int(i) for i in chunk_ids])
-        # Most of the terms asked for (a name's forms in every language) are in none of these
-        # rows: one look through all of them at once leaves those out. (A row's text begins and
-        # ends with a space and a token holds none, so no term is found across two rows.)
-        together = "".join(row.text for _, row in rows)
-        needles = [(t, needle) for t in terms if (needle := bm25.Packed.needle(t)) in together]
-        for rowid, row in rows if needles else ():
+        needles = [(t, bm25.Packed.needle(t)) for t in terms]
+        for rowid, row in self._row_tokens([int(i) for i in chunk_ids]):
             held = {t for t, needle in needles if needle in row.text}
             if held:
                 out[rowid] = held
