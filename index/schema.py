@@ -78,9 +78,11 @@ MIGRATIONS: list[str] = [
     # folded, two spaces apart) and their number, written with the chunk: a search scores a few
     # hundred chunks and no longer folds and splits their text again. An index that already has
     # chunks is filled in once by the next writer ('pending'; readers cut the text meanwhile).
+    # (Run again over a table of an earlier run, it leaves the rows to that writer to redo.)
     """
-    CREATE TABLE chunk_tokens (id INTEGER PRIMARY KEY, tokens TEXT NOT NULL, n INTEGER NOT NULL);
-    INSERT INTO meta VALUES ('chunk_tokens', CASE WHEN EXISTS (SELECT 1 FROM chunks) THEN 'pending' ELSE 'ready' END);
+    CREATE TABLE IF NOT EXISTS chunk_tokens (id INTEGER PRIMARY KEY, tokens TEXT NOT NULL, n INTEGER NOT NULL);
+    INSERT OR REPLACE INTO meta VALUES
+        ('chunk_tokens', CASE WHEN EXISTS (SELECT 1 FROM chunks) THEN 'pending' ELSE 'ready' END);
     """,
 ]
 
