@@ -187,24 +187,56 @@ class Lexicon:
             self._table = table
         return table
 
-    def translate(self, embedder: Embedder, text: str, lang: str) -> dict[str, dict[str, str]]:
+    def translate(
+        self, embedder: Embedder, text: str, lang: str, vectors: dict[str, np.ndarray] | None = None
+    ) -> dict[str, dict[str, str]]:
         """For each other language of the kept words: the word standing there for each of the question's
         words that has one (the nearest word of that language, at cosine >= MIN_COS), as
         {question word: word}. {} for a question of unknown language, or over an index that
-        holds no word vectors (built before schema 4 and not warmed)."""
+        holds no word vectors (built before schema 4 and not warmed). `vectors`: those of the
+        question's words the caller embedded already (`pending`), as queries."""
         if lang in ("", "und"):
             return {}
         table = self._vectors(embedder)
         if table is None or not table.langs:
             return {}
-        return self._translate(table, embedder, text, lang)  # each word worked out once per table (`memo`)
+        return self._translate(table, embedder, text, lang, vectors or {})  # each word once per table (`memo`)
 
-    def _translate(self, table: _Table, embedder: Embedder, text: str, lang: str) -> dict[str, dict[str, str]]:
+    def pending(self, embedder: Embedder, text: str, lang: str) -> dict[str, np.ndarray | None]:
+        """The question's words `translate` needs a vector for and holds none of yet (not worked
+        out before, not among the kept words), each with the vector the index stores for it, or
+        None for a word the index does not hold, which the model must embed. A caller that
+        embeds the question anyway embeds these words in the same call (each call of the model
+        expands all of its weights first: 8-10 ms of CPU a call, `bench/RESULTS.md`) and hands
+        them to `translate`."""
+        if lang in ("", "und"):
+            return {}
+        table = self._vectors(embedder)
+        if table is None or not table.langs:
+            return {}
+        others = [other for other in table.langs if other != lang]
+        new = [w for w in self._todo(table, question_words(text, lang), others) if not table.knows(w)]
+        return self._stored(new)
+
+    @staticmethod
+    def _todo(table: _Table, words: list[str], others: list[str]) -> list[str]:
+        return [w for w in words if any((w, other) not in table.memo for other in others)]
+
+    def _stored(self, words: list[str]) -> dict[str, np.ndarray | None]:
+        """Each word with the vector the index stores for it (the ingest embeds every word of the
+        index as a query, as a question's words are: the same vector), None where it holds none."""
+        read = getattr(self.index, "word_vectors", None)
+        stored = read(words) if words and read is not None else {}
+        return {w: stored.get(w) for w in words}
+
+    def _translate(
+        self, table: _Table, embedder: Embedder, text: str, lang: str, vectors: dict[str, np.ndarray]
+    ) -> dict[str, dict[str, str]]:
         words = question_words(text, lang)
         others = [other for other in table.langs if other != lang]
-        todo = [w for w in words if any((w, other) not in table.memo for other in others)]
+        todo = self._todo(table, words, others)
         if todo:
-            self._work_out(table, embedder, todo, others)
+            self._work_out(table, embedder, todo, others, vectors)
         out: dict[str, dict[str, str]] = {}
         for other in others:
             found = {w: t for w in words if (t := table.memo.get((w, other)))}
@@ -212,11 +244,18 @@ class Lexicon:
                 out[other] = found
         return out
 
-    def _work_out(self, table: _Table, embedder: Embedder, words: list[str], others: list[str]) -> None:
+    def _work_out(
+        self, table: _Table, embedder: Embedder, words: list[str], others: list[str], given: dict[str, np.ndarray]
+    ) -> None:
         """Fill `table.memo` for these words in the other languages: the nearest word there, at
-        cosine >= MIN_COS, or one spelled alike within ALIKE_SLACK of it, before any nearer word."""
-        new = [w for w in words if not table.knows(w)]
-        fresh = dict(zip(new, _embed_words(embedder, new), strict=True)) if new else {}
+        cosine >= MIN_COS, or one spelled alike within ALIKE_SLACK of it, before any nearer word.
+        A word's vector: `given`, else the kept word's, else the one the index stores, else embedded."""
+        fresh = {w: given[w] for w in words if w in given and not table.knows(w)}
+        stored = self._stored([w for w in words if w not in fresh and not table.knows(w)])
+        fresh.update((w, v) for w, v in stored.items() if v is not None)
+        new = [w for w, v in stored.items() if v is None]
+        if new:
+            fresh.update(zip(new, _embed_words(embedder, new), strict=True))
         qv = np.stack([fresh[w] if w in fresh else table.vector(w) for w in words]).astype(np.float32)
         got: dict[tuple[str, str], str | None] = {}
         for other in others:

@@ -67,15 +67,22 @@ def retrieve(
         for h in hits:
             h.lexical = h.score
         return hits
-    qvec = embedder.embed_queries([query.text])[0]
+    params = params or DEFAULT_FUSION
+    use = mode == "hybrid" and params.translated and lexicon is not None
+    # The question's words the lexicon has no vector for go to the model in the question's call
+    # (each call reads all of the model's weights once) where that gives each text the vector
+    # it gets alone (`Embedder.exact_batches`).
+    words = lexicon.pending(embedder, query.lexical, query.lang) if use and lexicon is not None else {}
+    new = [w for w, v in words.items() if v is None] if getattr(embedder, "exact_batches", False) else []
+    vecs = embedder.embed_queries([query.text, *new])
+    qvec = vecs[0]
     if mode == "dense":
         hits = index.hits_for(index.search_dense(qvec, k, allowed))
         for h in hits:
             h.dense = h.score
         return hits
-    params = params or DEFAULT_FUSION
-    use = params.translated and lexicon is not None
-    translated = lexicon.translate(embedder, query.lexical, query.lang) if use else {}
+    given = {w: v for w, v in words.items() if v is not None} | dict(zip(new, vecs[1:], strict=True))
+    translated = lexicon.translate(embedder, query.lexical, query.lang, given) if use and lexicon is not None else {}
     return _hybrid(index, qvec, query, k, params, max(pool, k), allowed, translated)
 
 

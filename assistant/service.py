@@ -238,14 +238,15 @@ class Assistant:
     ) -> WarmReport:
         """Repair an index ingested before answers' vectors were stored at ingest: embed and store
         the quote units and words of the documents that lack them (`quote_cache.repair`), one
-        document per transaction, with the ingest's embedder. Nothing to do (the usual case)
-        costs one query. Stops between documents once `stop_event` is set;
+        document per transaction, with the ingest's embedder; the writer it opens also fills in
+        what an older index lacks (`IndexBackend.upgrade_pending`). Nothing to do (the usual case)
+        costs two queries. Stops between documents once `stop_event` is set;
         `progress(documents_done, documents_total)`. `batch` is kept for callers; unused."""
         del batch
         s = self.settings
         index = self.index
         index.refresh()
-        if not index.answers_missing():
+        if not index.answers_missing() and not index.upgrade_pending():
             self.use_caches()
             return WarmReport()
         self._told_missing = True  # being repaired: no advice to run `sihub warm`

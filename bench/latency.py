@@ -103,7 +103,10 @@ def synthetic_vectors(centres: np.ndarray, n: int, seed: int) -> np.ndarray:
 def build(path: Path, n: int, vectors: np.ndarray, embedder_id: str, chunker: dict) -> dict[str, float]:
     """Bulk-load n synthetic chunks into a new index at `path`, then build FAISS the product's way."""
     from sihub.index import lexical
+    from sihub.index.fts import LexicalIndex
     from sihub.index.store import DB, Index
+
+    token_row = LexicalIndex.token_row
 
     Index.open(path, embedder_id, vectors.shape[1], chunker, writable=True, create=True).close()
     pools = word_pools()
@@ -168,6 +171,7 @@ def build(path: Path, n: int, vectors: np.ndarray, embedder_id: str, chunker: di
         )
         db.executemany("INSERT INTO embeddings (hash, vec) VALUES (?, ?)", embs)
         db.executemany("INSERT INTO chunks_fts (rowid, lex) VALUES (?, ?)", fts)
+        db.executemany("INSERT INTO chunk_tokens (id, tokens, n) VALUES (?, ?, ?)", [token_row(*r) for r in fts])
         quotes += fill_quotes(db, quoted, vectors, rng)
         db.execute("COMMIT")
     words_s = fill_words(db)
@@ -283,9 +287,14 @@ def new_question(a, fn, q: str) -> float:  # noqa: ANN001
 def measure(path: Path, n: int, questions: list[str], vectors: np.ndarray, qcentres: np.ndarray, args) -> dict:  # noqa: ANN001
     from sihub.assistant import Assistant
     from sihub.index import fast_lexical
+    from sihub.index.embedder import embedder_id
+    from sihub.index.store import Index
     from sihub.ingest.lang import detect
     from sihub.settings import Settings
 
+    # A writer brings an index kept from an older sihub up to date, as `sihub ingest` or `warm`
+    # would (schema 5's chunk tokens); nothing to do for one built by this sihub.
+    Index.open(path, embedder_id(args.embedder), writable=True).close()
     gc.collect()
     rss0 = rss_mb()
     settings = Settings.from_env(index=path, embedder=args.embedder, threads=args.threads)

@@ -126,6 +126,11 @@ class IndexBackend(Protocol):
         """Documents indexed without their answer data (to repair with `sihub warm`)."""
         ...
 
+    def upgrade_pending(self) -> bool:
+        """Whether the next writer to open the index has rows of an older sihub to fill in
+        (`sihub warm` opens one)."""
+        ...
+
     def put_answers(self, path: str, answers: Any) -> bool:
         """Store the answer data of a document indexed without it (`sihub warm`); False when it is gone."""
         ...

@@ -161,10 +161,10 @@ class TokenCache:
         self._lock = threading.Lock()
 
     def rows(
-        self, state: Hashable, rowids: list[int], read: Callable[[list[int]], Iterable[tuple[int, str]]]
+        self, state: Hashable, rowids: list[int], read: Callable[[list[int]], Iterable[tuple[int, Packed]]]
     ) -> list[tuple[int, Packed]]:
         """(rowid, tokens) of those of `rowids` the index holds, by rowid; `read` gives the
-        (rowid, analysed text) of the rows not remembered for this `state` of the index."""
+        (rowid, tokens) of the rows not remembered for this `state` of the index."""
         with self._lock:
             if state != self._state:
                 self._rows.clear()
@@ -174,7 +174,7 @@ class TokenCache:
                 self._rows.move_to_end(r)
         missing = [r for r in dict.fromkeys(rowids) if r not in got]
         if missing:
-            fresh = {int(r): Packed.of(text) for r, text in read(missing)}
+            fresh = {int(r): packed for r, packed in read(missing)}
             got.update(fresh)
             with self._lock:
                 if state == self._state:

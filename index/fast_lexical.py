@@ -155,10 +155,14 @@ class FastLexical:
                         _TOKENIZER, tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.whitespace()).build()
                     )
                     writer = index.writer(heap_size=128_000_000, num_threads=1)
-                    for rowid, lex in conn.execute("SELECT rowid, lex FROM chunks_fts"):
+                    # Each chunk's BM25 tokens: stored (schema 5), or cut from its analysed text.
+                    rows = conn.execute(
+                        "SELECT f.rowid, f.lex, t.tokens FROM chunks_fts f LEFT JOIN chunk_tokens t ON t.id = f.rowid"
+                    )
+                    for rowid, lex, toks in rows:
                         doc = tantivy.Document()
                         doc.add_unsigned("id", int(rowid))
-                        doc.add_text(_FIELD, " ".join(bm25.tokens(lex or "")))
+                        doc.add_text(_FIELD, toks if toks is not None else " ".join(bm25.tokens(lex or "")))
                         writer.add_document(doc)
                     writer.commit()
                     writer.wait_merging_threads()

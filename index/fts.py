@@ -63,24 +63,55 @@ class LexicalIndex:
 
     @staticmethod
     def add(db: sqlite3.Connection, chunk_id: int, heading: str, text: str, lang: str) -> None:
-        db.execute(
-            "INSERT INTO chunks_fts (rowid, lex) VALUES (?, ?)", (chunk_id, lexical.analyze(f"{heading}\n{text}", lang))
-        )
+        """Index a chunk: its analysed text in `chunks_fts`, and that text's tokens as BM25
+        counts them in `chunk_tokens`."""
+        lex = lexical.analyze(f"{heading}\n{text}", lang)
+        db.execute("INSERT INTO chunks_fts (rowid, lex) VALUES (?, ?)", (chunk_id, lex))
+        db.execute("INSERT INTO chunk_tokens (id, tokens, n) VALUES (?, ?, ?)", LexicalIndex.token_row(chunk_id, lex))
+
+    @staticmethod
+    def token_row(chunk_id: int, lex: str) -> tuple[int, str, int]:
+        """A chunk's `chunk_tokens` row from its analysed text: (id, tokens as `bm25.Packed`
+        holds them, how many)."""
+        packed = bm25.Packed.of(lex)
+        return chunk_id, packed.text, packed.n
 
     @staticmethod
     def delete(db: sqlite3.Connection, chunk_ids: list[int]) -> None:
         db.executemany("DELETE FROM chunks_fts WHERE rowid = ?", [(i,) for i in chunk_ids])
+        db.executemany("DELETE FROM chunk_tokens WHERE id = ?", [(i,) for i in chunk_ids])
 
     @staticmethod
     def reanalyse(db: sqlite3.Connection) -> None:
         """Fill the table again from the stored passages with this sihub's analyzer."""
         db.execute("DELETE FROM chunks_fts")
+        db.execute("DELETE FROM chunk_tokens")
         rows = db.execute("SELECT id, heading, text, lang FROM chunks")
         while batch := rows.fetchmany(5_000):
+            lex = [(i, lexical.analyze(f"{heading}\n{text}", lang)) for i, heading, text, lang in batch]
+            db.executemany("INSERT INTO chunks_fts (rowid, lex) VALUES (?, ?)", lex)
             db.executemany(
-                "INSERT INTO chunks_fts (rowid, lex) VALUES (?, ?)",
-                [(i, lexical.analyze(f"{heading}\n{text}", lang)) for i, heading, text, lang in batch],
+                "INSERT INTO chunk_tokens (id, tokens, n) VALUES (?, ?, ?)", [LexicalIndex.token_row(*r) for r in lex]
             )
+        db.execute("UPDATE meta SET value = 'ready' WHERE key = 'chunk_tokens'")
+
+    @staticmethod
+    def tokens_pending(db: sqlite3.Connection) -> bool:
+        """Whether the index's chunks wait for their `chunk_tokens` rows (built before schema 5)."""
+        row = db.execute("SELECT value FROM meta WHERE key = 'chunk_tokens'").fetchone()
+        return bool(row) and row[0] == "pending"
+
+    @staticmethod
+    def fill_tokens(db: sqlite3.Connection) -> None:
+        """Write the `chunk_tokens` rows of an index built before schema 5 from its analysed text
+        (the text is not analysed again: the tokens are the ones searches have cut from it)."""
+        db.execute("DELETE FROM chunk_tokens")
+        rows = db.execute("SELECT rowid, lex FROM chunks_fts")
+        while batch := rows.fetchmany(5_000):
+            db.executemany(
+                "INSERT INTO chunk_tokens (id, tokens, n) VALUES (?, ?, ?)", [LexicalIndex.token_row(*r) for r in batch]
+            )
+        db.execute("UPDATE meta SET value = 'ready' WHERE key = 'chunk_tokens'")
 
     # ---- searching ---------------------------------------------------------------------------
 
@@ -184,14 +215,21 @@ class LexicalIndex:
         return out
 
     def _row_tokens(self, chunk_ids: list[int]) -> list[tuple[int, bm25.Packed]]:
-        """(chunk id, tokens of its analysed text), remembered while the index is unchanged."""
+        """(chunk id, tokens of its analysed text), remembered while the index is unchanged: read
+        from `chunk_tokens`, cut from the analysed text for a chunk without a row there (an
+        index built before schema 5 that no writer has opened since)."""
 
-        def read(ids: list[int]) -> list[tuple[int, str]]:
+        def read(ids: list[int]) -> list[tuple[int, bm25.Packed]]:
+            out: list[tuple[int, bm25.Packed]] = []
             with self.db.read() as conn:
-                out: list[tuple[int, str]] = []
                 for part, marks in in_parts(ids):
-                    out.extend(conn.execute(f"SELECT rowid, lex FROM chunks_fts WHERE rowid IN ({marks})", part))
-                return out
+                    q = f"SELECT id, tokens, n FROM chunk_tokens WHERE id IN ({marks})"
+                    out.extend((i, bm25.Packed(toks, n)) for i, toks, n in conn.execute(q, part))
+                missing = set(ids).difference(i for i, _ in out) if len(out) < len(ids) else ()
+                for part, marks in in_parts(sorted(missing)):
+                    q = f"SELECT rowid, lex FROM chunks_fts WHERE rowid IN ({marks})"
+                    out.extend((i, bm25.Packed.of(lex)) for i, lex in conn.execute(q, part))
+            return out
 
         return self._tokens.rows(self._state(), chunk_ids, read)
 

@@ -148,11 +148,28 @@ def tokens(text: str) -> list[str]:
     return [t.lower() for t in _TOKEN.findall(text)]
 
 
+class _Marks(dict):
+    """`str.translate` table that drops combining marks (`unicodedata.combining`) and keeps every
+    other character, filled in as characters are met (a text holds few distinct ones)."""
+
+    def __missing__(self, code: int) -> int | None:
+        kept = None if unicodedata.combining(chr(code)) else code
+        self[code] = kept
+        return kept
+
+
+_MARKS = _Marks()
+
+
 def fold(word: str) -> str:
     """Lower case without diacritics, as FTS5 (unicode61, remove_diacritics 2) compares words:
-    "Déploiement" -> "deploiement", "Rīga" -> "riga"."""
-    decomposed = unicodedata.normalize("NFKD", word.lower())
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    "Déploiement" -> "deploiement", "Rīga" -> "riga". (Plain ASCII is its own decomposition; the
+    marks go in one `str.translate`: the answer stage folds whole sentences.)"""
+    low = word.lower()
+    if low.isascii():
+        return low
+    decomposed = unicodedata.normalize("NFKD", low)
+    return decomposed if decomposed.isascii() else decomposed.translate(_MARKS)
 
 
 def identifiers(text: str, codes_only: bool = False) -> list[str]:
@@ -235,7 +252,7 @@ def stem_noun(word: str, lang: str) -> str:
 
 
 def _has_digit(word: str) -> bool:
-    return any(ch.isdigit() for ch in word)
+    return not word.isalpha() and any(ch.isdigit() for ch in word)  # (letters are never digits)
 
 
 def analyze(text: str, lang: str = "und") -> str:

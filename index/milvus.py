@@ -328,9 +328,11 @@ class MilvusIndex:
         if not chunk_ids:
             return {}
 
-        def read(ids: list[int]) -> list[tuple[int, str]]:
+        def read(ids: list[int]) -> list[tuple[int, bm25.Packed]]:
             rows = self._cols.get("chunks", ids, ["id", "doc_id", "ver", "lex"])
-            return [(int(r["id"]), str(r["lex"])) for r in rows if self._reg.live(r["doc_id"], r["ver"])]
+            return [
+                (int(r["id"]), bm25.Packed.of(str(r["lex"]))) for r in rows if self._reg.live(r["doc_id"], r["ver"])
+            ]
 
         packed = self._tokens.rows(self._reg.generation, chunk_ids, read)  # kept until a writer publishes
         n, avgdl = self._averages()
@@ -508,6 +510,9 @@ class MilvusIndex:
     def answers_missing(self) -> list[str]:
         """Paths of the documents indexed without their answer rows (to fill in with `sihub warm`)."""
         return sorted(d.path for i, d in self._reg.docs.items() if i not in self._reg.answered)
+
+    def upgrade_pending(self) -> bool:
+        return False  # its chunk rows carry their analysed text; nothing is filled in later
 
     def terms_in(self, chunk_ids: list[int], terms: set[str]) -> dict[int, set[str]]:
         """Which of `terms` (analysed, `fts_token`) each chunk's analysed text holds; chunks

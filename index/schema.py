@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 """The newest migration; an index with an older number is brought up to date when opened."""
 
 MIGRATIONS: list[str] = [
@@ -73,6 +73,16 @@ MIGRATIONS: list[str] = [
         WITHOUT ROWID;
     CREATE TABLE word_vectors (word TEXT PRIMARY KEY, vec BLOB NOT NULL);
     ALTER TABLE documents ADD COLUMN answers INTEGER NOT NULL DEFAULT 0;
+    """,
+    # 5: each chunk's lexical tokens as BM25 counts them (`bm25.Packed` of its `chunks_fts` text:
+    # folded, two spaces apart) and their number, written with the chunk: a search scores a few
+    # hundred chunks and no longer folds and splits their text again. An index that already has
+    # chunks is filled in once by the next writer ('pending'; readers cut the text meanwhile).
+    # (Run again over a table of an earlier run, it leaves the rows to that writer to redo.)
+    """
+    CREATE TABLE IF NOT EXISTS chunk_tokens (id INTEGER PRIMARY KEY, tokens TEXT NOT NULL, n INTEGER NOT NULL);
+    INSERT OR REPLACE INTO meta VALUES
+        ('chunk_tokens', CASE WHEN EXISTS (SELECT 1 FROM chunks) THEN 'pending' ELSE 'ready' END);
     """,
 ]
 

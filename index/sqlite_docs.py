@@ -156,11 +156,13 @@ class DocumentRows:
 
     def problems(self, vector_ids: set[int]) -> list[str]:
         """Empty when every chunk has its vector (in FAISS, `vector_ids`, and stored) and its
-        lexical row, and no vector or lexical row is left over."""
+        lexical rows, and no vector or lexical row is left over."""
         problems = []
         with self.db.read() as conn:
             db_ids = {r[0] for r in conn.execute("SELECT id FROM chunks")}
             fts_ids = {r[0] for r in conn.execute("SELECT rowid FROM chunks_fts")}
+            ready = conn.execute("SELECT value FROM meta WHERE key = 'chunk_tokens'").fetchone()
+            token_ids = {r[0] for r in conn.execute("SELECT id FROM chunk_tokens")} if ready == ("ready",) else fts_ids
             no_vec = conn.execute(
                 "SELECT COUNT(*) FROM chunks WHERE hash NOT IN (SELECT hash FROM embeddings)"
             ).fetchone()[0]
@@ -170,6 +172,8 @@ class DocumentRows:
             )
         if db_ids != fts_ids:
             problems.append(f"lexical index out of step: {len(db_ids ^ fts_ids)} ids differ")
+        if fts_ids != token_ids:
+            problems.append(f"lexical tokens out of step: {len(fts_ids ^ token_ids)} ids differ")
         if no_vec:
             problems.append(f"{no_vec} chunks without a stored embedding")
         return problems

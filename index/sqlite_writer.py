@@ -42,10 +42,17 @@ class IndexWriter:
         if Statistics.pending(self.db.main):
             with self.db.lock, self.db.transaction() as db:
                 Statistics.fill(db)
-        if self.manifest.get("lexical") != lexical.ANALYZER_VERSION:
-            # One transaction, no model work.
+        reanalyse = self.manifest.get("lexical") != lexical.ANALYZER_VERSION
+        if reanalyse:
+            # One transaction, no model work (the chunks' BM25 tokens are written again with it).
             with self.db.lock, self.db.transaction() as db:
                 LexicalIndex.reanalyse(db)
+        # The chunks' BM25 tokens (schema 5): waiting since the migration, or incomplete where the
+        # manifest is older (the last writer was a sihub that did not write them).
+        older = int(self.manifest.get("schema") or 0) < 5
+        if not reanalyse and (older or LexicalIndex.tokens_pending(self.db.main)):
+            with self.db.lock, self.db.transaction() as db:
+                LexicalIndex.fill_tokens(db)
         if self.manifest.get("schema") != SCHEMA_VERSION or self.manifest.get("lexical") != lexical.ANALYZER_VERSION:
             self.manifest["schema"] = SCHEMA_VERSION
             self.manifest["lexical"] = lexical.ANALYZER_VERSION

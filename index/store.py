@@ -265,6 +265,12 @@ class Index:
     def answers_missing(self) -> list[str]:
         return self.answers.missing()
 
+    def upgrade_pending(self) -> bool:
+        """The chunks' BM25 tokens of an index built before schema 5 (`fts.py`), which readers
+        cut from the analysed text until a writer fills them in."""
+        with self.db.read() as conn:
+            return LexicalIndex.tokens_pending(conn)
+
     # ---- documents and chunks ----------------------------------------------------------------
 
     @property

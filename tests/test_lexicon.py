@@ -183,3 +183,42 @@ def test_a_fresh_assistant_searches_with_the_kept_translations(tmp_path):
             assert fresh.lexicon.translate(fresh.embedder, question, "en")["sv"]["package"] == "arbetspaket"
         finally:
             fresh.close()
+
+
+def test_a_search_embeds_the_question_and_its_unknown_words_in_one_call(tmp_path, monkeypatch):
+    """Words the lexicon does not keep but the index stores are read (the ingest embedded them as
+    a question's words are embedded: the same vector); the words the index lacks go to the model
+    with the question, in one call; the translations are those worked out word by word."""
+    from sihub.assistant import lexicon as lexmod
+
+    question = "Which package of tools did the foundation lead in spring?"
+    with assistant_over(tmp_path, {**SV, "en/report.md": FOUNDATION_REPORT}) as a:
+        monkeypatch.setattr(lexmod, "MAX_WORDS", 2)  # most of the index's words are not kept
+        a.search("warm up")
+        a.lexicon.clear()
+        kept = {w for ws in vocabulary(a.index, 2).values() for w in ws}
+        words = question_words(question, "en")
+        stored = a.index.word_vectors(words)
+        assert stored and set(stored).isdisjoint(kept) and set(words) - set(stored) - kept
+        for w, v in stored.items():  # the stored vector is the one the question's path gives
+            a.embedder.recent.clear()
+            assert np.array_equal(v, a.embedder.embed_queries([w])[0])
+        calls: list[list[str]] = []
+        real = a.embedder.embed_queries
+
+        def counting(texts: list[str]):  # noqa: ANN202
+            calls.append(list(texts))
+            return real(texts)
+
+        a.embedder.recent.clear()
+        a.embedder.embed_queries = counting
+        try:
+            a.search(question)
+        finally:
+            del a.embedder.embed_queries
+        assert calls[0] == [question, *(w for w in words if w not in stored and w not in kept)]
+        assert len(calls) == 1
+        batched = a.lexicon.translate(a.embedder, question, "en")
+        one_by_one = Lexicon()
+        one_by_one.attach(a.index)
+        assert one_by_one.translate(a.embedder, question, "en") == batched
