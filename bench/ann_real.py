@@ -266,6 +266,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--fractions", default="32,16,8,4,2", help="IVF nprobe sweep: nlist divided by these")
     ap.add_argument("--rerank", default="4", help="re-rank factors to sweep (vectors.RERANK_FACTOR)")
     ap.add_argument("--nlist-scale", default="1", help="IVF lists: these times the product's nlist")
+    ap.add_argument(
+        "--validate",
+        type=int,
+        default=0,
+        help="also extrapolate from 1/this of the real passages up to all of them, to set beside all of them",
+    )
     ap.add_argument("--no-ivf", action="store_true", help="below FLAT_MAX, measure the flat index only")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--no-save", action="store_true")
@@ -307,12 +313,17 @@ def main(argv: list[str] | None = None) -> int:
             spreads[rank] = 0.0
             runs.append((f"extrapolated, copies at neighbour {rank}", rank))
     rows, data["runs"] = [], []
+    if args.validate > 1:
+        for rank in (int(r) for r in args.spread.split(",")):
+            runs.append((f"extrapolated from 1/{args.validate} of the real, copies at neighbour {rank}", -rank))
     for name, base in runs:
         if isinstance(base, int):  # made here, one at a time (1M vectors: 1.5 GB)
-            rank = base
-            base, spreads[rank] = extrapolate(real, args.extrapolate, rank)
+            rank, source, size = abs(base), real, args.extrapolate
+            if base < 0:  # --validate: from a part of the real ones up to as many as there are
+                source, size = real[: len(real) // args.validate], len(real)
+            base, spreads[rank] = extrapolate(source, size, rank)
             name += f" (cos {spreads[rank]:.3f})"
-            spreads_out[rank] = round(spreads[rank], 4)
+            spreads_out[name] = round(spreads[rank], 4)
         truth = exact_top(base, questions)
         product = vectors.choose(len(base))
         specs = [("product", product, [product.nprobe], [vectors.RERANK_FACTOR])]
