@@ -260,7 +260,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--embed", type=int, default=0, help="first embed up to this many sentence windows")
     ap.add_argument("--threads", type=int, default=1, help="torch threads for --embed [1]")
     ap.add_argument("--sizes", default="10000,50000,all", help="real sizes, comma-separated; 'all'; 'none'")
-    ap.add_argument("--extrapolate", type=int, default=1_000_000, help="extrapolated size (0: none)")
+    ap.add_argument("--extrapolate", default="1000000", help="extrapolated sizes, comma-separated (0: none)")
     ap.add_argument("--queries", type=int, default=500)
     ap.add_argument("--spread", default="1,10", help="extrapolation: copies as close as the k-th neighbour, per k")
     ap.add_argument("--fractions", default="32,16,8,4,2", help="IVF nprobe sweep: nlist divided by these")
@@ -306,24 +306,25 @@ def main(argv: list[str] | None = None) -> int:
     fractions = [int(f) for f in args.fractions.split(",")]
     rerank = [int(f) for f in args.rerank.split(",")]
     scales = [float(s) for s in args.nlist_scale.split(",")]
-    runs: list[tuple[str, np.ndarray | int]] = [("real", real[:n]) for n in dict.fromkeys(sizes)]
-    spreads = {}
-    if args.extrapolate > len(real):
+    runs: list[tuple[str, np.ndarray | tuple[int, int]]] = [("real", real[:n]) for n in dict.fromkeys(sizes)]
+    spreads: dict[int, float] = {}
+    grown = [int(x) for x in args.extrapolate.split(",") if int(x) > len(real)]
+    for size in grown:
         for rank in (int(r) for r in args.spread.split(",")):
-            spreads[rank] = 0.0
-            runs.append((f"extrapolated, copies at neighbour {rank}", rank))
-    rows, data["runs"] = [], []
+            runs.append((f"extrapolated, copies at neighbour {rank}", (size, rank)))
     if args.validate > 1:
         for rank in (int(r) for r in args.spread.split(",")):
-            runs.append((f"extrapolated from 1/{args.validate} of the real, copies at neighbour {rank}", -rank))
+            runs.append((f"extrapolated from 1/{args.validate} of the real, copies at neighbour {rank}", (0, rank)))
+    rows, data["runs"] = [], []
     for name, base in runs:
-        if isinstance(base, int):  # made here, one at a time (1M vectors: 1.5 GB)
-            rank, source, size = abs(base), real, args.extrapolate
-            if base < 0:  # --validate: from a part of the real ones up to as many as there are
+        if isinstance(base, tuple):  # made here, one at a time (1M vectors: 1.5 GB)
+            size, rank = base
+            source = real
+            if size == 0:  # --validate: from a part of the real ones up to as many as there are
                 source, size = real[: len(real) // args.validate], len(real)
             base, spreads[rank] = extrapolate(source, size, rank)
             name += f" (cos {spreads[rank]:.3f})"
-            spreads_out[name] = round(spreads[rank], 4)
+            spreads_out[f"{name}, n {size}"] = round(spreads[rank], 4)
         truth = exact_top(base, questions)
         product = vectors.choose(len(base))
         specs = [("product", product, [product.nprobe], [vectors.RERANK_FACTOR])]
@@ -371,7 +372,7 @@ def main(argv: list[str] | None = None) -> int:
     body = table(["vectors", "n", "index", "nprobe", "re-rank ×k", "recall@10", "p50 ms", "p95 ms", "load"], rows)
     extra = (
         " Extrapolated rows are not real data: the real passages plus noisy copies of them up to "
-        f"{args.extrapolate} (module doc), the copies as close to their source as a real passage's k-th "
+        f"{', '.join(map(str, grown)) or len(real)} (module doc), the copies as close to their source as a real passage's k-th "
         "nearest neighbour is (median)."
         if spreads
         else ""
