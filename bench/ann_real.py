@@ -125,15 +125,16 @@ def _words(passages: list[str]) -> set[str]:
     return out
 
 
-def load_real(cache: Path) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
+def load_real(cache: Path, windows_too: bool = True) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
     """(passage vectors, question vectors, counts by kind) from the embedding cache; both unit
-    length, exact duplicates dropped."""
+    length, exact duplicates dropped; the sentence windows left out unless `windows_too`."""
     passages = eval_passages()
     questions = {_key("query", r["text"]) for s in eval_sets() for r in _jsonl(s / "queries.jsonl")}
     words = {_key("query", w) for w in _words(passages)}
     windows = {_key("passage", t) for t in sentence_windows(passages)}
     base, qs = [], []
-    counts = {"questions": 0, "words (left out)": 0, "windows (embedded here)": 0, "other passages": 0}
+    counts = {"questions": 0, "words (left out)": 0, "other passages": 0}
+    counts["windows (embedded here)" + ("" if windows_too else ", left out")] = 0
     with sqlite3.connect(f"file:{cache}?mode=ro", uri=True) as db:
         for key, blob in db.execute("SELECT key, vec FROM vectors"):
             if key in questions:
@@ -141,9 +142,13 @@ def load_real(cache: Path) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
                 counts["questions"] += 1
             elif key in words:
                 counts["words (left out)"] += 1
+            elif key in windows:
+                counts["windows (embedded here)" + ("" if windows_too else ", left out")] += 1
+                if windows_too:
+                    base.append(blob)
             else:
                 base.append(blob)
-                counts["windows (embedded here)" if key in windows else "other passages"] += 1
+                counts["other passages"] += 1
     dim = len(qs[0]) // 4
 
     def unit(blobs: list[bytes]) -> np.ndarray:
@@ -272,6 +277,7 @@ def main(argv: list[str] | None = None) -> int:
         default=0,
         help="also extrapolate from 1/this of the real passages up to all of them, to set beside all of them",
     )
+    ap.add_argument("--no-windows", action="store_true", help="leave the sentence windows out (cache passages only)")
     ap.add_argument("--no-ivf", action="store_true", help="below FLAT_MAX, measure the flat index only")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--no-save", action="store_true")
@@ -296,7 +302,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.sizes == "none":
         report("dense on real vectors: windows embedded", str(data), info, data, args.json, False)
         return 0
-    real, questions, counts = load_real(cache)
+    real, questions, counts = load_real(cache, not args.no_windows)
     data["counts"] = counts
     data["extrapolation_cosines"] = spreads_out = {}
     rng = np.random.default_rng(0)
