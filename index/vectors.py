@@ -76,10 +76,10 @@ def ivf_spec(n: int) -> VectorSpec:
     0.979-0.996, 1/6 0.989-0.990 on the chunk and quote vectors alone (the hardest set), 1/4
     0.996-0.997. 1/6 is the smallest share that kept >= 0.985 at every size and set measured;
     it reads 4/3 the codes per query of the rule before. On real vectors extrapolated to 1M
-    (noisy copies, not real data) it found 0.999. Training 4x the lists costs more: about 35 s
-    at 250k vectors and 2-3 min at 1M on the busy 2-core machine (20-25 s before), once per
-    4x growth. Synthetic vectors gave 0.99 at any of these settings, which is why sqrt(n)
-    lists and 1/16 once looked enough."""
+    (noisy copies, not real data) it found 1.000, 12 ms p95 a search. Training 4x the lists
+    costs more: about 35 s at 250k vectors and 1.5-3 min at 1M on the busy 2-core machine
+    (20-30 s before), once per 4x growth. Synthetic vectors gave 0.99 at any of these
+    settings, which is why sqrt(n) lists and 1/16 once looked enough."""
     nlist = max(64, int(round(LISTS_PER_ROOT * math.sqrt(max(n, 1)))))
     return VectorSpec(IVF_SQ8, nlist=nlist, nprobe=max(16, nlist // PROBE_SHARE), trained_on=n)
 
