@@ -20,9 +20,11 @@ sha256(kind, text), so what a vector is can be told from the texts that may have
   (`index/e5_torch.py`) and stored in the cache. Exact duplicate vectors are dropped.
 
 Sizes beyond the real vectors (`--extrapolate N`) are an *extrapolation*, not real data: each
-added vector is a real passage vector plus Gaussian noise, scaled so that its cosine to its
-source is about the median cosine of a real passage to its nearest other passage (a new
-neighbour, not a copy), renormalised. The questions stay real. Said so in every table row.
+added vector is a real passage vector plus Gaussian noise with the real vectors' covariance,
+scaled so that its cosine to its source is the median cosine of a real passage to its k-th
+nearest other passage (`--spread`, k = 1 and 10: a new neighbour, not a copy), renormalised.
+The questions stay real. Said so in every table row. `--validate D` checks the method: it
+extrapolates from 1/D of the real vectors up to all of them, to set beside the real ones.
 
 Recall@10: the share of the exact top 10 (brute-force inner product over the same float32
 vectors) found in the 10 the index returns. Latency: one question at a time, one thread,
@@ -32,6 +34,7 @@ as `VectorIndex.search` runs it, after 20 warm-up searches; FAISS and the re-sco
     .venv/bin/python bench/ann_real.py --embed 60000 --sizes none   # embed windows first (slow)
     .venv/bin/python bench/ann_real.py                               # 10k, 50k, all; 1M extrapolated
     .venv/bin/python bench/ann_real.py --sizes 10000,all --extrapolate 0 --no-save
+    .venv/bin/python bench/ann_real.py --no-windows --validate 8 --nlist-scale 1,0.25   # cache passages only
 """
 
 from __future__ import annotations
