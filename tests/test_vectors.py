@@ -43,6 +43,23 @@ def test_choose_by_size_with_hysteresis():
     assert VectorSpec.from_json(big.to_json()) == big
 
 
+def test_ivf_lists_fitted_and_coarse_indexes_rebuilt():
+    """Lists and the share scanned follow the fit on real vectors (`ivf_spec`); an IVF index
+    built with far fewer lists than that (the rule before the fit) is rebuilt on its next save,
+    one built by the rule is kept."""
+    n = 1_000_000
+    spec = ivf_spec(n)
+    assert spec.nlist == round(vectors.LISTS_PER_ROOT * n**0.5)
+    assert spec.nprobe == spec.nlist // vectors.PROBE_SHARE
+    assert choose(n, spec) is spec
+    old = VectorSpec(IVF_SQ8, nlist=1000, nprobe=125, trained_on=n)  # sqrt(n) lists
+    assert choose(n, old) == spec
+    # Too few vectors to train the planned lists: `_train` made fewer (about 39 vectors each).
+    capped = VectorSpec(IVF_SQ8, nlist=20_000 // 39, nprobe=64, trained_on=20_000)
+    assert capped.nlist < ivf_spec(20_000).nlist
+    assert choose(20_000, capped, flat_max=10_000) is capped
+
+
 def test_ivf_with_rerank_matches_brute_force_and_filters():
     x = clustered(3000)
     ids = np.arange(1000, 4000, dtype=np.int64)
