@@ -78,7 +78,7 @@ from . import names, places, terms
 from .evidence import FIGURES
 from .lexicon import question_words
 from .query import strip_filler
-from .retrieve import TermCounts, analysed_words, named_in_documents, unknown_words
+from .retrieve import TermCounts, analysed_words, documents_naming, unknown_words
 from .state import Evidence, Verdict
 
 FEATURES: tuple[str, ...] = (
@@ -212,18 +212,27 @@ def measure(
     places_named, places_absent = names.places_unaddressed(query, hits)
     place_keys = {terms.key(w) for p in places_named for w in p.split()}
     named = [w for w in names.names_in(query) if terms.key(w) not in place_keys and w not in years]
-    absent = names.absent_from(named, hits)
-    # A name the passages lack may stand elsewhere in their documents: a report on "the Gothenburg
-    # pilot" names the city in its introduction, not beside the figures. So may a city; not a
-    # country (a report that mentions Italy once does not answer about Italy's rules).
-    cities = [w for w in places_absent if not places.mentions(w)]
-    if absent or cities:
-        elsewhere = named_in_documents(index, [*cities, *absent], {h.chunk.path for h in hits})
-        places_absent = [w for w in places_absent if w not in elsewhere]
-        absent = [w for w in absent if w not in elsewhere]
     top = max(spans, key=lambda c: c.score)
     best_hit = top.hit
-    absent_best = absent_in_document(index, named, hits, hits[best_hit].chunk.path)
+    best_path = hits[best_hit].chunk.path
+    paths = {h.chunk.path for h in hits}
+    absent = names.absent_from(named, hits)
+    lack = names.absent_from(named, [h for h in hits if h.chunk.path == best_path])  # holds `absent`
+    # A name the passages lack may stand elsewhere in their documents: a report on "the Gothenburg
+    # pilot" names the city in its introduction, not beside the figures. So may a city; not a
+    # country (a report that mentions Italy once does not answer about Italy's rules). One look
+    # in the index answers for the passages' documents and for the best span's alone.
+    cities = [w for w in places_absent if not places.mentions(w)]
+    look = list(dict.fromkeys([*cities, *lack]))
+    holders = documents_naming(index, look) if look else {}
+
+    def named_in(word: str, docs: set[str]) -> bool:
+        held = holders.get(word, set())
+        return held is None or bool(held & docs)
+
+    places_absent = [w for w in places_absent if not named_in(w, paths)]
+    absent = [w for w in absent if not named_in(w, paths)]
+    absent_best = [w for w in lack if not named_in(w, {best_path})]
     q = QuestionWords(index, query, lang, evidence.translations, counts)
     cover, rare_missing = coverage(q, hits)
     span_hits = sorted({c.hit for c in spans})
@@ -250,16 +259,6 @@ def measure(
         "kind_missing": 1.0 if evidence.kind_missing else 0.0,
     }
     return features, [*places_absent, *absent, *years]
-
-
-def absent_in_document(index: IndexBackend, named: list[str], hits: list[Hit], path: str) -> list[str]:
-    """Those of the names `named` that no passage of the document `path` holds: first looked
-    for in its passages among `hits`, then in the rest of the document (`named_in_documents`)."""
-    lack = names.absent_from(named, [h for h in hits if h.chunk.path == path])
-    if not lack:
-        return []
-    there = named_in_documents(index, lack, {path})
-    return [w for w in lack if w not in there]
 
 
 def dense_z(hits: list[Hit]) -> float:
