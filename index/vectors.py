@@ -61,6 +61,8 @@ LISTS_PER_ROOT = 4
 """IVF lists per square root of the number of vectors (`ivf_spec`)."""
 PROBE_SHARE = 6
 """IVF: one list in this many is scanned per query (`ivf_spec`)."""
+TRAIN_PER_LIST = 39
+"""Training vectors an IVF list needs at the least (FAISS warns below): with fewer vectors, fewer lists."""
 
 
 def ivf_spec(n: int) -> VectorSpec:
@@ -87,7 +89,7 @@ def ivf_spec(n: int) -> VectorSpec:
 def _coarse(spec: VectorSpec) -> bool:
     """Whether an IVF index has far fewer lists than `ivf_spec` gives for its trained size (an
     index built before the lists were fitted on real vectors: rebuilt, its recall was 0.93)."""
-    planned = min(ivf_spec(spec.trained_on).nlist, max(1, spec.trained_on // 39))  # `_train` caps it
+    planned = min(ivf_spec(spec.trained_on).nlist, max(1, spec.trained_on // TRAIN_PER_LIST))  # as `_train`
     return spec.trained_on > 0 and 2 * spec.nlist < planned
 
 
@@ -143,7 +145,7 @@ class VectorIndex:
 
     def _train(self, sample: np.ndarray) -> None:
         ivf = faiss.extract_index_ivf(self._index)
-        nlist = min(ivf.nlist, max(1, len(sample) // 39))
+        nlist = min(ivf.nlist, max(1, len(sample) // TRAIN_PER_LIST))
         if nlist != ivf.nlist:  # too few vectors for the planned lists: fewer lists
             self.spec = VectorSpec(
                 IVF_SQ8, nlist=nlist, nprobe=max(1, min(self.spec.nprobe, nlist)), trained_on=self.spec.trained_on
