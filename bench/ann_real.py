@@ -205,12 +205,10 @@ def exact_top(base: np.ndarray, queries: np.ndarray, k: int = 10) -> np.ndarray:
     return best_i
 
 
-def measure(
-    base: np.ndarray, queries: np.ndarray, truth: np.ndarray, spec, probes: list[int], rerank: list[int]
-) -> tuple[dict, list[dict]]:
-    """Build the index of type `spec` over `base` the product's way and search it once per query
-    per (nprobe, re-rank factor): recall@10 against `truth`, p50/p95 ms."""
-    from sihub.index import vectors
+def product_index(base: np.ndarray, spec):  # noqa: ANN001, ANN201
+    """`VectorIndex.build` over `base` (ids 1..n) the product's way, and the `exact` reader its
+    search re-scores candidates with (the float32 vectors, as the index's SQLite gives them)."""
+    from sihub.index.vectors import VectorIndex
 
     ids = np.arange(1, len(base) + 1, dtype=np.int64)
 
@@ -223,8 +221,18 @@ def measure(
         got = np.asarray(want, dtype=np.int64)
         return got, base[got - 1]
 
+    return VectorIndex.build(base.shape[1], spec, ids, batches), exact
+
+
+def measure(
+    base: np.ndarray, queries: np.ndarray, truth: np.ndarray, spec, probes: list[int], rerank: list[int]
+) -> tuple[dict, list[dict]]:
+    """Build the index of type `spec` over `base` the product's way and search it once per query
+    per (nprobe, re-rank factor): recall@10 against `truth`, p50/p95 ms."""
+    from sihub.index import vectors
+
     t0 = time.perf_counter()
-    index = vectors.VectorIndex.build(base.shape[1], spec, ids, batches)
+    index, exact = product_index(base, spec)
     built = {
         "type": index.spec.type,
         "nlist": index.spec.nlist,

@@ -32,11 +32,12 @@ import time
 from pathlib import Path
 
 import numpy as np
+from ann_real import product_index
 from common import mixed_questions, percentiles, report, run_info, table
 from latency import synthetic_vectors
 
 from sihub.index.embed_cache import cache_path
-from sihub.index.vectors import VectorIndex, ivf_spec
+from sihub.index.vectors import ivf_spec
 
 
 def cached_vectors(path: Path, dim: int, limit: int | None) -> np.ndarray:
@@ -54,19 +55,7 @@ def recall(base: np.ndarray, queries: np.ndarray, probes: list[int]) -> tuple[di
     candidates re-scored with the float32 vectors): recall@10 against exact search, the share of
     the ten returned whose cosine is within 0.01 of the exact tenth best (real embeddings hold
     many near-ties: the same sentence in five languages), and the p50 ms of one search."""
-    spec = ivf_spec(len(base))
-    ids = np.arange(1, len(base) + 1, dtype=np.int64)
-
-    def batches(want: np.ndarray):  # noqa: ANN202
-        for s in range(0, len(want), 50_000):
-            part = want[s : s + 50_000]
-            yield part, base[part - 1]
-
-    def exact(want: list[int]) -> tuple[np.ndarray, np.ndarray]:
-        got = np.asarray(want, dtype=np.int64)
-        return got, base[got - 1]
-
-    index = VectorIndex.build(base.shape[1], spec, ids, batches)
+    index, exact = product_index(base, ivf_spec(len(base)))
     sims = queries @ base.T
     truth = np.argsort(-sims, axis=1)[:, :10] + 1
     tenth = np.sort(sims, axis=1)[:, -10]
