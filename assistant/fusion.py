@@ -84,6 +84,14 @@ class FusionParams:
     of other places reads much the same to an embedder; the city's name is what tells them apart,
     and other languages write it differently. Gold questions (120), gold page in the top 5 at
     0 / 0.5 / 1.0: 106 / 106 / 107 (MRR@10 0.728 / 0.723 / 0.723; bench/RESULTS.md, issue 20)."""
+    place_doc: float = 1.0
+    """Share of `place`'s bonus for the other candidate passages of a document that names the city
+    in one of them: a report names its city on its first page, not on the page of each figure it
+    gives about it, so a question naming the city found only that first page. A passage of
+    another document gets none; a collection of one-passage documents (the public sets) cannot
+    move. Gold questions, dev / test, at 0 / 0.5 / 1.0: gold page first 41 / 41 / 42 of 66 and
+    37 / 37 / 37 of 63, in the top 5 58 / 58 / 58 and 49 / 50 / 50; cited right in the answers
+    0.848 / 0.794 at 0, 0.848 / 0.810 at 1.0 (bench/RESULTS.md, 2026-12-08)."""
     identifier: float = 6.0
     """Bonus for chunks that hold an identifier the question quotes whole (a programme or grant
     code, a law number, an e-mail or web address; not a date or a period: `index/lexical.py`),

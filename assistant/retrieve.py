@@ -153,7 +153,9 @@ def _hybrid(
         lexical=np.array([lexical.get(h.chunk.id, 0.0) for h in hits]),
         langs=[h.chunk.lang for h in hits],
         names=_name_scores(hits, held, forms_by_name, rarity) if forms_by_name else None,
-        place=_place_scores(hits, held, forms_by_name, rarity) if forms_by_name and params.place else None,
+        place=_place_scores(hits, held, forms_by_name, rarity, params.place_doc)
+        if forms_by_name and params.place
+        else None,
         country=_country_flags(query.text, hits) if params.country else None,
         translated=_translated_scores(index, hits, other_texts, other_found) if other_texts else None,
         identifiers=_identifier_scores(hits, held, ident_rarity) if ident_rarity else None,
@@ -387,7 +389,11 @@ def _identifier_scores(hits: list[Hit], held: dict[int, frozenset[str]], rarity:
 
 
 def _place_scores(
-    hits: list[Hit], held: dict[int, frozenset[str]], forms: dict[str, set[str]], rarity: dict[str, float]
+    hits: list[Hit],
+    held: dict[int, frozenset[str]],
+    forms: dict[str, set[str]],
+    rarity: dict[str, float],
+    doc_share: float = 0.0,
 ) -> np.ndarray | None:
     """Per hit: the rarity (in any language's form) of the rarest city of the gazetteer that the
     question names (`places`) and the hit names too; None when the question names none. A city
@@ -399,6 +405,13 @@ def _place_scores(
     out = np.zeros(len(hits))
     for i, words in held.items():
         out[i] = max((rarity.get(t, 0.0) for t, fs in folded.items() if words & fs), default=0.0)
+    if doc_share > 0:
+        # A report names its city on its first page, not on the page with each figure: the
+        # other candidates of a document that names it get `doc_share` of its score.
+        by_doc: dict[str, float] = {}
+        for i, h in enumerate(hits):
+            by_doc[h.chunk.path] = max(by_doc.get(h.chunk.path, 0.0), out[i])
+        out = np.maximum(out, doc_share * np.array([by_doc[h.chunk.path] for h in hits]))
     return out
 
 

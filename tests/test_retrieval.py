@@ -499,6 +499,25 @@ def test_a_city_named_in_another_language_lifts_the_passages_that_name_it(tmp_pa
         assert place["inkubators.md"] == pytest.approx(plain["inkubators.md"])
 
 
+def test_the_other_pages_of_a_report_naming_the_asked_city_share_its_place_bonus() -> None:
+    from sihub.assistant.retrieve import _place_scores
+    from sihub.index.store import fts_token
+    from sihub.types import Chunk, Hit
+
+    def hit(path: str, page: int) -> Hit:
+        return Hit(chunk=Chunk(path=path, text="t", page=page, heading="", lang="fr", start=0, end=1), score=0.0)
+
+    # The report names Lyon on its first page only; the figures stand on its second.
+    hits = [hit("lyon.pdf", 1), hit("lyon.pdf", 2), hit("riga.pdf", 1)]
+    held = {0: frozenset({fts_token("lyon")})}
+    forms, rarity = {"Lyon": {"Lyon", "Liona"}}, {"Lyon": 0.8}
+    alone = _place_scores(hits, held, forms, rarity)
+    shared = _place_scores(hits, held, forms, rarity, doc_share=0.5)
+    assert alone is not None and shared is not None
+    assert alone.tolist() == pytest.approx([0.8, 0.0, 0.0])
+    assert shared.tolist() == pytest.approx([0.8, 0.4, 0.0])  # never to another report
+
+
 def test_a_city_named_another_way_still_counts_as_a_shared_name(tmp_path: Path) -> None:
     docs = {
         "en/pilot-west.md": "# Training pilot\n\nThe training pilot in Gothenburg gathered 21 advisers from "
