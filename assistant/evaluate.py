@@ -256,9 +256,18 @@ def _beir_scores(
             queries = queries[:max_queries]
         per_query = []
         depth = max(k * 5, 100)
+        assistant.use_caches()
         for q in queries:
             query = parse_query(str(q.get("text") or ""))
-            hits = retrieve(assistant.index, assistant.embedder, query, depth, mode, lexicon=assistant.lexicon)
+            hits = retrieve(
+                assistant.index,
+                assistant.embedder,
+                query,
+                depth,
+                mode,
+                lexicon=assistant.lexicon,
+                vectors=assistant.vectors,
+            )
             ranked = rank_units(hits, lambda h: names.get(Path(h.chunk.path).name), max(k, 20))
             per_query.append(score_ranking(ranked, evalset.qrels[str(q["_id"])]))
         assistant.close()
@@ -376,12 +385,19 @@ def evaluate_gold(
         if foreign:
             assistant.remove(foreign)
         assistant.warm_words()
+        assistant.use_caches()
         per_query = []
         misses = []
         for g in gold:
             query = parse_query(str(g["question"]))
             hits = retrieve(
-                assistant.index, assistant.embedder, query, max(k * 5, 100), mode, lexicon=assistant.lexicon
+                assistant.index,
+                assistant.embedder,
+                query,
+                max(k * 5, 100),
+                mode,
+                lexicon=assistant.lexicon,
+                vectors=assistant.vectors,
             )
             file = str(g["file"])
             page = g.get("page")

@@ -92,6 +92,10 @@ class FusionParams:
     move. Gold questions, dev / test, at 0 / 0.5 / 1.0: gold page first 41 / 41 / 42 of 66 and
     37 / 37 / 37 of 63, in the top 5 58 / 58 / 58 and 49 / 50 / 50; cited right in the answers
     0.848 / 0.794 at 0, 0.848 / 0.810 at 1.0 (bench/RESULTS.md, 2026-12-08)."""
+    sentence_margin: float | None = 0.0
+    """Within a document, a passage whose best sentence is nearer the question than the leading
+    passage's best sentence by more than this (cosine, less the language's bias) leads instead
+    (`retrieve.prefer_sentence_pages`); None: the fused order stands."""
     identifier: float = 6.0
     """Bonus for chunks that hold an identifier the question quotes whole (a programme or grant
     code, a law number, an e-mail or web address; not a date or a period: `index/lexical.py`),

@@ -7,7 +7,6 @@ chunks of one passage shown as one.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from functools import lru_cache
 
 import numpy as np
@@ -23,6 +22,8 @@ from . import kinds, places, terms
 from .fusion import Candidates, FusionParams, fuse
 from .lexicon import Lexicon
 from .query import Query, country_mentions, name_terms
+from .quote_cache import QuoteVectors
+from .spans import merge_adjacent, quote_texts
 
 MODES = ("hybrid", "dense", "lexical")
 DEFAULT_FUSION = FusionParams()
@@ -46,6 +47,7 @@ def retrieve(
     params: FusionParams | None = None,
     pool: int = 100,
     lexicon: Lexicon | None = None,
+    vectors: QuoteVectors | None = None,
 ) -> list[Hit]:
     """The top `k` chunks for a query, best first, every Hit carrying its dense and lexical score.
 
@@ -83,7 +85,7 @@ def retrieve(
         return hits
     given = {w: v for w, v in words.items() if v is not None} | dict(zip(new, vecs[1:], strict=True))
     translated = lexicon.translate(embedder, query.lexical, query.lang, given) if use and lexicon is not None else {}
-    return _hybrid(index, qvec, query, k, params, max(pool, k), allowed, translated)
+    return _hybrid(index, qvec, query, k, params, max(pool, k), allowed, translated, (embedder, vectors))
 
 
 def _hybrid(
@@ -95,6 +97,7 @@ def _hybrid(
     pool: int,
     allowed: np.ndarray | None,
     translated: dict[str, dict[str, str]] | None = None,
+    sentences: tuple[Embedder, QuoteVectors | None] | None = None,
 ) -> list[Hit]:
     dense = dict(index.search_dense(qvec, pool, allowed))
     lexical = dict(index.search_lexical(query.lexical, pool, query.lang, allowed))
@@ -146,10 +149,10 @@ def _hybrid(
     # from the index's analysed text for the name, place and identifier scores.
     sought = {fts_token(f) for fs in forms_by_name.values() for f in fs} | {fts_token(t) for t in ident_rarity}
     held = _held_terms(index, hits, sought) if sought else {}
+    bias = params.lang_center * language_bias(index, qvec, hits, params)
     cands = Candidates(
         ids=np.array([h.chunk.id for h in hits], dtype=np.int64),
-        dense=np.array([dense[h.chunk.id] for h in hits])
-        - params.lang_center * language_bias(index, qvec, hits, params),
+        dense=np.array([dense[h.chunk.id] for h in hits]) - bias,
         lexical=np.array([lexical.get(h.chunk.id, 0.0) for h in hits]),
         langs=[h.chunk.lang for h in hits],
         names=_name_scores(hits, held, forms_by_name, rarity) if forms_by_name else None,
@@ -161,13 +164,59 @@ def _hybrid(
         identifiers=_identifier_scores(hits, held, ident_rarity) if ident_rarity else None,
     )
     share = index.language_shares().get(query.lang, 0.0) if query.lang not in ("", "und") else 1.0
-    scores = prefer_fact_pages(hits, fuse(cands, query.lang, params, lang_share=share), query.text, params)
+    scores = fuse(cands, query.lang, params, lang_share=share)
+    if sentences is not None and sentences[1] is not None:
+        scores = prefer_sentence_pages(hits, scores, qvec, bias, sentences[0], sentences[1], params)
+    scores = prefer_fact_pages(hits, scores, query.text, params)
     for h, s in zip(hits, scores, strict=False):
         h.score = float(s)
         h.dense = dense[h.chunk.id]
         h.lexical = lexical.get(h.chunk.id, 0.0)
     order = np.argsort(-scores, kind="stable")[:k]
     return [hits[i] for i in order]
+
+
+def prefer_sentence_pages(
+    hits: list[Hit],
+    scores: np.ndarray,
+    qvec: np.ndarray,
+    bias: np.ndarray,
+    embedder: Embedder,
+    vectors: QuoteVectors,
+    params: FusionParams,
+) -> np.ndarray:
+    """Within each document, put the passage whose best sentence is nearest the question ahead
+    of the document's best passage when that sentence's cosine (less its language's bias) beats
+    the best passage's own best sentence by more than `params.sentence_margin`: a passage's
+    vector blends all it says, so a summary page that names the topic throughout outranks the
+    page where one sentence gives the fact. Only vectors the index stores are read (the ingest
+    computes every quotable span's); documents keep their places, as in `prefer_fact_pages`."""
+    if params.sentence_margin is None or len(hits) < 2:
+        return scores
+    scores = np.array(scores, dtype=np.float64)
+    by_doc: dict[str, list[int]] = {}
+    for i in np.argsort(-scores, kind="stable")[:FACT_DEPTH]:
+        by_doc.setdefault(hits[i].chunk.path, []).append(int(i))
+    several = [idx for idx in by_doc.values() if len(idx) > 1]
+    if not several:
+        return scores
+    wanted = [i for idx in several for i in idx]
+    texts = {i: quote_texts(hits[i]) for i in wanted}
+    found = iter(vectors.known(embedder, [t for i in wanted for t in texts[i]]))
+    q = np.asarray(qvec, dtype=np.float32)
+    best: dict[int, float] = {}
+    for i in wanted:
+        sims = [float(v @ q) for v in (next(found) for _ in texts[i]) if v is not None]
+        if sims:
+            best[i] = max(sims) - float(bias[i])
+    for idx in several:
+        lead = idx[0]
+        if lead not in best:
+            continue
+        top = max((i for i in idx if i in best), key=lambda i: best[i])
+        if top != lead and best[top] - best[lead] > params.sentence_margin:
+            scores[top] = scores[lead] + 1e-6
+    return scores
 
 
 def prefer_fact_pages(hits: list[Hit], scores: np.ndarray, question: str, params: FusionParams) -> np.ndarray:
@@ -449,12 +498,13 @@ def search_deeper(
     per_document: int = 2,
     merge_neighbours: bool = True,
     lexicon: Lexicon | None = None,
+    vectors: QuoteVectors | None = None,
 ) -> tuple[list[Hit], list[Hit]]:
     """`search`'s top `k` passages, and the top `deeper` passages of the same ranking (no cap per
     document) from one search: the chunk ranking does not depend on how many are asked for (up
     to the `retrieve` pool of 100 candidates per list)."""
     depth = k * max(4, per_document * 2) if per_document else k
-    ranked = retrieve(index, embedder, query, max(depth, deeper), mode, lexicon=lexicon)
+    ranked = retrieve(index, embedder, query, max(depth, deeper), mode, lexicon=lexicon, vectors=vectors)
     hits = ranked[:depth]
     if merge_neighbours:
         hits = merge_adjacent(hits)
@@ -480,46 +530,3 @@ def cap_per_document(hits: list[Hit], cap: int) -> list[Hit]:
         (kept if n < cap else overflow).append(h)
         count[h.chunk.path] = n + 1
     return kept + overflow
-
-
-def merge_adjacent(hits: list[Hit]) -> list[Hit]:
-    """Join hits that are consecutive chunks of one page into one passage, at the better rank.
-
-    Only chunks whose spans touch or overlap are joined, so the merged text is still exactly
-    `page_text[start:end]`; the merged hit keeps the id and score of its best-ranked chunk.
-    """
-    out: list[Hit] = []
-    ords: list[tuple[int, int]] = []  # first and last chunk ord of each passage in `out`
-    for h in hits:
-        out.append(h)
-        ords.append((h.chunk.ord, h.chunk.ord))
-        i = len(out) - 1
-        joined = True
-        while joined:  # a chunk between two passages joins all three
-            joined = False
-            for j in range(len(out)):
-                if j != i and _touch(out[j], ords[j], out[i], ords[i]):
-                    keep, drop = min(i, j), max(i, j)
-                    out[keep] = _join(out[keep], ords[keep], out[drop], ords[drop])
-                    ords[keep] = (min(ords[i][0], ords[j][0]), max(ords[i][1], ords[j][1]))
-                    del out[drop], ords[drop]
-                    i, joined = keep, True
-                    break
-    return out
-
-
-def _touch(a: Hit, ao: tuple[int, int], b: Hit, bo: tuple[int, int]) -> bool:
-    if a.chunk.path != b.chunk.path or a.chunk.page != b.chunk.page:
-        return False
-    if ao[1] + 1 == bo[0]:
-        return b.chunk.start <= a.chunk.end
-    if bo[1] + 1 == ao[0]:
-        return a.chunk.start <= b.chunk.end
-    return False
-
-
-def _join(keep: Hit, ko: tuple[int, int], other: Hit, oo: tuple[int, int]) -> Hit:
-    first, second = (keep.chunk, other.chunk) if ko[0] < oo[0] else (other.chunk, keep.chunk)
-    text = first.text + second.text[first.end - second.start :] if second.end > first.end else first.text
-    chunk = replace(keep.chunk, text=text, start=first.start, end=max(first.end, second.end))
-    return replace(keep, chunk=chunk)

@@ -204,6 +204,7 @@ class Assistant:
                 mode or self.settings.mode,
                 per_document=self.settings.per_document if per_document is None else per_document,
                 lexicon=self.lexicon,
+                vectors=self.vectors,
             )
         )
 

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 from sihub.ingest import split_sentences
 from sihub.types import Chunk, Document, Hit
-
-from .retrieve import merge_adjacent
 
 # Longest quote (characters): a table or list quoted whole, or overlapping sentence pairs of
 # one passage merged into one quote.
@@ -183,7 +182,7 @@ def document_quote_texts(doc: Document, chunks: list[Chunk]) -> list[str]:
     """The texts `evidence.gather` embeds for a document's chunks (in order), each once.
 
     Besides each chunk alone, each pair of touching chunks of a page as the search joins
-    them (`retrieve.merge_adjacent`), under either chunk's heading: spans across the seam
+    them (`merge_adjacent`), under either chunk's heading: spans across the seam
     of a joined passage are quote units too.
     """
     hits = [Hit(chunk=c, score=0.0, title=doc.title, doc_meta=doc.meta) for c in chunks]
@@ -196,3 +195,46 @@ def document_quote_texts(doc: Document, chunks: list[Chunk]) -> list[str]:
             if len(joined) == 1:
                 texts.extend(quote_texts(joined[0]))
     return list(dict.fromkeys(texts))
+
+
+def merge_adjacent(hits: list[Hit]) -> list[Hit]:
+    """Join hits that are consecutive chunks of one page into one passage, at the better rank.
+
+    Only chunks whose spans touch or overlap are joined, so the merged text is still exactly
+    `page_text[start:end]`; the merged hit keeps the id and score of its best-ranked chunk.
+    """
+    out: list[Hit] = []
+    ords: list[tuple[int, int]] = []  # first and last chunk ord of each passage in `out`
+    for h in hits:
+        out.append(h)
+        ords.append((h.chunk.ord, h.chunk.ord))
+        i = len(out) - 1
+        joined = True
+        while joined:  # a chunk between two passages joins all three
+            joined = False
+            for j in range(len(out)):
+                if j != i and _touch(out[j], ords[j], out[i], ords[i]):
+                    keep, drop = min(i, j), max(i, j)
+                    out[keep] = _join(out[keep], ords[keep], out[drop], ords[drop])
+                    ords[keep] = (min(ords[i][0], ords[j][0]), max(ords[i][1], ords[j][1]))
+                    del out[drop], ords[drop]
+                    i, joined = keep, True
+                    break
+    return out
+
+
+def _touch(a: Hit, ao: tuple[int, int], b: Hit, bo: tuple[int, int]) -> bool:
+    if a.chunk.path != b.chunk.path or a.chunk.page != b.chunk.page:
+        return False
+    if ao[1] + 1 == bo[0]:
+        return b.chunk.start <= a.chunk.end
+    if bo[1] + 1 == ao[0]:
+        return a.chunk.start <= b.chunk.end
+    return False
+
+
+def _join(keep: Hit, ko: tuple[int, int], other: Hit, oo: tuple[int, int]) -> Hit:
+    first, second = (keep.chunk, other.chunk) if ko[0] < oo[0] else (other.chunk, keep.chunk)
+    text = first.text + second.text[first.end - second.start :] if second.end > first.end else first.text
+    chunk = replace(keep.chunk, text=text, start=first.start, end=max(first.end, second.end))
+    return replace(keep, chunk=chunk)

@@ -66,7 +66,7 @@ class DocumentRows:
     def neighbours(self, chunks: list[Chunk], reach: int = 1) -> list[Chunk]:
         """The `reach` chunks before and after each of `chunks` in its document, in the order of
         `chunks`, each once. A search hit may be several consecutive chunks joined into one
-        passage (`retrieve.merge_adjacent`): its neighbours are those beside the whole passage,
+        passage (`spans.merge_adjacent`): its neighbours are those beside the whole passage,
         and no chunk whose text lies inside one of `chunks` is returned."""
         seen = {c.id for c in chunks}
         out: list[Chunk] = []

@@ -20,7 +20,8 @@ from sihub.assistant.query import (
     question_language,
     strip_filler,
 )
-from sihub.assistant.retrieve import DEFAULT_FUSION, cap_per_document, merge_adjacent, retrieve
+from sihub.assistant.retrieve import DEFAULT_FUSION, cap_per_document, retrieve
+from sihub.assistant.spans import merge_adjacent
 from sihub.errors import SihubError
 from sihub.index import lexical
 from sihub.settings import Settings
@@ -516,6 +517,40 @@ def test_the_other_pages_of_a_report_naming_the_asked_city_share_its_place_bonus
     assert alone is not None and shared is not None
     assert alone.tolist() == pytest.approx([0.8, 0.0, 0.0])
     assert shared.tolist() == pytest.approx([0.8, 0.4, 0.0])  # never to another report
+
+
+def test_the_page_whose_sentence_answers_leads_its_document() -> None:
+    from sihub.assistant.retrieve import prefer_sentence_pages
+    from sihub.types import Chunk, Hit
+
+    def hit(path: str, page: int, text: str, score: float) -> Hit:
+        return Hit(
+            chunk=Chunk(path=path, text=text, page=page, heading="", lang="en", start=0, end=len(text)), score=score
+        )
+
+    summary = "The incubator supports social enterprises in the region. It offers advice and space."
+    figures = "In 2022 the incubator created 112 jobs. Most of them last."
+    other = "A training programme ran in the autumn. It had six modules."
+    hits = [hit("a.pdf", 1, summary, 0), hit("b.pdf", 1, other, 0), hit("a.pdf", 2, figures, 0)]
+    q = np.zeros(4, dtype=np.float32)
+    q[0] = 1.0
+
+    class Stored:
+        """Sentence vectors by text: the one giving the jobs figure is nearest the question."""
+
+        def known(self, embedder, texts):  # noqa: ANN001, ANN202
+            return [np.array([0.9 if "112 jobs" in t else 0.7, 0.1, 0, 0], dtype=np.float32) for t in texts]
+
+    scores = np.array([3.0, 2.5, 1.0])
+    bias = np.zeros(3)
+    moved = prefer_sentence_pages(hits, scores, q, bias, None, Stored(), DEFAULT_FUSION)
+    assert moved[2] > moved[0] > moved[1]  # page 2 leads its document; b.pdf keeps its place below
+    assert moved[1] == scores[1]
+    # A margin the sentence does not clear leaves the order as fused.
+    kept = prefer_sentence_pages(hits, scores, q, bias, None, Stored(), replace(DEFAULT_FUSION, sentence_margin=0.5))
+    assert kept.tolist() == scores.tolist()
+    none = prefer_sentence_pages(hits, scores, q, bias, None, Stored(), replace(DEFAULT_FUSION, sentence_margin=None))
+    assert none.tolist() == scores.tolist()
 
 
 def test_a_city_named_another_way_still_counts_as_a_shared_name(tmp_path: Path) -> None:
