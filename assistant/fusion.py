@@ -95,7 +95,7 @@ class FusionParams:
     sentence_margin: float | None = 0.0
     """Within a document, a passage whose best sentence is nearer the question than the leading
     passage's best sentence by more than this (cosine, less the language's bias) leads instead
-    (`retrieve.prefer_sentence_pages`); None: the fused order stands."""
+    (`pages.prefer_sentence_pages`); None: the fused order stands."""
     identifier: float = 6.0
     """Bonus for chunks that hold an identifier the question quotes whole (a programme or grant
     code, a law number, an e-mail or web address; not a date or a period: `index/lexical.py`),
@@ -106,7 +106,7 @@ class FusionParams:
     fact_margin: float = 1.0
     """Within one document, a passage holding what the question asks for (an amount, a date, a
     figure) is put ahead of the document's best passage when that one holds none and leads by
-    at most this much (`retrieve.prefer_fact_pages`); documents keep their places, so the
+    at most this much (`pages.prefer_fact_pages`); documents keep their places, so the
     public sets (one passage per document) cannot move."""
     translated: float = 1.5
     """Weight of the bonus (0..1: BM25 relative to the best chunk of the same language) for chunks

@@ -520,7 +520,7 @@ def test_the_other_pages_of_a_report_naming_the_asked_city_share_its_place_bonus
 
 
 def test_the_page_whose_sentence_answers_leads_its_document() -> None:
-    from sihub.assistant.retrieve import prefer_sentence_pages
+    from sihub.assistant.pages import prefer_sentence_pages
     from sihub.types import Chunk, Hit
 
     def hit(path: str, page: int, text: str, score: float) -> Hit:
