@@ -67,8 +67,11 @@ def retrieve(
 
     def read() -> list[Hit]:
         depth = s.ask_deeper if more and s.ask_deeper_sentences else 0
+        # The passages as the search ranks them before its page choice inside each document: the
+        # evidence weighs every sentence of them (and the deeper look brings in the passages whose
+        # sentences answer best), and the verdict was fitted on that ranking.
         hits, deeper = assistant.search_deeper(
-            query, k, depth, filters=filters, per_document=s.ask_per_document, lang=lang
+            query, k, depth, filters=filters, per_document=s.ask_per_document, lang=lang, pages=False
         )
         if not hits or not more:
             return hits

@@ -188,8 +188,14 @@ class Assistant:
         filters: dict[str, Any] | list[str] | None = None,
         lang: str | None = None,
         per_document: int | None = None,
+        pages: bool = True,
     ) -> tuple[list[Hit], list[Hit]]:
-        """`search`, and the top `deeper` passages of the same ranking (no cap per document), from one search."""
+        """`search`, and the top `deeper` passages of the same ranking (no cap per document), from one search.
+
+        With `pages`, each document is led by its passage whose stored sentence is nearest the
+        question (`pages.prefer_sentence_pages`); an answer weighs every sentence of its passages
+        itself and asks without it.
+        """
         q = parse_query(_text(query), normalise_filters(filters), lang=lang)
         index, embedder = self.index, self.embedder
         self.use_caches()
@@ -204,7 +210,7 @@ class Assistant:
                 mode or self.settings.mode,
                 per_document=self.settings.per_document if per_document is None else per_document,
                 lexicon=self.lexicon,
-                vectors=self.vectors,
+                vectors=self.vectors if pages else None,
             )
         )
 
