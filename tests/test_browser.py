@@ -371,7 +371,10 @@ def test_the_page_speaks_the_browsers_language_and_keeps_a_chosen_one(browser, s
     assert page.inner_text("#ask").strip() == sv["ask"] == "Fråga"
     assert page.inner_text("#new-conversation").strip() == sv["new_conversation"]
     assert sv["compare_switch"] in page.inner_text("#compare-by-country")
-    assert sv["sources_empty"] in page.inner_text("#sources")
+    # The panel shows Gradio's "processing" overlay while the page-load event runs: wait it out.
+    page.wait_for_function(
+        "(text) => document.querySelector('#sources').innerText.includes(text)", arg=sv["sources_empty"]
+    )
     _open_tab(page, sv["tab_practices"])
     page.wait_for_selector("#practice-cards .practice-card")
     assert sv["filter_country"] in page.inner_text("#practice-country")
