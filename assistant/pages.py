@@ -27,6 +27,15 @@ from .spans import quote_texts
 FACT_DEPTH = 50
 
 
+def _documents(hits: list[Hit], scores: np.ndarray) -> list[list[int]]:
+    """The documents with two or more passages among the `FACT_DEPTH` best: each one's
+    positions in `hits`, best first."""
+    by_doc: dict[str, list[int]] = {}
+    for i in np.argsort(-scores, kind="stable")[:FACT_DEPTH]:
+        by_doc.setdefault(hits[i].chunk.path, []).append(int(i))
+    return [idx for idx in by_doc.values() if len(idx) > 1]
+
+
 def prefer_sentence_pages(
     hits: list[Hit],
     scores: np.ndarray,
@@ -45,10 +54,7 @@ def prefer_sentence_pages(
     if params.sentence_margin is None or len(hits) < 2:
         return scores
     scores = np.array(scores, dtype=np.float64)
-    by_doc: dict[str, list[int]] = {}
-    for i in np.argsort(-scores, kind="stable")[:FACT_DEPTH]:
-        by_doc.setdefault(hits[i].chunk.path, []).append(int(i))
-    several = [idx for idx in by_doc.values() if len(idx) > 1]
+    several = _documents(hits, scores)
     if not several:
         return scores
     wanted = [i for idx in several for i in idx]
@@ -81,12 +87,7 @@ def prefer_fact_pages(hits: list[Hit], scores: np.ndarray, question: str, params
         return scores
     given = kinds.given_figures(question)
     scores = np.array(scores, dtype=np.float64)
-    by_doc: dict[str, list[int]] = {}
-    for i in np.argsort(-scores, kind="stable")[:FACT_DEPTH]:
-        by_doc.setdefault(hits[i].chunk.path, []).append(int(i))
-    for idx in by_doc.values():
-        if len(idx) < 2:
-            continue
+    for idx in _documents(hits, scores):
         best = idx[0]
 
         def holds(i: int) -> bool:

@@ -53,7 +53,8 @@ def retrieve(
     Filters restrict both searches before their top lists are cut. In hybrid mode the top
     `pool` chunks of each list become candidates and each candidate gets both scores; with a
     `lexicon` (the Assistant's), the question's words translated into the index's other
-    languages add a lexical search in each.
+    languages add a lexical search in each; with `vectors` (the Assistant's sentence vectors),
+    each document is led by its passage whose sentence is nearest the question (`pages.py`).
     """
     if mode not in MODES:
         raise SihubError(f"unknown search mode {mode!r} (use one of {', '.join(MODES)})")
@@ -84,7 +85,7 @@ def retrieve(
         return hits
     given = {w: v for w, v in words.items() if v is not None} | dict(zip(new, vecs[1:], strict=True))
     translated = lexicon.translate(embedder, query.lexical, query.lang, given) if use and lexicon is not None else {}
-    return _hybrid(index, qvec, query, k, params, max(pool, k), allowed, translated, (embedder, vectors))
+    return _hybrid(index, qvec, query, k, params, max(pool, k), allowed, translated, embedder, vectors)
 
 
 def _hybrid(
@@ -96,7 +97,8 @@ def _hybrid(
     pool: int,
     allowed: np.ndarray | None,
     translated: dict[str, dict[str, str]] | None = None,
-    sentences: tuple[Embedder, QuoteVectors | None] | None = None,
+    embedder: Embedder | None = None,
+    vectors: QuoteVectors | None = None,
 ) -> list[Hit]:
     dense = dict(index.search_dense(qvec, pool, allowed))
     lexical = dict(index.search_lexical(query.lexical, pool, query.lang, allowed))
@@ -164,8 +166,8 @@ def _hybrid(
     )
     share = index.language_shares().get(query.lang, 0.0) if query.lang not in ("", "und") else 1.0
     scores = fuse(cands, query.lang, params, lang_share=share)
-    if sentences is not None and sentences[1] is not None:
-        scores = prefer_sentence_pages(hits, scores, qvec, bias, sentences[0], sentences[1], params)
+    if vectors is not None and embedder is not None:
+        scores = prefer_sentence_pages(hits, scores, qvec, bias, embedder, vectors, params)
     scores = prefer_fact_pages(hits, scores, query.text, params)
     for h, s in zip(hits, scores, strict=False):
         h.score = float(s)
