@@ -49,7 +49,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from common import _jsonl, eval_sets, percentiles, report, run_info, table
+from common import _jsonl, command, eval_sets, percentiles, report, run_info, table
 
 SENTENCE_END = re.compile(r"(?<=[.!?…])\s+(?=[\"'«“(]?[A-ZÀ-ÖØ-ÞĀ-Ž0-9])")
 WINDOWS = (2, 3, 5)
@@ -399,7 +399,7 @@ def main(argv: list[str] | None = None) -> int:
         f"are never searched). Recall@10 against exact inner product over the same vectors; one search, one "
         f"thread, FAISS and the float32 re-scoring (from memory, no SQLite). The product's nprobe is the "
         f"spec's own (`ivf_spec`).{extra} Load before/after {info['load']} / {info['load_after']}.\n"
-        f"Command: `python bench/ann_real.py {' '.join(argv if argv is not None else sys.argv[1:])}`."
+        + command(__file__, argv)
     )
     report("dense on real vectors (recall@10, latency)", body, info, data, args.json, not args.no_save)
     return 0

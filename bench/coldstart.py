@@ -23,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import ROOT, SIHUB, percentiles, report, run_info, served, table, wait_healthy
+from common import ROOT, SIHUB, command, percentiles, report, run_info, served, table, wait_healthy
 
 QUESTIONS = [
     ("en", "Which organisations run incubators for social enterprises?"),
@@ -118,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{data['ready_s']} s; then 20 different questions through `POST /api/ask`, one at a time, no `sihub warm`: "
         f"first {data['first_ms']:.0f} ms, p50 {p['p50']:.0f} ms, p95 {p['p95']:.0f} ms, max {data['max_ms']:.0f} ms, "
         f"{data['over_1s']} over 1 s, {data['errors']} errors. Load before/after {info['load']} / {info['load_after']}. "
-        f"Command: `python bench/coldstart.py {' '.join(argv if argv is not None else sys.argv[1:])}`."
+        + command(__file__, argv)
     )
     report("cold start (fresh index, serve, 20 new questions)", body, info, data, args.json, not args.no_save)
     return 0 if data["errors"] == 0 else 1

@@ -106,6 +106,13 @@ def table(headers: list[str], rows: list[list[Any]]) -> str:
     return "\n".join(out)
 
 
+def command(script: str, argv: list[str] | None) -> str:
+    """ "Command: `python bench/<script> <its arguments>`." for a section's footer (`argv`: those
+    main() was given; None: the process's own)."""
+    args = " ".join(argv if argv is not None else sys.argv[1:])
+    return f"Command: `python bench/{Path(script).name} {args}`."
+
+
 def report(title: str, body: str, info: dict[str, Any], data: dict[str, Any], as_json: bool, save: bool = True) -> None:
     """Print the table (or the JSON object) and append the section to bench/RESULTS.md."""
     if as_json:

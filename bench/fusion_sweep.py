@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from common import eval_sets, report, run_info, table
+from common import command, eval_sets, report, run_info, table
 
 from sihub.assistant import Assistant
 from sihub.assistant import retrieve as retrieve_mod
@@ -128,8 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     body = table(["set", "queries", *(name for name, _ in variants)], rows)
     body += (
         f"\n\nMRR@10, hybrid; each column one `FusionParams` value, the rest default. Load before/after "
-        f"{info['load']} / {info['load_after']}.\nCommand: `python bench/fusion_sweep.py "
-        f"{' '.join(argv if argv is not None else sys.argv[1:])}`."
+        f"{info['load']} / {info['load_after']}.\n" + command(__file__, argv)
     )
     report("fusion sweep (public dev sets)", body, info, {"mrr@10": data, "mean": means}, args.json, not args.no_save)
     return 0

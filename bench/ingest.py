@@ -37,7 +37,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from common import ROOT, peak_rss_mb, report, rss_mb, run_info, table, write_eval_corpus
+from common import ROOT, command, peak_rss_mb, report, rss_mb, run_info, table, write_eval_corpus
 
 
 class Timers:
@@ -344,8 +344,8 @@ def main(argv: list[str] | None = None) -> int:
     body += (
         f"\n\nEmbedder `{args.embedder}`, batch {args.batch_size}, threads {args.threads or 'all'}; "
         f"load before/after {info['load']} / {info['load_after']}. "
-        f"Command: `python bench/ingest.py {' '.join(argv if argv is not None else sys.argv[1:])}`.\n"
-        "Where the first ingest spent its time (parse+chunk runs in a thread beside embedding):\n"
+        + command(__file__, argv)
+        + "\nWhere the first ingest spent its time (parse+chunk runs in a thread beside embedding):\n"
         + "\n".join(stage_lines)
     )
     report("ingest", body, info, {"results": results, "embedder": args.embedder}, args.json, not args.no_save)

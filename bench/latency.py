@@ -54,6 +54,7 @@ import numpy as np
 from common import (
     _jsonl,
     anon_mb,
+    command,
     eval_sets,
     mixed_questions,
     peak_rss_mb,
@@ -573,7 +574,7 @@ def main(argv: list[str] | None = None) -> int:
         f"\n{len(questions)} mixed-language questions, retrieval mode `{results[0]['mode'] if results else '?'}`, "
         f"embedder `{args.embedder}`; synthetic texts and vectors (see the script's docstring). "
         f"Load before/after {info['load']} / {info['load_after']}.",
-        f"Command: `python bench/latency.py {' '.join(argv if argv is not None else sys.argv[1:])}`.",
+        command(__file__, argv),
         "Stages, p50 / p95 ms (same questions, one at a time):",
     ]
     for r in results:

@@ -33,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 from ann_real import product_index
-from common import mixed_questions, percentiles, report, run_info, table
+from common import command, mixed_questions, percentiles, report, run_info, table
 from latency import synthetic_vectors
 
 from sihub.index.embed_cache import cache_path
@@ -117,8 +117,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{len(real)} vectors; it scans nprobe {spec.nprobe} of {spec.nlist} lists. {len(qv)} real "
         f"questions for the real vectors, as many synthetic ones for the synthetic. One search, p50: "
         f"{timing}. Load before/after "
-        f"{info['load']} / {info['load_after']}.\nCommand: `python bench/real_vectors.py "
-        f"{' '.join(argv if argv is not None else sys.argv[1:])}`."
+        f"{info['load']} / {info['load_after']}.\n" + command(__file__, argv)
     )
     report("dense recall, real vs synthetic vectors", body, info, data, args.json, not args.no_save)
     return 0

@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from common import ROOT, SIHUB, mixed_questions, percentiles, report, run_info, served, table
+from common import ROOT, SIHUB, command, mixed_questions, percentiles, report, run_info, served, table
 
 
 def build_index(index: Path, corpus: Path, env: dict[str, str]) -> float:
@@ -133,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{data['errors']} errors; start-up to first answer {data['startup_to_first_answer_s']} s"
         + (f" (demo index built first in {data['index_build_s']} s)" if build_s is not None else "")
         + f". Load before/after {info['load']} / {info['load_after']}. "
-        f"Command: `python bench/serve.py {' '.join(argv if argv is not None else sys.argv[1:])}`."
+        + command(__file__, argv)
     )
     report("serve", body, info, data, args.json, not args.no_save)
     return 0 if data["errors"] == 0 else 1
